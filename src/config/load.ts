@@ -1,0 +1,96 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { HubError } from '../core/errors.js';
+import { substituteEnv, type MissingEnv } from './env.js';
+import { hubConfigSchema, type HubConfig } from './schema.js';
+import { YamlSource, formatPath } from './yaml-source.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/hub.yaml';
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Apply DATABASE_URL / REDIS_URL / PORT overrides (default true). */
+  envOverrides?: boolean;
+}
+
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.SWITCHBOARD_CONFIG ?? DEFAULT_CONFIG_PATH);
+}
+
+/** Reads, substitutes `${ENV}`, validates. Errors name file, line, field and the fix. */
+export function loadConfigFile(file: string, opts: LoadOptions = {}): HubConfig {
+  if (!existsSync(file)) {
+    throw new HubError('CONFIG_INVALID', `${file}: config file not found (set SWITCHBOARD_CONFIG or create it)`, {
+      context: { file },
+    });
+  }
+  return parseConfigText(file, readFileSync(file, 'utf8'), opts);
+}
+
+export function parseConfigText(file: string, text: string, opts: LoadOptions = {}): HubConfig {
+  const env = opts.env ?? process.env;
+  const src = new YamlSource(file, text);
+  const raw = src.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new HubError('CONFIG_INVALID', `${file}:1: the file must be a mapping of sections (server, storage, …)`, {
+      context: { file, line: 1 },
+    });
+  }
+  const missing: MissingEnv[] = [];
+  const substituted = substituteEnv(raw, env, missing) as Record<string, unknown>;
+  if (opts.envOverrides !== false) applyEnvOverrides(substituted, env);
+
+  const parsed = hubConfigSchema.safeParse(substituted);
+  if (!parsed.success) throw configError(src, parsed.error);
+  const config = parsed.data;
+
+  const relevant = missing.filter((m) => !underDisabledChannel(m.path, config));
+  const first = relevant[0];
+  if (first) {
+    const line = src.lineOf(first.path);
+    throw new HubError(
+      'CONFIG_MISSING_ENV',
+      `${file}:${line}: ${formatPath(first.path)}: environment variable ${first.variable} is not set (export ${first.variable}=… or disable that section)`,
+      { context: { file, line, field: formatPath(first.path), variable: first.variable } },
+    );
+  }
+  return config;
+}
+
+function applyEnvOverrides(cfg: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const section = (name: string): Record<string, unknown> => {
+    const s = cfg[name];
+    if (s && typeof s === 'object' && !Array.isArray(s)) return s as Record<string, unknown>;
+    const fresh: Record<string, unknown> = {};
+    cfg[name] = fresh;
+    return fresh;
+  };
+  if (env.DATABASE_URL) section('storage').url = env.DATABASE_URL;
+  if (env.REDIS_URL) section('redis').url = env.REDIS_URL;
+  if (env.PORT) section('server').port = Number(env.PORT);
+}
+
+function underDisabledChannel(path: PropertyKey[], config: HubConfig): boolean {
+  if (path[0] === 'llm' && !config.llm) return true;
+  if (path[0] !== 'channels' || typeof path[1] !== 'string') return false;
+  const ch = (config.channels as Record<string, { enabled?: boolean } | undefined>)[path[1]];
+  return !ch?.enabled;
+}
+
+function configError(src: YamlSource, error: z.ZodError): HubError {
+  const lines = error.issues.slice(0, 5).map((issue) => {
+    const line = src.lineOf(issue.path);
+    let hint = issue.message;
+    if (issue.code === 'unrecognized_keys') hint = `unknown field(s) ${issue.keys.join(', ')}: remove or fix the spelling`;
+    return `${src.file}:${line}: ${formatPath(issue.path)}: ${hint}`;
+  });
+  const firstIssue = error.issues[0];
+  return new HubError('CONFIG_INVALID', `invalid config\n  ${lines.join('\n  ')}`, {
+    context: {
+      file: src.file,
+      line: firstIssue ? src.lineOf(firstIssue.path) : 1,
+      field: firstIssue ? formatPath(firstIssue.path) : '',
+    },
+  });
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { channelConfigSchemas } from '../adapters/registry.js';
+
+const serverSchema = z
+  .object({
+    host: z.string().default('127.0.0.1').describe('Interface the HTTP server binds to.'),
+    port: z.number().int().min(0).max(65535).default(3000).describe('HTTP port; PORT overrides.'),
+    publicUrl: z.string().url().optional().describe('URL customers and platforms reach the hub at.'),
+    adminToken: z.string().min(16).optional().describe('Bearer token for /api/admin routes (use ${ENV}).'),
+    trustProxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For.'),
+  })
+  .strict();
+
+const storageSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
+      .default('sqlite:./data/switchboard.db')
+      .describe('sqlite:<file> or postgres://…; DATABASE_URL overrides.'),
+  })
+  .strict();
+
+const redisSchema = z
+  .object({
+    url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+    prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sb').describe('Key prefix of every queue and lease.'),
+  })
+  .strict();
+
+const queuesSchema = z
+  .object({
+    partitions: z.number().int().min(1).max(1024).default(16).describe('Inbound partitions; order holds per sender.'),
+    outboundConcurrency: z.number().int().min(1).max(1000).default(32),
+    attempts: z.number().int().min(1).max(100).default(12).describe('Tries of a job before it is failed.'),
+    backoffMs: z.number().int().min(10).default(1000).describe('First retry delay (exponential).'),
+  })
+  .strict();
+
+const botSchema = z
+  .looseObject({
+    maxStrikes: z.number().int().min(1).max(20).default(3).describe('Unresolved bot turns in a row before escalating.'),
+  })
+  .describe('Knowledge bot settings.');
+
+const escalationSchema = z
+  .looseObject({
+    reopenWindowMinutes: z
+      .number()
+      .min(0)
+      .default(30)
+      .describe('A customer message this soon after resolution reopens the case instead of starting with the bot.'),
+  })
+  .describe('Escalation policy and agent desk.');
+
+const workflowsSchema = z
+  .looseObject({
+    dir: z.string().default('config/workflows'),
+  });
+
+export const hubConfigSchema = z
+  .object({
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    dataDir: z.string().default('./data'),
+    server: serverSchema.default(serverSchema.parse({})),
+    storage: storageSchema.default(storageSchema.parse({})),
+    redis: redisSchema.default(redisSchema.parse({})),
+    queues: queuesSchema.default(queuesSchema.parse({})),
+    bot: botSchema.default(botSchema.parse({})),
+    llm: z.looseObject({}).optional(),
+    escalation: escalationSchema.default(escalationSchema.parse({})),
+    workflows: workflowsSchema.default(workflowsSchema.parse({})),
+    channels: channelConfigSchemas(),
+  })
+  .strict();
+
+export type HubConfig = z.infer<typeof hubConfigSchema>;
+export type HubConfigInput = z.input<typeof hubConfigSchema>;

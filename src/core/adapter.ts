@@ -1,0 +1,80 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type {
+  Capabilities,
+  ChannelName,
+  InboundMessage,
+  OutboundMessage,
+  SendResult,
+  MessageAuthor,
+} from './types.js';
+
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Where adapters hang webhook endpoints and pages on the hub's own HTTP server. */
+export interface HttpRoutes {
+  /** `path` is exact, or a prefix when it ends with `*`. */
+  route(method: string, path: string, handler: HttpHandler): void;
+  upgrade(path: string, handler: UpgradeHandler): void;
+}
+
+/** Cross-process notifications (Redis pub/sub), e.g. to reach the process holding a WebSocket. */
+export interface Bus {
+  publish(topic: string, payload: string): Promise<void>;
+  subscribe(topic: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
+export interface AcceptResult {
+  /**
+   * Queue job id (`channel~platformMessageId`). A redelivered platform message gets the same id and
+   * is answered once: the job id dedupes while the job is kept, the database key always.
+   */
+  jobId: string;
+}
+
+export interface HistoryItem {
+  id: string;
+  author: MessageAuthor;
+  authorName?: string;
+  text: string;
+  at: number;
+  buttons?: { label: string; value: string }[];
+}
+
+/** What the hub gives an adapter. Everything here is safe to call from any process role. */
+export interface AdapterContext {
+  /**
+   * Hands an inbound message to the hub. Resolves once the message is durably queued: acknowledge
+   * the platform only after this resolves. Rejects with HubError('INPUT_INVALID') for bad input.
+   */
+  accept(message: InboundMessage): Promise<AcceptResult>;
+  http: HttpRoutes;
+  bus: Bus;
+  log: Logger;
+  /** Past messages of the customer behind (channel, platform user id), oldest first. */
+  history(channel: ChannelName, platformUserId: string, limit: number): Promise<HistoryItem[]>;
+}
+
+/**
+ * One interface for every channel. Lifecycle: `mount` in every process (register webhook routes,
+ * build API clients; no network calls), `connect` only in the process that holds the channel's lease
+ * when `connection` is `long`, `send` from outbound workers, `stop` on shutdown.
+ */
+export interface ChannelAdapter {
+  readonly channel: ChannelName;
+  readonly capabilities: Capabilities;
+  /**
+   * `long`: the adapter holds one connection (long polling, IMAP IDLE, a WeChat login); exactly one
+   * gateway runs it at a time under a Redis lease. `stateless`: webhooks, served by any process.
+   */
+  readonly connection: 'long' | 'stateless';
+  /** true when `send` only works in the process holding the connection (a logged-in WeChat puppet). */
+  readonly sendNeedsConnection: boolean;
+  mount(ctx: AdapterContext): Promise<void>;
+  connect?(): Promise<void>;
+  disconnect?(): Promise<void>;
+  send(message: OutboundMessage): Promise<SendResult>;
+  stop(): Promise<void>;
+}

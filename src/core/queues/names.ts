@@ -1,0 +1,28 @@
+import type { ChannelName } from '../types.js';
+
+/** FNV-1a, stable across processes and restarts. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export const inboundQueueName = (partition: number): string => `in-${partition}`;
+export const outboundQueueName = (channel: ChannelName): string => `out-${channel}`;
+export const DESK_QUEUE = 'desk';
+
+/** Messages of one sender always land in the same partition, handled one at a time. */
+export function partitionOf(channel: ChannelName, platformUserId: string, partitions: number): number {
+  return hash32(`${channel}\u0000${platformUserId}`) % partitions;
+}
+
+/**
+ * BullMQ job id of an inbound message: `channel:platformMessageId` with `:` escaped inside the
+ * platform id (BullMQ reserves `:` in custom ids).
+ */
+export function inboundJobId(channel: ChannelName, platformMessageId: string): string {
+  return `${channel}~${encodeURIComponent(platformMessageId)}`;
+}

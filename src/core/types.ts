@@ -1,0 +1,96 @@
+/**
+ * The normalized shapes every channel adapter speaks. The core never sees a platform SDK type:
+ * adapters map native events to these in their own `mapper.ts`.
+ */
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Channel names are open-ended so that a new channel touches only its own folder and the registry. */
+export type ChannelName = string;
+
+/**
+ * How to reach a conversation on its platform: a chat id, an email address with thread headers, a
+ * Slack channel with a thread ts... Stored with every identity so the hub can write first.
+ */
+export interface ConversationRef {
+  channel: ChannelName;
+  /** Platform chat / room / address to send to. */
+  chatId: string;
+  /** Platform thread (Slack thread ts, email Message-ID to reply to), when the platform has threads. */
+  threadId?: string;
+  /** Platform-specific routing details; each adapter validates its own shape. */
+  extra?: JsonObject;
+}
+
+export interface AttachmentMeta {
+  name: string;
+  mimeType: string;
+  size?: number;
+  /** Opaque handle the adapter can turn back into bytes (Telegram file_id, a URL...). */
+  fetchHandle?: string;
+  url?: string;
+}
+
+export interface Button {
+  /** Text shown on the button. */
+  label: string;
+  /** Value that comes back as a `button` inbound message when pressed. */
+  value: string;
+}
+
+export type InboundKind = 'text' | 'button' | 'command' | 'media';
+
+export interface InboundMessage {
+  channel: ChannelName;
+  /** Unique per channel: with the channel, the idempotency key of the whole pipeline. */
+  platformMessageId: string;
+  platformUserId: string;
+  /** Display name the platform reports, when it does. */
+  userName?: string;
+  /** BCP-47-ish language hint from the platform or browser (e.g. `zh-CN`, `en`). */
+  locale?: string;
+  ref: ConversationRef;
+  kind: InboundKind;
+  text: string;
+  /** For kind `command`: name without the slash, and its payload (deep-link token...). */
+  command?: { name: string; payload?: string };
+  /** For kind `button`: the value of the pressed button. */
+  buttonValue?: string;
+  attachments: AttachmentMeta[];
+  /** Epoch milliseconds. */
+  receivedAt: number;
+  /** Small, typed-by-the-adapter platform details. */
+  extra?: JsonObject;
+}
+
+export interface OutboundMessage {
+  /** Storage id of the outbound row; also the idempotency key of the send. */
+  id: string;
+  conversationId: string;
+  ref: ConversationRef;
+  text: string;
+  buttons?: Button[];
+  attachments?: AttachmentMeta[];
+  /** Who the customer sees as author (bot, agent display name). */
+  author: MessageAuthor;
+  authorName?: string;
+}
+
+export interface SendResult {
+  /** Platform ids of what was sent (one per part when a text was split). */
+  platformMessageIds: string[];
+}
+
+export interface Capabilities {
+  threads: boolean;
+  buttons: boolean;
+  /** Longest text one platform message may carry; the core splits longer replies. */
+  maxTextLength: number;
+  attachments: boolean;
+}
+
+export type MessageAuthor = 'customer' | 'bot' | 'agent' | 'system';
+export type ConversationStatus = 'bot' | 'waiting_agent' | 'agent' | 'resolved';
+export type DeliveryStatus = 'received' | 'pending' | 'sent' | 'failed';
