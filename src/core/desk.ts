@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { HttpRoutes } from './adapter.js';
 import type { EscalationReason, Priority } from './responder.js';
+import type { Store } from './storage/store.js';
+import type { AgentActions } from './conversation/agent-actions.js';
+import type { Templates } from './templates.js';
 
 /**
  * Work for the agent side (the Slack desk), on the durable `desk` queue. Every job is keyed so a
@@ -11,11 +14,31 @@ export type DeskJob =
   | { type: 'relay'; conversationId: string; messageId: string }
   | { type: 'reopen'; conversationId: string; messageId: string }
   | { type: 'delivery'; conversationId: string; messageId: string; status: 'sent' | 'failed'; error?: string }
-  | { type: 'csat'; conversationId: string; messageId: string; score: number };
+  | { type: 'csat'; conversationId: string; messageId: string; score: number }
+  /** A desk's own delayed follow-up (e.g. the unclaimed-case reminder); `key` is desk-defined. */
+  | { type: 'remind'; conversationId: string; key: string };
+
+export interface Suggestion {
+  entryId: string;
+  question: string;
+  answer: string;
+}
 
 export interface DeskContext {
   http: HttpRoutes;
   log: Logger;
+  store: Store;
+  actions: AgentActions;
+  templates: Templates;
+  /** Queues a desk job later (durably, in BullMQ), e.g. the unclaimed reminder. Same id = once. */
+  schedule(job: DeskJob, jobId: string, delayMs: number): Promise<void>;
+  /** Knowledge-base suggestions for an agent (empty without a knowledge bot). */
+  suggest(text: string, locale: string, n: number): Suggestion[];
+  /** An agent-facing summary of the conversation; LLM-written when configured, else extractive. */
+  summarize(conversationId: string, locale: string): Promise<string>;
+  /** Folder of the knowledge files (where learned.yaml goes). */
+  knowledgeDir: string;
+  now(): number;
 }
 
 /** The agent side of escalations. The hub runs without one (cases are then only logged and stored). */

@@ -70,6 +70,10 @@ export type BotDecision = AnswerDecision | ClarifyDecision | EscalateDecision;
 /** The bot behind status `bot`. The knowledge bot implements it; the core only calls it. */
 export interface Responder {
   respond(turn: ResponderTurn): Promise<BotDecision>;
+  /** Knowledge entries that may answer `text` (the agent desk shows them as suggested replies). */
+  suggest?(text: string, locale: string, n: number): { entryId: string; question: string; answer: string }[];
+  /** An agent-facing summary (LLM-written when configured); absent -> the core's extractive one. */
+  summarize?(messages: { author: MessageAuthor; text: string }[], locale: string): Promise<string>;
   close?(): Promise<void>;
 }
 

@@ -24,7 +24,10 @@ import { validateInbound } from '../core/pipeline/validate.js';
 import { AgentActions } from '../core/conversation/agent-actions.js';
 import { Lease, LeaseKeeper } from '../core/lease.js';
 import type { InboundMessage } from '../core/types.js';
-import { adapterFactories } from '../adapters/registry.js';
+import { adapterFactories, deskFactories } from '../adapters/registry.js';
+import { extractiveSummary } from '../core/conversation/summary.js';
+import type { DeskContext } from '../core/desk.js';
+import type { MessageAuthor } from '../core/types.js';
 import { Router, sendJson } from './router.js';
 import { RedisBus } from './bus.js';
 import { startWorker, steer } from './workers.js';
@@ -130,13 +133,13 @@ export class Hub {
     this.createAdapters();
     if (this.opts.responder) this.responder = this.opts.responder;
     else if (this.opts.responderFactory) this.responder = await this.opts.responderFactory(this);
-    this.desk = this.opts.desk;
+    this.desk = this.opts.desk ?? this.createDesk();
 
     const serves = this.role !== 'worker';
     if (serves) this.mountOps();
     const ctx = this.adapterContext();
     for (const a of this.adapters.values()) await a.mount(ctx);
-    if (this.desk) await this.desk.mount({ http: this.router, log: this.log.child({ desk: this.desk.name }) });
+    if (this.desk) await this.desk.mount(this.deskContext(this.desk.name, configDir));
 
     if (this.role !== 'gateway') await this.startWorkers();
     if (this.role !== 'worker') this.startConnections();
@@ -171,6 +174,48 @@ export class Hub {
       this.adapters.set(f.channel, f.create(c, deps));
     }
     for (const a of this.opts.adapters ?? []) this.adapters.set(a.channel, a);
+  }
+
+  private createDesk(): AgentDesk | undefined {
+    const channels = this.config.channels as Record<string, { enabled: boolean } | undefined>;
+    for (const f of deskFactories) {
+      const c = channels[f.channel];
+      if (!c?.enabled) continue;
+      return f.create(c, {
+        log: this.log.child({ desk: f.channel }),
+        dataDir: this.config.dataDir,
+        ...(this.config.server.publicUrl ? { publicUrl: this.config.server.publicUrl } : {}),
+      });
+    }
+    return undefined;
+  }
+
+  deskContext(name: string, configDir: string): DeskContext {
+    return {
+      http: this.router,
+      log: this.log.child({ desk: name }),
+      store: this.store,
+      actions: this.agentActions,
+      templates: this.templates,
+      schedule: (job, jobId, delayMs) => this.queues.addDesk(job, jobId, delayMs),
+      suggest: (text, locale, n) => this.responder.suggest?.(text, locale, n) ?? [],
+      summarize: async (conversationId, locale) => {
+        const msgs = (await this.store.conversationMessages(conversationId, 30)).map((m) => ({
+          author: m.author as MessageAuthor,
+          text: m.text,
+        }));
+        if (this.responder.summarize) {
+          try {
+            return await this.responder.summarize(msgs, locale);
+          } catch (err) {
+            this.log.warn(`LLM summary failed, using the extractive one: ${errorMessage(err)}`);
+          }
+        }
+        return extractiveSummary(msgs, locale);
+      },
+      knowledgeDir: join(configDir, 'knowledge'),
+      now: () => this.clock.now(),
+    };
   }
 
   adapterContext(): AdapterContext {

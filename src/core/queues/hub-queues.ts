@@ -58,8 +58,8 @@ export class HubQueues {
     await this.queue(outboundQueueName(channel)).add('send', data, { jobId: messageId });
   }
 
-  async addDesk(job: DeskJob, jobId: string): Promise<void> {
-    await this.queue(DESK_QUEUE).add(job.type, job, { jobId });
+  async addDesk(job: DeskJob, jobId: string, delayMs = 0): Promise<void> {
+    await this.queue(DESK_QUEUE).add(job.type, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
   }
 
   /** Ordering guarantee: each inbound partition is processed one job at a time, across all processes. */

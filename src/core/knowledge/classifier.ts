@@ -1,0 +1,121 @@
+/**
+ * Multinomial logistic regression on sparse TF-IDF vectors, trained by SGD with L2 decay at load
+ * time. Weights are feature-major (`w[f * K + k]`) so scoring a sparse query is a few contiguous
+ * row additions.
+ */
+import type { SparseVec } from './features.js';
+import { seededRandom, shuffle } from './rng.js';
+import type { Yielder } from './yielder.js';
+
+export interface TrainOptions {
+  epochs: number;
+  learningRate: number;
+  l2: number;
+  seed: number;
+  /** `softmax`: logistic regression; `hinge`: multiclass (Crammer-Singer) hinge, averaged. */
+  loss: 'softmax' | 'hinge';
+}
+
+export const defaultTrainOptions: TrainOptions = { epochs: 10, learningRate: 0.8, l2: 1e-6, seed: 7, loss: 'softmax' };
+
+export class SoftmaxClassifier {
+  readonly k: number;
+  private readonly w: Float32Array;
+  private readonly bias: Float32Array;
+
+  private constructor(k: number, w: Float32Array, bias: Float32Array) {
+    this.k = k;
+    this.w = w;
+    this.bias = bias;
+  }
+
+  static async train(
+    xs: readonly SparseVec[],
+    ys: Int32Array,
+    k: number,
+    nFeatures: number,
+    opts: TrainOptions,
+    y: Yielder,
+  ): Promise<SoftmaxClassifier> {
+    const w = new Float32Array(nFeatures * k);
+    const bias = new Float32Array(k);
+    const p = new Float64Array(k);
+    const rand = seededRandom(opts.seed);
+    const order = shuffle(
+      Array.from({ length: xs.length }, (_, i) => i),
+      rand,
+    );
+    let scale = 1;
+    let t = 0;
+    const total = Math.max(1, opts.epochs * xs.length);
+    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      shuffle(order, rand);
+      for (const i of order) {
+        const x = xs[i];
+        const lr = opts.learningRate * (1 - (0.9 * t) / total);
+        t++;
+        scoreInto(w, bias, scale, k, x, p);
+        if (opts.loss === 'hinge') {
+          const yi = ys[i];
+          let r = -1;
+          for (let c = 0; c < k; c++) if (c !== yi && (r < 0 || p[c] > p[r])) r = c;
+          const violated = r >= 0 && p[yi] - p[r] < 1;
+          p.fill(0);
+          if (violated) {
+            p[yi] = -1;
+            p[r] = 1;
+          }
+        } else {
+          softmaxInPlace(p);
+          p[ys[i]] -= 1;
+        }
+        scale *= 1 - lr * opts.l2;
+        const step = lr / scale;
+        for (let j = 0; j < x.idx.length; j++) {
+          const base = x.idx[j] * k;
+          const v = x.val[j] * step;
+          for (let c = 0; c < k; c++) {
+            const g = p[c];
+            if (g > 1e-6 || g < -1e-6) w[base + c] -= v * g;
+          }
+        }
+        for (let c = 0; c < k; c++) bias[c] -= lr * p[c];
+        if (scale < 1e-3) {
+          for (let f = 0; f < w.length; f++) w[f] *= scale;
+          scale = 1;
+        }
+        const wait = y();
+        if (wait) await wait;
+      }
+    }
+    if (scale !== 1) for (let f = 0; f < w.length; f++) w[f] *= scale;
+    return new SoftmaxClassifier(k, w, bias);
+  }
+
+  /** Class probabilities for one query. */
+  predict(x: SparseVec, out: Float64Array): void {
+    scoreInto(this.w, this.bias, 1, this.k, x, out);
+    softmaxInPlace(out);
+  }
+}
+
+function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number, x: SparseVec, out: Float64Array): void {
+  for (let c = 0; c < k; c++) out[c] = 0;
+  for (let j = 0; j < x.idx.length; j++) {
+    const base = x.idx[j] * k;
+    const v = x.val[j];
+    for (let c = 0; c < k; c++) out[c] += v * w[base + c];
+  }
+  for (let c = 0; c < k; c++) out[c] = out[c] * scale + bias[c];
+}
+
+export function softmaxInPlace(p: Float64Array, temperature = 1): void {
+  let max = -Infinity;
+  for (let c = 0; c < p.length; c++) if (p[c] > max) max = p[c];
+  let sum = 0;
+  for (let c = 0; c < p.length; c++) {
+    p[c] = Math.exp((p[c] - max) / temperature);
+    sum += p[c];
+  }
+  for (let c = 0; c < p.length; c++) p[c] /= sum;
+}

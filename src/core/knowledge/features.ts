@@ -1,0 +1,143 @@
+/**
+ * TF-IDF features: word uni+bi-grams (jieba words / stemmed English) and character n-grams
+ * (3-5 inside Latin words, 1-3 inside Chinese runs). Each group is L2-normalized on its own.
+ */
+import { normalize, segments, tokenizeSegments } from './tokenize.js';
+
+export interface SparseVec {
+  idx: Int32Array;
+  val: Float32Array;
+}
+
+export interface Analyzed {
+  tokens: string[];
+  /** feature key -> raw count; keys are prefixed by group: `w` words, `c` characters. */
+  counts: Map<string, number>;
+}
+
+function add(m: Map<string, number>, k: string): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+export interface AnalyzerOptions {
+  charMin: number;
+  charMax: number;
+  /** true: n-grams inside words only; false: across word boundaries too. */
+  wordBounded: boolean;
+}
+
+export const analyzerOptions: AnalyzerOptions = { charMin: 3, charMax: 5, wordBounded: true };
+
+export function analyze(text: string): Analyzed {
+  const { charMin, charMax, wordBounded } = analyzerOptions;
+  const segs = segments(normalize(text));
+  const tokens = tokenizeSegments(segs);
+  const counts = new Map<string, number>();
+  for (let i = 0; i < tokens.length; i++) {
+    add(counts, 'w' + tokens[i]);
+    if (i > 0) add(counts, 'w' + tokens[i - 1] + ' ' + tokens[i]);
+  }
+  if (!wordBounded) {
+    const latin = ' ' + segs.filter((x) => !x.cjk).map((x) => x.text).join(' ') + ' ';
+    for (let n = charMin; n <= charMax; n++) for (let i = 0; i + n <= latin.length; i++) add(counts, 'c' + latin.slice(i, i + n));
+  }
+  for (const seg of segs) {
+    if (seg.cjk) {
+      const s = seg.text;
+      for (let n = 1; n <= 3; n++) for (let i = 0; i + n <= s.length; i++) add(counts, 'c' + s.slice(i, i + n));
+    } else if (wordBounded) {
+      const s = ' ' + seg.text + ' ';
+      for (let n = charMin; n <= charMax; n++) {
+        if (s.length < n) continue;
+        for (let i = 0; i + n <= s.length; i++) add(counts, 'c' + s.slice(i, i + n));
+      }
+    }
+  }
+  return { tokens, counts };
+}
+
+export interface FeatureOptions {
+  /** Weight of the character group relative to the word group. */
+  charWeight: number;
+}
+
+export class FeatureSpace {
+  readonly vocab: Map<string, number>;
+  readonly idf: Float32Array;
+  readonly isChar: Uint8Array;
+  readonly opts: FeatureOptions;
+
+  private constructor(vocab: Map<string, number>, idf: Float32Array, isChar: Uint8Array, opts: FeatureOptions) {
+    this.vocab = vocab;
+    this.idf = idf;
+    this.isChar = isChar;
+    this.opts = opts;
+  }
+
+  static fit(docs: readonly Analyzed[], opts: FeatureOptions): FeatureSpace {
+    const vocab = new Map<string, number>();
+    const df: number[] = [];
+    for (const d of docs) {
+      for (const k of d.counts.keys()) {
+        let id = vocab.get(k);
+        if (id === undefined) {
+          id = vocab.size;
+          vocab.set(k, id);
+          df.push(0);
+        }
+        df[id]++;
+      }
+    }
+    const n = docs.length;
+    const idf = new Float32Array(vocab.size);
+    const isChar = new Uint8Array(vocab.size);
+    for (const [k, id] of vocab) {
+      idf[id] = Math.log((1 + n) / (1 + df[id])) + 1;
+      isChar[id] = k.charCodeAt(0) === 99 ? 1 : 0; // 'c'
+    }
+    return new FeatureSpace(vocab, idf, isChar, opts);
+  }
+
+  get size(): number {
+    return this.vocab.size;
+  }
+
+  transform(a: Analyzed): SparseVec {
+    const ids: number[] = [];
+    const vals: number[] = [];
+    let nw = 0;
+    let nc = 0;
+    for (const [k, c] of a.counts) {
+      const id = this.vocab.get(k);
+      if (id === undefined) continue;
+      const v = (1 + Math.log(c)) * this.idf[id];
+      ids.push(id);
+      vals.push(v);
+      if (this.isChar[id]) nc += v * v;
+      else nw += v * v;
+    }
+    const sw = nw > 0 ? 1 / Math.sqrt(nw) : 0;
+    const sc = nc > 0 ? this.opts.charWeight / Math.sqrt(nc) : 0;
+    const order = ids.map((_, i) => i).sort((x, y) => ids[x] - ids[y]);
+    const idx = new Int32Array(order.length);
+    const val = new Float32Array(order.length);
+    for (let j = 0; j < order.length; j++) {
+      const i = order[j];
+      idx[j] = ids[i];
+      val[j] = vals[i] * (this.isChar[ids[i]] ? sc : sw);
+    }
+    return { idx, val };
+  }
+}
+
+export function dot(a: SparseVec, b: SparseVec): number {
+  let i = 0;
+  let j = 0;
+  let s = 0;
+  while (i < a.idx.length && j < b.idx.length) {
+    if (a.idx[i] === b.idx[j]) s += a.val[i++] * b.val[j++];
+    else if (a.idx[i] < b.idx[j]) i++;
+    else j++;
+  }
+  return s;
+}

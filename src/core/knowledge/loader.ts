@@ -1,0 +1,123 @@
+/**
+ * Reads and validates the knowledge directory: every `*.yaml`/`*.yml` except `_templates.yaml`
+ * (customer-facing texts) and files starting with `.`. Errors name file, line and field.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { HubError } from '../errors.js';
+import { entrySchema, fileSchema, type KnowledgeEntry } from './schema.js';
+import { mergeTemplates, templatesFileSchema, type Templates } from './templates.js';
+
+export const TEMPLATES_FILE = '_templates.yaml';
+
+export interface KnowledgeBase {
+  entries: KnowledgeEntry[];
+  templates: Templates;
+  files: string[];
+}
+
+interface ParsedFile {
+  doc: Document.Parsed;
+  lines: LineCounter;
+  file: string;
+}
+
+function invalid(file: string, line: number, field: string, message: string): HubError {
+  return new HubError('CONFIG_INVALID', `${file}:${line}: ${field ? field + ': ' : ''}${message}`, {
+    context: { file, line, field },
+  });
+}
+
+function parseYaml(file: string, source: string): ParsedFile {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    const line = lines.linePos(err.pos[0]).line;
+    throw invalid(file, line, '', `YAML syntax: ${err.message.split('\n')[0]}`);
+  }
+  return { doc, lines, file };
+}
+
+/** Line of the deepest existing node on `path` (1 when the document is empty). */
+function lineOf(p: ParsedFile, path: readonly PropertyKey[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = p.doc.getIn(path.slice(0, n) as (string | number)[], true) as Node | undefined;
+    const range = node && typeof node === 'object' && 'range' in node ? node.range : undefined;
+    if (range) return p.lines.linePos(range[0]).line;
+  }
+  return 1;
+}
+
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('');
+}
+
+function zodError(p: ParsedFile, base: (string | number)[], error: z.ZodError): HubError {
+  const issue = error.issues[0];
+  const path = [...base, ...(issue?.path ?? [])];
+  const missing = !p.doc.hasIn(path as (string | number)[]);
+  return invalid(p.file, lineOf(p, path), fieldName(path), missing ? 'required field is missing' : (issue?.message ?? 'invalid'));
+}
+
+/** Entries of one file (pending ones dropped). `file` is only used in messages. */
+export function parseKnowledgeFile(file: string, source: string): KnowledgeEntry[] {
+  const p = parseYaml(file, source);
+  const raw: unknown = p.doc.toJS();
+  if (raw === null || raw === undefined) return [];
+  const top = fileSchema.safeParse(raw);
+  if (!top.success) throw invalid(file, 1, 'entries', 'expected `entries:` with a list of entries');
+  const list = Array.isArray(top.data) ? top.data : top.data.entries;
+  const base: (string | number)[] = Array.isArray(top.data) ? [] : ['entries'];
+  const out: KnowledgeEntry[] = [];
+  list.forEach((item, i) => {
+    const r = entrySchema.safeParse(item);
+    if (!r.success) throw zodError(p, [...base, i], r.error);
+    if (r.data.status === 'pending') return;
+    const examples = Array.isArray(r.data.questions) ? r.data.questions : Object.values(r.data.questions).flat();
+    out.push({ ...r.data, examples, source: { file, line: lineOf(p, [...base, i]) } });
+  });
+  return out;
+}
+
+export function parseTemplatesFile(file: string, source: string): Templates {
+  const p = parseYaml(file, source);
+  const raw: unknown = p.doc.toJS() ?? {};
+  const r = templatesFileSchema.safeParse(raw);
+  if (!r.success) throw zodError(p, [], r.error);
+  return mergeTemplates(r.data);
+}
+
+/** Fails on the first problem: syntax, schema, or an id defined twice. */
+export async function loadKnowledgeDir(dir: string): Promise<KnowledgeBase> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
+  } catch (err) {
+    throw new HubError('CONFIG_INVALID', `knowledge directory ${dir} cannot be read`, { cause: err, context: { file: dir } });
+  }
+  const entries: KnowledgeEntry[] = [];
+  const seen = new Map<string, KnowledgeEntry>();
+  let templates = mergeTemplates({});
+  const files: string[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const source = await readFile(path, 'utf8');
+    files.push(path);
+    if (basename(name) === TEMPLATES_FILE) {
+      templates = parseTemplatesFile(path, source);
+      continue;
+    }
+    for (const e of parseKnowledgeFile(path, source)) {
+      const prev = seen.get(e.id);
+      if (prev) {
+        throw invalid(e.source.file, e.source.line, 'id', `duplicate id "${e.id}" (first defined at ${prev.source.file}:${prev.source.line})`);
+      }
+      seen.set(e.id, e);
+      entries.push(e);
+    }
+  }
+  return { entries, templates, files };
+}

@@ -1,0 +1,42 @@
+/** Inverted index of sparse TF-IDF vectors: cosine of a query against every document at once. */
+import type { SparseVec } from './features.js';
+
+export class SparseIndex {
+  private readonly start: Int32Array;
+  private readonly docs: Int32Array;
+  private readonly weights: Float32Array;
+  readonly nDocs: number;
+
+  constructor(vectors: readonly SparseVec[], nFeatures: number) {
+    this.nDocs = vectors.length;
+    const counts = new Int32Array(nFeatures + 1);
+    let nnz = 0;
+    for (const v of vectors) {
+      for (let j = 0; j < v.idx.length; j++) counts[v.idx[j] + 1]++;
+      nnz += v.idx.length;
+    }
+    for (let f = 0; f < nFeatures; f++) counts[f + 1] += counts[f];
+    this.start = counts;
+    this.docs = new Int32Array(nnz);
+    this.weights = new Float32Array(nnz);
+    const fill = counts.slice(0, nFeatures);
+    vectors.forEach((v, d) => {
+      for (let j = 0; j < v.idx.length; j++) {
+        const f = v.idx[j];
+        const at = fill[f]++;
+        this.docs[at] = d;
+        this.weights[at] = v.val[j];
+      }
+    });
+  }
+
+  /** Adds query·doc into `out` (length nDocs). */
+  accumulate(q: SparseVec, out: Float32Array): void {
+    for (let j = 0; j < q.idx.length; j++) {
+      const f = q.idx[j];
+      const w = q.val[j];
+      const end = this.start[f + 1];
+      for (let i = this.start[f]; i < end; i++) out[this.docs[i]] += w * this.weights[i];
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Customer-facing texts of the bot. Code defaults (zh + en) below; `_templates.yaml` in the
+ * knowledge directory overrides any key per locale, e.g. `clarify: { zh: "您是想问：", en: "Did you mean:" }`.
+ */
+import { z } from 'zod';
+import { localizedSchema, pickLocale, type Localized } from './schema.js';
+
+export const defaultTemplates = {
+  clarify: { zh: '您是想问以下哪个问题？', en: 'Did you mean one of these?' },
+  lowConfidence: {
+    zh: '抱歉，这个问题我暂时无法回答，正在为您转接人工客服。',
+    en: "Sorry, I can't answer that one myself. I'm bringing in a colleague.",
+  },
+  askHuman: { zh: '好的，正在为您转接人工客服，请稍候。', en: 'Sure, I am connecting you with a person. One moment please.' },
+  angry: {
+    zh: '非常抱歉给您带来不好的体验，我马上请人工客服来处理。',
+    en: "I'm really sorry about this. I'm getting a person to help you right away.",
+  },
+  notHelpful: {
+    zh: '抱歉没能帮到您。能换个说法描述一下您的问题吗？',
+    en: "Sorry that didn't help. Could you describe your question in other words?",
+  },
+  empty: {
+    zh: '您好！请问有什么可以帮您？可以直接输入您的问题。',
+    en: 'Hello! How can I help you? Just type your question.',
+  },
+  askSlot: { zh: '请提供{{slot}}。', en: 'Could you give me your {{slot}}?' },
+  slotInvalid: {
+    zh: '这个{{slot}}好像不太对，请再发一次。',
+    en: "That {{slot}} doesn't look right. Could you send it again?",
+  },
+  actionFailed: {
+    zh: '抱歉，系统暂时无法查询，请稍后再试。',
+    en: "Sorry, I can't look that up right now. Please try again in a moment.",
+  },
+  actionFailedEscalate: {
+    zh: '抱歉，系统暂时无法查询，我请人工客服来帮您。',
+    en: "Sorry, I can't look that up right now. I'm handing you over to a colleague.",
+  },
+  cancelled: { zh: '好的，已取消。还有什么可以帮您？', en: 'OK, cancelled. Anything else I can help with?' },
+} satisfies Record<string, Localized>;
+
+export type TemplateKey = keyof typeof defaultTemplates;
+export type Templates = Record<TemplateKey, Localized>;
+
+export const templatesFileSchema = z
+  .object(
+    Object.fromEntries(Object.keys(defaultTemplates).map((k) => [k, localizedSchema.optional()])) as Record<
+      TemplateKey,
+      z.ZodOptional<typeof localizedSchema>
+    >,
+  )
+  .strict();
+
+export function mergeTemplates(overrides: Partial<Record<TemplateKey, Localized>>): Templates {
+  const out: Templates = { ...defaultTemplates };
+  for (const key of Object.keys(defaultTemplates) as TemplateKey[]) {
+    const o = overrides[key];
+    if (o === undefined) continue;
+    const base = defaultTemplates[key];
+    out[key] = typeof o === 'string' ? o : { ...base, ...o };
+  }
+  return out;
+}
+
+export function text(t: Templates, key: TemplateKey, locale: string): string {
+  return pickLocale(t[key], locale);
+}

@@ -1,0 +1,82 @@
+/**
+ * Text normalization and tokenization for the local engine: Chinese runs are segmented with jieba,
+ * Latin words are lower-cased and stemmed, everything else (emoji, punctuation) is dropped.
+ */
+import { createRequire } from 'node:module';
+import { stemmer } from 'stemmer';
+
+/** Longer inputs are cut before feature extraction (a 10k-character message costs the same as 600). */
+export const MAX_FEATURE_CHARS = 600;
+
+interface JiebaLike {
+  cut(sentence: string, hmm?: boolean | null): string[];
+}
+
+let jieba: JiebaLike | undefined;
+
+function getJieba(): JiebaLike {
+  if (!jieba) {
+    const require = createRequire(import.meta.url);
+    const mod = require('@node-rs/jieba') as { Jieba: { withDict(d: Uint8Array): JiebaLike } };
+    const dictMod = require('@node-rs/jieba/dict') as { dict: Uint8Array };
+    jieba = mod.Jieba.withDict(dictMod.dict);
+  }
+  return jieba;
+}
+
+const CJK_RUN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/u;
+/** A run of CJK, or a Latin/number word (with inner apostrophes), everything else separates. */
+const SEGMENT = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+
+export function normalize(text: string): string {
+  const cut = text.length > MAX_FEATURE_CHARS * 2 ? text.slice(0, MAX_FEATURE_CHARS * 2) : text;
+  return cut.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim().slice(0, MAX_FEATURE_CHARS);
+}
+
+export interface Segment {
+  text: string;
+  cjk: boolean;
+}
+
+/** Script runs of a normalized text: CJK runs and Latin/number words, in order. */
+export function segments(normalized: string): Segment[] {
+  const out: Segment[] = [];
+  for (const m of normalized.matchAll(SEGMENT)) {
+    out.push({ text: m[0], cjk: CJK_RUN.test(m[0]) });
+  }
+  return out;
+}
+
+const stemCache = new Map<string, string>();
+
+function stem(word: string): string {
+  let s = stemCache.get(word);
+  if (s === undefined) {
+    const plain = word.replace(/['’]/g, '');
+    s = /^\d+$/.test(plain) ? (plain.length > 4 ? '#num' : plain) : stemmer(plain);
+    if (stemCache.size < 200_000) stemCache.set(word, s);
+  }
+  return s;
+}
+
+/** Chinese words with jieba (HMM on), stemmed English words; punctuation and emoji dropped. */
+export function tokenizeSegments(segs: readonly Segment[]): string[] {
+  const out: string[] = [];
+  for (const seg of segs) {
+    if (seg.cjk) {
+      for (const w of getJieba().cut(seg.text, true)) if (w.trim()) out.push(w);
+    } else {
+      out.push(stem(seg.text));
+    }
+  }
+  return out;
+}
+
+export function tokenize(text: string): string[] {
+  return tokenizeSegments(segments(normalize(text)));
+}
+
+/** Warm the segmenter (first use loads the dictionary). */
+export function warmTokenizer(): void {
+  getJieba().cut('预热', true);
+}
