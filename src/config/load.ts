@@ -80,10 +80,11 @@ function underDisabledChannel(path: PropertyKey[], config: HubConfig): boolean {
 
 function configError(src: YamlSource, error: z.ZodError): HubError {
   const lines = error.issues.slice(0, 5).map((issue) => {
-    const line = src.lineOf(issue.path);
-    let hint = issue.message;
-    if (issue.code === 'unrecognized_keys') hint = `unknown field(s) ${issue.keys.join(', ')}: remove or fix the spelling`;
-    return `${src.file}:${line}: ${formatPath(issue.path)}: ${hint}`;
+    if (issue.code === 'unrecognized_keys') {
+      const at = [...issue.path, issue.keys[0] ?? ''];
+      return `${src.file}:${src.lineOf(at)}: ${formatPath(issue.path)}: unknown field(s) ${issue.keys.join(', ')}: remove or fix the spelling`;
+    }
+    return `${src.file}:${src.lineOf(issue.path)}: ${formatPath(issue.path)}: ${issue.message}`;
   });
   const firstIssue = error.issues[0];
   return new HubError('CONFIG_INVALID', `invalid config\n  ${lines.join('\n  ')}`, {

@@ -34,6 +34,12 @@ const queuesSchema = z
     outboundConcurrency: z.number().int().min(1).max(1000).default(32),
     attempts: z.number().int().min(1).max(100).default(12).describe('Tries of a job before it is failed.'),
     backoffMs: z.number().int().min(10).default(1000).describe('First retry delay (exponential).'),
+    lockMs: z
+      .number()
+      .int()
+      .min(500)
+      .default(30_000)
+      .describe('Job lock: a killed worker\'s job is retried elsewhere after about this long.'),
   })
   .strict();
 

@@ -252,7 +252,7 @@ export class Hub {
 
   private async startWorkers(): Promise<void> {
     const cfg = this.config;
-    const common = { redis: this.redis, prefix: cfg.redis.prefix, log: this.log };
+    const common = { redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs: cfg.queues.lockMs };
     await this.queues.ensurePartitionConcurrency();
     const inboundDeps = {
       store: this.store,
@@ -323,7 +323,13 @@ export class Hub {
         this.log,
         this.metrics,
       ),
-      { redis: this.redis, prefix: this.config.redis.prefix, log: this.log, concurrency: this.config.queues.outboundConcurrency },
+      {
+        redis: this.redis,
+        prefix: this.config.redis.prefix,
+        log: this.log,
+        lockMs: this.config.queues.lockMs,
+        concurrency: this.config.queues.outboundConcurrency,
+      },
     );
   }
 

@@ -29,15 +29,15 @@ export function steer<T>(stage: string, fn: (data: T, job: Job<T>) => Promise<vo
 export function startWorker<T>(
   name: string,
   processor: Processor<T>,
-  opts: { redis: Redis; prefix: string; concurrency: number; log: Logger },
+  opts: { redis: Redis; prefix: string; concurrency: number; log: Logger; lockMs?: number },
 ): Worker<T> {
   const w = new Worker<T>(name, processor, {
     connection: opts.redis,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
     // A killed worker's job is taken back after the lock expires and retried elsewhere.
-    lockDuration: 30_000,
-    stalledInterval: 15_000,
+    lockDuration: opts.lockMs ?? 30_000,
+    stalledInterval: Math.max(250, Math.floor((opts.lockMs ?? 30_000) / 2)),
     maxStalledCount: 5,
   });
   w.on('error', (err) => opts.log.warn({ queue: name }, `worker error: ${errorMessage(err)}`));

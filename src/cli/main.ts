@@ -1,0 +1,39 @@
+import { configCheck, writeConfigSchema } from './config-cmd.js';
+import { runHub } from './run.js';
+
+const USAGE = `usage: switchboard <command>
+  start                 everything in one process (HTTP, channels, workers)
+  worker                queue workers only (scale out: run many)
+  gateway               HTTP + channel connections only
+  config check [file]   validate config/hub.yaml (or SWITCHBOARD_CONFIG)
+  config schema         regenerate config/schema/hub.schema.json
+  eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm]
+                        measure the knowledge bot`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  switch (cmd) {
+    case 'start':
+    case 'worker':
+    case 'gateway':
+      return runHub(cmd);
+    case 'config':
+      if (sub === 'check') return configCheck(rest[0]);
+      if (sub === 'schema') return writeConfigSchema();
+      break;
+    case 'eval': {
+      const { evalCommand } = await import('./eval.js');
+      return evalCommand(argv.slice(1));
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return 0;
+  }
+  console.error(`unknown command: ${argv.join(' ')}\n${USAGE}`);
+  return 2;
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== 0 || !['start', 'worker', 'gateway'].includes(process.argv[2] ?? '')) process.exit(code);

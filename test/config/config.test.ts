@@ -1,0 +1,70 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseConfigText, loadConfigFile } from '../../src/config/load.js';
+import { configSchemaJson, SCHEMA_FILE } from '../../src/cli/config-cmd.js';
+import { HubError } from '../../src/core/errors.js';
+
+function errorOf(fn: () => unknown): HubError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof HubError, `expected HubError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected an error');
+}
+
+describe('config', () => {
+  it('the shipped config/hub.yaml is valid and gives embedded defaults', () => {
+    const cfg = loadConfigFile('config/hub.yaml', { env: {} });
+    assert.equal(cfg.storage.url, 'sqlite:./data/switchboard.db');
+    assert.equal(cfg.server.port, 3000);
+    assert.equal(cfg.bot.maxStrikes, 3);
+  });
+
+  it('environment overrides: DATABASE_URL, REDIS_URL, PORT', () => {
+    const cfg = parseConfigText('hub.yaml', 'server:\n  port: 3000\n', {
+      env: { DATABASE_URL: 'postgres://x@h/db', REDIS_URL: 'redis://r:1', PORT: '8080' },
+    });
+    assert.equal(cfg.storage.url, 'postgres://x@h/db');
+    assert.equal(cfg.redis.url, 'redis://r:1');
+    assert.equal(cfg.server.port, 8080);
+  });
+
+  it('a wrong type names file, line and field', () => {
+    const text = 'server:\n  host: 0.0.0.0\n  port: "eighty"\n';
+    const e = errorOf(() => parseConfigText('config/hub.yaml', text, { env: {} }));
+    assert.equal(e.code, 'CONFIG_INVALID');
+    assert.match(e.message, /config\/hub\.yaml:3: server\.port: /);
+    assert.equal(e.context.line, 3);
+    assert.equal(e.context.field, 'server.port');
+  });
+
+  it('an unknown field or channel is refused with the fix', () => {
+    const e = errorOf(() => parseConfigText('hub.yaml', 'storage:\n  url: sqlite:x.db\n  urll: y\n', { env: {} }));
+    assert.match(e.message, /hub\.yaml:3: storage: unknown field\(s\) urll: remove or fix the spelling/);
+    const e2 = errorOf(() => parseConfigText('hub.yaml', 'channels:\n  fax:\n    enabled: true\n', { env: {} }));
+    assert.match(e2.message, /channels: unknown field\(s\) fax/);
+  });
+
+  it('a YAML syntax error names the line', () => {
+    const e = errorOf(() => parseConfigText('hub.yaml', 'server:\n  port: 1\n bad: [\n', { env: {} }));
+    assert.match(e.message, /^hub\.yaml:\d+:\d+: YAML syntax error/);
+  });
+
+  it('secrets come from ${ENV}; a missing one names the variable and line', () => {
+    const text = 'llm:\n  baseUrl: http://127.0.0.1:1/v1\n  apiKey: ${LLM_KEY}\n';
+    const ok = parseConfigText('hub.yaml', text, { env: { LLM_KEY: 'sk-test' } });
+    assert.equal((ok.llm as { apiKey: string }).apiKey, 'sk-test');
+    const e = errorOf(() => parseConfigText('hub.yaml', text, { env: {} }));
+    assert.equal(e.code, 'CONFIG_MISSING_ENV');
+    assert.match(e.message, /hub\.yaml:3: llm\.apiKey: environment variable LLM_KEY is not set/);
+    const withDefault = parseConfigText('hub.yaml', 'redis:\n  url: ${R_URL:-redis://127.0.0.1:6380}\n', { env: {}, envOverrides: false });
+    assert.equal(withDefault.redis.url, 'redis://127.0.0.1:6380');
+  });
+
+  it('the committed JSON Schema matches the zod schema (run `npx switchboard config schema`)', () => {
+    assert.equal(readFileSync(SCHEMA_FILE, 'utf8'), configSchemaJson());
+  });
+});

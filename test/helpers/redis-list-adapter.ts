@@ -1,0 +1,29 @@
+import type { Redis } from 'ioredis';
+import type { AdapterContext, ChannelAdapter } from '../../src/core/adapter.js';
+import type { Capabilities, OutboundMessage, SendResult } from '../../src/core/types.js';
+
+/**
+ * A fake platform shared by several processes: sends land in a Redis list. Like platforms with
+ * idempotency keys, a send with an id already seen is accepted but not delivered again.
+ */
+export class RedisListAdapter implements ChannelAdapter {
+  readonly channel = 'rec';
+  readonly capabilities: Capabilities = { threads: false, buttons: false, maxTextLength: 4096, attachments: false };
+  readonly connection = 'stateless' as const;
+  readonly sendNeedsConnection = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+  ) {}
+
+  async mount(_ctx: AdapterContext): Promise<void> {}
+
+  async send(m: OutboundMessage): Promise<SendResult> {
+    const fresh = await this.redis.set(`${this.key}:id:${m.id}`, '1', 'EX', 600, 'NX');
+    if (fresh === 'OK') await this.redis.rpush(this.key, JSON.stringify({ chat: m.ref.chatId, text: m.text }));
+    return { platformMessageIds: [m.id] };
+  }
+
+  async stop(): Promise<void> {}
+}
