@@ -336,6 +336,8 @@ export class Hub {
   /** Re-queues outbound rows whose send job was lost (a crash between commit and enqueue). */
   private async sweep(olderThanMs: number): Promise<void> {
     try {
+      // Re-assert the ordering setting: a Redis that lost its data (restart without persistence) forgets it.
+      await this.queues.ensurePartitionConcurrency();
       for (const row of await this.store.pendingOutbound(olderThanMs)) await this.queues.addOutbound(row.channel, row.id);
     } catch (err) {
       this.log.warn(`outbound sweep failed: ${errorMessage(err)}`);

@@ -25,7 +25,7 @@ export async function startTestHub(
     logLevel: input.logLevel ?? (process.env.TEST_LOG ? 'debug' : 'silent'),
     server: { port: 0, ...input.server },
     storage: { url: db.url },
-    redis: { url: REDIS_URL, prefix: input.redis?.prefix ?? uniqueName('sbt') },
+    redis: { url: input.redis?.url ?? REDIS_URL, prefix: input.redis?.prefix ?? uniqueName('sbt') },
     queues: { partitions: 4, backoffMs: 50, ...input.queues },
   });
   const log = pino({ level: config.logLevel });

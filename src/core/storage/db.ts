@@ -1,6 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type Migration,
+  type MigrationProvider,
+  type SqliteDatabase,
+} from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { HubError } from '../errors.js';
@@ -33,7 +41,10 @@ export function openDb(url: string): Db {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    sqlite.pragma('cache_size = -65536'); // 64 MiB page cache
+    sqlite.pragma('temp_store = MEMORY');
+    sqlite.pragma('wal_autocheckpoint = 4000');
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -43,6 +54,60 @@ export function openDb(url: string): Db {
     return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
   }
   throw new HubError('CONFIG_INVALID', `storage.url: unsupported database URL (use sqlite:<file> or postgres://…)`);
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more than running our
+ * small indexed queries, so keep prepared statements by SQL text (bounded).
+ */
+function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = db.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, stmt);
+      }
+      if (process.env.SB_SQL_PROFILE) return timed(sql, stmt);
+      return stmt as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
+  };
+}
+
+const sqlTimes = new Map<string, { n: number; ms: number }>();
+function timed(sql: string, stmt: SQLite.Statement): ReturnType<SqliteDatabase['prepare']> {
+  const rec = (t0: number) => {
+    const e = sqlTimes.get(sql) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += performance.now() - t0;
+    sqlTimes.set(sql, e);
+  };
+  return {
+    reader: stmt.reader,
+    all: (p: readonly unknown[]) => {
+      const t0 = performance.now();
+      const r = stmt.all(...p);
+      rec(t0);
+      return r;
+    },
+    run: (p: readonly unknown[]) => {
+      const t0 = performance.now();
+      const r = stmt.run(...p);
+      rec(t0);
+      return r;
+    },
+    iterate: (p: readonly unknown[]) => stmt.iterate(...p),
+  };
+}
+if (process.env.SB_SQL_PROFILE) {
+  process.on('exit', () => {
+    for (const [sql, e] of [...sqlTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+      console.error(`${e.ms.toFixed(0)}ms n=${e.n} avg=${((e.ms / e.n) * 1000).toFixed(0)}us ${sql.slice(0, 150)}`);
+    }
+  });
 }
 
 export async function migrate(db: Db): Promise<void> {

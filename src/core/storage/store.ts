@@ -239,7 +239,6 @@ export class Store {
       .selectAll()
       .where('customer_id', '=', customerId)
       .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
     if (latest && latest.status !== 'resolved') return { conversation: toConversation(latest), reopened: false, created: false };
@@ -458,7 +457,6 @@ export class Store {
       .selectAll()
       .where('conversation_id', '=', conversationId)
       .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
       .limit(limit)
       .execute();
     return rows.reverse();

@@ -81,8 +81,18 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
     .addColumn('sent_at', 'bigint')
     .execute();
   await db.schema.createIndex('messages_conversation').on('messages').columns(['conversation_id', 'created_at']).execute();
-  await db.schema.createIndex('messages_caused_by').on('messages').column('caused_by').execute();
-  await db.schema.createIndex('messages_pending').on('messages').columns(['delivery_status', 'created_at']).execute();
+  await db.schema
+    .createIndex('messages_caused_by')
+    .on('messages')
+    .column('caused_by')
+    .where(sql.ref('caused_by'), 'is not', null)
+    .execute();
+  await db.schema
+    .createIndex('messages_pending')
+    .on('messages')
+    .column('created_at')
+    .where(sql.ref('delivery_status'), '=', 'pending')
+    .execute();
 
   await db.schema
     .createTable('events')

@@ -1,0 +1,142 @@
+import type { ConversationStatus } from '../../core/types.js';
+
+/** Button action ids; the value of every button is the conversation id. */
+export const ACTIONS = {
+  claim: 'sb_claim',
+  resolve: 'sb_resolve',
+  returnToBot: 'sb_return',
+  save: 'sb_save',
+} as const;
+export type ActionKind = keyof typeof ACTIONS;
+
+export function actionKind(actionId: string): ActionKind | undefined {
+  return (Object.keys(ACTIONS) as ActionKind[]).find((k) => ACTIONS[k] === actionId);
+}
+
+export interface CaseView {
+  conversationId: string;
+  customerName: string;
+  channel: string;
+  identities: { channel: string; name: string }[];
+  locale: string;
+  sentiment: number | null;
+  reason: string | null;
+  priority: string | null;
+  summary: string;
+  lastMessages: { author: string; channel: string; text: string }[];
+  suggestions: { question: string; answer: string }[];
+  status: ConversationStatus;
+  assignee: string | null;
+  csat: number | null;
+}
+
+/** Slack mrkdwn control characters escaped, so customer text cannot mention @channel or fake links. */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function clip(text: string, n: number): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
+}
+
+const REASONS: Record<string, string> = {
+  low_confidence: 'Bot was not confident',
+  asked_for_human: 'Customer asked for a person',
+  three_strikes: 'Three unresolved answers in a row',
+  angry: 'Customer is upset',
+  workflow: 'Workflow handed over',
+  bot_error: 'Bot error',
+  action_failed: 'A bot action failed',
+};
+
+export function reasonText(reason: string | null): string {
+  return reason ? (REASONS[reason] ?? reason) : 'unknown';
+}
+
+export function statusText(status: ConversationStatus, assignee: string | null): string {
+  switch (status) {
+    case 'waiting_agent':
+      return ':hourglass_flowing_sand: Waiting for an agent';
+    case 'agent':
+      return assignee ? `:raising_hand: Claimed by <@${assignee}>` : ':raising_hand: With an agent';
+    case 'resolved':
+      return ':white_check_mark: Resolved';
+    case 'bot':
+      return ':robot_face: Returned to the bot';
+  }
+}
+
+function sentimentText(s: number | null): string {
+  if (s === null) return 'not measured';
+  const label = s <= -0.5 ? ':rage: angry' : s < -0.1 ? ':slightly_frowning_face: negative' : s > 0.3 ? ':slightly_smiling_face: positive' : ':neutral_face: neutral';
+  return `${label} (${s.toFixed(2)})`;
+}
+
+function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): object {
+  return { type: 'button', text: { type: 'plain_text', text }, action_id: actionId, value, ...(style ? { style } : {}) };
+}
+
+/** Fallback text of the case message (notifications, clients without blocks). */
+export function caseText(v: CaseView): string {
+  return `Case: ${clip(v.customerName, 80)} on ${v.channel} — ${reasonText(v.reason)} — ${statusText(v.status, v.assignee).replace(/:[a-z_]+: /, '')}`;
+}
+
+/** The case message (Block Kit); rebuilt from the conversation on every status change. */
+export function caseBlocks(v: CaseView): object[] {
+  const urgent = v.priority === 'high' ? ':red_circle: ' : '';
+  const fields = [
+    `*Customer*\n${esc(clip(v.customerName, 100))}`,
+    `*Channel*\n${esc(v.channel)}`,
+    `*Linked identities*\n${v.identities.length ? v.identities.map((i) => `${esc(i.channel)}: ${esc(clip(i.name, 60))}`).join('\n') : '—'}`,
+    `*Language*\n${esc(v.locale)}`,
+    `*Sentiment*\n${sentimentText(v.sentiment)}`,
+    `*Why*\n${urgent}${esc(reasonText(v.reason))}`,
+    `*Status*\n${statusText(v.status, v.assignee)}`,
+    `*Assignee*\n${v.assignee ? `<@${v.assignee}>` : 'nobody yet'}`,
+  ];
+  if (v.csat !== null) fields.push(`*CSAT*\n${'★'.repeat(v.csat)}${'☆'.repeat(5 - v.csat)} (${v.csat}/5)`);
+  const blocks: object[] = [
+    { type: 'header', text: { type: 'plain_text', text: clip(`${v.priority === 'high' ? '🔴 ' : ''}Case: ${v.customerName} (${v.channel})`, 150) } },
+    { type: 'section', fields: fields.slice(0, 10).map((text) => ({ type: 'mrkdwn', text: clip(text, 1900) })) },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(`*Summary*\n${esc(v.summary || '—')}`, 2900) } },
+  ];
+  if (v.lastMessages.length) {
+    const lines = v.lastMessages.map((m) => `>*${esc(m.author)}* _(${esc(m.channel)})_: ${esc(clip(m.text, 300))}`);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Last messages*\n${lines.join('\n')}`, 2900) } });
+  }
+  if (v.suggestions.length) {
+    const lines = v.suggestions.map((s, i) => `${i + 1}. _${esc(clip(s.question, 120))}_\n${esc(clip(s.answer, 400))}`);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Suggested replies*\n${lines.join('\n')}`, 2900) } });
+  }
+  const id = v.conversationId;
+  const buttons =
+    v.status === 'resolved'
+      ? [button('Save answer to knowledge base', ACTIONS.save, id)]
+      : [
+          ...(v.status !== 'agent' ? [button('Claim', ACTIONS.claim, id, 'primary')] : []),
+          button('Resolve', ACTIONS.resolve, id),
+          ...(v.status !== 'bot' ? [button('Return to bot', ACTIONS.returnToBot, id, 'danger')] : []),
+          button('Save answer to knowledge base', ACTIONS.save, id),
+        ];
+  blocks.push({ type: 'actions', block_id: 'sb_case', elements: buttons });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `Reply in this thread to answer the customer · start with the note prefix to keep it internal · conversation \`${id}\`` }],
+  });
+  return blocks;
+}
+
+/** Slack mrkdwn of an agent's reply turned into plain text for the customer. */
+export function slackToPlain(text: string): string {
+  return text
+    .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
+    .replace(/<(https?:[^>]+)>/g, '$1')
+    .replace(/<mailto:([^|>]+)\|([^>]+)>/g, '$2')
+    .replace(/<[@#!][^|>]*\|([^>]+)>/g, '$1')
+    .replace(/<[@#!][^>]*>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .trim();
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+const rateLimitSchema = z
+  .object({
+    perSecond: z.number().positive().max(1000).default(2).describe('Messages per second a visitor may send (refill rate).'),
+    burst: z.number().int().min(1).max(10_000).default(10).describe('Messages a visitor may send at once.'),
+  })
+  .strict();
+
+const origin = z
+  .string()
+  .regex(/^(\*|https?:\/\/[^/\s]+)\/?$/, 'must be "*" or an origin like https://shop.example.com')
+  .transform((s) => s.replace(/\/$/, ''));
+
+export const webchatConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    cookieSecret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe('HMAC key of the visitor cookie (use ${ENV}); default: generated once into <dataDir>/webchat-secret.'),
+    title: z
+      .object({ zh: z.string().min(1).max(80).optional(), en: z.string().min(1).max(80).optional() })
+      .strict()
+      .optional()
+      .describe('Chat header title per UI language.'),
+    allowedOrigins: z
+      .array(origin)
+      .default([])
+      .describe('Other sites that may embed the widget (WebSocket Origin check); "*" allows any.'),
+    rateLimit: rateLimitSchema.default(rateLimitSchema.parse({})),
+    trustProxy: z.boolean().default(false).describe('Take the client IP and scheme from X-Forwarded-For / -Proto.'),
+  })
+  .strict();
+
+export type WebchatConfig = z.infer<typeof webchatConfigSchema>;

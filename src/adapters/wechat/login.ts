@@ -1,0 +1,86 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import qrcodeTerminal from 'qrcode-terminal';
+import type { HttpHandler } from '../../core/adapter.js';
+
+export type LoginStatus = 'scan' | 'logged_in' | 'logged_out';
+
+/** What `GET /api/channels/wechat/login` answers. */
+export interface LoginSnapshot {
+  status: LoginStatus;
+  /** Image of the QR code to scan (status `scan`). */
+  qrUrl?: string;
+  /** Raw QR value, to render locally instead of through qrUrl. */
+  qrcode?: string;
+  user?: { id: string; name: string };
+  /** Epoch ms of the last change. */
+  since: number;
+  /** false when no process holds the WeChat connection right now. */
+  connected: boolean;
+}
+
+export const LOGIN_PATH = '/api/channels/wechat/login';
+/** Bus topics: a process without the connection asks, the one holding it answers. */
+export const LOGIN_QUERY_TOPIC = 'wechat:login:query';
+export const LOGIN_STATE_TOPIC = 'wechat:login:state';
+
+/** Same image service wechaty's own examples use. */
+export function qrImageUrl(qrcode: string): string {
+  return `https://wechaty.js.org/qrcode/${encodeURIComponent(qrcode)}`;
+}
+
+/** Prints the QR code as terminal art. */
+export function printQr(qrcode: string, write: (s: string) => void): void {
+  qrcodeTerminal.generate(qrcode, { small: true }, (art) => write(`\nScan with WeChat to log the bot in:\n${art}\n`));
+}
+
+/** Constant-time check of `Authorization: Bearer <token>` (hashes first, so lengths do not leak). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  const given = createHash('sha256').update(m?.[1]?.trim() ?? '').digest();
+  const want = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, want) && m !== null;
+}
+
+export function parseSnapshot(payload: string): LoginSnapshot | undefined {
+  try {
+    const v: unknown = JSON.parse(payload);
+    if (typeof v !== 'object' || v === null) return undefined;
+    const s = v as Partial<LoginSnapshot>;
+    if (s.status !== 'scan' && s.status !== 'logged_in' && s.status !== 'logged_out') return undefined;
+    return v as LoginSnapshot;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LoginRouteOptions {
+  adminToken: string | undefined;
+  /** The state here, when this process holds the connection. */
+  local(): LoginSnapshot | undefined;
+  /** Asks the process holding the connection (undefined when none answers). */
+  remote(): Promise<LoginSnapshot | undefined>;
+}
+
+export function loginRoute(opts: LoginRouteOptions): HttpHandler {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    if (!opts.adminToken) {
+      json(res, 404, { error: 'disabled: set channels.wechat.adminToken to use this route' });
+      return;
+    }
+    if (!bearerMatches(req.headers.authorization, opts.adminToken)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      json(res, 401, { error: 'unauthorized' });
+      return;
+    }
+    const snap = opts.local() ?? (await opts.remote()) ?? { status: 'logged_out', since: Date.now(), connected: false };
+    res.setHeader('cache-control', 'no-store');
+    json(res, 200, snap);
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,119 @@
+import { HubError } from '../../core/errors.js';
+
+/** Time source of the pacer; tests inject a virtual one. */
+export interface PacingClock {
+  now(): number;
+  /** Resolves after `ms`; rejects when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realPacingClock: PacingClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+export interface PacingOptions {
+  /** Least time between two sends to the same conversation. */
+  minIntervalMs: number;
+  /** Random extra time (0..jitterMs) added to each per-conversation interval. */
+  jitterMs: number;
+  /** Sends per minute over the whole account, evenly spaced (60 000 / n ms apart). */
+  globalPerMinute: number;
+  /**
+   * Longest a send waits in memory for its slot. A later slot is not reserved: `acquire` throws
+   * HubError('PLATFORM_RATE_LIMITED', retry 'delay') so the job goes back to the queue (delayed, no
+   * attempt spent) instead of holding a worker and slowing down shutdown.
+   */
+  maxWaitMs: number;
+}
+
+/**
+ * Outbound pacing so the account does not look like a bot: a minimum interval with jitter per
+ * conversation and an even global rate. Slots are reserved synchronously in call order, so concurrent
+ * senders never share a slot; a send waits for its slot (queued, never dropped).
+ */
+export class Pacer {
+  private readonly nextPerChat = new Map<string, number>();
+  /** Reserved global send times, ascending. */
+  private reserved: number[] = [];
+  readonly globalGapMs: number;
+
+  constructor(
+    private readonly opts: PacingOptions,
+    private readonly clock: PacingClock,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.globalGapMs = opts.globalPerMinute > 0 ? 60_000 / opts.globalPerMinute : 0;
+  }
+
+  /**
+   * Reserves the earliest slot for `chatId` and waits for it. Throws the delay error described on
+   * `maxWaitMs` when that slot is too far away, and rethrows the abort reason when `signal` aborts.
+   */
+  async acquire(chatId: string, signal?: AbortSignal): Promise<void> {
+    const now = this.clock.now();
+    const at = this.earliest(chatId, now);
+    const wait = at - now;
+    if (wait > this.opts.maxWaitMs) {
+      throw new HubError('PLATFORM_RATE_LIMITED', `wechat pacing: next free send slot is in ${Math.ceil(wait / 1000)} s, re-queued`, {
+        retry: 'delay',
+        retryAfterMs: Math.ceil(wait),
+        context: { chatId },
+      });
+    }
+    this.reserve(chatId, at);
+    if (wait > 0) await this.clock.sleep(wait, signal);
+  }
+
+  /** Pending reservations (for tests and diagnostics). */
+  get backlog(): number {
+    const now = this.clock.now();
+    return this.reserved.filter((t) => t > now).length;
+  }
+
+  private earliest(chatId: string, now: number): number {
+    this.prune(now);
+    let t = Math.max(now, this.nextPerChat.get(chatId) ?? 0);
+    const gap = this.globalGapMs;
+    if (gap <= 0) return t;
+    for (const r of this.reserved) {
+      if (r + gap <= t) continue; // well before t
+      if (r >= t + gap) break; // t fits before r
+      t = r + gap; // collides: move after r and keep scanning
+    }
+    return t;
+  }
+
+  private reserve(chatId: string, at: number): void {
+    const jitter = this.opts.jitterMs > 0 ? Math.floor(this.random() * (this.opts.jitterMs + 1)) : 0;
+    this.nextPerChat.set(chatId, at + this.opts.minIntervalMs + jitter);
+    const i = this.reserved.findIndex((r) => r > at);
+    if (i === -1) this.reserved.push(at);
+    else this.reserved.splice(i, 0, at);
+  }
+
+  private prune(now: number): void {
+    const horizon = now - this.globalGapMs;
+    let drop = 0;
+    while (drop < this.reserved.length && (this.reserved[drop] ?? 0) < horizon) drop++;
+    if (drop > 0) this.reserved = this.reserved.slice(drop);
+    if (this.nextPerChat.size > 1000) {
+      for (const [k, v] of this.nextPerChat) if (v <= now) this.nextPerChat.delete(k);
+    }
+  }
+}
