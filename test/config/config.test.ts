@@ -68,3 +68,15 @@ describe('config', () => {
     assert.equal(readFileSync(SCHEMA_FILE, 'utf8'), configSchemaJson());
   });
 });
+
+describe('channel config', () => {
+  it('an enabled channel with a missing token variable stops start-up naming the variable', () => {
+    const text = 'channels:\n  telegram:\n    enabled: true\n    token: ${TELEGRAM_BOT_TOKEN}\n';
+    const e = errorOf(() => parseConfigText('hub.yaml', text, { env: {} }));
+    assert.equal(e.code, 'CONFIG_MISSING_ENV');
+    assert.match(e.message, /hub\.yaml:4: channels\.telegram\.token: environment variable TELEGRAM_BOT_TOKEN is not set/);
+    // A disabled channel does not need its secrets.
+    const off = parseConfigText('hub.yaml', text.replace('enabled: true', 'enabled: false'), { env: {} });
+    assert.equal((off.channels as { telegram?: { enabled: boolean } }).telegram?.enabled, false);
+  });
+});

@@ -5,15 +5,17 @@ import { HubError, errorMessage, isHubError } from '../../core/errors.js';
 import type { Button, Capabilities, InboundMessage, OutboundMessage, SendResult } from '../../core/types.js';
 import type { TelegramConfig } from './config.js';
 import { mapUpdate, type MapEnv } from './mapper.js';
-import { Poller } from './polling.js';
+import { Poller, apiSignal } from './polling.js';
 import { webhookHandler } from './webhook.js';
 import { inlineKeyboard, isHashedCallbackData, resolveHashedValue } from './buttons.js';
-import { scrubToken, toHubError } from './api-errors.js';
+import { isAbort, scrubToken, toHubError } from './api-errors.js';
 import { ALLOWED_UPDATES, updateIdOf } from './update-schema.js';
 
 export const TELEGRAM_MAX_TEXT = 4096;
 /** Button values looked up in the customer's history to resolve a hashed `callback_data`. */
 const HISTORY_FOR_BUTTONS = 30;
+/** A send that hangs longer is abandoned and retried (the platform may have delivered it). */
+const SEND_TIMEOUT_MS = 30_000;
 
 export type HandleOutcome = 'accepted' | 'ignored';
 
@@ -127,11 +129,17 @@ export class TelegramAdapter implements ChannelAdapter {
     }
     const replyTo = m.ref.extra?.chatType !== 'private' ? m.ref.extra?.messageId : undefined;
     const sent = await this.call('sendMessage', () =>
-      this.telegram.sendMessage(m.ref.chatId, text, {
-        ...(m.buttons?.length ? { reply_markup: inlineKeyboard(m.buttons) } : {}),
-        ...(typeof replyTo === 'number' ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } } : {}),
-        link_preview_options: { is_disabled: true },
-      }),
+      this.telegram.callApi(
+        'sendMessage',
+        {
+          chat_id: m.ref.chatId,
+          text,
+          ...(m.buttons?.length ? { reply_markup: inlineKeyboard(m.buttons) } : {}),
+          ...(typeof replyTo === 'number' ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } } : {}),
+          link_preview_options: { is_disabled: true },
+        },
+        { signal: apiSignal(AbortSignal.timeout(SEND_TIMEOUT_MS)) },
+      ),
     );
     return { platformMessageIds: [String(sent.message_id)] };
   }
@@ -203,6 +211,7 @@ export class TelegramAdapter implements ChannelAdapter {
     try {
       return await fn();
     } catch (err) {
+      if (isAbort(err)) throw new HubError('NETWORK', `Telegram ${method}: no answer within ${SEND_TIMEOUT_MS / 1000} s`, { retry: 'retry' });
       throw toHubError(err, this.config.token, method);
     }
   }

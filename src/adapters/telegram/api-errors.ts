@@ -4,7 +4,7 @@ import { HubError, errorMessage } from '../../core/errors.js';
 /** Removes the bot token (and anything shaped like one) from text bound for logs and errors. */
 export function scrubToken(text: string, token: string): string {
   let out = token ? text.split(token).join('<token>') : text;
-  out = out.replace(/\b\d{5,}:[A-Za-z0-9_-]{20,}\b/g, '<token>');
+  out = out.replace(/(?<!\d)\d{5,}:[A-Za-z0-9_-]{20,}/g, '<token>');
   return out;
 }
 
@@ -34,7 +34,10 @@ export function toHubError(err: unknown, token: string, method: string): HubErro
       return new HubError('AUTH_FAILED', `${msg} (check channels.telegram.token and apiRoot)`, { context, retry: 'final' });
     }
     if (code >= 500) return new HubError('NETWORK', msg, { context, retry: 'retry' });
-    return new HubError('PLATFORM_REFUSED', msg, { context, retry: 'final' });
+    const hint = /file is too big/i.test(description)
+      ? ' (the cloud Bot API serves files up to 20 MB; a self-hosted Bot API server, channels.telegram.apiRoot, lifts this)'
+      : '';
+    return new HubError('PLATFORM_REFUSED', msg + hint, { context, retry: 'final' });
   }
   return new HubError('NETWORK', `Telegram ${method}: ${scrubToken(errorMessage(err), token)}`, {
     context: { method },

@@ -43,7 +43,7 @@ export function inlineKeyboard(buttons: readonly Button[]): InlineKeyboardMarkup
   let rowChars = 0;
   for (const b of buttons) {
     const text = b.label.trim() || b.value;
-    const fits = row.length < 3 && rowChars + text.length <= 24;
+    const fits = row.length < 3 && rowChars + text.length <= 20;
     if (!fits && row.length > 0) {
       rows.push(row);
       row = [];

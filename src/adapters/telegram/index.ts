@@ -1,4 +1,4 @@
-import { defineAdapter } from '../registry.js';
+import { defineAdapter } from '../define.js';
 import { TelegramAdapter } from './adapter.js';
 import { assertUsable, telegramConfigSchema, type TelegramConfig } from './config.js';
 

@@ -2,7 +2,7 @@ import type { Telegram } from 'telegraf';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.js';
 import { ALLOWED_UPDATES, updateIdOf } from './update-schema.js';
-import { isAbort, toHubError } from './api-errors.js';
+import { isAbort, scrubToken, toHubError } from './api-errors.js';
 
 export interface PollerOptions {
   telegram: Telegram;
@@ -14,8 +14,8 @@ export interface PollerOptions {
 }
 
 /** telegraf types its signal with the `abort-controller` polyfill; node-fetch takes Node's own. */
-type ApiSignal = NonNullable<NonNullable<Parameters<Telegram['callApi']>[2]>['signal']>;
-function apiSignal(signal: AbortSignal): ApiSignal {
+export type ApiSignal = NonNullable<NonNullable<Parameters<Telegram['callApi']>[2]>['signal']>;
+export function apiSignal(signal: AbortSignal): ApiSignal {
   return signal as unknown as ApiSignal;
 }
 
@@ -42,7 +42,9 @@ export class Poller {
     if (this.loop) return;
     const abort = new AbortController();
     this.abort = abort;
-    this.loop = this.run(abort.signal).catch((err) => this.o.log.error(`telegram polling stopped unexpectedly: ${errorMessage(err)}`));
+    this.loop = this.run(abort.signal).catch((err) =>
+      this.o.log.error(`telegram polling stopped unexpectedly: ${scrubToken(errorMessage(err), this.o.token)}`),
+    );
   }
 
   async stop(): Promise<void> {
@@ -114,7 +116,7 @@ export class Poller {
         { signal: apiSignal(abort.signal) },
       );
     } catch (err) {
-      if (!isAbort(err)) this.o.log.debug(`telegram offset confirmation failed (harmless: updates are deduplicated): ${errorMessage(err)}`);
+      if (!isAbort(err)) this.o.log.debug(`telegram offset confirmation failed (harmless: updates are deduplicated): ${scrubToken(errorMessage(err), this.o.token)}`);
     } finally {
       clearTimeout(timer);
     }
