@@ -2,12 +2,15 @@ import { z } from 'zod';
 import type { AdapterFactory, DeskFactory } from './define.js';
 export * from './define.js';
 import { telegramAdapter } from './telegram/index.js';
+import { webchatAdapter } from './webchat/index.js';
+import { wechatAdapter } from './wechat/index.js';
+import { slackDesk } from './slack/index.js';
 
 /** The one list of channels: adding a channel is its folder plus one line here. */
-export const adapterFactories: readonly AdapterFactory[] = [telegramAdapter];
+export const adapterFactories: readonly AdapterFactory[] = [webchatAdapter, telegramAdapter, wechatAdapter];
 
 /** Agent desks; the first enabled one takes escalations. */
-export const deskFactories: readonly DeskFactory[] = [];
+export const deskFactories: readonly DeskFactory[] = [slackDesk];
 
 export function findAdapterFactory(channel: string): AdapterFactory | undefined {
   return adapterFactories.find((f) => f.channel === channel);

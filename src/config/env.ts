@@ -6,7 +6,7 @@ export interface MissingEnv {
   variable: string;
 }
 
-/** Returns a copy of `value` with references replaced; unset variables are collected, not thrown. */
+/** Returns a copy of `value` with references replaced; unset variables are collected (and left as written), not thrown. */
 export function substituteEnv(
   value: unknown,
   env: NodeJS.ProcessEnv,
@@ -19,7 +19,8 @@ export function substituteEnv(
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
       missing.push({ path, variable: name });
-      return '';
+      // Keep the reference: a disabled section validates, an enabled one is reported by name.
+      return `\${${name}}`;
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, missing, [...path, i]));

@@ -42,20 +42,26 @@ export function parseConfigText(file: string, text: string, opts: LoadOptions = 
   if (opts.envOverrides !== false) applyEnvOverrides(substituted, env);
 
   const parsed = hubConfigSchema.safeParse(substituted);
-  if (!parsed.success) throw configError(src, parsed.error);
-  const config = parsed.data;
-
-  const relevant = missing.filter((m) => !underDisabledChannel(m.path, config));
-  const first = relevant[0];
-  if (first) {
-    const line = src.lineOf(first.path);
-    throw new HubError(
-      'CONFIG_MISSING_ENV',
-      `${file}:${line}: ${formatPath(first.path)}: environment variable ${first.variable} is not set (export ${first.variable}=… or disable that section)`,
-      { context: { file, line, field: formatPath(first.path), variable: first.variable } },
-    );
+  if (!parsed.success) {
+    // A field invalid only because its variable is unset: say which variable.
+    const unset = missing.find((m) => parsed.error.issues.some((i) => formatPath(i.path) === formatPath(m.path)));
+    if (unset) throw missingEnvError(src, unset);
+    throw configError(src, parsed.error);
   }
+  const config = parsed.data;
+  const relevant = missing.filter((m) => !underDisabledChannel(m.path, config));
+  if (relevant[0]) throw missingEnvError(src, relevant[0]);
   return config;
+}
+
+function missingEnvError(src: YamlSource, m: MissingEnv): HubError {
+  const line = src.lineOf(m.path);
+  const field = formatPath(m.path);
+  return new HubError(
+    'CONFIG_MISSING_ENV',
+    `${src.file}:${line}: ${field}: environment variable ${m.variable} is not set (export ${m.variable}=… or disable that section)`,
+    { context: { file: src.file, line, field, variable: m.variable } },
+  );
 }
 
 function applyEnvOverrides(cfg: Record<string, unknown>, env: NodeJS.ProcessEnv): void {

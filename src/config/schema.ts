@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { channelConfigSchemas } from '../adapters/registry.js';
+import { botConfigSchema } from '../core/knowledge/config.js';
+import { llmConfigSchema } from '../core/knowledge/llm.js';
 
 const serverSchema = z
   .object({
@@ -43,11 +45,7 @@ const queuesSchema = z
   })
   .strict();
 
-const botSchema = z
-  .looseObject({
-    maxStrikes: z.number().int().min(1).max(20).default(3).describe('Unresolved bot turns in a row before escalating.'),
-  })
-  .describe('Knowledge bot settings.');
+const botSchema = botConfigSchema.strict().describe('Knowledge bot: thresholds, human keywords, strikes, knowledge folder.');
 
 const escalationSchema = z
   .looseObject({
@@ -73,7 +71,10 @@ export const hubConfigSchema = z
     redis: redisSchema.default(redisSchema.parse({})),
     queues: queuesSchema.default(queuesSchema.parse({})),
     bot: botSchema.default(botSchema.parse({})),
-    llm: z.looseObject({}).optional(),
+    llm: llmConfigSchema
+      .strict()
+      .optional()
+      .describe('OpenAI-compatible LLM (OpenAI, DeepSeek, Qwen/DashScope, Ollama, vLLM); absent = local engine only.'),
     escalation: escalationSchema.default(escalationSchema.parse({})),
     workflows: workflowsSchema.default(workflowsSchema.parse({})),
     channels: channelConfigSchemas(),

@@ -139,7 +139,7 @@ export class Hub {
     if (serves) this.mountOps();
     const ctx = this.adapterContext();
     for (const a of this.adapters.values()) await a.mount(ctx);
-    if (this.desk) await this.desk.mount(this.deskContext(this.desk.name, configDir));
+    if (this.desk) await this.desk.mount(this.deskContext(this.desk.name));
 
     if (this.role !== 'gateway') await this.startWorkers();
     if (this.role !== 'worker') this.startConnections();
@@ -190,7 +190,7 @@ export class Hub {
     return undefined;
   }
 
-  deskContext(name: string, configDir: string): DeskContext {
+  deskContext(name: string): DeskContext {
     return {
       http: this.router,
       log: this.log.child({ desk: name }),
@@ -213,7 +213,7 @@ export class Hub {
         }
         return extractiveSummary(msgs, locale);
       },
-      knowledgeDir: join(configDir, 'knowledge'),
+      knowledgeDir: this.config.bot.knowledgeDir,
       now: () => this.clock.now(),
     };
   }

@@ -14,7 +14,7 @@ export function steer<T>(stage: string, fn: (data: T, job: Job<T>) => Promise<vo
       await fn(job.data, job);
     } catch (err) {
       const code = isHubError(err) ? err.code : 'INTERNAL';
-      metrics.failures.inc({ stage, code });
+      if (code !== 'VERSION_CONFLICT') metrics.failures.inc({ stage, code });
       if (isHubError(err) && err.retry === 'delay' && token) {
         await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 1000), token);
         throw new DelayedError();
@@ -38,7 +38,8 @@ export function startWorker<T>(
     // A killed worker's job is taken back after the lock expires and retried elsewhere.
     lockDuration: opts.lockMs ?? 30_000,
     stalledInterval: Math.max(250, Math.floor((opts.lockMs ?? 30_000) / 2)),
-    maxStalledCount: 5,
+    // Processing is idempotent, so a job taken back after a missed lock renewal is harmless: keep trying.
+    maxStalledCount: 50,
   });
   w.on('error', (err) => opts.log.warn({ queue: name }, `worker error: ${errorMessage(err)}`));
   return w;

@@ -54,12 +54,12 @@ describe('config', () => {
   });
 
   it('secrets come from ${ENV}; a missing one names the variable and line', () => {
-    const text = 'llm:\n  baseUrl: http://127.0.0.1:1/v1\n  apiKey: ${LLM_KEY}\n';
+    const text = 'llm:\n  baseUrl: http://127.0.0.1:1/v1\n  model: qwen-plus\n  apiKey: ${LLM_KEY}\n';
     const ok = parseConfigText('hub.yaml', text, { env: { LLM_KEY: 'sk-test' } });
     assert.equal((ok.llm as { apiKey: string }).apiKey, 'sk-test');
     const e = errorOf(() => parseConfigText('hub.yaml', text, { env: {} }));
     assert.equal(e.code, 'CONFIG_MISSING_ENV');
-    assert.match(e.message, /hub\.yaml:3: llm\.apiKey: environment variable LLM_KEY is not set/);
+    assert.match(e.message, /hub\.yaml:4: llm\.apiKey: environment variable LLM_KEY is not set/);
     const withDefault = parseConfigText('hub.yaml', 'redis:\n  url: ${R_URL:-redis://127.0.0.1:6380}\n', { env: {}, envOverrides: false });
     assert.equal(withDefault.redis.url, 'redis://127.0.0.1:6380');
   });

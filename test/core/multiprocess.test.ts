@@ -29,7 +29,7 @@ describe('several worker processes on one Redis + PostgreSQL', () => {
     const config = hubConfigSchema.parse({
       storage: { url: db.url },
       redis: { url: REDIS_URL, prefix },
-      queues: { partitions: 4, backoffMs: 50, lockMs: 1500 },
+      queues: { partitions: 4, backoffMs: 50, lockMs: 2500 },
     });
     const json = JSON.stringify(config);
     const [a, b] = await Promise.all([startWorker(json), startWorker(json)]);
@@ -68,7 +68,28 @@ describe('several worker processes on one Redis + PostgreSQL', () => {
     await until(async () => (await reader.llen(`${prefix}:sent`)) >= 6, 20_000, 'first replies');
     a.kill('SIGKILL');
     const total = users * perUser;
-    await until(async () => (await reader.llen(`${prefix}:sent`)) >= total, 45_000, `${total} replies`);
+    try {
+      await until(async () => (await reader.llen(`${prefix}:sent`)) >= total, 45_000, `${total} replies`);
+    } catch (err) {
+      // Say where the missing replies are stuck.
+      const counts: Record<string, unknown> = {};
+      for (const name of [...Array.from({ length: config.queues.partitions }, (_, p) => `in-${p}`), 'out-rec']) {
+        counts[name] = await queues.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      }
+      const { openDb } = await import('../../src/core/storage/db.js');
+      const d = openDb(db.url);
+      const rows = await d.kysely
+        .selectFrom('messages')
+        .select(['direction', 'delivery_status', 'processed_at'])
+        .execute();
+      await d.close();
+      const summary = rows.reduce<Record<string, number>>((acc, r) => {
+        const k = `${r.direction}:${r.delivery_status}:${r.processed_at ? 'p' : '-'}`;
+        acc[k] = (acc[k] ?? 0) + 1;
+        return acc;
+      }, {});
+      throw new Error(`${(err as Error).message}; sent ${await reader.llen(`${prefix}:sent`)}; queues ${JSON.stringify(counts)}; rows ${JSON.stringify(summary)}`);
+    }
     await new Promise((r) => setTimeout(r, 500));
     const sent = (await reader.lrange(`${prefix}:sent`, 0, -1)).map((s) => JSON.parse(s) as { chat: string; text: string });
     assert.equal(sent.length, total, 'no reply lost, none doubled');

@@ -178,3 +178,26 @@ describe('bad input', () => {
     assert.equal(lb.sent[0]?.text, 'echo: hello');
   });
 });
+
+describe('order of replies', () => {
+  it('replies of one conversation reach the platform in the order they were decided, even when the first send is slow', async () => {
+    let first = true;
+    const lb = new LoopbackAdapter({
+      onSend: async () => {
+        if (first) {
+          first = false;
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      },
+    });
+    const bot: Responder = {
+      respond: async () => ({ kind: 'escalate', reason: 'action_failed', priority: 'normal', text: 'The order service is down.' }),
+    };
+    const t = await startTestHub({ adapters: [lb], responder: bot });
+    after(() => t.stop());
+    await lb.receive('ord', 'where is my order 123');
+    await lb.waitForSent(2);
+    assert.equal(lb.sent[0]?.text, 'The order service is down.');
+    assert.match(lb.sent[1]?.text ?? '', /person/);
+  });
+});

@@ -118,7 +118,8 @@ export class SlackApi {
 
   async call(method: string, args: Record<string, unknown>, channel?: string): Promise<Record<string, unknown>> {
     try {
-      return (await this.client.apiCall(method, args)) as Record<string, unknown>;
+      const r = await this.client.apiCall(method, args);
+      return { ...r };
     } catch (err) {
       throw toHubError(method, err, this.log, channel);
     }

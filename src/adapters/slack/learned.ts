@@ -59,6 +59,7 @@ export async function appendLearned(file: string, input: LearnedInput): Promise<
       doc.set('entries', entries);
     }
     const seq = entries as YAMLSeq;
+    seq.flow = false;
     const existing = seq.toJSON() as { id?: string; learnedFrom?: { key?: string } }[];
     const same = existing.find((e) => e?.learnedFrom?.key === input.key);
     if (same?.id) return { id: same.id, duplicate: true };

@@ -5,7 +5,7 @@ import type { AdapterContext, ChannelAdapter } from '../../core/adapter.js';
 import { HubError, errorMessage } from '../../core/errors.js';
 import { RateLimiter } from '../../core/rate-limit.js';
 import type { Capabilities, OutboundMessage, SendResult } from '../../core/types.js';
-import type { AdapterDeps } from '../registry.js';
+import type { AdapterDeps } from '../define.js';
 import { sendJson } from '../../hub/router.js';
 import { loadAssets, serveAsset, type PageAssets } from './assets.js';
 import type { WebchatConfig } from './config.js';
@@ -74,6 +74,7 @@ export class WebchatAdapter implements ChannelAdapter {
       registry,
       perVisitor: new RateLimiter(perSecond, burst),
       perIp: new RateLimiter(perSecond * 5, burst * 5),
+      perSocket: new RateLimiter(20, 60),
       recent: new RecentIds(),
       now: Date.now,
     };
@@ -116,6 +117,11 @@ export class WebchatAdapter implements ChannelAdapter {
     clearInterval(m.heartbeat);
     await m.registry.closeAll();
     await new Promise<void>((r) => m.wss.close(() => r()));
+  }
+
+  /** Closes every chat socket of this process (1012: browsers reconnect and resend). Ops and tests. */
+  dropConnections(): void {
+    for (const ws of this.m?.registry.allSockets() ?? []) ws.close(1012, 'service restart');
   }
 
   /** The visitor of a request: a signed token (embeds), else the signed cookie, else a new one. */

@@ -17,6 +17,7 @@ const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
 };
 
 export function escapeHtml(s: string): string {
@@ -48,6 +49,7 @@ export async function loadAssets(title: { zh?: string; en?: string } | undefined
     .replace('{{TITLE_EN}}', escapeHtml(title?.en ?? ''));
   const widget = await read('widget.js');
   const css = await read('widget.css');
+  const icon = await read('favicon.svg');
   // The page is revalidated every time (it may set the cookie); the embed script is short-lived so
   // a fix reaches embedding sites soon; CSS is versioned by ETag and kept an hour.
   return {
@@ -56,6 +58,7 @@ export async function loadAssets(title: { zh?: string; en?: string } | undefined
     files: new Map([
       ['widget.css', asset(css, 'css', 'public, max-age=3600')],
       ['widget.js', asset(widget, 'js', 'public, max-age=300')],
+      ['favicon.svg', asset(icon, 'svg', 'public, max-age=86400')],
     ]),
   };
 }

@@ -17,6 +17,8 @@ export interface ConnectionDeps {
   registry: SocketRegistry;
   perVisitor: RateLimiter;
   perIp: RateLimiter;
+  /** Any frame, per socket: bounds the work a flood of junk or history requests can cause. */
+  perSocket: RateLimiter;
   recent: RecentIds;
   now(): number;
 }
@@ -40,15 +42,26 @@ export class RecentIds {
 /** One browser tab: registers the socket, sends hello + history, then handles frames in order. */
 export function serveConnection(deps: ConnectionDeps, ws: WebSocket, session: VisitorSession, ip: string): void {
   const { ctx, registry } = deps;
+  const socketKey = randomBytes(9).toString('base64url');
   let chain: Promise<void> = (async () => {
-    if (!(await registry.add(session.visitorId, ws))) {
-      ws.close(1008, 'too many open chat tabs');
+    try {
+      if (!(await registry.add(session.visitorId, ws))) {
+        ws.close(1008, 'too many open chat tabs');
+        return;
+      }
+    } catch {
+      sendFrame(ws, { type: 'error', code: 'UNAVAILABLE', message: 'chat is unavailable right now; retrying' });
+      ws.close(1011, 'bus unavailable'); // the widget reconnects with backoff
       return;
     }
     sendFrame(ws, { type: 'hello', visitorId: session.visitorId, ...(session.locale ? { locale: session.locale } : {}) });
     await sendHistory(deps, ws, session.visitorId);
   })();
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (!deps.perSocket.take(socketKey)) {
+      sendFrame(ws, { type: 'error', code: 'RATE_LIMITED', message: 'too many frames; slow down' });
+      return;
+    }
     chain = chain
       .then(() => handleFrame(deps, ws, session, ip, data, isBinary))
       .catch((err) => ctx.log.warn({ visitorId: session.visitorId }, `webchat frame failed: ${errorMessage(err)}`));
@@ -71,11 +84,11 @@ async function handleFrame(deps: ConnectionDeps, ws: WebSocket, session: Visitor
   const parsed = parseClientFrame(buf.toString('utf8'));
   if (!parsed.ok) return fail(parsed.code, parsed.message, parsed.id);
   const frame = parsed.frame;
-  if (frame.type === 'history') return sendHistory(deps, ws, session.visitorId);
-  const id = frame.id ?? `b${randomBytes(9).toString('base64url')}`;
+  const id = frame.type === 'history' ? undefined : (frame.id ?? `b${randomBytes(9).toString('base64url')}`);
   if (!deps.perVisitor.take(session.visitorId) || !deps.perIp.take(ip)) {
     return fail('RATE_LIMITED', 'too many messages; please wait a moment and try again', id);
   }
+  if (frame.type === 'history' || id === undefined) return sendHistory(deps, ws, session.visitorId);
   try {
     await deps.ctx.accept(toInbound(frame, id, session, deps.now()));
   } catch (err) {

@@ -39,8 +39,8 @@
  * not limited (cached, ETag). Locale: `?lang=` (navigator.language) on the WebSocket URL, else
  * Accept-Language; the UI picks zh/en from navigator.language.
  */
-import type { AdapterDeps } from '../registry.js';
-import { defineAdapter } from '../registry.js';
+import type { AdapterDeps } from '../define.js';
+import { defineAdapter } from '../define.js';
 import { WebchatAdapter } from './adapter.js';
 import { webchatConfigSchema, type WebchatConfig } from './config.js';
 

@@ -56,7 +56,11 @@ export class SocketRegistry {
       const unsubscribe = this.bus.subscribe(busTopic(visitorId), (p) => this.onBus(visitorId, p));
       v = { sockets: new Set(), unsubscribe, lastReplyAt: 0 };
       this.visitors.set(visitorId, v);
-      unsubscribe.catch((err) => this.log.warn({ visitorId }, `webchat bus subscribe failed: ${errorMessage(err)}`));
+      const entry = v;
+      unsubscribe.catch((err) => {
+        this.log.warn({ visitorId }, `webchat bus subscribe failed: ${errorMessage(err)}`);
+        if (this.visitors.get(visitorId) === entry) this.visitors.delete(visitorId); // the next tab tries again
+      });
     }
     if (v.sockets.size >= MAX_SOCKETS_PER_VISITOR) return false;
     v.sockets.add(ws);

@@ -42,6 +42,15 @@ export interface PacingOptions {
   maxWaitMs: number;
 }
 
+export interface PacingSlot {
+  /** Epoch ms of the reserved send time. */
+  readonly at: number;
+  /** Resolves at the slot; rejects with the abort reason when `signal` aborts. */
+  wait(signal?: AbortSignal): Promise<void>;
+  /** Gives an unused slot back (the send failed before it), so failures do not push others back. */
+  cancel(): void;
+}
+
 /**
  * Outbound pacing so the account does not look like a bot: a minimum interval with jitter per
  * conversation and an even global rate. Slots are reserved synchronously in call order, so concurrent
@@ -51,6 +60,9 @@ export class Pacer {
   private readonly nextPerChat = new Map<string, number>();
   /** Reserved global send times, ascending. */
   private reserved: number[] = [];
+  /** Actual send times (after waking), which late timers could otherwise squeeze together. */
+  private lastSend = Number.NEGATIVE_INFINITY;
+  private readonly lastSendPerChat = new Map<string, number>();
   readonly globalGapMs: number;
 
   constructor(
@@ -66,18 +78,69 @@ export class Pacer {
    * `maxWaitMs` when that slot is too far away, and rethrows the abort reason when `signal` aborts.
    */
   async acquire(chatId: string, signal?: AbortSignal): Promise<void> {
+    const [slot] = this.reserve(chatId, 1);
+    await slot?.wait(signal);
+  }
+
+  /**
+   * Reserves `n` consecutive slots for `chatId` synchronously, so the parts of one reply keep their
+   * order and concurrent callers are served in call order. Only the first slot is held to
+   * `maxWaitMs` (a long reply must still be sendable).
+   */
+  reserve(chatId: string, n: number): PacingSlot[] {
     const now = this.clock.now();
-    const at = this.earliest(chatId, now);
-    const wait = at - now;
-    if (wait > this.opts.maxWaitMs) {
-      throw new HubError('PLATFORM_RATE_LIMITED', `wechat pacing: next free send slot is in ${Math.ceil(wait / 1000)} s, re-queued`, {
-        retry: 'delay',
-        retryAfterMs: Math.ceil(wait),
-        context: { chatId },
+    const slots: PacingSlot[] = [];
+    for (let i = 0; i < n; i++) {
+      const at = this.earliest(chatId, now);
+      const wait = at - now;
+      if (i === 0 && wait > this.opts.maxWaitMs) {
+        throw new HubError('PLATFORM_RATE_LIMITED', `wechat pacing: next free send slot is in ${Math.ceil(wait / 1000)} s, re-queued`, {
+          retry: 'delay',
+          retryAfterMs: Math.ceil(wait),
+          context: { chatId },
+        });
+      }
+      const prevNext = this.nextPerChat.get(chatId);
+      const next = this.take(chatId, at);
+      let settled = false;
+      slots.push({
+        at,
+        wait: (signal) => {
+          settled = true;
+          return this.waitUntil(chatId, at, signal);
+        },
+        cancel: () => {
+          if (settled) return;
+          settled = true;
+          const i = this.reserved.indexOf(at);
+          if (i !== -1) this.reserved.splice(i, 1);
+          if (this.nextPerChat.get(chatId) === next) {
+            if (prevNext === undefined) this.nextPerChat.delete(chatId);
+            else this.nextPerChat.set(chatId, prevNext);
+          }
+        },
       });
     }
-    this.reserve(chatId, at);
-    if (wait > 0) await this.clock.sleep(wait, signal);
+    return slots;
+  }
+
+  /**
+   * Waits for the reserved time, then checks the actual spacing (a timer that fired late must not
+   * squeeze the next send against it) and records the send. The check-and-record runs without an
+   * await in between, so it is atomic.
+   */
+  private async waitUntil(chatId: string, at: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.clock.now();
+      const ready = Math.max(at, this.lastSend + this.globalGapMs, (this.lastSendPerChat.get(chatId) ?? Number.NEGATIVE_INFINITY) + this.opts.minIntervalMs);
+      if (ready <= now) {
+        this.lastSend = now;
+        this.lastSendPerChat.set(chatId, now);
+        return;
+      }
+      await this.clock.sleep(ready - now, signal);
+    }
   }
 
   /** Pending reservations (for tests and diagnostics). */
@@ -99,12 +162,14 @@ export class Pacer {
     return t;
   }
 
-  private reserve(chatId: string, at: number): void {
+  private take(chatId: string, at: number): number {
     const jitter = this.opts.jitterMs > 0 ? Math.floor(this.random() * (this.opts.jitterMs + 1)) : 0;
-    this.nextPerChat.set(chatId, at + this.opts.minIntervalMs + jitter);
+    const next = at + this.opts.minIntervalMs + jitter;
+    this.nextPerChat.set(chatId, next);
     const i = this.reserved.findIndex((r) => r > at);
     if (i === -1) this.reserved.push(at);
     else this.reserved.splice(i, 0, at);
+    return next;
   }
 
   private prune(now: number): void {
@@ -114,6 +179,9 @@ export class Pacer {
     if (drop > 0) this.reserved = this.reserved.slice(drop);
     if (this.nextPerChat.size > 1000) {
       for (const [k, v] of this.nextPerChat) if (v <= now) this.nextPerChat.delete(k);
+    }
+    if (this.lastSendPerChat.size > 1000) {
+      for (const [k, v] of this.lastSendPerChat) if (v + this.opts.minIntervalMs <= now) this.lastSendPerChat.delete(k);
     }
   }
 }

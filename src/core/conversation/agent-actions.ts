@@ -47,13 +47,14 @@ export class AgentActions {
     const dedupeKey = `agent:${eventKey}`;
     const existing = await store.messageByKey(dedupeKey);
     if (existing) return { messageId: existing.id, duplicate: true, claimed: false };
+    // Read before the transaction: on SQLite (one connection) a query outside `trx` inside it deadlocks.
+    const ref = await this.customerRef(await this.get(conversationId));
     const result = await this.change(conversationId, agent, 'agent_reply', (c) => {
       const claim = c.status !== 'agent' || !c.assignee;
       const patch: ConversationPatch = { status: 'agent', resolvedAt: null };
       if (claim) patch.assignee = agent.id;
       return { patch, data: { claimed: claim } };
     }, async (trx, c) => {
-      const ref = await this.customerRef(c);
       return store.insertOutbound(trx, {
         conversationId: c.id,
         customerId: c.customerId,
@@ -84,7 +85,11 @@ export class AgentActions {
   /** Closes the conversation and asks the customer for a 1-5 rating. */
   async resolve(conversationId: string, agent: Agent): Promise<Conversation> {
     const { store } = this.deps;
-    let locale = 'en';
+    // Read before the transaction: on SQLite (one connection) a query outside `trx` inside it deadlocks.
+    const conv = await this.get(conversationId);
+    const ref = await this.customerRef(conv);
+    const last = (await store.conversationMessages(conv.id, 20)).filter((m) => m.author === 'customer').pop();
+    const locale = detectLocale(last?.text ?? '', (await store.getCustomer(conv.customerId))?.locale);
     const res = await this.change(
       conversationId,
       agent,
@@ -97,9 +102,6 @@ export class AgentActions {
         };
       },
       async (trx, c) => {
-        const ref = await this.customerRef(c);
-        const last = (await store.conversationMessages(c.id, 20)).filter((m) => m.author === 'customer').pop();
-        locale = detectLocale(last?.text ?? '', (await store.getCustomer(c.customerId))?.locale);
         return store.insertOutbound(trx, {
           conversationId: c.id,
           customerId: c.customerId,
@@ -122,6 +124,50 @@ export class AgentActions {
         data: {},
       }))
     ).conversation;
+  }
+
+  /**
+   * A system message to the customer outside a bot turn (the desk's after-hours notice), stored and
+   * queued once per `key`: a repeated call re-queues a still-pending row and stores nothing new.
+   */
+  async notify(conversationId: string, text: string, key: string): Promise<{ messageId: string; duplicate: boolean }> {
+    const { store } = this.deps;
+    const dedupeKey = `notify:${key}`;
+    const existing = await store.messageByKey(dedupeKey);
+    if (existing) {
+      if (existing.delivery_status === 'pending') await this.deps.queues.addOutbound(existing.channel, existing.id);
+      return { messageId: existing.id, duplicate: true };
+    }
+    const c = await store.getConversation(conversationId);
+    if (!c) throw new HubError('NOT_FOUND', `conversation ${conversationId} not found`);
+    const ref = await this.customerRef(c);
+    let row: MessageRow;
+    try {
+      row = await store.transaction((trx) =>
+        store.insertOutbound(trx, {
+          conversationId: c.id,
+          customerId: c.customerId,
+          channel: ref.channel,
+          ref,
+          author: 'system',
+          text,
+          dedupeKey,
+        }),
+      );
+    } catch (err) {
+      // A concurrent call with the same key won the unique key.
+      const again = await store.messageByKey(dedupeKey);
+      if (again) return { messageId: again.id, duplicate: true };
+      throw err;
+    }
+    await this.deps.queues.addOutbound(row.channel, row.id);
+    return { messageId: row.id, duplicate: false };
+  }
+
+  private async get(conversationId: string): Promise<Conversation> {
+    const c = await this.deps.store.getConversation(conversationId);
+    if (!c) throw new HubError('NOT_FOUND', `conversation ${conversationId} not found`);
+    return c;
   }
 
   /** The identity the customer last wrote from in this conversation (where replies go). */

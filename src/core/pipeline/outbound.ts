@@ -18,6 +18,9 @@ export interface OutboundDeps {
   now(): number;
 }
 
+/** How long a reply waits for an older one of its conversation before it checks again. */
+const ORDER_WAIT_MS = 50;
+
 export type SendOutcome = { status: 'sent' | 'already-sent' } | { status: 'failed'; error: HubError };
 
 /**
@@ -32,6 +35,13 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
   if (row.delivery_status === 'sent') return { status: 'already-sent' };
   if (row.delivery_status === 'failed') return { status: 'failed', error: new HubError('PLATFORM_REFUSED', row.error ?? 'failed') };
 
+  // Replies of one conversation go out in the order they were decided: wait for the older ones.
+  if (await deps.store.hasEarlierPending(row)) {
+    throw new HubError('VERSION_CONFLICT', 'an earlier reply of this conversation is still being sent', {
+      retry: 'delay',
+      retryAfterMs: ORDER_WAIT_MS,
+    });
+  }
   const adapter = deps.adapter(row.channel);
   if (!adapter) throw new HubError('UNKNOWN_CHANNEL', `no adapter for channel ${row.channel} in this process`, { retry: 'retry' });
 

@@ -111,6 +111,7 @@ export function refOf(row: { ref?: string; last_ref?: string }): ConversationRef
 export class Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  private lastStamp = 0;
 
   constructor(
     private readonly handle: Db,
@@ -122,6 +123,12 @@ export class Store {
 
   close(): Promise<void> {
     return this.handle.close();
+  }
+
+  /** Strictly increasing time in this process: rows written together keep their order. */
+  private stamp(): number {
+    this.lastStamp = Math.max(this.clock.now(), this.lastStamp + 1);
+    return this.lastStamp;
   }
 
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -398,7 +405,7 @@ export class Store {
       error: null,
       caused_by: o.causedBy ?? null,
       processed_at: null,
-      created_at: this.clock.now(),
+      created_at: this.stamp(),
       sent_at: null,
     };
     await q.insertInto('messages').values(row).execute();
@@ -415,6 +422,20 @@ export class Store {
 
   async outboundCausedBy(inboundId: string): Promise<MessageRow[]> {
     return this.db.selectFrom('messages').selectAll().where('caused_by', '=', inboundId).orderBy('created_at').execute();
+  }
+
+  /** true when an older reply of the same conversation still waits to be sent (order per conversation). */
+  async hasEarlierPending(row: MessageRow): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('messages')
+      .select('id')
+      .where('conversation_id', '=', row.conversation_id)
+      .where('created_at', '<', row.created_at)
+      .where('direction', '=', 'out')
+      .where('delivery_status', '=', 'pending')
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
   }
 
   async recordSentPart(id: string, parts: string[]): Promise<void> {

@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { App, HTTPReceiver, type Receiver } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { AdapterDeps } from '../define.js';
+import type { AgentDesk, DeskContext, DeskJob } from '../../core/desk.js';
+import { HubError, errorMessage } from '../../core/errors.js';
+import { SlackApi, slackLogger } from './api.js';
+import type { SlackConfig } from './config.js';
+import { CaseStore } from './case-store.js';
+import { SlackInbound } from './events.js';
+import { CaseJobs } from './jobs.js';
+import { DeferredAckSocketReceiver } from './socket-receiver.js';
+
+/**
+ * The Slack agent desk: cases are threads in `caseChannel`, agents answer in the thread. Events
+ * arrive through Bolt (HTTP on the hub's own server, signatures verified by Bolt's HTTPReceiver;
+ * or Socket Mode); Slack posts are made by desk jobs on the durable desk queue.
+ */
+export class SlackDesk implements AgentDesk {
+  readonly name = 'slack';
+  readonly connection: 'long' | 'stateless';
+  readonly api: SlackApi;
+  private readonly log: Logger;
+  private jobs: CaseJobs | undefined;
+  private receiver: HTTPReceiver | DeferredAckSocketReceiver | undefined;
+  private app: App | undefined;
+  private connected = false;
+
+  constructor(
+    readonly cfg: SlackConfig,
+    deps: AdapterDeps,
+  ) {
+    this.connection = cfg.mode === 'socket' ? 'long' : 'stateless';
+    this.log = deps.log;
+    this.api = new SlackApi(cfg.botToken, cfg.apiUrl, deps.log);
+  }
+
+  async mount(ctx: DeskContext): Promise<void> {
+    const cases = new CaseStore(ctx.store);
+    const deps = { cfg: this.cfg, ctx, api: this.api, cases, log: this.log };
+    this.jobs = new CaseJobs(deps);
+    const inbound = new SlackInbound(deps);
+    const logger = slackLogger(this.log);
+    let receiver: HTTPReceiver | DeferredAckSocketReceiver;
+    if (this.cfg.mode === 'http') {
+      const http = new HTTPReceiver({
+        signingSecret: this.cfg.signingSecret ?? '',
+        endpoints: this.cfg.eventsPath,
+        // The HTTP answer waits for the listeners: Slack gets 200 only once the work is durable.
+        processBeforeResponse: true,
+        logger,
+        processEventErrorHandler: async ({ error, response }) => {
+          this.log.error(`slack event not processed (answering 500 so Slack retries): ${errorMessage(error)}`);
+          if (!response.headersSent) {
+            response.writeHead(500);
+            response.end();
+          }
+          return false;
+        },
+      });
+      ctx.http.route('POST', this.cfg.eventsPath, (req: IncomingMessage, res: ServerResponse) => http.requestListener(req, res));
+      receiver = http;
+    } else {
+      receiver = new DeferredAckSocketReceiver({ appToken: this.cfg.appToken ?? '', log: this.log });
+    }
+    this.receiver = receiver;
+    const app = new App({
+      receiver: receiver as Receiver,
+      // No token check at start (mount makes no network calls); our own posts are recognised by bot_id.
+      authorize: async () => ({ botToken: this.cfg.botToken }),
+      ignoreSelf: false,
+      convoStore: false,
+      logger,
+      clientOptions: { slackApiUrl: this.cfg.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true },
+    });
+    app.error(async (err) => {
+      throw err;
+    });
+    app.event('message', async ({ event, context }) => {
+      if (context.retryNum) this.log.debug({ retryNum: context.retryNum, reason: context.retryReason }, 'slack: retried event');
+      await inbound.onMessage(event as unknown, context.retryNum);
+    });
+    app.action(/^sb_/, async ({ body, ack }) => {
+      await inbound.onAction(body as unknown);
+      await ack();
+    });
+    this.app = app;
+  }
+
+  async connect(): Promise<void> {
+    if (this.cfg.mode !== 'socket' || !(this.receiver instanceof DeferredAckSocketReceiver)) return;
+    await this.receiver.start();
+    this.connected = true;
+    this.log.info('slack: Socket Mode connected');
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected || !(this.receiver instanceof DeferredAckSocketReceiver)) return;
+    this.connected = false;
+    await this.receiver.stop().catch((err) => this.log.warn(`slack: Socket Mode disconnect: ${errorMessage(err)}`));
+  }
+
+  async handle(job: DeskJob): Promise<void> {
+    if (!this.jobs) throw new HubError('INTERNAL', 'slack desk is not mounted', { retry: 'retry' });
+    await this.jobs.handle(job);
+  }
+
+  async stop(): Promise<void> {
+    await this.disconnect();
+    this.app = undefined;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * `switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--answers-csv A.csv]
+ *   [--locale en] [--llm] [--answer-threshold X] [--clarify-threshold X] [--clarify-margin X]`
+ *
+ * Builds a knowledge base from TRAIN (`text,category`: one entry per category), asks every TEST
+ * (and OOS) question through KnowledgeBot.respond — the hub's code path — and prints per-category
+ * figures, then as the LAST line a JSON summary:
+ *   accuracy        top-ranked entry (entryIds[0]) is right, over all TEST rows, whatever the decision
+ *   inScopeAccuracy answered (not escalated/clarified) with the right entry, over all TEST rows
+ *   escalatedRate   TEST rows escalated
+ *   oosRecall       OOS rows escalated
+ *   p50Ms / p99Ms   respond() latency over TEST+OOS rows
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { KnowledgeBot } from '../core/knowledge/bot.js';
+import { botConfigSchema } from '../core/knowledge/config.js';
+import { parseCsvRecords } from '../core/knowledge/csv.js';
+import { categoryId, entriesFromCsv } from '../core/knowledge/csv-import.js';
+import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
+import type { BotDecision, ResponderTurn } from '../core/responder.js';
+import { configPath, loadConfigFile } from '../config/load.js';
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+function round(n: number, d = 4): number {
+  const f = 10 ** d;
+  return Math.round(n * f) / f;
+}
+
+function turn(i: number, text: string, locale: string): ResponderTurn {
+  return { conversationId: `eval-${i}`, customerId: 'eval', channel: 'eval', locale, kind: 'text', text, history: [], state: {}, strikes: 0 };
+}
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        'kb-csv': { type: 'string' },
+        'test-csv': { type: 'string' },
+        'oos-csv': { type: 'string' },
+        'answers-csv': { type: 'string' },
+        locale: { type: 'string', default: 'en' },
+        llm: { type: 'boolean', default: false },
+        'answer-threshold': { type: 'string' },
+        'clarify-threshold': { type: 'string' },
+        'clarify-margin': { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+      },
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const kbCsv = args['kb-csv'];
+  const testCsv = args['test-csv'];
+  if (!kbCsv || !testCsv) {
+    process.stderr.write('usage: switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--locale en] [--llm]\n');
+    return 2;
+  }
+  const locale = args.locale ?? 'en';
+  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const bot = botConfigSchema.parse({
+    ...(num(args['answer-threshold']) !== undefined ? { answerThreshold: num(args['answer-threshold']) } : {}),
+    ...(num(args['clarify-threshold']) !== undefined ? { clarifyThreshold: num(args['clarify-threshold']) } : {}),
+    ...(num(args['clarify-margin']) !== undefined ? { clarifyMargin: num(args['clarify-margin']) } : {}),
+  });
+
+  const answers = args['answers-csv'] ? await readFile(args['answers-csv'], 'utf8') : undefined;
+  const { entries } = entriesFromCsv(await readFile(kbCsv, 'utf8'), answers, locale);
+  const testRows = parseCsvRecords(await readFile(testCsv, 'utf8')).filter((r) => (r.text ?? '').trim());
+  const oosRows = args['oos-csv'] ? parseCsvRecords(await readFile(args['oos-csv'], 'utf8')).filter((r) => (r.text ?? '').trim()) : [];
+
+  let answerer;
+  if (args.llm) {
+    const hub = loadConfigFile(configPath());
+    const llm = llmConfigSchema.parse(hub.llm ?? {});
+    answerer = createLlmAnswerer(llm);
+  }
+  const trainStart = performance.now();
+  const kb = await KnowledgeBot.fromEntries(entries, { bot, answerer, engine: { yieldEveryMs: null } });
+  const trainMs = performance.now() - trainStart;
+
+  const latencies: number[] = [];
+  const ask = async (i: number, text: string): Promise<BotDecision> => {
+    const t0 = performance.now();
+    const d = await kb.respond(turn(i, text, locale));
+    latencies.push(performance.now() - t0);
+    return d;
+  };
+
+  const perCat = new Map<string, { n: number; top1: number; answered: number; escalated: number; clarified: number }>();
+  let top1 = 0;
+  let answeredRight = 0;
+  let escalated = 0;
+  for (let i = 0; i < testRows.length; i++) {
+    const row = testRows[i];
+    const want = categoryId(row.category ?? '');
+    const d = await ask(i, row.text);
+    const c = perCat.get(want) ?? { n: 0, top1: 0, answered: 0, escalated: 0, clarified: 0 };
+    c.n++;
+    if (d.entryIds?.[0] === want) {
+      top1++;
+      c.top1++;
+    }
+    if (d.kind === 'answer' && d.entryIds?.[0] === want) {
+      answeredRight++;
+      c.answered++;
+    }
+    if (d.kind === 'escalate') {
+      escalated++;
+      c.escalated++;
+    }
+    if (d.kind === 'clarify') c.clarified++;
+    perCat.set(want, c);
+  }
+  let oosEscalated = 0;
+  for (let i = 0; i < oosRows.length; i++) {
+    const d = await ask(testRows.length + i, oosRows[i].text);
+    if (d.kind === 'escalate') oosEscalated++;
+  }
+  await kb.close();
+
+  if (!args.quiet) {
+    process.stdout.write('category\tn\ttop1\tanswered_right\tescalated\tclarified\n');
+    for (const [cat, c] of [...perCat].sort((a, b) => a[1].top1 / a[1].n - b[1].top1 / b[1].n)) {
+      process.stdout.write(`${cat}\t${c.n}\t${round(c.top1 / c.n, 3)}\t${round(c.answered / c.n, 3)}\t${round(c.escalated / c.n, 3)}\t${round(c.clarified / c.n, 3)}\n`);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const n = Math.max(1, testRows.length);
+  const summary = {
+    accuracy: round(top1 / n),
+    inScopeAccuracy: round(answeredRight / n),
+    escalatedRate: round(escalated / n),
+    oosRecall: oosRows.length ? round(oosEscalated / oosRows.length) : null,
+    p50Ms: round(percentile(latencies, 0.5), 3),
+    p99Ms: round(percentile(latencies, 0.99), 3),
+    entries: entries.length,
+    testRows: testRows.length,
+    oosRows: oosRows.length,
+    trainMs: Math.round(trainMs),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
+}

@@ -1,0 +1,102 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseQuery } from 'node:querystring';
+
+export interface SlackCall {
+  method: string;
+  body: Record<string, unknown>;
+  /** The response status the fake gave. */
+  status: number;
+  /** true when the answer was `ok: true`. */
+  ok: boolean;
+  at: number;
+}
+
+export type Failure = { status: 429; retryAfter: number } | { error: string };
+
+export interface FakeSlack {
+  /** Web API base URL, ending with '/'. */
+  apiUrl: string;
+  calls: SlackCall[];
+  /** Successful calls of one method. */
+  ok(method: string): SlackCall[];
+  /** The next call of `method` fails this way (queued: call several times for several failures). */
+  failNext(method: string, f: Failure): void;
+  users: Map<string, { name: string; real_name: string; display_name: string }>;
+  close(): Promise<void>;
+}
+
+const BOT = { user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'switchboard', team: 'Test' };
+
+/** A fake Slack Web API: the methods the desk uses, form or JSON bodies, Slack-shaped answers. */
+export async function startFakeSlack(): Promise<FakeSlack> {
+  const calls: SlackCall[] = [];
+  const failures = new Map<string, Failure[]>();
+  const users = new Map<string, { name: string; real_name: string; display_name: string }>();
+  const messages = new Set<string>();
+  let seq = 0;
+
+  const server = createServer((req, res) => void handle(req, res));
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const method = (req.url ?? '/').split('?')[0]?.replace(/^\/+/, '').replace(/^api\//, '') ?? '';
+    const body: Record<string, unknown> = {};
+    if ((req.headers['content-type'] ?? '').includes('application/json')) Object.assign(body, raw ? JSON.parse(raw) : {});
+    else {
+      for (const [k, v] of Object.entries(parseQuery(raw))) {
+        const s = Array.isArray(v) ? v[0] : v;
+        body[k] = s !== undefined && /^[[{]/.test(s) ? JSON.parse(s) : s;
+      }
+    }
+    delete body.token;
+    const send = (status: number, json: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      calls.push({ method, body, status, ok: json.ok === true, at: Date.now() });
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+      res.end(JSON.stringify(json));
+    };
+    const f = failures.get(method)?.shift();
+    if (f && 'status' in f) return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(f.retryAfter) });
+    if (f) return send(200, { ok: false, error: f.error });
+    switch (method) {
+      case 'auth.test':
+        return send(200, { ok: true, ...BOT });
+      case 'chat.postMessage': {
+        const ts = `${1_700_000_000 + ++seq}.${String(seq).padStart(6, '0')}`;
+        messages.add(`${String(body.channel)}/${ts}`);
+        return send(200, { ok: true, channel: body.channel, ts, message: { text: body.text, ts, bot_id: BOT.bot_id } });
+      }
+      case 'chat.postEphemeral':
+        return send(200, { ok: true, message_ts: `${Date.now() / 1000}` });
+      case 'chat.update':
+        if (!messages.has(`${String(body.channel)}/${String(body.ts)}`)) return send(200, { ok: false, error: 'message_not_found' });
+        return send(200, { ok: true, channel: body.channel, ts: body.ts });
+      case 'users.info': {
+        const id = String(body.user);
+        const u = users.get(id) ?? { name: id.toLowerCase(), real_name: `Agent ${id}`, display_name: '' };
+        return send(200, { ok: true, user: { id, name: u.name, real_name: u.real_name, profile: { display_name: u.display_name, real_name: u.real_name } } });
+      }
+      case 'conversations.info':
+        return send(200, { ok: true, channel: { id: body.channel, name: 'support-cases', is_member: true } });
+      case 'reactions.add':
+        return send(200, { ok: true });
+      default:
+        return send(200, { ok: false, error: 'unknown_method' });
+    }
+  }
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    apiUrl: `http://127.0.0.1:${port}/api/`,
+    calls,
+    ok: (method) => calls.filter((c) => c.method === method && c.ok),
+    failNext: (method, f) => failures.set(method, [...(failures.get(method) ?? []), f]),
+    users,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
