@@ -14,9 +14,13 @@ export interface TrainOptions {
   seed: number;
   /** `softmax`: logistic regression; `hinge`: multiclass (Crammer-Singer) hinge, averaged. */
   loss: 'softmax' | 'hinge';
+  /** Small bases train for more epochs so that at least this many SGD steps are taken (max 200 epochs). */
+  minSteps: number;
+  /** Average the weights at the end of the last this-many epochs (Polyak-style; 0 = off). */
+  averageLast: number;
 }
 
-export const defaultTrainOptions: TrainOptions = { epochs: 10, learningRate: 0.8, l2: 1e-6, seed: 7, loss: 'softmax' };
+export const defaultTrainOptions: TrainOptions = { epochs: 10, learningRate: 0.8, l2: 1e-6, seed: 7, loss: 'softmax', minSteps: 20000, averageLast: 0 };
 
 export class SoftmaxClassifier {
   readonly k: number;
@@ -45,10 +49,14 @@ export class SoftmaxClassifier {
       Array.from({ length: xs.length }, (_, i) => i),
       rand,
     );
+    const epochs = Math.max(opts.epochs, Math.min(200, Math.ceil(opts.minSteps / Math.max(1, xs.length))));
     let scale = 1;
     let t = 0;
-    const total = Math.max(1, opts.epochs * xs.length);
-    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+    const avgW = opts.averageLast > 0 ? new Float32Array(w.length) : undefined;
+    const avgB = opts.averageLast > 0 ? new Float32Array(k) : undefined;
+    let averaged = 0;
+    const total = Math.max(1, epochs * xs.length);
+    for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, rand);
       for (const i of order) {
         const x = xs[i];
@@ -87,6 +95,16 @@ export class SoftmaxClassifier {
         const wait = y();
         if (wait) await wait;
       }
+      if (avgW && avgB && epoch >= epochs - opts.averageLast) {
+        for (let f = 0; f < w.length; f++) avgW[f] += w[f] * scale;
+        for (let c = 0; c < k; c++) avgB[c] += bias[c];
+        averaged++;
+      }
+    }
+    if (avgW && avgB && averaged > 0) {
+      for (let f = 0; f < w.length; f++) avgW[f] /= averaged;
+      for (let c = 0; c < k; c++) avgB[c] /= averaged;
+      return new SoftmaxClassifier(k, avgW, avgB);
     }
     if (scale !== 1) for (let f = 0; f < w.length; f++) w[f] *= scale;
     return new SoftmaxClassifier(k, w, bias);

@@ -12,10 +12,10 @@ export type Thresholds = Pick<BotConfig, 'answerThreshold' | 'clarifyThreshold' 
 export function decide(ranked: readonly Ranked[], t: Thresholds): Verdict {
   const [top, second] = ranked;
   if (!top) return { kind: 'escalate', top: undefined };
-  const close = second !== undefined && top.score - second.score < t.clarifyMargin;
-  if (close && second && second.score >= t.clarifyThreshold && top.score >= t.clarifyThreshold) {
+  const close = second !== undefined && top.confidence - second.confidence < t.clarifyMargin;
+  if (close && second && second.confidence >= t.clarifyThreshold && top.confidence >= t.clarifyThreshold) {
     return { kind: 'clarify', options: [top, second] };
   }
-  if (top.score >= t.answerThreshold) return { kind: 'answer', top };
+  if (top.confidence >= t.answerThreshold) return { kind: 'answer', top };
   return { kind: 'escalate', top };
 }

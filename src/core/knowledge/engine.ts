@@ -8,7 +8,7 @@ import { SoftmaxClassifier, defaultTrainOptions, softmaxInPlace, type TrainOptio
 import { Bm25 } from './bm25.js';
 import { FeatureSpace, analyze, type Analyzed, type SparseVec } from './features.js';
 import { SparseIndex } from './sparse-index.js';
-import { makeYielder } from './yielder.js';
+import { makeYielder, type Yielder } from './yielder.js';
 
 export interface EngineEntry {
   id: string;
@@ -24,6 +24,8 @@ export interface EngineOptions {
   /** Softmax temperature on centroid cosines when the centroid model is used. */
   centroidTemperature: number;
   train: TrainOptions;
+  /** Features in more than this share of the examples are left out of the example-cosine index. */
+  exampleMaxDf: number;
   /** Yield to the event loop every this many ms while building (null: build in one go). */
   yieldEveryMs: number | null;
 }
@@ -31,9 +33,10 @@ export interface EngineOptions {
 export const defaultEngineOptions: EngineOptions = {
   maxClassifierEntries: 400,
   charWeight: 1,
-  weights: { classifier: 0.6, cosine: 0.3, bm25: 0.1 },
+  weights: { classifier: 1, cosine: 1, bm25: 0.3 },
   centroidTemperature: 0.05,
   train: defaultTrainOptions,
+  exampleMaxDf: 0.02,
   yieldEveryMs: 4,
 };
 
@@ -41,8 +44,13 @@ export interface Ranked {
   /** Position of the entry in the engine's entry list. */
   index: number;
   id: string;
-  /** Blended 0..1 score, the calibrated confidence of this entry. */
+  /** Blended 0..1 ranking score (classifier, cosine, BM25). */
   score: number;
+  /**
+   * 0..1 confidence that this entry is the right one: the classifier's softmax probability (the
+   * best-calibrated signal on held-out data), or the blended score in centroid mode.
+   */
+  confidence: number;
   classifier: number;
   cosine: number;
   bm25: number;
@@ -62,6 +70,7 @@ export class Engine {
   private readonly opts: EngineOptions;
   private readonly norm2: number;
   private readonly scratchDocs: Float32Array;
+  private readonly scratchScores: Float32Array;
   private readonly touched: number[] = [];
 
   private constructor(init: {
@@ -86,6 +95,7 @@ export class Engine {
     this.opts = init.opts;
     this.norm2 = 1 + init.opts.charWeight * init.opts.charWeight;
     this.scratchDocs = new Float32Array(init.exampleText.length);
+    this.scratchScores = new Float32Array(init.exampleText.length);
   }
 
   static async build(entries: readonly EngineEntry[], options: Partial<EngineOptions> = {}): Promise<Engine> {
@@ -103,26 +113,28 @@ export class Engine {
         if (wait) await wait;
       }
     }
-    const features = FeatureSpace.fit(analyzed, { charWeight: opts.charWeight });
+    const features = await FeatureSpace.fit(analyzed, { charWeight: opts.charWeight }, y);
     const vecs: SparseVec[] = [];
     for (const a of analyzed) {
       vecs.push(features.transform(a));
       const wait = y();
       if (wait) await wait;
     }
-    const examples = new SparseIndex(vecs, features.size);
+    const examples = new SparseIndex(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
+    await y();
     const entryOf = Int32Array.from(exampleEntry);
     const bm25 = new Bm25(
       analyzed.map((a) => a.tokens),
       entryOf,
     );
+    await y();
     let classifier: SoftmaxClassifier | null = null;
     let centroids: SparseIndex | null = null;
     if (entries.length >= 2 && entries.length <= opts.maxClassifierEntries) {
       classifier = await SoftmaxClassifier.train(vecs, entryOf, entries.length, features.size, opts.train, y);
     } else if (entries.length >= 2) {
       centroids = new SparseIndex(
-        centroidVectors(vecs, entryOf, entries.length, Math.sqrt(1 + opts.charWeight * opts.charWeight)),
+        await centroidVectors(vecs, entryOf, entries.length, Math.sqrt(1 + opts.charWeight * opts.charWeight), y),
         features.size,
       );
     }
@@ -150,7 +162,8 @@ export class Engine {
     } else if (q.idx.length > 0) {
       cls[0] = 1;
     }
-    const docScores = new Float32Array(this.exampleText.length);
+    const docScores = this.scratchScores;
+    docScores.fill(0);
     this.examples.accumulate(q, docScores);
     const cos = new Float32Array(k);
     const bestDoc = new Int32Array(k).fill(-1);
@@ -179,6 +192,7 @@ export class Engine {
         index: e,
         id: this.entries[e].id,
         score: Math.min(1, Math.max(0, scores[e])),
+        confidence: this.classifier ? cls[e] : Math.min(1, Math.max(0, scores[e])),
         classifier: cls[e],
         cosine: cos[e],
         bm25: self > 0 ? Math.min(1, bm[e] / self) : 0,
@@ -187,12 +201,15 @@ export class Engine {
   }
 }
 
-function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, norm: number): SparseVec[] {
+async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, norm: number, y: Yielder): Promise<SparseVec[]> {
   const sums: Map<number, number>[] = Array.from({ length: k }, () => new Map());
-  vecs.forEach((v, d) => {
+  for (let d = 0; d < vecs.length; d++) {
+    const v = vecs[d];
     const m = sums[entryOf[d]];
     for (let j = 0; j < v.idx.length; j++) m.set(v.idx[j], (m.get(v.idx[j]) ?? 0) + v.val[j]);
-  });
+    const wait = y();
+    if (wait) await wait;
+  }
   return sums.map((m) => {
     const ids = [...m.keys()].sort((a, b) => a - b);
     let n = 0;

@@ -3,6 +3,7 @@
  * (3-5 inside Latin words, 1-3 inside Chinese runs). Each group is L2-normalized on its own.
  */
 import { normalize, segments, tokenizeSegments } from './tokenize.js';
+import type { Yielder } from './yielder.js';
 
 export interface SparseVec {
   idx: Int32Array;
@@ -24,18 +25,21 @@ export interface AnalyzerOptions {
   charMax: number;
   /** true: n-grams inside words only; false: across word boundaries too. */
   wordBounded: boolean;
+  /** Word pairs up to this distance apart (2+) are features too; 1 = plain bigrams only. */
+  skipWindow: number;
 }
 
-export const analyzerOptions: AnalyzerOptions = { charMin: 3, charMax: 5, wordBounded: true };
+export const analyzerOptions: AnalyzerOptions = { charMin: 3, charMax: 5, wordBounded: true, skipWindow: 1 };
 
 export function analyze(text: string): Analyzed {
-  const { charMin, charMax, wordBounded } = analyzerOptions;
+  const { charMin, charMax, wordBounded, skipWindow } = analyzerOptions;
   const segs = segments(normalize(text));
   const tokens = tokenizeSegments(segs);
   const counts = new Map<string, number>();
   for (let i = 0; i < tokens.length; i++) {
     add(counts, 'w' + tokens[i]);
     if (i > 0) add(counts, 'w' + tokens[i - 1] + ' ' + tokens[i]);
+    for (let d = 2; d <= skipWindow && i - d >= 0; d++) add(counts, 's' + tokens[i - d] + ' ' + tokens[i]);
   }
   if (!wordBounded) {
     const latin = ' ' + segs.filter((x) => !x.cjk).map((x) => x.text).join(' ') + ' ';
@@ -74,10 +78,12 @@ export class FeatureSpace {
     this.opts = opts;
   }
 
-  static fit(docs: readonly Analyzed[], opts: FeatureOptions): FeatureSpace {
+  static async fit(docs: readonly Analyzed[], opts: FeatureOptions, y: Yielder = () => undefined): Promise<FeatureSpace> {
     const vocab = new Map<string, number>();
     const df: number[] = [];
     for (const d of docs) {
+      const wait = y();
+      if (wait) await wait;
       for (const k of d.counts.keys()) {
         let id = vocab.get(k);
         if (id === undefined) {
@@ -103,28 +109,34 @@ export class FeatureSpace {
   }
 
   transform(a: Analyzed): SparseVec {
-    const ids: number[] = [];
-    const vals: number[] = [];
+    const n = a.counts.size;
+    const ids = new Int32Array(n);
+    const vals = new Float32Array(n);
+    let m = 0;
     let nw = 0;
     let nc = 0;
     for (const [k, c] of a.counts) {
       const id = this.vocab.get(k);
       if (id === undefined) continue;
       const v = (1 + Math.log(c)) * this.idf[id];
-      ids.push(id);
-      vals.push(v);
+      ids[m] = id;
+      vals[m++] = v;
       if (this.isChar[id]) nc += v * v;
       else nw += v * v;
     }
     const sw = nw > 0 ? 1 / Math.sqrt(nw) : 0;
     const sc = nc > 0 ? this.opts.charWeight / Math.sqrt(nc) : 0;
-    const order = ids.map((_, i) => i).sort((x, y) => ids[x] - ids[y]);
-    const idx = new Int32Array(order.length);
-    const val = new Float32Array(order.length);
-    for (let j = 0; j < order.length; j++) {
-      const i = order[j];
-      idx[j] = ids[i];
-      val[j] = vals[i] * (this.isChar[ids[i]] ? sc : sw);
+    // Sort by feature id: pack (id, position) into one number and sort numerically.
+    const keys = new Float64Array(m);
+    for (let j = 0; j < m; j++) keys[j] = ids[j] * 65536 + j;
+    keys.sort();
+    const idx = new Int32Array(m);
+    const val = new Float32Array(m);
+    for (let j = 0; j < m; j++) {
+      const pos = keys[j] % 65536;
+      const id = ids[pos];
+      idx[j] = id;
+      val[j] = vals[pos] * (this.isChar[id] ? sc : sw);
     }
     return { idx, val };
   }

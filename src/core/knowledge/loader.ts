@@ -55,8 +55,26 @@ function fieldName(path: readonly PropertyKey[]): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('');
 }
 
+type Issue = z.core.$ZodIssue;
+
+/** The most specific issue: inside a union, the branch that got furthest down the path. */
+function deepest(issue: Issue): { path: PropertyKey[]; message: string } {
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    let best: { path: PropertyKey[]; message: string } | undefined;
+    for (const branch of issue.errors) {
+      for (const sub of branch) {
+        const d = deepest(sub);
+        if (!best || d.path.length > best.path.length) best = d;
+      }
+    }
+    if (best && best.path.length > 0) return { path: [...issue.path, ...best.path], message: best.message };
+  }
+  return { path: issue.path, message: issue.message };
+}
+
 function zodError(p: ParsedFile, base: (string | number)[], error: z.ZodError): HubError {
-  const issue = error.issues[0];
+  const first = error.issues[0];
+  const issue = first ? deepest(first) : undefined;
   const path = [...base, ...(issue?.path ?? [])];
   const missing = !p.doc.hasIn(path as (string | number)[]);
   return invalid(p.file, lineOf(p, path), fieldName(path), missing ? 'required field is missing' : (issue?.message ?? 'invalid'));

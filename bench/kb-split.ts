@@ -1,0 +1,92 @@
+/**
+ * BANKING77 figures for the local engine. Makes the splits from the shared data into a temp dir at
+ * run time (nothing is copied into the repo) and runs `switchboard eval` on them:
+ *   1. all 77 intents, stratified 80/20 (seed 42)        -> accuracy, inScopeAccuracy, p99
+ *   2. 10 intents held out as out-of-scope (seed 42), the other 67 split 80/20 -> inScopeAccuracy, oosRecall
+ * Run: `npx tsx bench/kb-split.ts [extra eval flags, e.g. --answer-threshold 0.5]`
+ * Data: BANKING77_CSV env or /work/shared/data/banking77/train.csv.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evalCommand } from '../src/cli/eval.js';
+import { parseCsvRecords, toCsvField } from '../src/core/knowledge/csv.js';
+import { seededRandom, shuffle } from '../src/core/knowledge/rng.js';
+
+const source = process.env.BANKING77_CSV ?? '/work/shared/data/banking77/train.csv';
+const extra = process.argv.slice(2).filter((a) => a !== 'kb-split');
+const SEED = 42;
+const OOS_INTENTS = 10;
+
+type Row = { text: string; category: string };
+
+function toCsv(rows: readonly Row[]): string {
+  return 'text,category\n' + rows.map((r) => `${toCsvField(r.text)},${toCsvField(r.category)}`).join('\n') + '\n';
+}
+
+function stratified(byCat: Map<string, string[]>, cats: readonly string[], rand: () => number): { train: Row[]; test: Row[] } {
+  const train: Row[] = [];
+  const test: Row[] = [];
+  for (const cat of cats) {
+    const qs = shuffle([...(byCat.get(cat) ?? [])], rand);
+    const n = Math.round(qs.length * 0.2);
+    for (const q of qs.slice(0, n)) test.push({ text: q, category: cat });
+    for (const q of qs.slice(n)) train.push({ text: q, category: cat });
+  }
+  return { train, test };
+}
+
+async function lastJson(argv: string[]): Promise<Record<string, unknown>> {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const code = await evalCommand(argv);
+    if (code !== 0) throw new Error(`eval exited with ${code}`);
+  } finally {
+    process.stdout.write = write;
+  }
+  const all = lines.join('').trim().split('\n');
+  return JSON.parse(all[all.length - 1]) as Record<string, unknown>;
+}
+
+const rows = parseCsvRecords(await readFile(source, 'utf8')) as Row[];
+const byCat = new Map<string, string[]>();
+for (const r of rows) byCat.set(r.category, [...(byCat.get(r.category) ?? []), r.text]);
+const cats = [...byCat.keys()].sort();
+const dir = await mkdtemp(join(tmpdir(), 'kb-split-'));
+try {
+  const full = stratified(byCat, cats, seededRandom(SEED));
+  await writeFile(join(dir, 'train.csv'), toCsv(full.train));
+  await writeFile(join(dir, 'test.csv'), toCsv(full.test));
+  const r1 = await lastJson(['--kb-csv', join(dir, 'train.csv'), '--test-csv', join(dir, 'test.csv'), '--quiet', ...extra]);
+  console.log(`all 77 intents (train ${full.train.length}, test ${full.test.length}):`, JSON.stringify(r1));
+
+  const rand = seededRandom(SEED + 1);
+  const oosCats = new Set(shuffle([...cats], rand).slice(0, OOS_INTENTS));
+  const inCats = cats.filter((c) => !oosCats.has(c));
+  const part = stratified(byCat, inCats, seededRandom(SEED));
+  const oos: Row[] = [...oosCats].flatMap((c) => (byCat.get(c) ?? []).map((text) => ({ text, category: c })));
+  await writeFile(join(dir, 'train-oos.csv'), toCsv(part.train));
+  await writeFile(join(dir, 'test-oos.csv'), toCsv(part.test));
+  await writeFile(join(dir, 'oos.csv'), toCsv(oos));
+  const r2 = await lastJson(['--kb-csv', join(dir, 'train-oos.csv'), '--test-csv', join(dir, 'test-oos.csv'), '--oos-csv', join(dir, 'oos.csv'), '--quiet', ...extra]);
+  console.log(`67 intents + ${OOS_INTENTS} held out as OOS [${[...oosCats].join(', ')}] (oos rows ${oos.length}):`, JSON.stringify(r2));
+  console.log(
+    JSON.stringify({
+      accuracy: r1.accuracy,
+      inScopeAccuracyAll: r1.inScopeAccuracy,
+      inScopeAccuracy: r2.inScopeAccuracy,
+      oosRecall: r2.oosRecall,
+      escalatedRate: r2.escalatedRate,
+      p50Ms: r1.p50Ms,
+      p99Ms: Math.max(Number(r1.p99Ms), Number(r2.p99Ms)),
+      entries: r1.entries,
+    }),
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

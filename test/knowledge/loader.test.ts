@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isHubError, type HubError } from '../../src/core/errors.js';
+import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
+import { botConfigSchema } from '../../src/core/knowledge/config.js';
+import { loadKnowledgeDir, parseKnowledgeFile } from '../../src/core/knowledge/loader.js';
+import { tempCopy, turn, waitFor } from './helpers.js';
+
+const cfg = botConfigSchema.parse({ reloadDebounceMs: 50 });
+
+/** Read through a function so TypeScript does not keep a narrowing across awaits. */
+function lastErrorOf(bot: KnowledgeBot): HubError | undefined {
+  return bot.lastError;
+}
+
+function catchErr(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected an error');
+}
+
+test('a missing answer names file, line and field', () => {
+  const src = ['entries:', '  - id: ok', '    questions: [a]', '    answer: yes', '  - id: broken', '    questions: [b]', '    tags: [x]', ''].join('\n');
+  const err = catchErr(() => parseKnowledgeFile('kb/faq.yaml', src));
+  assert.ok(isHubError(err, 'CONFIG_INVALID'));
+  assert.equal(err.context.file, 'kb/faq.yaml');
+  assert.equal(err.context.line, 5);
+  assert.equal(err.context.field, 'entries[1].answer');
+  assert.match(err.message, /^kb\/faq\.yaml:5: entries\[1\]\.answer: /);
+});
+
+test('a bad field value points at its own line', () => {
+  const src = ['entries:', '  - id: ok', '    questions:', '      - fine', '      - 42', '    answer: yes', ''].join('\n');
+  const err = catchErr(() => parseKnowledgeFile('f.yaml', src));
+  assert.ok(isHubError(err, 'CONFIG_INVALID'));
+  assert.equal(err.context.line, 5);
+  assert.equal(err.context.field, 'entries[0].questions[1]');
+});
+
+test('YAML syntax errors carry the line', () => {
+  const err = catchErr(() => parseKnowledgeFile('f.yaml', 'entries:\n  - id: a\n    questions: [unclosed\n    answer: x\n'));
+  assert.ok(isHubError(err, 'CONFIG_INVALID'));
+  assert.ok(typeof err.context.line === 'number' && err.context.line >= 3);
+});
+
+test('duplicate ids across files are an error naming both places', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    await writeFile(join(dir, 'zz-dup.yaml'), 'entries:\n  - id: invoice\n    questions: [dup]\n    answer: dup\n');
+    await assert.rejects(loadKnowledgeDir(dir), (err: unknown) => {
+      assert.ok(isHubError(err, 'CONFIG_INVALID'));
+      assert.equal(err.context.file, join(dir, 'zz-dup.yaml'));
+      assert.equal(err.context.line, 2);
+      assert.equal(err.context.field, 'id');
+      assert.match(err.message, /duplicate id "invoice".*billing\.yaml:\d+/);
+      return true;
+    });
+  } finally {
+    await cleanup();
+  }
+});
+
+test('templates file overrides texts per locale', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    await writeFile(join(dir, '_templates.yaml'), 'empty: { zh: 你好呀！ }\n');
+    const bot = await KnowledgeBot.create({ dir, bot: cfg });
+    const zh = await bot.respond(turn('', 'zh'));
+    const en = await bot.respond(turn('', 'en'));
+    assert.ok(zh.kind === 'answer' && zh.text === '你好呀！');
+    assert.ok(en.kind === 'answer' && en.text.startsWith('Hello'));
+    await bot.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('hot reload: a new entry is picked up, a broken edit keeps the last good version with file/line/field', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  const bot = await KnowledgeBot.create({ dir, bot: cfg, watch: true });
+  try {
+    const count = bot.entryCount;
+    const before = await bot.respond(turn('你们的营业执照在哪里看'));
+    assert.equal(before.kind, 'escalate');
+
+    await writeFile(
+      join(dir, 'license.yaml'),
+      'entries:\n  - id: business_license\n    questions: [营业执照在哪里看, 你们有营业执照吗, where can i see your business license]\n    answer: { zh: 营业执照在网站底部。, en: See the footer. }\n',
+    );
+    await waitFor(() => bot.entryCount === count + 1);
+    const after = await bot.respond(turn('你们的营业执照在哪里看'));
+    assert.equal(after.kind, 'answer', JSON.stringify(after));
+    assert.equal(after.entryIds?.[0], 'business_license');
+    assert.equal(bot.lastError, undefined);
+
+    // Break billing.yaml: the invoice entry loses its answer.
+    const billing = join(dir, 'billing.yaml');
+    const good = await readFile(billing, 'utf8');
+    const lines = good.split('\n');
+    const answerLine = lines.findIndex((l) => l.trim() === 'answer:');
+    const broken = [...lines.slice(0, answerLine), ...lines.slice(answerLine + 3)].join('\n');
+    await writeFile(billing, broken);
+    await waitFor(() => bot.lastError !== undefined);
+    const err = lastErrorOf(bot);
+    assert.ok(err && isHubError(err, 'CONFIG_INVALID'));
+    assert.equal(err.context.file, billing);
+    assert.equal(err.context.field, 'entries[0].answer');
+    assert.equal(err.context.line, 2);
+    // The last good version still answers, including the entry from the new file.
+    const still = await bot.respond(turn('我想开发票'));
+    assert.ok(still.kind === 'answer' && still.entryIds?.[0] === 'invoice');
+    assert.equal(bot.entryCount, count + 1);
+
+    // Fixing the file clears the error.
+    await writeFile(billing, good);
+    await waitFor(() => bot.lastError === undefined);
+  } finally {
+    await bot.close();
+    await cleanup();
+  }
+});
+
+test('a broken directory at start-up fails with CONFIG_INVALID', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    await writeFile(join(dir, 'bad.yaml'), 'entries:\n  - id: x\n    answer: y\n');
+    await assert.rejects(KnowledgeBot.create({ dir, bot: cfg }), (err: unknown) => isHubError(err, 'CONFIG_INVALID') && err.context.field === 'entries[0].questions');
+  } finally {
+    await cleanup();
+  }
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCsv, parseCsvRecords } from '../../src/core/knowledge/csv.js';
+import { entriesFromCsv } from '../../src/core/knowledge/csv-import.js';
+import { analyze } from '../../src/core/knowledge/features.js';
+import { normalize, tokenize } from '../../src/core/knowledge/tokenize.js';
+
+test('Chinese is segmented into words, not characters', () => {
+  assert.deepEqual(tokenize('如何重置密码'), ['如何', '重置', '密码']);
+  assert.deepEqual(tokenize('南京市长江大桥'), ['南京市', '长江大桥']);
+  const t = tokenize('我的订单什么时候能发货');
+  assert.ok(t.includes('订单') && t.includes('发货'), t.join('|'));
+  assert.ok(!t.includes('单什'));
+});
+
+test('English is lower-cased and stemmed, numbers collapse, emoji and punctuation drop', () => {
+  assert.deepEqual(tokenize('Shipping ORDERS!! 😀'), ['ship', 'order']);
+  assert.deepEqual(tokenize('order 1234567890'), ['order', '#num']);
+  assert.deepEqual(tokenize('😀🎉 ... !!!'), []);
+});
+
+test('mixed scripts keep both parts in order', () => {
+  assert.deepEqual(tokenize('我的iPhone订单'), ['我', '的', 'iphone', '订单']);
+  assert.deepEqual(tokenize('退款refund进度'), ['退款', 'refund', '进度']);
+});
+
+test('full-width text is normalized (NFKC) and long input is truncated', () => {
+  assert.equal(normalize('ＡＢＣ　１２３'), 'abc 123');
+  const long = 'refund '.repeat(3000);
+  assert.ok(normalize(long).length <= 600);
+  const a = analyze('退款'.repeat(5000));
+  assert.ok(a.counts.size < 20);
+});
+
+test('Chinese character n-grams bridge segmentation differences', () => {
+  // jieba cuts these differently; the character bigram 密码 is shared by both.
+  const a = analyze('密码忘了');
+  const b = analyze('忘记密码');
+  assert.ok(a.counts.has('c密码') && b.counts.has('c密码'));
+});
+
+test('CSV: RFC 4180 quotes, doubled quotes, newlines inside fields, CRLF, BOM', () => {
+  const text = '\ufefftext,category\r\n"Hello, ""world""\nsecond line",greet\r\nplain,other\n"",empty\n';
+  assert.deepEqual(parseCsv(text), [
+    ['text', 'category'],
+    ['Hello, "world"\nsecond line', 'greet'],
+    ['plain', 'other'],
+    ['', 'empty'],
+  ]);
+  assert.deepEqual(parseCsvRecords('a,b\n1,"x\ny"'), [{ a: '1', b: 'x\ny' }]);
+  assert.throws(() => parseCsv('a,"unterminated'), /unterminated/);
+});
+
+test('CSV import: one entry per category, answers from the answers file', () => {
+  const { entries } = entriesFromCsv(
+    'text,category\nwhere is my card,card_arrival\n"my card, has it shipped?",card_arrival\nreset pin,change_pin?\n',
+    'category,answer\ncard_arrival,Cards arrive in 5 days.\n',
+  );
+  assert.equal(entries.length, 2);
+  assert.deepEqual(entries[0].questions, { en: ['where is my card', 'my card, has it shipped?'] });
+  assert.deepEqual(entries[0].answer, { en: 'Cards arrive in 5 days.' });
+  assert.equal(entries[1].id, 'change_pin_');
+});
