@@ -15,6 +15,8 @@ import { hubConfigSchema } from '../src/config/schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import type { Responder } from '../src/core/responder.js';
+import { KnowledgeBot } from '../src/core/knowledge/bot.js';
+import { botConfigSchema } from '../src/core/knowledge/config.js';
 import type { OutboundMessage } from '../src/core/types.js';
 
 const { values } = parseArgs({
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     partitions: { type: 'string', default: '16' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    responder: { type: 'string', default: 'knowledge' },
   },
 });
 const N = Number(values.messages);
@@ -34,10 +37,13 @@ const SECONDS = Number(values.seconds);
 const prefix = `sbbench${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
 
-const answers = ['You can reset your password from Settings > Security.', '您的订单将在 24 小时内发货。'];
-const responder: Responder = {
-  respond: async (t) => ({ kind: 'answer', text: answers[t.text.length % 2] ?? '', confidence: 0.9 }),
-};
+// The hub's own knowledge bot on the demo knowledge base (config/knowledge), or a fixed answer.
+const questions = ['how do I reset my password', '怎么退款？', 'how can I get an invoice', '怎么修改收货地址'];
+const fixed: Responder = { respond: async () => ({ kind: 'answer', text: 'You can reset your password in Settings.' }) };
+const responder: Responder =
+  values.responder === 'fixed'
+    ? fixed
+    : await KnowledgeBot.create({ dir: 'config/knowledge', bot: botConfigSchema.parse({}) });
 
 const sentAt = new Map<string, number>();
 const lb = new LoopbackAdapter({
@@ -63,11 +69,12 @@ function pct(sorted: number[], p: number): number {
   const t0 = performance.now();
   const inflight: Promise<unknown>[] = [];
   for (let i = 0; i < N; i++) {
-    inflight.push(lb.receive(`c${i % CUSTOMERS}`, `question ${i} about my order`));
+    inflight.push(lb.receive(`c${i % CUSTOMERS}`, questions[i % questions.length] ?? ''));
     if (inflight.length >= 500) await Promise.all(inflight.splice(0));
   }
   await Promise.all(inflight);
   await lb.waitForSent(N, 600_000);
+  if (lb.sent.length !== N) throw new Error(`expected ${N} replies, got ${lb.sent.length}`);
   const secs = (performance.now() - t0) / 1000;
   (globalThis as { phase1?: number }).phase1 = N / secs;
   console.log(`phase 1: ${N} messages in ${secs.toFixed(2)} s -> ${(N / secs).toFixed(0)} msg/s`);
@@ -97,7 +104,7 @@ const latencies: number[] = [];
       while (sentCount < due) {
         const id = `steady${sentCount}`; // one message per fresh customer: latency is per message
         sentCount++;
-        void lb.receive(id, 'where is my parcel').then(() => acceptedAt.set(id, performance.now()));
+        void lb.receive(id, questions[sentCount % questions.length] ?? '').then(() => acceptedAt.set(id, performance.now()));
       }
       if (sentCount >= total) {
         clearInterval(tick);
@@ -113,6 +120,7 @@ const latencies: number[] = [];
 }
 const rssMb = process.memoryUsage().rss / 1048576;
 await hub.stop();
+await responder.close?.();
 
 // ---- phase 3: raw BullMQ on the same Redis
 let rawPerSec = 0;

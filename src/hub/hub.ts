@@ -52,6 +52,11 @@ export interface HubOptions {
   leaseTtlMs?: number;
   /** How old a pending outbound row must be before the sweeper re-queues it (default 60 s). */
   sweepAfterMs?: number;
+  /**
+   * How long stop() waits for in-flight jobs (default 10 s). Past it the hub closes anyway: an
+   * unfinished job keeps its lock until it expires and is then retried by another worker.
+   */
+  shutdownGraceMs?: number;
 }
 
 /**
@@ -421,6 +426,20 @@ export class Hub {
     });
   }
 
+  private async closeWorker(w: Worker): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((r) => {
+      timer = setTimeout(() => r('late'), this.opts.shutdownGraceMs ?? 10_000);
+    });
+    // BullMQ's close can wait forever on a main loop that lost its Redis mid-call; bound it.
+    const done = await Promise.race([w.close().then(() => 'closed' as const, () => 'closed' as const), grace]);
+    clearTimeout(timer);
+    if (done === 'late') {
+      this.log.warn({ queue: w.name }, 'worker did not finish in time; its jobs will be retried after their lock expires');
+      void w.disconnect().catch(() => undefined);
+    }
+  }
+
   /** Graceful: stop taking work, let in-flight jobs finish (or return to the queue), close. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -437,7 +456,7 @@ export class Hub {
         })
       : Promise.resolve();
     await Promise.all(this.leases.map((l) => l.stop().catch(() => undefined)));
-    await Promise.all([...this.workers, ...this.connectionWorkers.values()].map((w) => w.close().catch(() => undefined)));
+    await Promise.all([...this.workers, ...this.connectionWorkers.values()].map((w) => this.closeWorker(w)));
     for (const a of this.adapters.values()) await a.stop().catch((e) => this.log.warn(`stop ${a.channel}: ${errorMessage(e)}`));
     await this.desk?.stop().catch(() => undefined);
     await this.responder.close?.().catch(() => undefined);

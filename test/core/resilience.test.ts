@@ -94,6 +94,7 @@ describe('operations and resilience', () => {
     const t = await startTestHub({
       adapters: [lb],
       responder: echo,
+      shutdownGraceMs: 2000,
       config: { redis: { url: `redis://127.0.0.1:${port}` } },
     });
     after(async () => {

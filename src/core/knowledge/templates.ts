@@ -26,8 +26,8 @@ export const defaultTemplates = {
   },
   askSlot: { zh: '请提供{{slot}}。', en: 'Could you give me your {{slot}}?' },
   slotInvalid: {
-    zh: '这个{{slot}}好像不太对，请再发一次。',
-    en: "That {{slot}} doesn't look right. Could you send it again?",
+    zh: '抱歉，这个格式好像不太对。',
+    en: "Sorry, that doesn't look right.",
   },
   actionFailed: {
     zh: '抱歉，系统暂时无法查询，请稍后再试。',
