@@ -146,3 +146,24 @@ describe('operations and resilience', () => {
     await t.stop();
   });
 });
+
+describe('database locked', () => {
+  it('a message arriving while another process holds the SQLite write lock is answered once the lock is gone', { timeout: 30_000 }, async () => {
+    const SQLite = (await import('better-sqlite3')).default;
+    const lb = new LoopbackAdapter();
+    const t = await startTestHub({ adapters: [lb], responder: echo });
+    after(() => t.stop());
+    await lb.receive('l1', 'first');
+    await lb.waitForSent(1);
+    // Another process (an admin's sqlite3 shell, a backup) takes the write lock for longer than busy_timeout.
+    const other = new SQLite(t.db.url.slice('sqlite:'.length));
+    other.prepare('BEGIN EXCLUSIVE').run();
+    await lb.receive('l1', 'while locked');
+    await new Promise((r) => setTimeout(r, 6500));
+    assert.deepEqual(lb.sent.map((s) => s.text), ['echo: first'], 'nothing is answered while the database is locked');
+    other.prepare('COMMIT').run();
+    other.close();
+    await lb.waitForSent(2, 20_000);
+    assert.deepEqual(lb.sent.map((s) => s.text), ['echo: first', 'echo: while locked']);
+  });
+});

@@ -29,7 +29,7 @@ export interface AnalyzerOptions {
   skipWindow: number;
 }
 
-export const analyzerOptions: AnalyzerOptions = { charMin: 3, charMax: 5, wordBounded: true, skipWindow: 1 };
+export const analyzerOptions: AnalyzerOptions = { charMin: 2, charMax: 5, wordBounded: true, skipWindow: 1 };
 
 export function analyze(text: string): Analyzed {
   const { charMin, charMax, wordBounded, skipWindow } = analyzerOptions;

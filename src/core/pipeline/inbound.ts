@@ -143,7 +143,7 @@ async function planTurn(deps: InboundDeps, rec: RecordedInbound, conv: Conversat
 
   let decision: BotDecision;
   try {
-    const history = await deps.store.conversationMessages(conv.id, HISTORY_TURNS + 1);
+    const history = await deps.store.recentTurns(conv.id, HISTORY_TURNS + 1);
     decision = await deps.responder().respond({
       conversationId: conv.id,
       customerId: rec.customer.id,

@@ -63,7 +63,7 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
         ...(last && attachments.length ? { attachments } : {}),
       });
       sent.push(result.platformMessageIds.join(',') || `${row.id}#${i}`);
-      if (!last) await deps.store.recordSentPart(row.id, sent);
+      if (!last) await persistently(deps, () => deps.store.recordSentPart(row.id, sent));
     }
   } catch (err) {
     const e = isHubError(err) ? err : new HubError('NETWORK', errorMessage(err), { cause: err, retry: 'retry' });
@@ -77,8 +77,30 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
     deps.log.warn({ messageId: row.id, channel: row.channel, code: e.code }, `send failed for good: ${e.message}`);
     return { status: 'failed', error: e };
   }
-  await deps.store.markSent(row.id, sent);
+  // The platform has it now: a storage error here must not make the job send again.
+  await persistently(deps, () => deps.store.markSent(row.id, sent));
   deps.metrics.messagesOut.inc({ channel: row.channel });
   if (job.since !== undefined) deps.metrics.replyLatency.observe({ channel: row.channel }, (deps.now() - job.since) / 1000);
   return { status: 'sent' };
+}
+
+const PERSIST_FOR_MS = 10 * 60_000;
+
+/**
+ * Records a send that already happened, retrying storage errors (a locked or briefly unreachable
+ * database) in place for up to 10 minutes instead of failing the job, which would send again.
+ */
+async function persistently(deps: OutboundDeps, write: () => Promise<void>): Promise<void> {
+  const started = Date.now();
+  for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (Date.now() - started > PERSIST_FOR_MS) throw err;
+      deps.metrics.failures.inc({ stage: 'record-send', code: 'STORAGE' });
+      deps.log.warn(`recording a delivered message failed, retrying: ${errorMessage(err)}`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }

@@ -483,6 +483,18 @@ export class Store {
     return rows.reverse();
   }
 
+  /** The last `limit` messages of a conversation as the bot needs them (id, author, text), oldest first. */
+  async recentTurns(conversationId: string, limit: number): Promise<{ id: string; author: string; text: string }[]> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .select(['id', 'author', 'text'])
+      .where('conversation_id', '=', conversationId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse();
+  }
+
   /** Messages of the customer behind one identity, across conversations, oldest first. */
   async customerHistory(channel: ChannelName, platformUserId: string, limit: number): Promise<MessageRow[]> {
     const identity = await this.findIdentity(channel, platformUserId);
