@@ -17,6 +17,7 @@ import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import type { Responder } from '../src/core/responder.js';
 import { KnowledgeBot } from '../src/core/knowledge/bot.js';
 import { botConfigSchema } from '../src/core/knowledge/config.js';
+import { cleanRedis } from '../test/helpers/hub.js';
 import type { OutboundMessage } from '../src/core/types.js';
 
 const { values } = parseArgs({
@@ -154,17 +155,8 @@ let rawPerSec = 0;
 }
 
 // Clean up the bench's keys and files.
-{
-  const r = new Redis(values.redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
-  r.disconnect();
-  rmSync(dir, { recursive: true, force: true });
-}
+await cleanRedis(prefix, values.redis);
+rmSync(dir, { recursive: true, force: true });
 
 const msgPerSec = (globalThis as { phase1?: number }).phase1 ?? 0;
 console.log(

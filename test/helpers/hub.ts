@@ -42,8 +42,9 @@ export async function startTestHub(
   };
 }
 
-export async function cleanRedis(prefix: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
+/** Deletes every key under `prefix` (a test's or a benchmark's queues). */
+export async function cleanRedis(prefix: string, url = REDIS_URL): Promise<void> {
+  const r = new Redis(url);
   try {
     let cursor = '0';
     do {
