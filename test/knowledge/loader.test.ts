@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isHubError, type HubError } from '../../src/core/errors.js';
 import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
 import { botConfigSchema } from '../../src/core/knowledge/config.js';
-import { loadKnowledgeDir, parseKnowledgeFile } from '../../src/core/knowledge/loader.js';
-import { tempCopy, turn, waitFor } from './helpers.js';
+import { Engine, transferList } from '../../src/core/knowledge/engine.js';
+import { HashVocab } from '../../src/core/knowledge/hash-vocab.js';
+import { loadKnowledgeDir, parseKnowledgeFile, type ParseCache } from '../../src/core/knowledge/loader.js';
+import { ReloadWorker } from '../../src/core/knowledge/reloader.js';
+import { FIXTURES, tempCopy, turn, waitFor } from './helpers.js';
 
 const cfg = botConfigSchema.parse({ reloadDebounceMs: 50 });
 
@@ -132,5 +135,87 @@ test('a broken directory at start-up fails with CONFIG_INVALID', async () => {
     await assert.rejects(KnowledgeBot.create({ dir, bot: cfg }), (err: unknown) => isHubError(err, 'CONFIG_INVALID') && err.context.field === 'entries[0].questions');
   } finally {
     await cleanup();
+  }
+});
+
+test('HashVocab maps each key to its position and unknown keys to undefined', () => {
+  const keys = Array.from({ length: 5000 }, (_, i) => `k${i}`);
+  const v = HashVocab.fromKeys(keys, keys.length);
+  assert.equal(v.size, 5000);
+  for (const [i, k] of keys.entries()) assert.equal(v.get(k), i);
+  assert.equal(v.get('nope'), undefined);
+  assert.equal(v.get(''), undefined);
+  const copy = HashVocab.fromState(structuredClone(v.state));
+  assert.equal(copy.get('k4242'), 4242);
+});
+
+test('an engine rebuilt from its transferable state ranks exactly like the original', async () => {
+  const kb = await loadKnowledgeDir(join(FIXTURES, 'shop'));
+  const built = await Engine.build(kb.entries.map((e) => ({ id: e.id, questions: e.examples })), { yieldEveryMs: null });
+  const questions = ['会员', '我想开发票', 'how do I get a refund', '今天天气怎么样'];
+  const expected = questions.map((q) => built.rank(q, 3));
+  const state = built.state;
+  // Transferring detaches the buffers from `built`: it must not be used afterwards.
+  const moved = structuredClone(state, { transfer: transferList(state) });
+  const again = Engine.fromState(moved);
+  questions.forEach((q, i) => assert.deepEqual(again.rank(q, 3), expected[i], q));
+});
+
+test('the parse cache re-parses only changed files and forgets removed ones', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    const cache: ParseCache = new Map();
+    const first = await loadKnowledgeDir(dir, cache);
+    const billing = join(dir, 'billing.yaml');
+    const other = first.files.find((f) => f !== billing && !f.endsWith('_templates.yaml'));
+    assert.ok(other && cache.has(billing));
+    const billingBefore = cache.get(billing)?.entries;
+    const otherBefore = cache.get(other)?.entries;
+    await writeFile(billing, (await readFile(billing, 'utf8')).replace('zh: [怎么开发票,', 'zh: [发票抬头怎么改, 怎么开发票,'));
+    const second = await loadKnowledgeDir(dir, cache);
+    assert.equal(cache.get(other)?.entries, otherBefore, 'unchanged file reused');
+    assert.notEqual(cache.get(billing)?.entries, billingBefore, 'changed file re-parsed');
+    assert.ok(second.entries.some((e) => e.examples.includes('发票抬头怎么改')));
+    await rm(other);
+    await loadKnowledgeDir(dir, cache);
+    assert.equal(cache.has(other), false);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the reload worker loads a directory off the main thread and reports bad files with file/line/field', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  const worker = new ReloadWorker();
+  try {
+    const r = await worker.load(dir, 400);
+    const local = await loadKnowledgeDir(dir);
+    assert.deepEqual(
+      r.entries.map((e) => e.id),
+      local.entries.map((e) => e.id),
+    );
+    const engine = Engine.fromState(r.engine);
+    assert.equal(engine.rank('我想开发票', 1)[0]?.id, 'invoice');
+    await writeFile(join(dir, 'bad.yaml'), 'entries:\n  - id: x\n    answer: y\n');
+    await assert.rejects(worker.load(dir, 400), (err: unknown) => isHubError(err, 'CONFIG_INVALID') && err.context.field === 'entries[0].questions');
+  } finally {
+    await worker.close();
+    await cleanup();
+  }
+});
+
+test('fromEntries trains large bases in a worker thread with the same answers', async () => {
+  const entries = Array.from({ length: 50 }, (_, i) => ({
+    id: `topic_${i}`,
+    questions: Array.from({ length: 40 }, (_, j) => `question about topic${i} number ${j} ${['please', 'help', 'now', 'today'][j % 4]}`),
+    answer: `answer ${i}`,
+  }));
+  const bot = await KnowledgeBot.fromEntries(entries);
+  try {
+    assert.equal(bot.entryCount, 50);
+    const d = await bot.respond(turn('question about topic17 please', 'en'));
+    assert.equal(d.entryIds?.[0], 'topic_17');
+  } finally {
+    await bot.close();
   }
 });

@@ -1,58 +1,115 @@
-/** Okapi BM25 over the example questions; an entry scores as its best example. */
+/**
+ * Okapi BM25 over the example questions; an entry scores as its best example. Postings are CSR
+ * typed arrays behind a HashVocab, so a built index can be moved between threads cheaply.
+ */
+import { HashVocab, type HashVocabState } from './hash-vocab.js';
+
+export interface Bm25State {
+  vocab: HashVocabState;
+  start: Int32Array;
+  docs: Int32Array;
+  tfs: Float32Array;
+  idf: Float32Array;
+  docLen: Float32Array;
+  docEntry: Int32Array;
+  avgLen: number;
+}
+
 export class Bm25 {
-  private readonly postings = new Map<string, { docs: Int32Array; tfs: Float32Array }>();
-  private readonly docLen: Float32Array;
-  private readonly docEntry: Int32Array;
-  private readonly idf = new Map<string, number>();
-  private readonly avgLen: number;
+  private readonly s: Bm25State;
+  private readonly vocab: HashVocab;
   private readonly k1 = 1.2;
   private readonly b = 0.75;
 
-  constructor(docs: readonly string[][], docEntry: Int32Array) {
-    this.docEntry = docEntry;
-    this.docLen = new Float32Array(docs.length);
-    const tmp = new Map<string, { docs: number[]; tfs: number[] }>();
+  private constructor(s: Bm25State) {
+    this.s = s;
+    this.vocab = HashVocab.fromState(s.vocab);
+  }
+
+  static fromState(s: Bm25State): Bm25 {
+    return new Bm25(s);
+  }
+
+  get state(): Bm25State {
+    return this.s;
+  }
+
+  static build(docs: readonly string[][], docEntry: Int32Array): Bm25 {
+    const docLen = new Float32Array(docs.length);
+    const termId = new Map<string, number>();
+    const df: number[] = [];
     let total = 0;
-    docs.forEach((tokens, d) => {
-      this.docLen[d] = tokens.length;
+    let nnz = 0;
+    const docTerms: Map<number, number>[] = docs.map((tokens, d) => {
+      docLen[d] = tokens.length;
       total += tokens.length;
-      const tf = new Map<string, number>();
-      for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+      const tf = new Map<number, number>();
+      for (const t of tokens) {
+        let id = termId.get(t);
+        if (id === undefined) {
+          id = termId.size;
+          termId.set(t, id);
+          df.push(0);
+        }
+        const c = tf.get(id);
+        if (c === undefined) {
+          df[id]++;
+          nnz++;
+        }
+        tf.set(id, (c ?? 0) + 1);
+      }
+      return tf;
+    });
+    const nTerms = termId.size;
+    const start = new Int32Array(nTerms + 1);
+    for (let t = 0; t < nTerms; t++) start[t + 1] = start[t] + df[t];
+    const fill = start.slice(0, nTerms);
+    const postDocs = new Int32Array(nnz);
+    const tfs = new Float32Array(nnz);
+    docTerms.forEach((tf, d) => {
       for (const [t, c] of tf) {
-        let p = tmp.get(t);
-        if (!p) tmp.set(t, (p = { docs: [], tfs: [] }));
-        p.docs.push(d);
-        p.tfs.push(c);
+        const at = fill[t]++;
+        postDocs[at] = d;
+        tfs[at] = c;
       }
     });
-    this.avgLen = docs.length ? Math.max(1, total / docs.length) : 1;
     const n = docs.length;
-    for (const [t, p] of tmp) {
-      this.postings.set(t, { docs: Int32Array.from(p.docs), tfs: Float32Array.from(p.tfs) });
-      this.idf.set(t, Math.log(1 + (n - p.docs.length + 0.5) / (p.docs.length + 0.5)));
-    }
+    const idf = new Float32Array(nTerms);
+    for (let t = 0; t < nTerms; t++) idf[t] = Math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
+    return new Bm25({
+      vocab: HashVocab.fromKeys(termId.keys(), nTerms).state,
+      start,
+      docs: postDocs,
+      tfs,
+      idf,
+      docLen,
+      docEntry,
+      avgLen: docs.length ? Math.max(1, total / docs.length) : 1,
+    });
   }
 
   /** Best-example BM25 per entry (`out` has one slot per entry, filled with the max). */
   scoreEntries(query: readonly string[], out: Float32Array, docScratch: Float32Array, touched: number[]): void {
+    const { start, docs, tfs, idf, docLen, docEntry, avgLen } = this.s;
     touched.length = 0;
     const seen = new Set<string>();
     for (const t of query) {
       if (seen.has(t)) continue;
       seen.add(t);
-      const p = this.postings.get(t);
-      if (!p) continue;
-      const idf = this.idf.get(t) ?? 0;
-      for (let i = 0; i < p.docs.length; i++) {
-        const d = p.docs[i];
-        const tf = p.tfs[i];
-        const norm = tf + this.k1 * (1 - this.b + (this.b * this.docLen[d]) / this.avgLen);
+      const id = this.vocab.get(t);
+      if (id === undefined) continue;
+      const w = idf[id];
+      const end = start[id + 1];
+      for (let i = start[id]; i < end; i++) {
+        const d = docs[i];
+        const tf = tfs[i];
+        const norm = tf + this.k1 * (1 - this.b + (this.b * docLen[d]) / avgLen);
         if (docScratch[d] === 0) touched.push(d);
-        docScratch[d] += (idf * tf * (this.k1 + 1)) / norm;
+        docScratch[d] += (w * tf * (this.k1 + 1)) / norm;
       }
     }
     for (const d of touched) {
-      const e = this.docEntry[d];
+      const e = docEntry[d];
       if (docScratch[d] > out[e]) out[e] = docScratch[d];
       docScratch[d] = 0;
     }
@@ -65,7 +122,8 @@ export class Bm25 {
     for (const t of query) {
       if (seen.has(t)) continue;
       seen.add(t);
-      s += this.idf.get(t) ?? Math.log(1 + this.docLen.length + 0.5);
+      const id = this.vocab.get(t);
+      s += id !== undefined ? this.s.idf[id] : Math.log(1 + this.s.docLen.length + 0.5);
     }
     return s;
   }

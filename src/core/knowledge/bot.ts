@@ -16,6 +16,7 @@ import { callAction } from './action.js';
 import { botConfigSchema, type BotConfig } from './config.js';
 import { decide } from './decide.js';
 import { Engine, type EngineOptions, type Ranked } from './engine.js';
+import { ReloadWorker, WorkerUnavailable } from './reloader.js';
 import { isHumanRequest } from './human.js';
 import { createLlmAnswerer, type LlmAnswerer, type LlmConfig } from './llm.js';
 import { loadKnowledgeDir, type KnowledgeBase } from './loader.js';
@@ -32,6 +33,8 @@ export const NONE_BUTTON_VALUE = 'entry:__none__';
 
 const CANCEL = /^(取消|算了|不用了|cancel|never ?mind|stop)[\s.!。！]*$/i;
 const MAX_SLOT_ASKS = 3;
+/** fromEntries trains bases of at least this many example questions in a worker thread. */
+const WORKER_BUILD_MIN_EXAMPLES = 2000;
 
 interface Snapshot {
   engine: Engine;
@@ -73,9 +76,15 @@ export class KnowledgeBot implements Responder {
   private queued = false;
   private error: HubError | undefined;
   private closed = false;
+  /** Reloads run here (off the answering thread); undefined once it proved unavailable. */
+  private reloader: ReloadWorker | undefined;
 
-  private constructor(snapshot: Snapshot, opts: { bot: BotConfig; dir?: string; log?: Logger; llm?: LlmAnswerer; engine?: Partial<EngineOptions> }) {
+  private constructor(
+    snapshot: Snapshot,
+    opts: { bot: BotConfig; dir?: string; log?: Logger; llm?: LlmAnswerer; engine?: Partial<EngineOptions>; reloader?: ReloadWorker },
+  ) {
     this.snapshot = snapshot;
+    this.reloader = opts.reloader ?? (opts.dir ? new ReloadWorker() : undefined);
     this.cfg = opts.bot;
     this.dir = opts.dir;
     this.log = opts.log;
@@ -86,11 +95,32 @@ export class KnowledgeBot implements Responder {
   /** Loads the directory (throws CONFIG_INVALID naming file/line/field) and optionally watches it. */
   static async create(opts: KnowledgeBotOptions): Promise<KnowledgeBot> {
     const bot = botConfigSchema.parse(opts.bot);
-    const kb = await loadKnowledgeDir(opts.dir);
-    const snapshot = await buildSnapshot(kb, bot, opts.engine);
     const llm = opts.answerer ?? (opts.llm && bot.useLlm ? createLlmAnswerer(opts.llm, opts.log) : undefined);
-    const kbot = new KnowledgeBot(snapshot, { bot, dir: opts.dir, log: opts.log, llm, engine: opts.engine });
-    opts.log?.info({ dir: opts.dir, entries: kb.entries.length, files: kb.files.length }, 'knowledge base loaded');
+    let snapshot: Snapshot;
+    let files: number;
+    let reloader: ReloadWorker | undefined;
+    if (opts.watch) {
+      // Watched bases are built in the reload worker from the start: it keeps the parsed files, so
+      // the hot reloads that follow re-parse only what changed.
+      reloader = new ReloadWorker();
+      try {
+        const r = await reloader.load(opts.dir, bot.maxClassifierEntries, opts.engine ?? {});
+        snapshot = { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}) };
+        files = r.files.length;
+      } catch (err) {
+        await reloader.close();
+        if (!(err instanceof WorkerUnavailable)) throw err;
+        reloader = undefined;
+        opts.log?.warn({ dir: opts.dir, error: err.message }, 'knowledge reload worker unavailable; building on the main thread');
+      }
+    }
+    if (!snapshot!) {
+      const kb = await loadKnowledgeDir(opts.dir);
+      snapshot = await buildSnapshot(kb, bot, opts.engine);
+      files = kb.files.length;
+    }
+    const kbot = new KnowledgeBot(snapshot, { bot, dir: opts.dir, log: opts.log, llm, engine: opts.engine, reloader });
+    opts.log?.info({ dir: opts.dir, entries: snapshot.engine.size, files: files! }, 'knowledge base loaded');
     if (opts.watch) kbot.startWatching();
     return kbot;
   }
@@ -106,7 +136,28 @@ export class KnowledgeBot implements Responder {
       const examples = Array.isArray(e.questions) ? e.questions : Object.values(e.questions).flat();
       return { ...e, examples, source: { file: '<memory>', line: i + 1 } };
     });
-    const snapshot = await buildSnapshot({ entries: parsed.filter((e) => e.status !== 'pending'), templates: opts.templates ?? mergeTemplates({}) }, bot, opts.engine);
+    const kb = { entries: parsed.filter((e) => e.status !== 'pending'), templates: opts.templates ?? mergeTemplates({}) };
+    const examples = kb.entries.reduce((n, e) => n + e.examples.length, 0);
+    let snapshot: Snapshot | undefined;
+    if (examples >= WORKER_BUILD_MIN_EXAMPLES) {
+      // Large bases train in a worker thread: the answering thread's heap does not fill with the
+      // training garbage (whose collection would otherwise show up as answer-latency spikes).
+      const worker = new ReloadWorker();
+      try {
+        const state = await worker.build(
+          kb.entries.map((e) => ({ id: e.id, questions: e.examples })),
+          bot.maxClassifierEntries,
+          opts.engine ?? {},
+        );
+        snapshot = { engine: Engine.fromState(state), byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates };
+      } catch (err) {
+        if (!(err instanceof WorkerUnavailable)) throw err;
+        opts.log?.warn({ error: err.message }, 'knowledge build worker unavailable; building on the main thread');
+      } finally {
+        await worker.close();
+      }
+    }
+    snapshot ??= await buildSnapshot(kb, bot, opts.engine);
     return new KnowledgeBot(snapshot, { bot, log: opts.log, llm: opts.answerer, engine: opts.engine });
   }
 
@@ -136,11 +187,11 @@ export class KnowledgeBot implements Responder {
     if (!dir || this.closed) return true;
     const started = performance.now();
     try {
-      const kb = await loadKnowledgeDir(dir);
-      const next = await buildSnapshot(kb, this.cfg, this.engineOpts);
+      const next = await this.loadSnapshot(dir);
+      if (this.closed) return true;
       this.snapshot = next;
       this.error = undefined;
-      this.log?.info({ dir, entries: kb.entries.length, ms: Math.round(performance.now() - started) }, 'knowledge base reloaded');
+      this.log?.info({ dir, entries: next.engine.size, ms: Math.round(performance.now() - started) }, 'knowledge base reloaded');
       return true;
     } catch (err) {
       this.error = isHubError(err) ? err : new HubError('CONFIG_INVALID', errorMessage(err), { cause: err, context: { file: dir } });
@@ -149,9 +200,27 @@ export class KnowledgeBot implements Responder {
     }
   }
 
+  /** A new snapshot from `dir`: built in the reload worker, or here (in async chunks) without one. */
+  private async loadSnapshot(dir: string): Promise<Snapshot> {
+    const worker = this.reloader;
+    if (worker) {
+      try {
+        const r = await worker.load(dir, this.cfg.maxClassifierEntries, this.engineOpts ?? {});
+        return { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}) };
+      } catch (err) {
+        if (!(err instanceof WorkerUnavailable)) throw err;
+        this.reloader = undefined;
+        this.log?.warn({ dir, error: err.message }, 'knowledge reload worker unavailable; reloading on the main thread');
+      }
+    }
+    const kb = await loadKnowledgeDir(dir);
+    return buildSnapshot(kb, this.cfg, this.engineOpts);
+  }
+
   private startWatching(): void {
     const dir = this.dir;
     if (!dir) return;
+    this.reloader?.warm();
     this.watcher = watch(dir, (_event, name) => {
       if (name && !/\.ya?ml$/i.test(String(name))) return;
       if (this.timer) clearTimeout(this.timer);
@@ -168,6 +237,7 @@ export class KnowledgeBot implements Responder {
     if (this.timer) clearTimeout(this.timer);
     this.watcher?.close();
     await this.chain.catch(() => false);
+    await this.reloader?.close();
   }
 
   /** Top `n` entries for an agent's reply suggestions. */

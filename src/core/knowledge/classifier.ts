@@ -22,6 +22,12 @@ export interface TrainOptions {
 
 export const defaultTrainOptions: TrainOptions = { epochs: 10, learningRate: 0.8, l2: 1e-6, seed: 7, loss: 'softmax', minSteps: 20000, averageLast: 0 };
 
+export interface ClassifierState {
+  k: number;
+  w: Float32Array;
+  bias: Float32Array;
+}
+
 export class SoftmaxClassifier {
   readonly k: number;
   private readonly w: Float32Array;
@@ -31,6 +37,14 @@ export class SoftmaxClassifier {
     this.k = k;
     this.w = w;
     this.bias = bias;
+  }
+
+  static fromState(s: ClassifierState): SoftmaxClassifier {
+    return new SoftmaxClassifier(s.k, s.w, s.bias);
+  }
+
+  get state(): ClassifierState {
+    return { k: this.k, w: this.w, bias: this.bias };
   }
 
   static async train(

@@ -4,10 +4,10 @@
  * blended into one 0..1 score per entry. Built asynchronously in small chunks so that answering
  * continues on the previous snapshot while a new one trains.
  */
-import { SoftmaxClassifier, defaultTrainOptions, softmaxInPlace, type TrainOptions } from './classifier.js';
-import { Bm25 } from './bm25.js';
-import { FeatureSpace, analyze, type Analyzed, type SparseVec } from './features.js';
-import { SparseIndex } from './sparse-index.js';
+import { SoftmaxClassifier, defaultTrainOptions, softmaxInPlace, type ClassifierState, type TrainOptions } from './classifier.js';
+import { Bm25, type Bm25State } from './bm25.js';
+import { FeatureSpace, analyze, type Analyzed, type FeatureSpaceState, type SparseVec } from './features.js';
+import { SparseIndex, type SparseIndexState } from './sparse-index.js';
 import { makeYielder, type Yielder } from './yielder.js';
 
 export interface EngineEntry {
@@ -58,6 +58,32 @@ export interface Ranked {
   question: string;
 }
 
+/**
+ * A built engine as plain data and typed arrays: what the reload worker posts back (transfer the
+ * buffers from `transferList`) and `Engine.fromState` turns into an engine without any training.
+ */
+export interface EngineState {
+  entries: EngineEntry[];
+  features: FeatureSpaceState;
+  examples: SparseIndexState;
+  exampleEntry: Int32Array;
+  exampleText: string[];
+  bm25: Bm25State;
+  classifier: ClassifierState | null;
+  centroids: SparseIndexState | null;
+  opts: EngineOptions;
+}
+
+/** The distinct ArrayBuffers of a state (for postMessage's transfer list). */
+export function transferList(value: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);
+  } else if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const v of Object.values(value)) transferList(v, out);
+  }
+  return [...out];
+}
+
 export class Engine {
   readonly entries: readonly EngineEntry[];
   private readonly features: FeatureSpace;
@@ -72,6 +98,8 @@ export class Engine {
   private readonly scratchDocs: Float32Array;
   private readonly scratchScores: Float32Array;
   private readonly touched: number[] = [];
+  /** Per-entry buffers reused by every rank() call (rank is synchronous, results are copied out). */
+  private perEntry: { cls: Float64Array; centroid: Float32Array; cos: Float32Array; bestDoc: Int32Array; bm: Float32Array; scores: Float64Array } | undefined;
 
   private constructor(init: {
     entries: readonly EngineEntry[];
@@ -113,17 +141,11 @@ export class Engine {
         if (wait) await wait;
       }
     }
-    const features = await FeatureSpace.fit(analyzed, { charWeight: opts.charWeight }, y);
-    const vecs: SparseVec[] = [];
-    for (const a of analyzed) {
-      vecs.push(features.transform(a));
-      const wait = y();
-      if (wait) await wait;
-    }
+    const { space: features, vecs } = await FeatureSpace.fitTransform(analyzed, { charWeight: opts.charWeight }, y);
     const examples = new SparseIndex(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
     await y();
     const entryOf = Int32Array.from(exampleEntry);
-    const bm25 = new Bm25(
+    const bm25 = Bm25.build(
       analyzed.map((a) => a.tokens),
       entryOf,
     );
@@ -145,17 +167,59 @@ export class Engine {
     return this.entries.length;
   }
 
+  get state(): EngineState {
+    return {
+      entries: [...this.entries],
+      features: this.features.state,
+      examples: this.examples.state,
+      exampleEntry: this.exampleEntry,
+      exampleText: this.exampleText,
+      bm25: this.bm25.state,
+      classifier: this.classifier?.state ?? null,
+      centroids: this.centroids?.state ?? null,
+      opts: this.opts,
+    };
+  }
+
+  static fromState(s: EngineState): Engine {
+    return new Engine({
+      entries: s.entries,
+      features: FeatureSpace.fromState(s.features),
+      examples: SparseIndex.fromState(s.examples),
+      exampleEntry: s.exampleEntry,
+      exampleText: s.exampleText,
+      bm25: Bm25.fromState(s.bm25),
+      classifier: s.classifier ? SoftmaxClassifier.fromState(s.classifier) : null,
+      centroids: s.centroids ? SparseIndex.fromState(s.centroids) : null,
+      opts: s.opts,
+    });
+  }
+
+  private scratch(): NonNullable<Engine['perEntry']> {
+    const k = this.entries.length;
+    this.perEntry ??= {
+      cls: new Float64Array(k),
+      centroid: new Float32Array(k),
+      cos: new Float32Array(k),
+      bestDoc: new Int32Array(k),
+      bm: new Float32Array(k),
+      scores: new Float64Array(k),
+    };
+    return this.perEntry;
+  }
+
   /** Entries ranked for `text`, best first (at most `n`). Empty when nothing matches at all. */
   rank(text: string, n = 5): Ranked[] {
     const k = this.entries.length;
     if (k === 0) return [];
     const a = analyze(text);
     const q = this.features.transform(a);
-    const cls = new Float64Array(k);
+    const sc = this.scratch();
+    const cls = sc.cls.fill(0);
     if (this.classifier) {
       if (q.idx.length > 0) this.classifier.predict(q, cls);
     } else if (this.centroids) {
-      const c = new Float32Array(k);
+      const c = sc.centroid.fill(0);
       this.centroids.accumulate(q, c);
       for (let i = 0; i < k; i++) cls[i] = c[i] / this.norm2;
       if (q.idx.length > 0) softmaxInPlace(cls, this.opts.centroidTemperature);
@@ -165,8 +229,8 @@ export class Engine {
     const docScores = this.scratchScores;
     docScores.fill(0);
     this.examples.accumulate(q, docScores);
-    const cos = new Float32Array(k);
-    const bestDoc = new Int32Array(k).fill(-1);
+    const cos = sc.cos.fill(0);
+    const bestDoc = sc.bestDoc.fill(-1);
     for (let d = 0; d < docScores.length; d++) {
       const e = this.exampleEntry[d];
       const s = docScores[d] / this.norm2;
@@ -175,12 +239,12 @@ export class Engine {
         bestDoc[e] = d;
       }
     }
-    const bm = new Float32Array(k);
+    const bm = sc.bm.fill(0);
     this.bm25.scoreEntries(a.tokens, bm, this.scratchDocs, this.touched);
     const self = this.bm25.selfScore(a.tokens);
     const w = this.opts.weights;
     const wsum = w.classifier + w.cosine + w.bm25;
-    const scores = new Float64Array(k);
+    const scores = sc.scores.fill(0);
     for (let e = 0; e < k; e++) {
       const b = self > 0 ? Math.min(1, bm[e] / self) : 0;
       scores[e] = (w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum;

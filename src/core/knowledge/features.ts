@@ -3,6 +3,7 @@
  * (3-5 inside Latin words, 1-3 inside Chinese runs). Each group is L2-normalized on its own.
  */
 import { normalize, segments, tokenizeSegments } from './tokenize.js';
+import { HashVocab, type HashVocabState } from './hash-vocab.js';
 import type { Yielder } from './yielder.js';
 
 export interface SparseVec {
@@ -65,20 +66,45 @@ export interface FeatureOptions {
   charWeight: number;
 }
 
+/** A trained feature space as plain typed arrays (sent from the reload worker). */
+export interface FeatureSpaceState {
+  vocab: HashVocabState;
+  idf: Float32Array;
+  isChar: Uint8Array;
+  opts: FeatureOptions;
+}
+
 export class FeatureSpace {
-  readonly vocab: Map<string, number>;
+  readonly vocab: HashVocab;
   readonly idf: Float32Array;
   readonly isChar: Uint8Array;
   readonly opts: FeatureOptions;
 
-  private constructor(vocab: Map<string, number>, idf: Float32Array, isChar: Uint8Array, opts: FeatureOptions) {
+  private constructor(vocab: HashVocab, idf: Float32Array, isChar: Uint8Array, opts: FeatureOptions) {
     this.vocab = vocab;
     this.idf = idf;
     this.isChar = isChar;
     this.opts = opts;
   }
 
+  static fromState(s: FeatureSpaceState): FeatureSpace {
+    return new FeatureSpace(HashVocab.fromState(s.vocab), s.idf, s.isChar, s.opts);
+  }
+
+  get state(): FeatureSpaceState {
+    return { vocab: this.vocab.state, idf: this.idf, isChar: this.isChar, opts: this.opts };
+  }
+
   static async fit(docs: readonly Analyzed[], opts: FeatureOptions, y: Yielder = () => undefined): Promise<FeatureSpace> {
+    return (await FeatureSpace.fitTransform(docs, opts, y)).space;
+  }
+
+  /** Fits the space and returns the training vectors too (looked up in the fitting Map: faster). */
+  static async fitTransform(
+    docs: readonly Analyzed[],
+    opts: FeatureOptions,
+    y: Yielder = () => undefined,
+  ): Promise<{ space: FeatureSpace; vecs: SparseVec[] }> {
     const vocab = new Map<string, number>();
     const df: number[] = [];
     for (const d of docs) {
@@ -101,14 +127,23 @@ export class FeatureSpace {
       idf[id] = Math.log((1 + n) / (1 + df[id])) + 1;
       isChar[id] = k.charCodeAt(0) === 99 ? 1 : 0; // 'c'
     }
-    return new FeatureSpace(vocab, idf, isChar, opts);
+    await y();
+    const space = new FeatureSpace(HashVocab.fromKeys(vocab.keys(), vocab.size), idf, isChar, opts);
+    const lookup = (k: string): number | undefined => vocab.get(k);
+    const vecs: SparseVec[] = [];
+    for (const d of docs) {
+      vecs.push(space.transform(d, lookup));
+      const wait = y();
+      if (wait) await wait;
+    }
+    return { space, vecs };
   }
 
   get size(): number {
-    return this.vocab.size;
+    return this.idf.length;
   }
 
-  transform(a: Analyzed): SparseVec {
+  transform(a: Analyzed, lookup: (k: string) => number | undefined = (k) => this.vocab.get(k)): SparseVec {
     const n = a.counts.size;
     const ids = new Int32Array(n);
     const vals = new Float32Array(n);
@@ -116,7 +151,7 @@ export class FeatureSpace {
     let nw = 0;
     let nc = 0;
     for (const [k, c] of a.counts) {
-      const id = this.vocab.get(k);
+      const id = lookup(k);
       if (id === undefined) continue;
       const v = (1 + Math.log(c)) * this.idf[id];
       ids[m] = id;

@@ -108,8 +108,14 @@ export function parseTemplatesFile(file: string, source: string): Templates {
   return mergeTemplates(r.data);
 }
 
+/**
+ * Parsed files by path, reused while a file's text is unchanged (the reload worker keeps one, so a
+ * hot reload after editing one file re-parses only that file).
+ */
+export type ParseCache = Map<string, { source: string; entries?: KnowledgeEntry[]; templates?: Templates }>;
+
 /** Fails on the first problem: syntax, schema, or an id defined twice. */
-export async function loadKnowledgeDir(dir: string): Promise<KnowledgeBase> {
+export async function loadKnowledgeDir(dir: string, cache?: ParseCache): Promise<KnowledgeBase> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
@@ -124,11 +130,16 @@ export async function loadKnowledgeDir(dir: string): Promise<KnowledgeBase> {
     const path = join(dir, name);
     const source = await readFile(path, 'utf8');
     files.push(path);
+    const hit = cache?.get(path);
+    const cached = hit && hit.source === source ? hit : undefined;
     if (basename(name) === TEMPLATES_FILE) {
-      templates = parseTemplatesFile(path, source);
+      templates = cached?.templates ?? parseTemplatesFile(path, source);
+      cache?.set(path, { source, templates });
       continue;
     }
-    for (const e of parseKnowledgeFile(path, source)) {
+    const parsed = cached?.entries ?? parseKnowledgeFile(path, source);
+    cache?.set(path, { source, entries: parsed });
+    for (const e of parsed) {
       const prev = seen.get(e.id);
       if (prev) {
         throw invalid(e.source.file, e.source.line, 'id', `duplicate id "${e.id}" (first defined at ${prev.source.file}:${prev.source.line})`);
@@ -137,5 +148,6 @@ export async function loadKnowledgeDir(dir: string): Promise<KnowledgeBase> {
       entries.push(e);
     }
   }
+  if (cache) for (const path of cache.keys()) if (!files.includes(path)) cache.delete(path);
   return { entries, templates, files };
 }

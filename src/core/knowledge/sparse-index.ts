@@ -1,11 +1,31 @@
 /** Inverted index of sparse TF-IDF vectors: cosine of a query against every document at once. */
 import type { SparseVec } from './features.js';
 
+export interface SparseIndexState {
+  start: Int32Array;
+  docs: Int32Array;
+  weights: Float32Array;
+  nDocs: number;
+}
+
 export class SparseIndex {
   private readonly start: Int32Array;
   private readonly docs: Int32Array;
   private readonly weights: Float32Array;
   readonly nDocs: number;
+
+  static fromState(s: SparseIndexState): SparseIndex {
+    const ix = Object.create(SparseIndex.prototype) as { -readonly [K in keyof SparseIndexState]: SparseIndexState[K] };
+    ix.start = s.start;
+    ix.docs = s.docs;
+    ix.weights = s.weights;
+    ix.nDocs = s.nDocs;
+    return ix as unknown as SparseIndex;
+  }
+
+  get state(): SparseIndexState {
+    return { start: this.start, docs: this.docs, weights: this.weights, nDocs: this.nDocs };
+  }
 
   /**
    * `maxDf`: features in more documents than this are left out (their postings are long and their

@@ -48,6 +48,8 @@ export function segments(normalized: string): Segment[] {
 }
 
 const stemCache = new Map<string, string>();
+/** jieba cuts of CJK runs (reloads re-segment mostly the same questions). */
+const cutCache = new Map<string, readonly string[]>();
 
 function stem(word: string): string {
   let s = stemCache.get(word);
@@ -64,7 +66,14 @@ export function tokenizeSegments(segs: readonly Segment[]): string[] {
   const out: string[] = [];
   for (const seg of segs) {
     if (seg.cjk) {
-      for (const w of getJieba().cut(seg.text, true)) if (w.trim()) out.push(w);
+      let words = cutCache.get(seg.text);
+      if (words === undefined) {
+        words = getJieba()
+          .cut(seg.text, true)
+          .filter((w) => w.trim());
+        if (seg.text.length <= 32 && cutCache.size < 100_000) cutCache.set(seg.text, words);
+      }
+      for (const w of words) out.push(w);
     } else {
       out.push(stem(seg.text));
     }

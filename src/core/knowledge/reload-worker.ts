@@ -1,0 +1,56 @@
+/**
+ * Worker-thread side of a knowledge reload: reads and validates the YAML directory and builds the
+ * engine off the answering thread, then posts back the entries, templates and the engine as typed
+ * arrays (transferred, not copied). Loaded by `reloader.ts`.
+ */
+import { parentPort } from 'node:worker_threads';
+import { isHubError } from '../errors.js';
+import { Engine, transferList, type EngineOptions } from './engine.js';
+import { loadKnowledgeDir, type ParseCache } from './loader.js';
+import type { ReloadReply, ReloadRequest } from './reloader.js';
+import { warmTokenizer } from './tokenize.js';
+
+const port = parentPort;
+/** Unchanged files are not parsed again (per directory). */
+const caches = new Map<string, ParseCache>();
+/** Entries per JSON chunk (parsing one on the main thread takes well under a millisecond). */
+const CHUNK = 200;
+if (port) {
+  port.on('message', (req: ReloadRequest) => {
+    void (async () => {
+      let reply: ReloadReply;
+      let transfer: ArrayBuffer[] = [];
+      try {
+        const opts: Partial<EngineOptions> = { maxClassifierEntries: req.maxClassifierEntries, ...req.engine, yieldEveryMs: null };
+        if (req.entries) {
+          const engine = (await Engine.build(req.entries, opts)).state;
+          transfer = transferList(engine);
+          reply = { id: req.id, ok: true, entryChunks: [], templates: undefined, files: [], engine: { ...engine, entries: [], exampleText: [] } };
+          port.postMessage(reply, transfer);
+          return;
+        }
+        const dir = req.dir ?? '.';
+        let cache = caches.get(dir);
+        if (!cache) caches.set(dir, (cache = new Map()));
+        const kb = await loadKnowledgeDir(dir, cache);
+        const engine = (await Engine.build(kb.entries.map((e) => ({ id: e.id, questions: e.examples })), opts)).state;
+        transfer = transferList(engine);
+        // The example texts travel once, inside the entries; the main thread puts them back.
+        const entryChunks: string[] = [];
+        for (let i = 0; i < kb.entries.length; i += CHUNK) entryChunks.push(JSON.stringify(kb.entries.slice(i, i + CHUNK)));
+        reply = { id: req.id, ok: true, entryChunks, templates: kb.templates, files: kb.files, engine: { ...engine, entries: [], exampleText: [] } };
+      } catch (err) {
+        reply = {
+          id: req.id,
+          ok: false,
+          error: isHubError(err)
+            ? { code: err.code, message: err.message, context: err.context }
+            : { code: 'CONFIG_INVALID', message: err instanceof Error ? err.message : String(err), context: { file: req.dir ?? '<memory>' } },
+        };
+      }
+      port.postMessage(reply, transfer);
+    })();
+  });
+  warmTokenizer();
+  port.postMessage({ ready: true });
+}

@@ -1,0 +1,166 @@
+/**
+ * Runs knowledge reloads (YAML parsing + validation + engine training) in a worker thread so that
+ * answering never waits on them; the result comes back as typed arrays and is swapped in by the
+ * caller in one assignment. One long-lived, unref'd worker per bot; `close()` ends it.
+ * When a worker cannot be started (e.g. no TypeScript loader available) `load` rejects with
+ * `WorkerUnavailable` and the caller builds on the main thread instead.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { HubError, type HubErrorCode } from '../errors.js';
+import type { EngineEntry, EngineOptions, EngineState } from './engine.js';
+import type { KnowledgeEntry } from './schema.js';
+import type { Templates } from './templates.js';
+
+export interface ReloadRequest {
+  id: number;
+  /** Load this knowledge directory... */
+  dir?: string;
+  /** ...or build the engine for these in-memory entries. */
+  entries?: EngineEntry[];
+  maxClassifierEntries: number;
+  engine: Partial<EngineOptions>;
+}
+
+export type ReloadReply =
+  | {
+      id: number;
+      ok: true;
+      /** The entries as JSON texts of a few hundred entries each: the main thread parses them a chunk per tick. */
+      entryChunks: string[];
+      templates: Templates | undefined;
+      files: string[];
+      engine: EngineState;
+    }
+  | { id: number; ok: false; error: { code: HubErrorCode; message: string; context: Record<string, unknown> } };
+
+export interface ReloadResult {
+  entries: KnowledgeEntry[];
+  templates: Templates | undefined;
+  files: string[];
+  engine: EngineState;
+}
+
+export class WorkerUnavailable extends Error {}
+
+/** Worker bootstrap (CommonJS eval): registers tsx's loader in the worker, then loads the TypeScript worker. */
+function bootstrap(): string {
+  const impl = new URL('./reload-worker.ts', import.meta.url).href;
+  let tsx = '';
+  try {
+    // The ESM build of tsx's API (register() installs the loader hooks in this worker).
+    tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
+  } catch {
+    tsx = '';
+  }
+  return `
+const { parentPort } = require('node:worker_threads');
+const impl = ${JSON.stringify(impl)};
+const tsx = ${JSON.stringify(tsx)};
+(tsx ? import(tsx).then((m) => m.register()) : Promise.resolve())
+  .then(() => import(impl))
+  .catch((err) => parentPort.postMessage({ fatal: String(err && err.stack || err) }));
+`;
+}
+
+export class ReloadWorker {
+  private worker: Worker | undefined;
+  private ready: Promise<Worker> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: ReloadResult) => void; reject: (e: Error) => void; entries?: EngineEntry[] }>();
+
+  private start(): Promise<Worker> {
+    if (this.ready) return this.ready;
+    this.ready = new Promise<Worker>((resolve, reject) => {
+      let w: Worker;
+      try {
+        w = new Worker(bootstrap(), { eval: true });
+      } catch (err) {
+        reject(new WorkerUnavailable(String(err)));
+        return;
+      }
+      w.unref();
+      this.worker = w;
+      let started = false;
+      const fail = (err: Error): void => {
+        this.worker = undefined;
+        this.ready = undefined;
+        if (!started) reject(new WorkerUnavailable(err.message));
+        for (const p of this.pending.values()) p.reject(new WorkerUnavailable(err.message));
+        this.pending.clear();
+      };
+      w.on('message', (msg: ReloadReply | { ready: true } | { fatal: string }) => {
+        if ('ready' in msg) {
+          started = true;
+          resolve(w);
+          return;
+        }
+        if ('fatal' in msg) {
+          void w.terminate();
+          fail(new Error(msg.fatal));
+          return;
+        }
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (msg.ok) {
+          const ok = msg;
+          void (async () => {
+            const all: KnowledgeEntry[] = [];
+            for (const chunk of ok.entryChunks) {
+              for (const e of JSON.parse(chunk) as KnowledgeEntry[]) all.push(e);
+              await new Promise<void>((r) => setImmediate(r));
+            }
+            const entries = p.entries ?? all.map((e) => ({ id: e.id, questions: e.examples }));
+            const engine: EngineState = { ...ok.engine, entries, exampleText: entries.flatMap((e) => e.questions) };
+            p.resolve({ entries: all, templates: ok.templates, files: ok.files, engine });
+          })().catch((err: unknown) => p.reject(err instanceof Error ? err : new Error(String(err))));
+        }
+        else p.reject(new HubError(msg.error.code, msg.error.message, { context: msg.error.context }));
+      });
+      w.on('error', (err) => fail(err));
+      w.on('exit', (code) => fail(new Error(`reload worker exited with code ${code}`)));
+    });
+    return this.ready;
+  }
+
+  /** Starts the worker ahead of the first reload (module loading, segmenter dictionary). */
+  warm(): void {
+    this.start().catch(() => undefined);
+  }
+
+  /** Loads and trains `dir` in the worker. Rejects with HubError (bad files) or WorkerUnavailable. */
+  load(dir: string, maxClassifierEntries: number, engine: Partial<EngineOptions> = {}): Promise<ReloadResult> {
+    return this.request({ dir, maxClassifierEntries, engine });
+  }
+
+  /** Trains an engine for in-memory entries in the worker (the answering thread's heap stays small). */
+  async build(entries: EngineEntry[], maxClassifierEntries: number, engine: Partial<EngineOptions> = {}): Promise<EngineState> {
+    return (await this.request({ entries, maxClassifierEntries, engine })).engine;
+  }
+
+  private async request(body: Omit<ReloadRequest, 'id'>): Promise<ReloadResult> {
+    const w = await this.start();
+    const id = this.nextId++;
+    return new Promise<ReloadResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, entries: body.entries });
+      // Keep the process alive while a reload is in flight, not while the worker idles.
+      w.ref();
+      const req: ReloadRequest = { id, ...body };
+      w.postMessage(req);
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker?.unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.ready = undefined;
+    if (w) {
+      w.removeAllListeners('exit');
+      await w.terminate();
+    }
+  }
+}
