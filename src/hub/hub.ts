@@ -37,7 +37,7 @@ export type Role = 'start' | 'worker' | 'gateway';
 export interface HubOptions {
   config: HubConfig;
   role?: Role;
-  /** Folder holding templates/ and knowledge/ (default `config`). */
+  /** Folder holding templates/ (default `config`); the knowledge folder is `bot.knowledgeDir`. */
   configDir?: string;
   /** Adapters besides the configured ones (tests, benchmarks). */
   adapters?: ChannelAdapter[];
@@ -233,7 +233,7 @@ export class Hub {
         const rows = await this.store.customerHistory(channel, platformUserId, limit);
         return rows.map((r) => ({
           id: r.id,
-          author: r.author as 'customer',
+          author: r.author as MessageAuthor,
           ...(r.author_name ? { authorName: r.author_name } : {}),
           text: r.text,
           at: r.created_at,
