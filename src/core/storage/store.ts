@@ -265,7 +265,7 @@ export class Store {
       strikes: 0,
       bot_state: '{}',
       version: 0,
-      created_at: now,
+      created_at: this.stamp(),
       updated_at: now,
       resolved_at: null,
     };
@@ -372,7 +372,8 @@ export class Store {
         error: null,
         caused_by: null,
         processed_at: null,
-        created_at: msg.receivedAt,
+        // Stored order, strictly increasing in this process (two messages in one millisecond keep their order).
+        created_at: this.stamp(),
         sent_at: null,
       };
       await trx.insertInto('messages').values(row).execute();
