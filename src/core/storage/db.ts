@@ -10,6 +10,8 @@ import {
   type SqliteDatabase,
 } from 'kysely';
 import SQLite from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { HubError } from '../errors.js';
 import type { Database } from './tables.js';
@@ -17,6 +19,8 @@ import * as m001 from './migrations/001_core.js';
 import type { Dialect } from './migrations/001_core.js';
 
 export type { Dialect };
+
+const require = createRequire(import.meta.url);
 
 /** Every migration, in order. A module adds its tables with one more entry here. */
 const MIGRATIONS: Record<string, { up(db: Kysely<unknown>, d: Dialect): Promise<void>; down(db: Kysely<unknown>): Promise<void> }> = {
@@ -43,9 +47,18 @@ export function openDb(url: string): Db {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('cache_size = -65536'); // 64 MiB page cache
     sqlite.pragma('temp_store = MEMORY');
+    // The answering thread checkpoints only as a safety net; the worker below does the bulk.
     sqlite.pragma('wal_autocheckpoint = 4000');
+    const checkpointer = file === ':memory:' ? undefined : startCheckpointer(resolve(file));
     const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+    return {
+      kysely,
+      dialect: 'sqlite',
+      close: async () => {
+        await checkpointer?.terminate();
+        await kysely.destroy();
+      },
+    };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -54,6 +67,28 @@ export function openDb(url: string): Db {
     return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
   }
   throw new HubError('CONFIG_INVALID', `storage.url: unsupported database URL (use sqlite:<file> or postgres://…)`);
+}
+
+/**
+ * WAL checkpoints copy pages back into the database file; run on the answering thread they stall
+ * it for tens of milliseconds every few hundred messages (the p99 of bench/pipeline.ts). A worker
+ * thread with its own connection runs PASSIVE checkpoints every 200 ms, which block no reader or
+ * writer, so the main connection's own automatic checkpoint finds little left to copy.
+ */
+function startCheckpointer(file: string): Worker {
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    const Database = require(workerData.module);
+    const db = new Database(workerData.file);
+    db.pragma('busy_timeout = 1000');
+    setInterval(() => {
+      try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+    }, 200);
+  `;
+  const w = new Worker(code, { eval: true, workerData: { file, module: require.resolve('better-sqlite3') } });
+  w.unref();
+  w.on('error', () => undefined);
+  return w;
 }
 
 /**
