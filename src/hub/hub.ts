@@ -27,7 +27,8 @@ import type { InboundMessage } from '../core/types.js';
 import { adapterFactories, deskFactories } from '../adapters/registry.js';
 import { extractiveSummary } from '../core/conversation/summary.js';
 import type { DeskContext } from '../core/desk.js';
-import type { MessageAuthor } from '../core/types.js';
+import type { Button, MessageAuthor } from '../core/types.js';
+import { parseJson } from '../core/storage/json.js';
 import { Router, sendJson } from './router.js';
 import { RedisBus } from './bus.js';
 import { startWorker, steer } from './workers.js';
@@ -237,7 +238,7 @@ export class Hub {
           ...(r.author_name ? { authorName: r.author_name } : {}),
           text: r.text,
           at: r.created_at,
-          ...(r.buttons !== '[]' ? { buttons: JSON.parse(r.buttons) as { label: string; value: string }[] } : {}),
+          ...(r.buttons !== '[]' ? { buttons: parseJson<Button[]>(r.buttons, []) } : {}),
         }));
       },
     };
