@@ -16,22 +16,21 @@ export interface ChannelConfigBase {
   enabled: boolean;
 }
 
-export interface AdapterFactory<C extends ChannelConfigBase = ChannelConfigBase> {
+/** Builds one channel's part (an adapter or a desk) from its `channels.<name>` section. */
+export interface ChannelFactory<T, C extends ChannelConfigBase = ChannelConfigBase> {
   channel: string;
   configSchema: z.ZodType<C>;
-  create(config: C, deps: AdapterDeps): ChannelAdapter;
+  create(config: C, deps: AdapterDeps): T;
 }
+
+export type AdapterFactory<C extends ChannelConfigBase = ChannelConfigBase> = ChannelFactory<ChannelAdapter, C>;
+
+/** An agent desk (Slack) configured in the same `channels:` section. */
+export type DeskFactory<C extends ChannelConfigBase = ChannelConfigBase> = ChannelFactory<AgentDesk, C>;
 
 /** Widens a typed factory for the registry list (its create then takes the parsed config). */
 export function defineAdapter<C extends ChannelConfigBase>(f: AdapterFactory<C>): AdapterFactory {
   return f as unknown as AdapterFactory;
-}
-
-/** An agent desk (Slack) configured in the same `channels:` section. */
-export interface DeskFactory<C extends ChannelConfigBase = ChannelConfigBase> {
-  channel: string;
-  configSchema: z.ZodType<C>;
-  create(config: C, deps: AdapterDeps): AgentDesk;
 }
 
 export function defineDesk<C extends ChannelConfigBase>(f: DeskFactory<C>): DeskFactory {

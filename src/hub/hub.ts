@@ -25,6 +25,7 @@ import { AgentActions } from '../core/conversation/agent-actions.js';
 import { Lease, LeaseKeeper } from '../core/lease.js';
 import type { InboundMessage } from '../core/types.js';
 import { adapterFactories, deskFactories } from '../adapters/registry.js';
+import type { AdapterDeps, ChannelConfigBase, ChannelFactory } from '../adapters/define.js';
 import { extractiveSummary } from '../core/conversation/summary.js';
 import type { DeskContext } from '../core/desk.js';
 import type { Button, MessageAuthor } from '../core/types.js';
@@ -167,33 +168,33 @@ export class Hub {
     }
   }
 
+  /** The registered factories whose `channels.<name>` section is enabled, each with its section. */
+  private enabled<T>(factories: readonly ChannelFactory<T>[]): { f: ChannelFactory<T>; section: ChannelConfigBase }[] {
+    const channels = this.config.channels as Record<string, ChannelConfigBase | undefined>;
+    return factories.flatMap((f) => {
+      const section = channels[f.channel];
+      return section?.enabled ? [{ f, section }] : [];
+    });
+  }
+
+  private depsFor(channel: string): AdapterDeps {
+    return {
+      log: this.log.child({ channel }),
+      dataDir: this.config.dataDir,
+      ...(this.config.server.publicUrl ? { publicUrl: this.config.server.publicUrl } : {}),
+    };
+  }
+
   private createAdapters(): void {
-    const channels = this.config.channels as Record<string, { enabled: boolean } | undefined>;
-    for (const f of adapterFactories) {
-      const c = channels[f.channel];
-      if (!c?.enabled) continue;
-      const deps = {
-        log: this.log.child({ channel: f.channel }),
-        dataDir: this.config.dataDir,
-        ...(this.config.server.publicUrl ? { publicUrl: this.config.server.publicUrl } : {}),
-      };
-      this.adapters.set(f.channel, f.create(c, deps));
+    for (const { f, section } of this.enabled(adapterFactories)) {
+      this.adapters.set(f.channel, f.create(section, this.depsFor(f.channel)));
     }
     for (const a of this.opts.adapters ?? []) this.adapters.set(a.channel, a);
   }
 
   private createDesk(): AgentDesk | undefined {
-    const channels = this.config.channels as Record<string, { enabled: boolean } | undefined>;
-    for (const f of deskFactories) {
-      const c = channels[f.channel];
-      if (!c?.enabled) continue;
-      return f.create(c, {
-        log: this.log.child({ desk: f.channel }),
-        dataDir: this.config.dataDir,
-        ...(this.config.server.publicUrl ? { publicUrl: this.config.server.publicUrl } : {}),
-      });
-    }
-    return undefined;
+    const first = this.enabled(deskFactories)[0];
+    return first?.f.create(first.section, this.depsFor(first.f.channel));
   }
 
   deskContext(name: string): DeskContext {

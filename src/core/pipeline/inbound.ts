@@ -50,7 +50,7 @@ export async function processInbound(deps: InboundDeps, msg: InboundMessage): Pr
   }
   let conversation = rec.conversation;
   for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-    const plan = await planTurn(deps, rec, conversation, msg);
+    const plan = await planTurn(deps, rec, conversation, msg, score);
     const rows = await store.transaction(async (trx) => {
       if (!(await store.updateConversation(trx, conversation.id, conversation.version, plan.patch))) return null;
       const inserted: MessageRow[] = [];
@@ -109,14 +109,19 @@ async function requeueEffects(deps: InboundDeps, inbound: MessageRow): Promise<v
   }
 }
 
-async function planTurn(deps: InboundDeps, rec: RecordedInbound, conv: Conversation, msg: InboundMessage): Promise<Plan> {
+async function planTurn(
+  deps: InboundDeps,
+  rec: RecordedInbound,
+  conv: Conversation,
+  msg: InboundMessage,
+  score: number | undefined,
+): Promise<Plan> {
   const locale = detectLocale(msg.text, rec.customer.locale ?? msg.locale);
   const messageId = rec.message.id;
 
   if (conv.status === 'waiting_agent' || conv.status === 'agent') {
     return { patch: {}, replies: [], events: [], desk: [{ type: 'relay', conversationId: conv.id, messageId }] };
   }
-  const score = csatScore(msg);
   if (score !== undefined && awaitingCsat(conv, deps.now())) {
     return {
       patch: { botState: { ...conv.botState, csatPending: false, csat: score } },
