@@ -18,9 +18,31 @@ export interface TrainOptions {
   minSteps: number;
   /** Average the weights at the end of the last this-many epochs (Polyak-style; 0 = off). */
   averageLast: number;
+  /**
+   * Class balance: `weight` scales each example's step by n / (K * count of its class), so a
+   * frequent class does not win close calls only because it has more examples.
+   */
+  balance: 'none' | 'weight';
+  /** Input-feature dropout during training (0 = off): each feature of an example is dropped with this probability per step. */
+  dropout: number;
 }
 
-export const defaultTrainOptions: TrainOptions = { epochs: 10, learningRate: 0.8, l2: 1e-6, seed: 7, loss: 'softmax', minSteps: 20000, averageLast: 0 };
+/**
+ * Defaults chosen on balanced 20-per-intent validation splits of BANKING77 train (seeds 1-3; see
+ * bench/kb-split.ts): class-balanced steps, input dropout 0.3 and averaging the last 4 epochs took
+ * the classifier from 0.912 to 0.920 top-1.
+ */
+export const defaultTrainOptions: TrainOptions = {
+  epochs: 12,
+  learningRate: 1.5,
+  l2: 1e-6,
+  seed: 7,
+  loss: 'softmax',
+  minSteps: 20000,
+  averageLast: 4,
+  balance: 'weight',
+  dropout: 0.3,
+};
 
 export interface ClassifierState {
   k: number;
@@ -70,12 +92,18 @@ export class SoftmaxClassifier {
     const avgB = opts.averageLast > 0 ? new Float32Array(k) : undefined;
     let averaged = 0;
     const total = Math.max(1, epochs * xs.length);
+    const classWeight = new Float64Array(k).fill(1);
+    if (opts.balance === 'weight') {
+      const counts = new Float64Array(k);
+      for (let i = 0; i < ys.length; i++) counts[ys[i]]++;
+      for (let c = 0; c < k; c++) classWeight[c] = counts[c] > 0 ? ys.length / (k * counts[c]) : 1;
+    }
     for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, rand);
       for (const i of order) {
-        const x = xs[i];
-        const lr = opts.learningRate * (1 - (0.9 * t) / total);
+        const lr = opts.learningRate * (1 - (0.9 * t) / total) * classWeight[ys[i]];
         t++;
+        const x = opts.dropout > 0 ? dropFeatures(xs[i], opts.dropout, rand) : xs[i];
         scoreInto(w, bias, scale, k, x, p);
         if (opts.loss === 'hinge') {
           const yi = ys[i];
@@ -129,6 +157,19 @@ export class SoftmaxClassifier {
     scoreInto(this.w, this.bias, 1, this.k, x, out);
     softmaxInPlace(out);
   }
+}
+
+function dropFeatures(x: SparseVec, p: number, rand: () => number): SparseVec {
+  const keep = 1 / (1 - p);
+  const idx: number[] = [];
+  const val: number[] = [];
+  for (let j = 0; j < x.idx.length; j++) {
+    if (rand() >= p) {
+      idx.push(x.idx[j]);
+      val.push(x.val[j] * keep);
+    }
+  }
+  return { idx: Int32Array.from(idx), val: Float32Array.from(val) };
 }
 
 function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number, x: SparseVec, out: Float64Array): void {

@@ -16,6 +16,18 @@ export function decide(ranked: readonly Ranked[], t: Thresholds): Verdict {
   if (close && second && second.confidence >= t.clarifyThreshold && top.confidence >= t.clarifyThreshold) {
     return { kind: 'clarify', options: [top, second] };
   }
+  if (second && underspecified(top, second)) return { kind: 'clarify', options: [top, second] };
   if (top.confidence >= t.answerThreshold) return { kind: 'answer', top };
   return { kind: 'escalate', top };
 }
+
+/**
+ * A short question like "membership" or "refund" that is about as close to an example of both top
+ * entries: the classifier still prefers one, but only the customer knows which one is meant.
+ */
+export function underspecified(top: Ranked, second: Ranked): boolean {
+  return top.words <= SHORT_WORDS && second.confidence >= 0.05 && Math.abs(top.cosine - second.cosine) < CLOSE_COSINE;
+}
+
+const SHORT_WORDS = 2;
+const CLOSE_COSINE = 0.15;

@@ -8,6 +8,7 @@ import { SoftmaxClassifier, defaultTrainOptions, softmaxInPlace, type Classifier
 import { Bm25, type Bm25State } from './bm25.js';
 import { FeatureSpace, analyze, type Analyzed, type FeatureSpaceState, type SparseVec } from './features.js';
 import { SparseIndex, type SparseIndexState } from './sparse-index.js';
+import { SparseRows, type SparseRowsState } from './sparse-rows.js';
 import { makeYielder, type Yielder } from './yielder.js';
 
 export interface EngineEntry {
@@ -26,6 +27,11 @@ export interface EngineOptions {
   train: TrainOptions;
   /** Features in more than this share of the examples are left out of the example-cosine index. */
   exampleMaxDf: number;
+  /**
+   * Classifier mode: the best-example cosine is computed exactly (every feature) for this many
+   * entries, the classifier's best; the others get 0. Centroid mode uses the pruned index instead.
+   */
+  rerankTop: number;
   /** Yield to the event loop every this many ms while building (null: build in one go). */
   yieldEveryMs: number | null;
 }
@@ -37,6 +43,7 @@ export const defaultEngineOptions: EngineOptions = {
   centroidTemperature: 0.05,
   train: defaultTrainOptions,
   exampleMaxDf: 0.02,
+  rerankTop: 5,
   yieldEveryMs: 4,
 };
 
@@ -48,9 +55,14 @@ export interface Ranked {
   score: number;
   /**
    * 0..1 confidence that this entry is the right one: the classifier's softmax probability (the
-   * best-calibrated signal on held-out data), or the blended score in centroid mode.
+   * best-calibrated signal on held-out data), or the blended score in centroid mode, times the
+   * question's word coverage (a question full of words the base has never seen is off-topic).
    */
   confidence: number;
+  /** Share of the question's words that occur anywhere in the base (1 when it has no words). */
+  coverage: number;
+  /** Number of words in the question. */
+  words: number;
   classifier: number;
   cosine: number;
   bm25: number;
@@ -65,7 +77,10 @@ export interface Ranked {
 export interface EngineState {
   entries: EngineEntry[];
   features: FeatureSpaceState;
-  examples: SparseIndexState;
+  /** Centroid mode: inverted index of the examples. */
+  examples: SparseIndexState | null;
+  /** Classifier mode: the example vectors, for exact re-scoring of the top entries. */
+  rows: SparseRowsState | null;
   exampleEntry: Int32Array;
   exampleText: string[];
   bm25: Bm25State;
@@ -87,7 +102,10 @@ export function transferList(value: unknown, out = new Set<ArrayBuffer>()): Arra
 export class Engine {
   readonly entries: readonly EngineEntry[];
   private readonly features: FeatureSpace;
-  private readonly examples: SparseIndex;
+  private readonly examples: SparseIndex | null;
+  private readonly rows: SparseRows | null;
+  /** Examples of entry e are rows entryStart[e] .. entryStart[e+1]-1 (they are stored in entry order). */
+  private readonly entryStart: Int32Array;
   private readonly exampleEntry: Int32Array;
   private readonly exampleText: string[];
   private readonly bm25: Bm25;
@@ -104,7 +122,8 @@ export class Engine {
   private constructor(init: {
     entries: readonly EngineEntry[];
     features: FeatureSpace;
-    examples: SparseIndex;
+    examples: SparseIndex | null;
+    rows: SparseRows | null;
     exampleEntry: Int32Array;
     exampleText: string[];
     bm25: Bm25;
@@ -115,6 +134,10 @@ export class Engine {
     this.entries = init.entries;
     this.features = init.features;
     this.examples = init.examples;
+    this.rows = init.rows;
+    this.entryStart = new Int32Array(init.entries.length + 1);
+    for (let d = 0; d < init.exampleEntry.length; d++) this.entryStart[init.exampleEntry[d] + 1] = d + 1;
+    for (let e = 0; e < init.entries.length; e++) this.entryStart[e + 1] = Math.max(this.entryStart[e + 1], this.entryStart[e]);
     this.exampleEntry = init.exampleEntry;
     this.exampleText = init.exampleText;
     this.bm25 = init.bm25;
@@ -142,7 +165,9 @@ export class Engine {
       }
     }
     const { space: features, vecs } = await FeatureSpace.fitTransform(analyzed, { charWeight: opts.charWeight }, y);
-    const examples = new SparseIndex(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
+    const useClassifier = entries.length >= 2 && entries.length <= opts.maxClassifierEntries;
+    const examples = useClassifier ? null : new SparseIndex(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
+    const rows = useClassifier ? SparseRows.from(vecs, features.size) : null;
     await y();
     const entryOf = Int32Array.from(exampleEntry);
     const bm25 = Bm25.build(
@@ -152,7 +177,7 @@ export class Engine {
     await y();
     let classifier: SoftmaxClassifier | null = null;
     let centroids: SparseIndex | null = null;
-    if (entries.length >= 2 && entries.length <= opts.maxClassifierEntries) {
+    if (useClassifier) {
       classifier = await SoftmaxClassifier.train(vecs, entryOf, entries.length, features.size, opts.train, y);
     } else if (entries.length >= 2) {
       centroids = new SparseIndex(
@@ -160,7 +185,7 @@ export class Engine {
         features.size,
       );
     }
-    return new Engine({ entries, features, examples, exampleEntry: entryOf, exampleText, bm25, classifier, centroids, opts });
+    return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, classifier, centroids, opts });
   }
 
   get size(): number {
@@ -171,7 +196,8 @@ export class Engine {
     return {
       entries: [...this.entries],
       features: this.features.state,
-      examples: this.examples.state,
+      examples: this.examples?.state ?? null,
+      rows: this.rows?.state ?? null,
       exampleEntry: this.exampleEntry,
       exampleText: this.exampleText,
       bm25: this.bm25.state,
@@ -185,7 +211,8 @@ export class Engine {
     return new Engine({
       entries: s.entries,
       features: FeatureSpace.fromState(s.features),
-      examples: SparseIndex.fromState(s.examples),
+      examples: s.examples ? SparseIndex.fromState(s.examples) : null,
+      rows: s.rows ? SparseRows.fromState(s.rows) : null,
       exampleEntry: s.exampleEntry,
       exampleText: s.exampleText,
       bm25: Bm25.fromState(s.bm25),
@@ -226,18 +253,26 @@ export class Engine {
     } else if (q.idx.length > 0) {
       cls[0] = 1;
     }
-    const docScores = this.scratchScores;
-    docScores.fill(0);
-    this.examples.accumulate(q, docScores);
     const cos = sc.cos.fill(0);
     const bestDoc = sc.bestDoc.fill(-1);
-    for (let d = 0; d < docScores.length; d++) {
+    const best = (d: number, dot: number): void => {
       const e = this.exampleEntry[d];
-      const s = docScores[d] / this.norm2;
+      const s = dot / this.norm2;
       if (s > cos[e] || bestDoc[e] < 0) {
         cos[e] = s;
         bestDoc[e] = d;
       }
+    };
+    if (this.rows) {
+      if (q.idx.length > 0) {
+        const ranges = topN(cls, Math.min(k, this.opts.rerankTop)).map((e) => [this.entryStart[e], this.entryStart[e + 1]] as const);
+        this.rows.dots(q, ranges, best);
+      }
+    } else if (this.examples) {
+      const docScores = this.scratchScores;
+      docScores.fill(0);
+      this.examples.accumulate(q, docScores);
+      for (let d = 0; d < docScores.length; d++) best(d, docScores[d]);
     }
     const bm = sc.bm.fill(0);
     this.bm25.scoreEntries(a.tokens, bm, this.scratchDocs, this.touched);
@@ -249,6 +284,7 @@ export class Engine {
       const b = self > 0 ? Math.min(1, bm[e] / self) : 0;
       scores[e] = (w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum;
     }
+    const cover = this.coverage(a.tokens);
     const top = topN(scores, n);
     return top
       .filter((e) => scores[e] > 0)
@@ -256,12 +292,21 @@ export class Engine {
         index: e,
         id: this.entries[e].id,
         score: Math.min(1, Math.max(0, scores[e])),
-        confidence: this.classifier ? cls[e] : Math.min(1, Math.max(0, scores[e])),
+        confidence: (this.classifier ? cls[e] : Math.min(1, Math.max(0, scores[e]))) * cover,
+        coverage: cover,
+        words: a.tokens.length,
         classifier: cls[e],
         cosine: cos[e],
         bm25: self > 0 ? Math.min(1, bm[e] / self) : 0,
         question: bestDoc[e] >= 0 ? this.exampleText[bestDoc[e]] : this.entries[e].questions[0],
       }));
+  }
+
+  private coverage(tokens: readonly string[]): number {
+    if (tokens.length === 0) return 1;
+    let known = 0;
+    for (const t of tokens) if (this.features.vocab.get('w' + t) !== undefined) known++;
+    return known / tokens.length;
   }
 }
 

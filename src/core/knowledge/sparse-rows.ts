@@ -1,0 +1,67 @@
+/**
+ * Sparse vectors stored row by row (CSR): exact dot products of a query against chosen rows, for
+ * re-scoring a few candidate entries' example questions instead of the whole base.
+ */
+import type { SparseVec } from './features.js';
+
+export interface SparseRowsState {
+  start: Int32Array;
+  idx: Int32Array;
+  val: Float32Array;
+  nFeatures: number;
+}
+
+export class SparseRows {
+  private readonly start: Int32Array;
+  private readonly idx: Int32Array;
+  private readonly val: Float32Array;
+  private readonly dense: Float32Array;
+
+  private constructor(s: SparseRowsState) {
+    this.start = s.start;
+    this.idx = s.idx;
+    this.val = s.val;
+    this.dense = new Float32Array(s.nFeatures);
+  }
+
+  static from(vectors: readonly SparseVec[], nFeatures: number): SparseRows {
+    const start = new Int32Array(vectors.length + 1);
+    for (let d = 0; d < vectors.length; d++) start[d + 1] = start[d] + vectors[d].idx.length;
+    const idx = new Int32Array(start[vectors.length]);
+    const val = new Float32Array(start[vectors.length]);
+    vectors.forEach((v, d) => {
+      idx.set(v.idx, start[d]);
+      val.set(v.val, start[d]);
+    });
+    return new SparseRows({ start, idx, val, nFeatures });
+  }
+
+  static fromState(s: SparseRowsState): SparseRows {
+    return new SparseRows(s);
+  }
+
+  get state(): SparseRowsState {
+    return { start: this.start, idx: this.idx, val: this.val, nFeatures: this.dense.length };
+  }
+
+  /**
+   * Calls `each(row, q·row)` for rows `from` (inclusive) to `to` (exclusive) of every range in
+   * `ranges` ([from, to] pairs). The query is scattered once into a dense buffer, cleared after.
+   */
+  dots(q: SparseVec, ranges: readonly (readonly [number, number])[], each: (row: number, dot: number) => void): void {
+    const dense = this.dense;
+    for (let j = 0; j < q.idx.length; j++) dense[q.idx[j]] = q.val[j];
+    try {
+      for (const [from, to] of ranges) {
+        for (let d = from; d < to; d++) {
+          let s = 0;
+          const end = this.start[d + 1];
+          for (let i = this.start[d]; i < end; i++) s += this.val[i] * dense[this.idx[i]];
+          each(d, s);
+        }
+      }
+    } finally {
+      for (let j = 0; j < q.idx.length; j++) dense[q.idx[j]] = 0;
+    }
+  }
+}
