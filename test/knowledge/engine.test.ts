@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { join } from 'node:path';
+import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
+import { SoftmaxClassifier, defaultTrainOptions } from '../../src/core/knowledge/classifier.js';
+import { botConfigSchema } from '../../src/core/knowledge/config.js';
+import { decide, underspecified } from '../../src/core/knowledge/decide.js';
+import { Engine, type Ranked } from '../../src/core/knowledge/engine.js';
+import type { SparseVec } from '../../src/core/knowledge/features.js';
+import { FIXTURES, turn } from './helpers.js';
+
+let bot: KnowledgeBot;
+
+before(async () => {
+  bot = await KnowledgeBot.create({ dir: join(FIXTURES, 'shop'), bot: botConfigSchema.parse({}) });
+});
+after(async () => {
+  await bot.close();
+});
+
+const entries = [
+  { id: 'card_arrival', questions: ['when will my card arrive', 'my card has not arrived yet', 'how long does card delivery take'] },
+  { id: 'card_activate', questions: ['how do i activate my card', 'activate the new card', 'card activation steps'] },
+  { id: 'exchange_rate', questions: ['what exchange rate do you use', 'is the exchange rate fair', 'currency conversion rate'] },
+];
+
+test('classifier mode: the best-example cosine is exact for the top entries and names the matching example', async () => {
+  const engine = await Engine.build(entries, { yieldEveryMs: null });
+  const [top] = engine.rank('activate the new card');
+  assert.equal(top.id, 'card_activate');
+  assert.equal(top.question, 'activate the new card');
+  assert.ok(Math.abs(top.cosine - 1) < 1e-5, `cosine of a question with itself is 1, got ${top.cosine}`);
+  // Round trip through the plain-data state (what the reload worker posts back) ranks the same.
+  const copy = Engine.fromState(engine.state);
+  assert.deepEqual(
+    copy.rank('my card never arrived').map((r) => [r.id, r.cosine.toFixed(5)]),
+    engine.rank('my card never arrived').map((r) => [r.id, r.cosine.toFixed(5)]),
+  );
+});
+
+test('confidence is scaled by word coverage: words the base never saw lower it', async () => {
+  const engine = await Engine.build(entries, { yieldEveryMs: null });
+  const known = engine.rank('when will my card arrive')[0];
+  assert.equal(known.coverage, 1);
+  assert.ok(Math.abs(known.confidence - known.classifier) < 1e-9);
+  const half = engine.rank('when will my parrot sing')[0];
+  assert.ok(half.coverage > 0 && half.coverage < 1, `coverage ${half.coverage}`);
+  assert.ok(Math.abs(half.confidence - half.classifier * half.coverage) < 1e-9);
+});
+
+test('off-topic questions with words the base never saw escalate instead of answering', async () => {
+  for (const q of ["what's your favourite colour", 'what is photosynthesis', '加拿大有多少人口']) {
+    const d = await bot.respond(turn(q));
+    assert.equal(d.kind, 'escalate', `${q} -> ${JSON.stringify(d)}`);
+  }
+});
+
+test('a short question close to examples of two entries is clarified, a specific one is answered', async () => {
+  for (const q of ['refund', 'membership']) {
+    const d = await bot.respond(turn(q));
+    assert.equal(d.kind, 'clarify', `${q} -> ${JSON.stringify(d)}`);
+  }
+  const d = await bot.respond(turn('when will i get my refund'));
+  assert.equal(d.kind, 'answer');
+  assert.equal(d.entryIds?.[0], 'refund_status');
+});
+
+function ranked(over: Partial<Ranked>): Ranked {
+  return { index: 0, id: 'a', score: 0.5, confidence: 0.5, coverage: 1, words: 1, classifier: 0.5, cosine: 0.5, bm25: 0.5, question: 'q', ...over };
+}
+
+test('decide: underspecified needs a short question, a plausible second and close cosines', () => {
+  const t = { answerThreshold: 0.5, clarifyThreshold: 0.3, clarifyMargin: 0.2 };
+  const top = ranked({ id: 'a', confidence: 0.8, cosine: 0.5, words: 1 });
+  const second = ranked({ id: 'b', confidence: 0.15, cosine: 0.45, words: 1 });
+  assert.ok(underspecified(top, second));
+  assert.equal(decide([top, second], t).kind, 'clarify');
+  assert.equal(decide([{ ...top, words: 5 }, { ...second, words: 5 }], t).kind, 'answer');
+  assert.equal(decide([top, { ...second, cosine: 0.2 }], t).kind, 'answer');
+  assert.equal(decide([top, { ...second, confidence: 0.01 }], t).kind, 'answer');
+  assert.equal(decide([{ ...top, confidence: 0.4, words: 5 }, { ...second, confidence: 0.05, words: 5 }], t).kind, 'escalate');
+});
+
+test('class-balanced training: a rare class is not drowned by a frequent one on shared words', async () => {
+  // Feature 0 is shared; feature 1 marks class 0 (20 examples), feature 2 marks class 1 (2 examples).
+  const v = (idx: number[], val: number[]): SparseVec => ({ idx: Int32Array.from(idx), val: Float32Array.from(val) });
+  const xs: SparseVec[] = [];
+  const ys: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    xs.push(v([0, 1], [0.8, 0.6]));
+    ys.push(0);
+  }
+  for (let i = 0; i < 2; i++) {
+    xs.push(v([0, 2], [0.8, 0.6]));
+    ys.push(1);
+  }
+  const shared = v([0], [1]);
+  const prob = async (balance: 'none' | 'weight'): Promise<number> => {
+    const c = await SoftmaxClassifier.train(xs, Int32Array.from(ys), 2, 3, { ...defaultTrainOptions, dropout: 0, balance }, () => undefined);
+    const out = new Float64Array(2);
+    c.predict(shared, out);
+    return out[1];
+  };
+  const plain = await prob('none');
+  const balanced = await prob('weight');
+  assert.ok(plain < 0.3, `unbalanced: the frequent class takes the shared word (p=${plain})`);
+  assert.ok(balanced > plain + 0.15 && balanced > 0.35, `balanced: p(rare)=${balanced} vs ${plain}`);
+});
