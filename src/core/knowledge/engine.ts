@@ -181,7 +181,7 @@ export class Engine {
       classifier = await SoftmaxClassifier.train(vecs, entryOf, entries.length, features.size, opts.train, y);
     } else if (entries.length >= 2) {
       centroids = new SparseIndex(
-        await centroidVectors(vecs, entryOf, entries.length, Math.sqrt(1 + opts.charWeight * opts.charWeight), y),
+        await centroidVectors(vecs, entryOf, entries.length, features.size, Math.sqrt(1 + opts.charWeight * opts.charWeight), y),
         features.size,
       );
     }
@@ -310,23 +310,43 @@ export class Engine {
   }
 }
 
-async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, norm: number, y: Yielder): Promise<SparseVec[]> {
-  const sums: Map<number, number>[] = Array.from({ length: k }, () => new Map());
-  for (let d = 0; d < vecs.length; d++) {
-    const v = vecs[d];
-    const m = sums[entryOf[d]];
-    for (let j = 0; j < v.idx.length; j++) m.set(v.idx[j], (m.get(v.idx[j]) ?? 0) + v.val[j]);
+async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, nFeatures: number, norm: number, y: Yielder): Promise<SparseVec[]> {
+  // Examples are stored in entry order: sum each entry's run into a dense buffer, then read back
+  // only the touched features (no per-entry Map).
+  const sum = new Float64Array(nFeatures);
+  const seen = new Uint8Array(nFeatures);
+  const out: SparseVec[] = Array.from({ length: k }, () => ({ idx: new Int32Array(0), val: new Float32Array(0) }));
+  let d = 0;
+  while (d < vecs.length) {
+    const e = entryOf[d];
+    const touched: number[] = [];
+    for (; d < vecs.length && entryOf[d] === e; d++) {
+      const v = vecs[d];
+      for (let j = 0; j < v.idx.length; j++) {
+        const f = v.idx[j];
+        if (!seen[f]) {
+          seen[f] = 1;
+          touched.push(f);
+        }
+        sum[f] += v.val[j];
+      }
+    }
+    const idx = Int32Array.from(touched).sort();
+    let n = 0;
+    for (let j = 0; j < idx.length; j++) n += sum[idx[j]] ** 2;
+    // Scale so that a centroid has the same norm as an example vector (cosine stays comparable).
+    const s = n > 0 ? norm / Math.sqrt(n) : 0;
+    const val = new Float32Array(idx.length);
+    for (let j = 0; j < idx.length; j++) {
+      val[j] = sum[idx[j]] * s;
+      sum[idx[j]] = 0;
+      seen[idx[j]] = 0;
+    }
+    out[e] = { idx, val };
     const wait = y();
     if (wait) await wait;
   }
-  return sums.map((m) => {
-    const ids = [...m.keys()].sort((a, b) => a - b);
-    let n = 0;
-    for (const id of ids) n += (m.get(id) ?? 0) ** 2;
-    // Scale so that a centroid has the same norm as an example vector (cosine stays comparable).
-    const s = n > 0 ? norm / Math.sqrt(n) : 0;
-    return { idx: Int32Array.from(ids), val: Float32Array.from(ids.map((id) => (m.get(id) ?? 0) * s)) };
-  });
+  return out;
 }
 
 function topN(scores: Float64Array, n: number): number[] {
