@@ -8,6 +8,7 @@
  *   2. 10 intents held out as out-of-scope (seed 43), the other 67 split the same way
  *      -> inScopeAccuracy, oosRecall for near, in-domain questions (the hard case)
  * Run: `npx tsx bench/kb-split.ts [extra eval flags, e.g. --answer-threshold 0.5]`
+ * KB_SPLIT_SEED=<n> picks other validation rows (default 42).
  * Threshold tuning must not look at the reported OOS intents: KB_SPLIT_OOS_SEED=<n> picks other
  * held-out intents (a validation fold; the reported figures use seed 43), KB_SPLIT_OOS_ONLY=1
  * skips part 1.
@@ -22,7 +23,7 @@ import { seededRandom, shuffle } from '../src/core/knowledge/rng.js';
 
 const source = process.env.BANKING77_CSV ?? '/work/shared/data/banking77/train.csv';
 const extra = process.argv.slice(2).filter((a) => a !== 'kb-split');
-const SEED = 42;
+const SEED = Number(process.env.KB_SPLIT_SEED ?? 42);
 const OOS_INTENTS = 10;
 const OOS_SEED = Number(process.env.KB_SPLIT_OOS_SEED ?? SEED + 1);
 const OOS_ONLY = process.env.KB_SPLIT_OOS_ONLY === '1';
