@@ -50,17 +50,8 @@ function stratified(byCat: Map<string, string[]>, cats: readonly string[], rand:
 
 async function lastJson(argv: string[]): Promise<Record<string, unknown>> {
   const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await evalCommand(argv);
-    if (code !== 0) throw new Error(`eval exited with ${code}`);
-  } finally {
-    process.stdout.write = write;
-  }
+  const code = await evalCommand(argv, { out: { write: (s: string) => lines.push(s) }, err: process.stderr });
+  if (code !== 0) throw new Error(`eval exited with ${code}`);
   const all = lines.join('').trim().split('\n');
   return JSON.parse(all[all.length - 1]) as Record<string, unknown>;
 }

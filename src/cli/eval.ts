@@ -35,7 +35,14 @@ function turn(i: number, text: string, locale: string): ResponderTurn {
   return { conversationId: `eval-${i}`, customerId: 'eval', channel: 'eval', locale, kind: 'text', text, history: [], state: {}, strikes: 0 };
 }
 
-export async function evalCommand(argv: string[]): Promise<number> {
+class EvalInputError extends Error {}
+
+export interface EvalIo {
+  out: { write(s: string): unknown };
+  err: { write(s: string): unknown };
+}
+
+export async function evalCommand(argv: string[], io: EvalIo = { out: process.stdout, err: process.stderr }): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -55,13 +62,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    io.err.write(`${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
   const kbCsv = args['kb-csv'];
   const testCsv = args['test-csv'];
   if (!kbCsv || !testCsv) {
-    process.stderr.write('usage: switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--locale en] [--llm]\n');
+    io.err.write('usage: switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--locale en] [--llm]\n');
     return 2;
   }
   const locale = args.locale ?? 'en';
@@ -72,10 +79,28 @@ export async function evalCommand(argv: string[]): Promise<number> {
     ...(num(args['clarify-margin']) !== undefined ? { clarifyMargin: num(args['clarify-margin']) } : {}),
   });
 
-  const answers = args['answers-csv'] ? await readFile(args['answers-csv'], 'utf8') : undefined;
-  const { entries } = entriesFromCsv(await readFile(kbCsv, 'utf8'), answers, locale);
-  const testRows = parseCsvRecords(await readFile(testCsv, 'utf8')).filter((r) => (r.text ?? '').trim());
-  const oosRows = args['oos-csv'] ? parseCsvRecords(await readFile(args['oos-csv'], 'utf8')).filter((r) => (r.text ?? '').trim()) : [];
+  const read = async (flag: string, path: string | undefined): Promise<string | undefined> => {
+    if (path === undefined) return undefined;
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      throw new EvalInputError(`--${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  let kbText: string, testText: string, answers: string | undefined, oosText: string | undefined;
+  try {
+    kbText = (await read('kb-csv', kbCsv)) ?? '';
+    testText = (await read('test-csv', testCsv)) ?? '';
+    answers = await read('answers-csv', args['answers-csv']);
+    oosText = await read('oos-csv', args['oos-csv']);
+  } catch (err) {
+    if (!(err instanceof EvalInputError)) throw err;
+    io.err.write(`${err.message}\n`);
+    return 2;
+  }
+  const { entries } = entriesFromCsv(kbText, answers, locale);
+  const testRows = parseCsvRecords(testText).filter((r) => (r.text ?? '').trim());
+  const oosRows = oosText !== undefined ? parseCsvRecords(oosText).filter((r) => (r.text ?? '').trim()) : [];
 
   let answerer;
   if (args.llm) {
@@ -128,9 +153,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
   await kb.close();
 
   if (!args.quiet) {
-    process.stdout.write('category\tn\ttop1\tanswered_right\tescalated\tclarified\n');
+    io.out.write('category\tn\ttop1\tanswered_right\tescalated\tclarified\n');
     for (const [cat, c] of [...perCat].sort((a, b) => a[1].top1 / a[1].n - b[1].top1 / b[1].n)) {
-      process.stdout.write(`${cat}\t${c.n}\t${round(c.top1 / c.n, 3)}\t${round(c.answered / c.n, 3)}\t${round(c.escalated / c.n, 3)}\t${round(c.clarified / c.n, 3)}\n`);
+      io.out.write(`${cat}\t${c.n}\t${round(c.top1 / c.n, 3)}\t${round(c.answered / c.n, 3)}\t${round(c.escalated / c.n, 3)}\t${round(c.clarified / c.n, 3)}\n`);
     }
   }
   latencies.sort((a, b) => a - b);
@@ -147,6 +172,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
     oosRows: oosRows.length,
     trainMs: Math.round(trainMs),
   };
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  io.out.write(`${JSON.stringify(summary)}\n`);
   return 0;
 }

@@ -302,13 +302,27 @@ export class Engine {
       }));
   }
 
+  /**
+   * Share of the question's words the base knows. A Chinese word the base never saw as a word
+   * still counts for the square of the share of its characters it knows (segmentation varies between
+   * paraphrases: 寄出来 / 发出), a Latin word counts only whole.
+   */
   private coverage(tokens: readonly string[]): number {
     if (tokens.length === 0) return 1;
     let known = 0;
-    for (const t of tokens) if (this.features.vocab.get('w' + t) !== undefined) known++;
+    for (const t of tokens) {
+      if (this.features.vocab.get('w' + t) !== undefined) known++;
+      else if (CJK.test(t)) {
+        let chars = 0;
+        for (const ch of t) if (this.features.vocab.get('c' + ch) !== undefined) chars++;
+        known += (chars / t.length) ** 2;
+      }
+    }
     return known / tokens.length;
   }
 }
+
+const CJK = /[\u3400-\u9fff\uf900-\ufaff]/u;
 
 async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, nFeatures: number, norm: number, y: Yielder): Promise<SparseVec[]> {
   // Examples are stored in entry order: sum each entry's run into a dense buffer, then read back
