@@ -106,3 +106,24 @@ test('class-balanced training: a rare class is not drowned by a frequent one on 
   assert.ok(plain < 0.3, `unbalanced: the frequent class takes the shared word (p=${plain})`);
   assert.ok(balanced > plain + 0.15 && balanced > 0.35, `balanced: p(rare)=${balanced} vs ${plain}`);
 });
+
+test('Chinese homophone typos (pinyin input) still reach the right entry', async () => {
+  const engine = await Engine.build(
+    [
+      { id: 'order', questions: ['订单怎么查'] },
+      { id: 'bill', questions: ['账单怎么查'] },
+      { id: 'refund', questions: ['会员怎么退费'] },
+      { id: 'renew', questions: ['会员怎么续费'] },
+    ],
+    { yieldEveryMs: null },
+  );
+  // 帐 for 账 (both zhang), 叙 for 续 (both xu): the characters differ, the pinyin does not.
+  for (const [q, want] of [
+    ['帐单怎么查', 'bill'],
+    ['会员怎么叙费', 'renew'],
+  ]) {
+    const [top, second] = engine.rank(q);
+    assert.equal(top.id, want, q);
+    assert.ok(top.classifier - second.classifier > 0.4, `${q}: ${top.classifier} vs ${second.classifier}`);
+  }
+});

@@ -1,8 +1,9 @@
 /**
  * TF-IDF features: word uni+bi-grams (jieba words / stemmed English) and character n-grams
- * (3-5 inside Latin words, 1-3 inside Chinese runs). Each group is L2-normalized on its own.
+ * (2-5 inside Latin words, 1-3 characters and 1-2 pinyin syllables inside Chinese runs). Each
+ * group (words, characters) is L2-normalized on its own.
  */
-import { normalize, segments, tokenizeSegments } from './tokenize.js';
+import { normalize, pinyinOf, segments, tokenizeSegments } from './tokenize.js';
 import { HashVocab, type HashVocabState } from './hash-vocab.js';
 import type { Yielder } from './yielder.js';
 
@@ -28,9 +29,12 @@ export interface AnalyzerOptions {
   wordBounded: boolean;
   /** Word pairs up to this distance apart (2+) are features too; 1 = plain bigrams only. */
   skipWindow: number;
+  /** Toneless pinyin n-grams (in syllables) of Chinese runs: homophone typos still match. */
+  pinyinMin: number;
+  pinyinMax: number;
 }
 
-export const analyzerOptions: AnalyzerOptions = { charMin: 2, charMax: 5, wordBounded: true, skipWindow: 1 };
+export const analyzerOptions: AnalyzerOptions = { charMin: 2, charMax: 5, wordBounded: true, skipWindow: 1, pinyinMin: 1, pinyinMax: 2 };
 
 export function analyze(text: string): Analyzed {
   const { charMin, charMax, wordBounded, skipWindow } = analyzerOptions;
@@ -50,6 +54,8 @@ export function analyze(text: string): Analyzed {
     if (seg.cjk) {
       const s = seg.text;
       for (let n = 1; n <= 3; n++) for (let i = 0; i + n <= s.length; i++) add(counts, 'c' + s.slice(i, i + n));
+      const py = pinyinOf(s);
+      for (let n = analyzerOptions.pinyinMin; n <= analyzerOptions.pinyinMax; n++) for (let i = 0; i + n <= py.length; i++) add(counts, 'c~' + py.slice(i, i + n).join(' '));
     } else if (wordBounded) {
       const s = ' ' + seg.text + ' ';
       for (let n = charMin; n <= charMax; n++) {

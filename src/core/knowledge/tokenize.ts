@@ -81,6 +81,26 @@ export function tokenizeSegments(segs: readonly Segment[]): string[] {
   return out;
 }
 
+let pinyinFn: ((text: string, opts: { toneType: 'none'; type: 'array' }) => string[]) | undefined;
+const pinyinCache = new Map<string, readonly string[]>();
+
+/**
+ * Toneless pinyin syllables of a CJK run, one per character (`到帐` and `到账` both give
+ * `dao zhang`): customers type through pinyin input methods, and their typos are homophones.
+ */
+export function pinyinOf(run: string): readonly string[] {
+  let py = pinyinCache.get(run);
+  if (py === undefined) {
+    if (!pinyinFn) {
+      const require = createRequire(import.meta.url);
+      pinyinFn = (require('pinyin-pro') as { pinyin: typeof pinyinFn }).pinyin;
+    }
+    py = pinyinFn!(run, { toneType: 'none', type: 'array' });
+    if (run.length <= 32 && pinyinCache.size < 100_000) pinyinCache.set(run, py);
+  }
+  return py;
+}
+
 export function tokenize(text: string): string[] {
   return tokenizeSegments(segments(normalize(text)));
 }
