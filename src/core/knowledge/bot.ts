@@ -24,7 +24,7 @@ import { entrySchema, fillTemplate, pickLocale, type KnowledgeEntry } from './sc
 import { sentimentScore } from './sentiment.js';
 import { fillSlots, missingSlot, readSlotState, writeSlotState } from './slots.js';
 import { mergeTemplates, text as tpl, type TemplateKey, type Templates } from './templates.js';
-import { normalize, segments } from './tokenize.js';
+import { normalize, segments, warmTokenizer } from './tokenize.js';
 import type { z } from 'zod';
 
 /** Button values: `entry:<id>` selects an entry, `entry:__none__` is "none of these". */
@@ -84,6 +84,9 @@ export class KnowledgeBot implements Responder {
     opts: { bot: BotConfig; dir?: string; log?: Logger; llm?: LlmAnswerer; engine?: Partial<EngineOptions>; reloader?: ReloadWorker },
   ) {
     this.snapshot = snapshot;
+    // Answering runs here even when the base was built in the reload worker: load the segmenter now,
+    // not on the first customer's question.
+    warmTokenizer();
     this.reloader = opts.reloader ?? (opts.dir ? new ReloadWorker() : undefined);
     this.cfg = opts.bot;
     this.dir = opts.dir;

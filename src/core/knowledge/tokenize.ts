@@ -105,7 +105,14 @@ export function tokenize(text: string): string[] {
   return tokenizeSegments(segments(normalize(text)));
 }
 
-/** Warm the segmenter (first use loads the dictionary). */
+const WARM_UP = ['预热', '我买了好几天了还没发出去', '收到的手机屏幕裂了怎么办呢', '东西啥时候能寄出来', '账单怎么查'];
+
+/**
+ * Warm the segmenter and the pinyin table: the first uses load dictionaries and the first few
+ * unseen sentences run several times slower (the cut cache would hide them from a warm-up on
+ * known questions, so these go to jieba directly).
+ */
 export function warmTokenizer(): void {
-  getJieba().cut('预热', true);
+  for (let i = 0; i < 3; i++) for (const s of WARM_UP) getJieba().cut(s, true);
+  for (const s of WARM_UP) pinyinOf(s);
 }
