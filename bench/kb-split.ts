@@ -7,7 +7,7 @@
  *      this bench) as out-of-scope -> accuracy, inScopeAccuracy, oosRecall for off-topic, p99
  *   2. 10 intents held out as out-of-scope (seed 43), the other 67 split the same way
  *      -> inScopeAccuracy, oosRecall for near, in-domain questions (the hard case)
- * Run: `npx tsx bench/kb-split.ts [extra eval flags, e.g. --answer-threshold 0.5]`
+ * Run: `npx tsx bench/kb-split.ts [extra eval flags, e.g. --answer-threshold 0.5 or --sweep]`
  * KB_SPLIT_SEED=<n> picks other validation rows (default 42).
  * Threshold tuning must not look at the reported OOS intents: KB_SPLIT_OOS_SEED=<n> picks other
  * held-out intents (a validation fold; the reported figures use seed 43), KB_SPLIT_OOS_ONLY=1
@@ -53,6 +53,8 @@ async function lastJson(argv: string[]): Promise<Record<string, unknown>> {
   const code = await evalCommand(argv, { out: { write: (s: string) => lines.push(s) }, err: process.stderr });
   if (code !== 0) throw new Error(`eval exited with ${code}`);
   const all = lines.join('').trim().split('\n');
+  // Anything before the summary (the --sweep table) is shown as it is.
+  if (all.length > 1) console.log(all.slice(0, -1).join('\n'));
   return JSON.parse(all[all.length - 1]) as Record<string, unknown>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * `switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--answers-csv A.csv]
- *   [--locale en] [--llm] [--answer-threshold X] [--clarify-threshold X] [--clarify-margin X]`
+ *   [--locale en] [--llm] [--answer-threshold X] [--clarify-threshold X] [--clarify-margin X] [--sweep] [--quiet]`
  *
  * Builds a knowledge base from TRAIN (`text,category`: one entry per category), asks every TEST
  * (and OOS) question through KnowledgeBot.respond — the hub's code path — and prints per-category
@@ -9,7 +9,11 @@
  *   inScopeAccuracy answered (not escalated/clarified) with the right entry, over all TEST rows
  *   escalatedRate   TEST rows escalated
  *   oosRecall       OOS rows escalated
- *   p50Ms / p99Ms   respond() latency over TEST+OOS rows
+ *   p50Ms / p99Ms   respond() latency over TEST+OOS rows (after a warm-up on the base's own examples)
+ *   ece             expected calibration error of the local top-1 confidence (10 bins)
+ * `--sweep` also prints, before the JSON line, the local engine's inScopeAccuracy / escalatedRate /
+ * oosRecall for a range of answer thresholds (other thresholds as given): how an admin picks
+ * `bot.answerThreshold` for their own base from their own questions.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -19,11 +23,27 @@ import { parseCsvRecords } from '../core/knowledge/csv.js';
 import { categoryId, entriesFromCsv } from '../core/knowledge/csv-import.js';
 import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
+import { decide } from '../core/knowledge/decide.js';
+import type { Ranked } from '../core/knowledge/engine.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/** Gap between top-1 confidence and top-1 accuracy, averaged over 10 confidence bins by size. */
+function expectedCalibrationError(rows: readonly { want: string; ranked: readonly Ranked[] }[]): number {
+  const bins = Array.from({ length: 10 }, () => ({ n: 0, conf: 0, right: 0 }));
+  for (const r of rows) {
+    const top = r.ranked[0];
+    const conf = top?.confidence ?? 0;
+    const b = bins[Math.min(9, Math.floor(conf * 10))];
+    b.n++;
+    b.conf += conf;
+    if (top?.id === r.want) b.right++;
+  }
+  return bins.reduce((e, b) => (b.n ? e + (b.n / Math.max(1, rows.length)) * Math.abs(b.conf - b.right) / b.n : e), 0);
 }
 
 function round(n: number, d = 4): number {
@@ -58,6 +78,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
         'clarify-threshold': { type: 'string' },
         'clarify-margin': { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        sweep: { type: 'boolean', default: false },
       },
       allowPositionals: false,
     }).values;
@@ -68,7 +89,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   const kbCsv = args['kb-csv'];
   const testCsv = args['test-csv'];
   if (!kbCsv || !testCsv) {
-    io.err.write('usage: switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--locale en] [--llm]\n');
+    io.err.write('usage: switchboard eval --kb-csv TRAIN.csv --test-csv TEST.csv [--oos-csv OOS.csv] [--answers-csv A.csv] [--locale en] [--llm] [--answer-threshold X] [--clarify-threshold X] [--clarify-margin X] [--sweep] [--quiet]\n');
     return 2;
   }
   const locale = args.locale ?? 'en';
@@ -133,10 +154,13 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   let top1 = 0;
   let answeredRight = 0;
   let escalated = 0;
+  const rankedTest: { want: string; ranked: Ranked[] }[] = [];
+  const rankedOos: Ranked[][] = [];
   for (let i = 0; i < testRows.length; i++) {
     const row = testRows[i];
     const want = categoryId(row.category ?? '');
     const d = await ask(i, row.text);
+    rankedTest.push({ want, ranked: kb.rank(row.text ?? '', 5) });
     const c = perCat.get(want) ?? { n: 0, top1: 0, answered: 0, escalated: 0, clarified: 0 };
     c.n++;
     if (d.entryIds?.[0] === want) {
@@ -158,6 +182,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   for (let i = 0; i < oosRows.length; i++) {
     const d = await ask(testRows.length + i, oosRows[i].text);
     if (d.kind === 'escalate') oosEscalated++;
+    rankedOos.push(kb.rank(oosRows[i].text ?? '', 5));
   }
   await kb.close();
 
@@ -165,6 +190,22 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
     io.out.write('category\tn\ttop1\tanswered_right\tescalated\tclarified\n');
     for (const [cat, c] of [...perCat].sort((a, b) => a[1].top1 / a[1].n - b[1].top1 / b[1].n)) {
       io.out.write(`${cat}\t${c.n}\t${round(c.top1 / c.n, 3)}\t${round(c.answered / c.n, 3)}\t${round(c.escalated / c.n, 3)}\t${round(c.clarified / c.n, 3)}\n`);
+    }
+  }
+  if (args.sweep) {
+    io.out.write('answerThreshold\tinScopeAccuracy\tescalatedRate\toosRecall\n');
+    for (let t = 20; t <= 95; t += 5) {
+      const th = { ...bot, answerThreshold: t / 100 };
+      let right = 0;
+      let esc = 0;
+      for (const r of rankedTest) {
+        const v = decide(r.ranked, th);
+        if (v.kind === 'answer' && v.top.id === r.want) right++;
+        if (v.kind === 'escalate') esc++;
+      }
+      const oos = rankedOos.filter((r) => decide(r, th).kind === 'escalate').length;
+      const frac = (x: number, of: number): string => (of ? round(x / of, 3).toFixed(3) : '-');
+      io.out.write(`${(t / 100).toFixed(2)}\t${frac(right, rankedTest.length)}\t${frac(esc, rankedTest.length)}\t${frac(oos, rankedOos.length)}\n`);
     }
   }
   latencies.sort((a, b) => a - b);
@@ -180,6 +221,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
     testRows: testRows.length,
     oosRows: oosRows.length,
     trainMs: Math.round(trainMs),
+    ece: round(expectedCalibrationError(rankedTest)),
   };
   io.out.write(`${JSON.stringify(summary)}\n`);
   return 0;

@@ -7,7 +7,7 @@ const USAGE = `usage: switchboard <command>
   gateway               HTTP + channel connections only
   config check [file]   validate config/hub.yaml (or SWITCHBOARD_CONFIG)
   config schema         regenerate config/schema/hub.schema.json
-  eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm]
+  eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
 async function main(argv: string[]): Promise<number> {

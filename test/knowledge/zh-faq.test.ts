@@ -65,3 +65,28 @@ test('segmentation-sensitive paraphrases reach the right entry', async () => {
   }
   await bot.close();
 });
+
+test('eval --sweep prints the trade-off per answer threshold and the calibration error', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'sweep-'));
+  try {
+    await writeFile(join(dir, 'oos.csv'), 'text\n明天北京天气怎么样\n给我讲个笑话\n推荐一部好看的电影\n');
+    const { code, lines } = await runEval(['--kb-csv', join(DIR, 'train.csv'), '--test-csv', join(DIR, 'test.csv'), '--oos-csv', join(dir, 'oos.csv'), '--locale', 'zh', '--sweep', '--quiet']);
+    assert.equal(code, 0);
+    assert.equal(lines[0], 'answerThreshold\tinScopeAccuracy\tescalatedRate\toosRecall');
+    const rows = lines.slice(1, -1).map((l) => l.split('\t').map(Number));
+    assert.equal(rows.length, 16);
+    assert.deepEqual([rows[0][0], rows[rows.length - 1][0]], [0.2, 0.95]);
+    for (let i = 1; i < rows.length; i++) {
+      // A higher answer threshold never answers more: escalations and OOS recall only grow.
+      assert.ok(rows[i][2] >= rows[i - 1][2], `escalatedRate at ${rows[i][0]}`);
+      assert.ok(rows[i][3] >= rows[i - 1][3], `oosRecall at ${rows[i][0]}`);
+    }
+    const summary = JSON.parse(lines[lines.length - 1]) as { ece: number; oosRecall: number };
+    assert.ok(summary.ece >= 0 && summary.ece < 0.5, `ece ${summary.ece}`);
+    assert.equal(summary.oosRecall, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
