@@ -4,20 +4,27 @@ import { z } from 'zod';
 import { hubConfigSchema } from '../config/schema.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
+import { loadKnowledgeDir } from '../core/knowledge/loader.js';
 
 export const SCHEMA_FILE = 'config/schema/hub.schema.json';
 
-/** `switchboard config check [file]`: exit 0 and a summary, or 1 with file:line: field: problem. */
-export function configCheck(file = configPath()): number {
+/**
+ * `switchboard config check [file]`: validates hub.yaml and the knowledge directory it names.
+ * Exit 0 with a summary (and knowledge warnings), or 1 with file:line: field: problem.
+ */
+export async function configCheck(file = configPath(), out: Pick<Console, 'log' | 'error'> = console): Promise<number> {
   try {
     const cfg = loadConfigFile(file);
     const enabled = Object.entries(cfg.channels as Record<string, { enabled?: boolean } | undefined>)
       .filter(([, c]) => c?.enabled)
       .map(([n]) => n);
-    console.log(`${file}: ok (storage ${cfg.storage.url.split(':')[0]}, channels: ${enabled.join(', ') || 'none'})`);
+    out.log(`${file}: ok (storage ${cfg.storage.url.split(':')[0]}, channels: ${enabled.join(', ') || 'none'})`);
+    const kb = await loadKnowledgeDir(cfg.bot.knowledgeDir);
+    out.log(`${cfg.bot.knowledgeDir}: ok (${kb.entries.length} entries in ${kb.files.length} files${kb.warnings.length ? `, ${kb.warnings.length} warnings` : ''})`);
+    for (const w of kb.warnings) out.log(`warning: ${w}`);
     return 0;
   } catch (err) {
-    console.error(errorMessage(err));
+    out.error(errorMessage(err));
     return 1;
   }
 }

@@ -5,7 +5,7 @@ const USAGE = `usage: switchboard <command>
   start                 everything in one process (HTTP, channels, workers)
   worker                queue workers only (scale out: run many)
   gateway               HTTP + channel connections only
-  config check [file]   validate config/hub.yaml (or SWITCHBOARD_CONFIG)
+  config check [file]   validate config/hub.yaml (or SWITCHBOARD_CONFIG) and its knowledge files
   config schema         regenerate config/schema/hub.schema.json
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;

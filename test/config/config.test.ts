@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseConfigText, loadConfigFile } from '../../src/config/load.js';
-import { configSchemaJson, SCHEMA_FILE } from '../../src/cli/config-cmd.js';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configCheck, configSchemaJson, SCHEMA_FILE } from '../../src/cli/config-cmd.js';
 import { HubError } from '../../src/core/errors.js';
 
 function errorOf(fn: () => unknown): HubError {
@@ -78,5 +81,31 @@ describe('channel config', () => {
     // A disabled channel does not need its secrets.
     const off = parseConfigText('hub.yaml', text.replace('enabled: true', 'enabled: false'), { env: {} });
     assert.equal((off.channels as { telegram?: { enabled: boolean } }).telegram?.enabled, false);
+  });
+
+  it('config check validates the knowledge files too: errors with file:line, warnings for shared questions', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-check-'));
+    try {
+      const kdir = join(dir, 'knowledge');
+      await mkdir(kdir);
+      const hub = join(dir, 'hub.yaml');
+      await writeFile(hub, `bot:\n  knowledgeDir: ${kdir}\n`);
+      await writeFile(
+        join(kdir, 'a.yaml'),
+        'entries:\n  - id: refund\n    questions: [How do I get a refund?, refund please]\n    answer: Tap Refund.\n  - id: returns\n    questions: ["how do i get a REFUND", return an item]\n    answer: Send it back.\n',
+      );
+      const lines: string[] = [];
+      const sink = { log: (s: string) => lines.push(s), error: (s: string) => lines.push(`ERR ${s}`) };
+      assert.equal(await configCheck(hub, sink), 0);
+      assert.match(lines[1], /knowledge: ok \(2 entries in 1 files, 1 warnings\)/);
+      assert.match(lines[2], /^warning: .*a\.yaml:5: questions: "how do i get a refund" is also an example of "refund" \(.*a\.yaml:2\)$/);
+
+      await writeFile(join(kdir, 'b.yaml'), 'entries:\n  - id: broken\n    questions: [hi]\n');
+      lines.length = 0;
+      assert.equal(await configCheck(hub, sink), 1);
+      assert.match(lines.join('\n'), /ERR .*b\.yaml:2: entries\[0\]\.answer: required field is missing/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,7 +19,7 @@ import { Engine, type EngineOptions, type Ranked } from './engine.js';
 import { ReloadWorker, WorkerUnavailable } from './reloader.js';
 import { isHumanRequest } from './human.js';
 import { createLlmAnswerer, type LlmAnswerer, type LlmConfig } from './llm.js';
-import { loadKnowledgeDir, type KnowledgeBase } from './loader.js';
+import { lintEntries, loadKnowledgeDir, type KnowledgeBase } from './loader.js';
 import { entrySchema, fillTemplate, pickLocale, type KnowledgeEntry } from './schema.js';
 import { sentimentScore } from './sentiment.js';
 import { fillSlots, missingSlot, readSlotState, writeSlotState } from './slots.js';
@@ -124,6 +124,7 @@ export class KnowledgeBot implements Responder {
     }
     const kbot = new KnowledgeBot(snapshot, { bot, dir: opts.dir, log: opts.log, llm, engine: opts.engine, reloader });
     opts.log?.info({ dir: opts.dir, entries: snapshot.engine.size, files: files! }, 'knowledge base loaded');
+    kbot.warnLint(snapshot);
     if (opts.watch) kbot.startWatching();
     return kbot;
   }
@@ -195,6 +196,7 @@ export class KnowledgeBot implements Responder {
       this.snapshot = next;
       this.error = undefined;
       this.log?.info({ dir, entries: next.engine.size, ms: Math.round(performance.now() - started) }, 'knowledge base reloaded');
+      this.warnLint(next);
       return true;
     } catch (err) {
       this.error = isHubError(err) ? err : new HubError('CONFIG_INVALID', errorMessage(err), { cause: err, context: { file: dir } });
@@ -241,6 +243,14 @@ export class KnowledgeBot implements Responder {
     this.watcher?.close();
     await this.chain.catch(() => false);
     await this.reloader?.close();
+  }
+
+  /** Logs what loads but will not work well (same question under two entries), at most 20 lines. */
+  private warnLint(snap: Snapshot): void {
+    if (!this.log) return;
+    const warnings = lintEntries([...snap.byId.values()]);
+    for (const w of warnings.slice(0, 20)) this.log.warn({ warning: w }, 'knowledge base warning');
+    if (warnings.length > 20) this.log.warn({ more: warnings.length - 20 }, 'more knowledge base warnings (npx switchboard config check lists them all)');
   }
 
   /** Top `n` entries for an agent's reply suggestions. */

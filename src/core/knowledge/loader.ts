@@ -16,6 +16,8 @@ export interface KnowledgeBase {
   entries: KnowledgeEntry[];
   templates: Templates;
   files: string[];
+  /** Problems that do not stop loading (see `lintEntries`), each starting with `file:line:`. */
+  warnings: string[];
 }
 
 interface ParsedFile {
@@ -149,5 +151,32 @@ export async function loadKnowledgeDir(dir: string, cache?: ParseCache): Promise
     }
   }
   if (cache) for (const path of cache.keys()) if (!files.includes(path)) cache.delete(path);
-  return { entries, templates, files };
+  return { entries, templates, files, warnings: lintEntries(entries) };
+}
+
+/**
+ * What loads but will not work well: the same example question (ignoring case, width, spaces and
+ * punctuation) under two entries — the engine cannot tell them apart on that question.
+ */
+export function lintEntries(entries: readonly KnowledgeEntry[]): string[] {
+  const warnings: string[] = [];
+  const owner = new Map<string, KnowledgeEntry>();
+  for (const e of entries) {
+    for (const q of new Set(e.examples.map(questionKey))) {
+      if (!q) continue;
+      const prev = owner.get(q);
+      if (prev && prev.id !== e.id) {
+        warnings.push(`${e.source.file}:${e.source.line}: questions: "${q}" is also an example of "${prev.id}" (${prev.source.file}:${prev.source.line})`);
+      } else owner.set(q, e);
+    }
+  }
+  return warnings;
+}
+
+function questionKey(q: string): string {
+  return q
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\p{P}\p{S}\s]+/gu, ' ')
+    .trim();
 }
