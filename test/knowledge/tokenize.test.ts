@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCsv, parseCsvRecords } from '../../src/core/knowledge/csv.js';
 import { entriesFromCsv } from '../../src/core/knowledge/csv-import.js';
-import { analyze } from '../../src/core/knowledge/features.js';
+import { Group, analyze, featureKey } from '../../src/core/knowledge/features.js';
 import { normalize, tokenize } from '../../src/core/knowledge/tokenize.js';
 
 test('Chinese is segmented into words, not characters', () => {
@@ -36,7 +36,11 @@ test('Chinese character n-grams bridge segmentation differences', () => {
   // jieba cuts these differently; the character bigram 密码 is shared by both.
   const a = analyze('密码忘了');
   const b = analyze('忘记密码');
-  assert.ok(a.counts.has('c密码') && b.counts.has('c密码'));
+  const k = featureKey(Group.Char, '密码');
+  assert.ok(a.counts.has(k) && b.counts.has(k));
+  // ...and it is a different feature from the word 密码 and from the pinyin "mi ma".
+  assert.notEqual(featureKey(Group.Word, '密码'), k);
+  assert.ok(a.counts.has(featureKey(Group.Pinyin, 'mi ma')));
 });
 
 test('CSV: RFC 4180 quotes, doubled quotes, newlines inside fields, CRLF, BOM', () => {

@@ -6,7 +6,7 @@
  */
 import { SoftmaxClassifier, defaultTrainOptions, softmaxInPlace, type ClassifierState, type TrainOptions } from './classifier.js';
 import { Bm25, type Bm25State } from './bm25.js';
-import { FeatureSpace, analyze, type Analyzed, type FeatureSpaceState, type SparseVec } from './features.js';
+import { FeatureSpace, Group, analyze, featureKey, type Analyzed, type FeatureSpaceState, type SparseVec } from './features.js';
 import { SparseIndex, type SparseIndexState } from './sparse-index.js';
 import { SparseRows, type SparseRowsState } from './sparse-rows.js';
 import { makeYielder, type Yielder } from './yielder.js';
@@ -311,10 +311,10 @@ export class Engine {
     if (tokens.length === 0) return 1;
     let known = 0;
     for (const t of tokens) {
-      if (this.features.vocab.get('w' + t) !== undefined) known++;
+      if (this.features.vocab.getNumber(featureKey(Group.Word, t)) !== undefined) known++;
       else if (CJK.test(t)) {
         let chars = 0;
-        for (const ch of t) if (this.features.vocab.get('c' + ch) !== undefined) chars++;
+        for (const ch of t) if (this.features.vocab.getNumber(featureKey(Group.Char, ch)) !== undefined) chars++;
         known += (chars / t.length) ** 2;
       }
     }

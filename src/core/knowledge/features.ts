@@ -14,12 +14,77 @@ export interface SparseVec {
 
 export interface Analyzed {
   tokens: string[];
-  /** feature key -> raw count; keys are prefixed by group: `w` words, `c` characters. */
-  counts: Map<string, number>;
+  /** feature key (see `featureKey`) -> raw count. */
+  counts: Map<number, number>;
 }
 
-function add(m: Map<string, number>, k: string): void {
+/**
+ * Feature groups, kept in the key: words and word pairs are one L2 group, character and pinyin
+ * n-grams the other.
+ */
+export const Group = { Word: 0, Skip: 1, Char: 2, Pinyin: 3 } as const;
+export type Group = (typeof Group)[keyof typeof Group];
+
+/*
+ * Keys are 53-bit integers hashed straight from the text (no substring is ever built): 32 bits of
+ * FNV-1a, 19 bits of a second, independent hash, and the 2-bit group. Two different features get
+ * the same key only if both hashes collide (about 1 in 2^51 per pair).
+ */
+let h1 = 0;
+let h2 = 0;
+
+function begin(group: Group): void {
+  h1 = (0x811c9dc5 ^ group) | 0;
+  h2 = (0x9747b28c + group) | 0;
+}
+
+function feed(s: string, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+}
+
+function end(group: Group): number {
+  let b = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  b ^= b >>> 16;
+  return (h1 >>> 0) * 2097152 + (b >>> 13) * 4 + group;
+}
+
+/** The key of one feature given as text (words: the token; pairs: "a b"; n-grams: the n-gram). */
+export function featureKey(group: Group, text: string): number {
+  begin(group);
+  feed(text, 0, text.length);
+  return end(group);
+}
+
+export function groupOf(key: number): Group {
+  return (key % 4) as Group;
+}
+
+function add(m: Map<number, number>, k: number): void {
   m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+function addPair(m: Map<number, number>, group: Group, a: string, b: string): void {
+  begin(group);
+  feed(a, 0, a.length);
+  feed(' ', 0, 1);
+  feed(b, 0, b.length);
+  add(m, end(group));
+}
+
+/** Character n-grams of `s` for n in [min, max], straight from its char codes. */
+function addGrams(m: Map<number, number>, s: string, min: number, max: number): void {
+  for (let n = min; n <= max; n++) {
+    for (let i = 0; i + n <= s.length; i++) {
+      begin(Group.Char);
+      feed(s, i, i + n);
+      add(m, end(Group.Char));
+    }
+  }
 }
 
 export interface AnalyzerOptions {
@@ -37,31 +102,36 @@ export interface AnalyzerOptions {
 export const analyzerOptions: AnalyzerOptions = { charMin: 2, charMax: 5, wordBounded: true, skipWindow: 1, pinyinMin: 1, pinyinMax: 2 };
 
 export function analyze(text: string): Analyzed {
-  const { charMin, charMax, wordBounded, skipWindow } = analyzerOptions;
+  const { charMin, charMax, wordBounded, skipWindow, pinyinMin, pinyinMax } = analyzerOptions;
   const segs = segments(normalize(text));
   const tokens = tokenizeSegments(segs);
-  const counts = new Map<string, number>();
+  const counts = new Map<number, number>();
   for (let i = 0; i < tokens.length; i++) {
-    add(counts, 'w' + tokens[i]);
-    if (i > 0) add(counts, 'w' + tokens[i - 1] + ' ' + tokens[i]);
-    for (let d = 2; d <= skipWindow && i - d >= 0; d++) add(counts, 's' + tokens[i - d] + ' ' + tokens[i]);
+    add(counts, featureKey(Group.Word, tokens[i]));
+    if (i > 0) addPair(counts, Group.Word, tokens[i - 1], tokens[i]);
+    for (let d = 2; d <= skipWindow && i - d >= 0; d++) addPair(counts, Group.Skip, tokens[i - d], tokens[i]);
   }
   if (!wordBounded) {
     const latin = ' ' + segs.filter((x) => !x.cjk).map((x) => x.text).join(' ') + ' ';
-    for (let n = charMin; n <= charMax; n++) for (let i = 0; i + n <= latin.length; i++) add(counts, 'c' + latin.slice(i, i + n));
+    addGrams(counts, latin, charMin, charMax);
   }
   for (const seg of segs) {
     if (seg.cjk) {
-      const s = seg.text;
-      for (let n = 1; n <= 3; n++) for (let i = 0; i + n <= s.length; i++) add(counts, 'c' + s.slice(i, i + n));
-      const py = pinyinOf(s);
-      for (let n = analyzerOptions.pinyinMin; n <= analyzerOptions.pinyinMax; n++) for (let i = 0; i + n <= py.length; i++) add(counts, 'c~' + py.slice(i, i + n).join(' '));
+      addGrams(counts, seg.text, 1, 3);
+      const py = pinyinOf(seg.text);
+      for (let n = pinyinMin; n <= pinyinMax; n++) {
+        for (let i = 0; i + n <= py.length; i++) {
+          begin(Group.Pinyin);
+          for (let j = i; j < i + n; j++) {
+            if (j > i) feed(' ', 0, 1);
+            feed(py[j], 0, py[j].length);
+          }
+          add(counts, end(Group.Pinyin));
+        }
+      }
     } else if (wordBounded) {
       const s = ' ' + seg.text + ' ';
-      for (let n = charMin; n <= charMax; n++) {
-        if (s.length < n) continue;
-        for (let i = 0; i + n <= s.length; i++) add(counts, 'c' + s.slice(i, i + n));
-      }
+      addGrams(counts, s, charMin, charMax);
     }
   }
   return { tokens, counts };
@@ -111,12 +181,18 @@ export class FeatureSpace {
     opts: FeatureOptions,
     y: Yielder = () => undefined,
   ): Promise<{ space: FeatureSpace; vecs: SparseVec[] }> {
-    const vocab = new Map<string, number>();
+    const vocab = new Map<number, number>();
     const df: number[] = [];
+    // Feature ids and counts per document, kept from the counting pass (no second lookup).
+    const docIds: Int32Array[] = [];
+    const docCounts: Float32Array[] = [];
     for (const d of docs) {
       const wait = y();
       if (wait) await wait;
-      for (const k of d.counts.keys()) {
+      const ids = new Int32Array(d.counts.size);
+      const cs = new Float32Array(d.counts.size);
+      let j = 0;
+      for (const [k, c] of d.counts) {
         let id = vocab.get(k);
         if (id === undefined) {
           id = vocab.size;
@@ -124,21 +200,25 @@ export class FeatureSpace {
           df.push(0);
         }
         df[id]++;
+        ids[j] = id;
+        cs[j++] = c;
       }
+      docIds.push(ids);
+      docCounts.push(cs);
     }
     const n = docs.length;
     const idf = new Float32Array(vocab.size);
     const isChar = new Uint8Array(vocab.size);
     for (const [k, id] of vocab) {
       idf[id] = Math.log((1 + n) / (1 + df[id])) + 1;
-      isChar[id] = k.charCodeAt(0) === 99 ? 1 : 0; // 'c'
+      const g = groupOf(k);
+      isChar[id] = g === Group.Char || g === Group.Pinyin ? 1 : 0;
     }
     await y();
-    const space = new FeatureSpace(HashVocab.fromKeys(vocab.keys(), vocab.size), idf, isChar, opts);
-    const lookup = (k: string): number | undefined => vocab.get(k);
+    const space = new FeatureSpace(HashVocab.fromNumbers(vocab.keys(), vocab.size), idf, isChar, opts);
     const vecs: SparseVec[] = [];
-    for (const d of docs) {
-      vecs.push(space.transform(d, lookup));
+    for (let d = 0; d < docs.length; d++) {
+      vecs.push(space.weigh(docIds[d], docCounts[d], docIds[d].length));
       const wait = y();
       if (wait) await wait;
     }
@@ -149,37 +229,47 @@ export class FeatureSpace {
     return this.idf.length;
   }
 
-  transform(a: Analyzed, lookup: (k: string) => number | undefined = (k) => this.vocab.get(k)): SparseVec {
-    const n = a.counts.size;
-    const ids = new Int32Array(n);
-    const vals = new Float32Array(n);
+  transform(a: Analyzed): SparseVec {
+    const ids = new Int32Array(a.counts.size);
+    const cs = new Float32Array(a.counts.size);
     let m = 0;
+    for (const [k, c] of a.counts) {
+      const id = this.vocab.getNumber(k);
+      if (id === undefined) continue;
+      ids[m] = id;
+      cs[m++] = c;
+    }
+    return this.weigh(ids, cs, m);
+  }
+
+  /** TF-IDF of the first `m` (feature id, count) pairs, each group L2-normalized, sorted by id. */
+  weigh(ids: Int32Array, counts: Float32Array, m: number): SparseVec {
+    // Sort by feature id, counts alongside: pack (id, position) into one number and sort
+    // numerically (a document has far fewer than 65,536 features: input is cut at 600 chars).
+    const keys = new Float64Array(m);
+    for (let j = 0; j < m; j++) keys[j] = ids[j] * 65536 + j;
+    keys.sort();
+    const sorted = new Int32Array(m);
+    const cs = new Float32Array(m);
+    for (let j = 0; j < m; j++) {
+      const pos = keys[j] % 65536;
+      sorted[j] = ids[pos];
+      cs[j] = counts[pos];
+    }
+    const val = new Float32Array(m);
     let nw = 0;
     let nc = 0;
-    for (const [k, c] of a.counts) {
-      const id = lookup(k);
-      if (id === undefined) continue;
-      const v = (1 + Math.log(c)) * this.idf[id];
-      ids[m] = id;
-      vals[m++] = v;
+    for (let j = 0; j < m; j++) {
+      const id = sorted[j];
+      const v = (1 + Math.log(cs[j])) * this.idf[id];
+      val[j] = v;
       if (this.isChar[id]) nc += v * v;
       else nw += v * v;
     }
     const sw = nw > 0 ? 1 / Math.sqrt(nw) : 0;
     const sc = nc > 0 ? this.opts.charWeight / Math.sqrt(nc) : 0;
-    // Sort by feature id: pack (id, position) into one number and sort numerically.
-    const keys = new Float64Array(m);
-    for (let j = 0; j < m; j++) keys[j] = ids[j] * 65536 + j;
-    keys.sort();
-    const idx = new Int32Array(m);
-    const val = new Float32Array(m);
-    for (let j = 0; j < m; j++) {
-      const pos = keys[j] % 65536;
-      const id = ids[pos];
-      idx[j] = id;
-      val[j] = vals[pos] * (this.isChar[id] ? sc : sw);
-    }
-    return { idx, val };
+    for (let j = 0; j < m; j++) val[j] *= this.isChar[sorted[j]] ? sc : sw;
+    return { idx: sorted, val };
   }
 }
 

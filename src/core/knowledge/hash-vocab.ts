@@ -30,6 +30,20 @@ function hash2(s: string): number {
   return (h ^ (s.length * 0x27d4eb2d)) | 0;
 }
 
+const HI = 2 ** 21;
+
+function hiOf(k: number): number {
+  return Math.floor(k / HI) | 0;
+}
+
+function loOf(k: number): number {
+  return k % HI | 0;
+}
+
+function mix(a: number, b: number): number {
+  return (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
+}
+
 export class HashVocab {
   private readonly h1: Int32Array;
   private readonly h2: Int32Array;
@@ -64,6 +78,43 @@ export class HashVocab {
       ids[slot] = n++;
     }
     return new HashVocab({ h1, h2, ids, size: n });
+  }
+
+  /**
+   * A table of numeric keys (non-negative integers below 2^53, e.g. feature keys): the two halves
+   * of the key take the place of the two string hashes. Look these up with `getNumber`.
+   */
+  static fromNumbers(keys: Iterable<number>, count: number): HashVocab {
+    let cap = 16;
+    while (cap < count * 2) cap *= 2;
+    const h1 = new Int32Array(cap);
+    const h2 = new Int32Array(cap);
+    const ids = new Int32Array(cap).fill(-1);
+    const mask = cap - 1;
+    let n = 0;
+    for (const k of keys) {
+      const a = hiOf(k);
+      const b = loOf(k);
+      let slot = mix(a, b) & mask;
+      while (ids[slot] >= 0) slot = (slot + 1) & mask;
+      h1[slot] = a;
+      h2[slot] = b;
+      ids[slot] = n++;
+    }
+    return new HashVocab({ h1, h2, ids, size: n });
+  }
+
+  getNumber(k: number): number | undefined {
+    const a = hiOf(k);
+    const b = loOf(k);
+    let slot = mix(a, b) & this.mask;
+    for (let n = 0; n < this.ids.length; n++) {
+      const id = this.ids[slot];
+      if (id < 0) return undefined;
+      if (this.h1[slot] === a && this.h2[slot] === b) return id;
+      slot = (slot + 1) & this.mask;
+    }
+    return undefined;
   }
 
   static fromState(s: HashVocabState): HashVocab {
