@@ -55,8 +55,8 @@ test('off-topic questions with words the base never saw escalate instead of answ
   }
 });
 
-test('a short question close to examples of two entries is clarified, a specific one is answered', async () => {
-  for (const q of ['refund', 'membership']) {
+test('a one-word question close to examples of two entries is clarified, a specific one is answered', async () => {
+  for (const q of ['refund', 'membership', '会员']) {
     const d = await bot.respond(turn(q));
     assert.equal(d.kind, 'clarify', `${q} -> ${JSON.stringify(d)}`);
   }
@@ -69,7 +69,7 @@ function ranked(over: Partial<Ranked>): Ranked {
   return { index: 0, id: 'a', score: 0.5, confidence: 0.5, coverage: 1, words: 1, classifier: 0.5, cosine: 0.5, bm25: 0.5, question: 'q', ...over };
 }
 
-test('decide: underspecified needs a short question, a plausible second and close cosines', () => {
+test('decide: underspecified needs a one-word question, a plausible top and second, and close real cosines', () => {
   const t = { answerThreshold: 0.5, clarifyThreshold: 0.3, clarifyMargin: 0.2 };
   const top = ranked({ id: 'a', confidence: 0.8, cosine: 0.5, words: 1 });
   const second = ranked({ id: 'b', confidence: 0.15, cosine: 0.45, words: 1 });
@@ -79,6 +79,10 @@ test('decide: underspecified needs a short question, a plausible second and clos
   assert.equal(decide([top, { ...second, cosine: 0.2 }], t).kind, 'answer');
   assert.equal(decide([top, { ...second, confidence: 0.01 }], t).kind, 'answer');
   assert.equal(decide([{ ...top, confidence: 0.4, words: 5 }, { ...second, confidence: 0.05, words: 5 }], t).kind, 'escalate');
+  // An off-topic word: the top entry is below clarifyThreshold, so it escalates instead.
+  assert.equal(decide([{ ...top, confidence: 0.2 }, { ...second, confidence: 0.1 }], t).kind, 'escalate');
+  // Cosines of 0 (pruned index of a very large base) are not "close".
+  assert.equal(underspecified({ ...top, cosine: 0 }, { ...second, cosine: 0 }), false);
 });
 
 test('class-balanced training: a rare class is not drowned by a frequent one on shared words', async () => {
@@ -126,4 +130,26 @@ test('Chinese homophone typos (pinyin input) still reach the right entry', async
     assert.equal(top.id, want, q);
     assert.ok(top.classifier - second.classifier > 0.4, `${q}: ${top.classifier} vs ${second.classifier}`);
   }
+});
+
+test('one-typo words and ids keep full coverage; unknown words lose it', async () => {
+  const engine = await Engine.build(
+    [
+      { id: 'cancel_transfer', questions: ['how do i cancel a transfer', 'cancel my transfer please', 'stop the transfer i just made'] },
+      { id: 'lost_card', questions: ['my card was stolen', 'i lost my card', 'report a stolen card'] },
+    ],
+    { yieldEveryMs: null },
+  );
+  // Deletion, swap, insertion, substitution: each one edit from "transfer" / "cancel".
+  for (const q of ['cancel transfr', 'cancel trasnfer', 'cancel transfeer', 'cancel tronsfer', 'cancl my transfer']) {
+    const top = engine.rank(q)[0];
+    assert.equal(top.id, 'cancel_transfer', q);
+    assert.equal(top.coverage, 1, `${q}: coverage ${top.coverage}`);
+  }
+  // Numbers (amounts, ids) do not count either way.
+  assert.equal(engine.rank('cancel my transfer 48213')[0].coverage, 1);
+  const offTopic = engine.rank('what is photosynthesis')[0];
+  assert.ok(offTopic.coverage < 0.7, `off-topic coverage ${offTopic.coverage}`);
+  // Two edits away is not a typo of a known word.
+  assert.ok(engine.rank('cancel trnsfre')[0].coverage < 1);
 });

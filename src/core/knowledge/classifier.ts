@@ -19,8 +19,8 @@ export interface TrainOptions {
   /** Average the weights at the end of the last this-many epochs (Polyak-style; 0 = off). */
   averageLast: number;
   /**
-   * Class balance: `weight` scales each example's step by n / (K * count of its class), so a
-   * frequent class does not win close calls only because it has more examples.
+   * Class balance: `weight` scales each example's step by n / (K * count of its class), at most 4,
+   * so a frequent class does not win close calls only because it has more examples.
    */
   balance: 'none' | 'weight';
   /** Input-feature dropout during training (0 = off): each feature of an example is dropped with this probability per step. */
@@ -43,6 +43,8 @@ export const defaultTrainOptions: TrainOptions = {
   balance: 'weight',
   dropout: 0.3,
 };
+
+const MAX_CLASS_WEIGHT = 4;
 
 export interface ClassifierState {
   k: number;
@@ -96,7 +98,8 @@ export class SoftmaxClassifier {
     if (opts.balance === 'weight') {
       const counts = new Float64Array(k);
       for (let i = 0; i < ys.length; i++) counts[ys[i]]++;
-      for (let c = 0; c < k; c++) classWeight[c] = counts[c] > 0 ? ys.length / (k * counts[c]) : 1;
+      // Capped: an entry with one example among entries with hundreds would otherwise take huge steps.
+      for (let c = 0; c < k; c++) classWeight[c] = counts[c] > 0 ? Math.min(MAX_CLASS_WEIGHT, ys.length / (k * counts[c])) : 1;
     }
     for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, rand);

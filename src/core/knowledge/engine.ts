@@ -10,6 +10,8 @@ import { FeatureSpace, Group, analyze, featureKey, type Analyzed, type FeatureSp
 import { SparseIndex, type SparseIndexState } from './sparse-index.js';
 import { SparseRows, type SparseRowsState } from './sparse-rows.js';
 import { makeYielder, type Yielder } from './yielder.js';
+import { TypoIndex } from './typos.js';
+import type { HashVocabState } from './hash-vocab.js';
 
 export interface EngineEntry {
   id: string;
@@ -25,7 +27,7 @@ export interface EngineOptions {
   /** Softmax temperature on centroid cosines when the centroid model is used. */
   centroidTemperature: number;
   train: TrainOptions;
-  /** Features in more than this share of the examples are left out of the example-cosine index. */
+  /** Centroid mode: features in more than this share of the examples are left out of the example-cosine index. */
   exampleMaxDf: number;
   /**
    * Classifier mode: the best-example cosine is computed exactly (every feature) for this many
@@ -61,12 +63,15 @@ export interface Ranked {
   confidence: number;
   /** Share of the question's words that occur anywhere in the base (1 when it has no words). */
   coverage: number;
-  /** Number of words in the question. */
+  /** Length of the question in words: a Latin word counts 1, Chinese counts 1 per 2 characters. */
   words: number;
   classifier: number;
   cosine: number;
   bm25: number;
-  /** The example question that matched best. */
+  /**
+   * The example question that matched best (every returned entry is re-scored in classifier mode;
+   * in centroid mode an entry none of whose examples shares a kept feature shows its first one).
+   */
   question: string;
 }
 
@@ -84,6 +89,7 @@ export interface EngineState {
   exampleEntry: Int32Array;
   exampleText: string[];
   bm25: Bm25State;
+  typos: HashVocabState;
   classifier: ClassifierState | null;
   centroids: SparseIndexState | null;
   opts: EngineOptions;
@@ -109,6 +115,9 @@ export class Engine {
   private readonly exampleEntry: Int32Array;
   private readonly exampleText: string[];
   private readonly bm25: Bm25;
+  private readonly typos: TypoIndex;
+  /** IDF a word seen in no example would have (computed on first use). */
+  private unseenIdf: number | undefined;
   private readonly classifier: SoftmaxClassifier | null;
   private readonly centroids: SparseIndex | null;
   private readonly opts: EngineOptions;
@@ -127,6 +136,7 @@ export class Engine {
     exampleEntry: Int32Array;
     exampleText: string[];
     bm25: Bm25;
+    typos: TypoIndex;
     classifier: SoftmaxClassifier | null;
     centroids: SparseIndex | null;
     opts: EngineOptions;
@@ -141,6 +151,7 @@ export class Engine {
     this.exampleEntry = init.exampleEntry;
     this.exampleText = init.exampleText;
     this.bm25 = init.bm25;
+    this.typos = init.typos;
     this.classifier = init.classifier;
     this.centroids = init.centroids;
     this.opts = init.opts;
@@ -185,7 +196,8 @@ export class Engine {
         features.size,
       );
     }
-    return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, classifier, centroids, opts });
+    const typos = TypoIndex.build(new Set(analyzed.flatMap((a) => a.tokens)));
+    return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, typos, classifier, centroids, opts });
   }
 
   get size(): number {
@@ -201,6 +213,7 @@ export class Engine {
       exampleEntry: this.exampleEntry,
       exampleText: this.exampleText,
       bm25: this.bm25.state,
+      typos: this.typos.state,
       classifier: this.classifier?.state ?? null,
       centroids: this.centroids?.state ?? null,
       opts: this.opts,
@@ -216,6 +229,7 @@ export class Engine {
       exampleEntry: s.exampleEntry,
       exampleText: s.exampleText,
       bm25: Bm25.fromState(s.bm25),
+      typos: TypoIndex.fromState(s.typos),
       classifier: s.classifier ? SoftmaxClassifier.fromState(s.classifier) : null,
       centroids: s.centroids ? SparseIndex.fromState(s.centroids) : null,
       opts: s.opts,
@@ -265,7 +279,8 @@ export class Engine {
     };
     if (this.rows) {
       if (q.idx.length > 0) {
-        const ranges = topN(cls, Math.min(k, this.opts.rerankTop)).map((e) => [this.entryStart[e], this.entryStart[e + 1]] as const);
+        // Every entry returned is re-scored (at least rerankTop), so `question` is always its best.
+        const ranges = topN(cls.subarray(0, k), Math.min(k, Math.max(this.opts.rerankTop, n))).map((e) => [this.entryStart[e], this.entryStart[e + 1]] as const);
         this.rows.dots(q, ranges, best);
       }
     } else if (this.examples) {
@@ -285,6 +300,7 @@ export class Engine {
       scores[e] = (w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum;
     }
     const cover = this.coverage(a.tokens);
+    const words = questionWords(a.tokens);
     const top = topN(scores, n);
     return top
       .filter((e) => scores[e] > 0)
@@ -294,35 +310,57 @@ export class Engine {
         score: Math.min(1, Math.max(0, scores[e])),
         confidence: (this.classifier ? cls[e] : Math.min(1, Math.max(0, scores[e]))) * cover,
         coverage: cover,
-        words: a.tokens.length,
+        words,
         classifier: cls[e],
         cosine: cos[e],
         bm25: self > 0 ? Math.min(1, bm[e] / self) : 0,
-        question: bestDoc[e] >= 0 ? this.exampleText[bestDoc[e]] : this.entries[e].questions[0],
+        question: bestDoc[e] >= 0 ? this.exampleText[bestDoc[e]] : (this.entries[e].questions[0] ?? ''),
       }));
   }
 
   /**
-   * Share of the question's words the base knows. A Chinese word the base never saw as a word
-   * still counts for the square of the share of its characters it knows (segmentation varies between
-   * paraphrases: 寄出来 / 发出), a Latin word counts only whole.
+   * Share of the question's words the base knows, each word weighted by its IDF (an unknown word
+   * weighs as much as a word seen in no example), so "what is photosynthesis" is mostly unknown
+   * even though "what" and "is" are known. A Latin word one typo away from a known word
+   * ("transfr") counts as known. A Chinese word the base never saw as a word counts for the square
+   * of the share of its characters it knows (segmentation varies between paraphrases: 寄出来 /
+   * 发出). Words with digits (amounts, ids) are left out.
    */
   private coverage(tokens: readonly string[]): number {
-    if (tokens.length === 0) return 1;
-    let known = 0;
+    const idf = this.features.idf;
+    const unseen = (this.unseenIdf ??= idf.reduce((m, v) => Math.max(m, v), 1) + Math.LN2);
+    const idOf = (w: string): number | undefined => this.features.vocab.getNumber(featureKey(Group.Word, w));
+    let score = 0;
+    let total = 0;
     for (const t of tokens) {
-      if (this.features.vocab.getNumber(featureKey(Group.Word, t)) !== undefined) known++;
-      else if (CJK.test(t)) {
+      if (t === '#num' || /\d/.test(t)) continue;
+      const id = idOf(t);
+      if (id !== undefined) {
+        score += idf[id];
+        total += idf[id];
+        continue;
+      }
+      total += unseen;
+      if (this.typos.nearKnown(t, (w) => idOf(w) !== undefined)) {
+        score += unseen;
+      } else if (CJK.test(t)) {
         let chars = 0;
         for (const ch of t) if (this.features.vocab.getNumber(featureKey(Group.Char, ch)) !== undefined) chars++;
-        known += (chars / t.length) ** 2;
+        score += unseen * (chars / t.length) ** 2;
       }
     }
-    return known / tokens.length;
+    return total === 0 ? 1 : score / total;
   }
 }
 
 const CJK = /[\u3400-\u9fff\uf900-\ufaff]/u;
+
+/** A Latin word counts 1, a Chinese word 1 per 2 characters (会员 is one word, 会员费多少 three). */
+function questionWords(tokens: readonly string[]): number {
+  let n = 0;
+  for (const t of tokens) n += CJK.test(t) ? Math.ceil(t.length / 2) : 1;
+  return n;
+}
 
 async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, nFeatures: number, norm: number, y: Yielder): Promise<SparseVec[]> {
   // Examples are stored in entry order: sum each entry's run into a dense buffer, then read back

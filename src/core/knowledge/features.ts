@@ -175,7 +175,7 @@ export class FeatureSpace {
     return (await FeatureSpace.fitTransform(docs, opts, y)).space;
   }
 
-  /** Fits the space and returns the training vectors too (looked up in the fitting Map: faster). */
+  /** Fits the space and returns the training vectors too (feature ids kept from the counting pass). */
   static async fitTransform(
     docs: readonly Analyzed[],
     opts: FeatureOptions,

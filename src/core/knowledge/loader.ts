@@ -162,11 +162,14 @@ export function lintEntries(entries: readonly KnowledgeEntry[]): string[] {
   const warnings: string[] = [];
   const owner = new Map<string, KnowledgeEntry>();
   for (const e of entries) {
-    for (const q of new Set(e.examples.map(questionKey))) {
-      if (!q) continue;
+    const mine = new Set<string>();
+    for (const text of e.examples) {
+      const q = questionKey(text);
+      if (!q || mine.has(q)) continue;
+      mine.add(q);
       const prev = owner.get(q);
       if (prev && prev.id !== e.id) {
-        warnings.push(`${e.source.file}:${e.source.line}: questions: "${q}" is also an example of "${prev.id}" (${prev.source.file}:${prev.source.line})`);
+        warnings.push(`${e.source.file}:${e.source.line}: questions: "${text}" is also an example of "${prev.id}" (${prev.source.file}:${prev.source.line})`);
       } else owner.set(q, e);
     }
   }
