@@ -32,6 +32,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
+/** A decision made before the ranking was consulted: a human request, anger, empty input, "not helpful". */
+function settledBeforeRanking(d: BotDecision): boolean {
+  if (d.kind === 'escalate') return d.reason !== 'low_confidence';
+  return d.kind === 'answer' && !d.entryIds?.length;
+}
+
+function verdictOf(v: ReturnType<typeof decide>): { kind: string; id: string | undefined } {
+  return { kind: v.kind, id: v.kind === 'answer' ? v.top.id : undefined };
+}
+
 /** Gap between top-1 confidence and top-1 accuracy, averaged over 10 confidence bins by size. */
 function expectedCalibrationError(rows: readonly { want: string; ranked: readonly Ranked[] }[]): number {
   const bins = Array.from({ length: 10 }, () => ({ n: 0, conf: 0, right: 0 }));
@@ -154,13 +164,15 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   let top1 = 0;
   let answeredRight = 0;
   let escalated = 0;
-  const rankedTest: { want: string; ranked: Ranked[] }[] = [];
-  const rankedOos: Ranked[][] = [];
+  // For --sweep: the local ranking of each row, or the real decision when respond() settled the
+  // turn before ranking (a human request, anger, empty input): no threshold changes those.
+  const rankedTest: { want: string; ranked: Ranked[]; fixed?: BotDecision }[] = [];
+  const rankedOos: { ranked: Ranked[]; fixed?: BotDecision }[] = [];
   for (let i = 0; i < testRows.length; i++) {
     const row = testRows[i];
     const want = categoryId(row.category ?? '');
     const d = await ask(i, row.text);
-    rankedTest.push({ want, ranked: kb.rank(row.text ?? '', 5) });
+    rankedTest.push({ want, ranked: kb.rank(row.text ?? '', 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
     const c = perCat.get(want) ?? { n: 0, top1: 0, answered: 0, escalated: 0, clarified: 0 };
     c.n++;
     if (d.entryIds?.[0] === want) {
@@ -182,7 +194,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   for (let i = 0; i < oosRows.length; i++) {
     const d = await ask(testRows.length + i, oosRows[i].text);
     if (d.kind === 'escalate') oosEscalated++;
-    rankedOos.push(kb.rank(oosRows[i].text ?? '', 5));
+    rankedOos.push({ ranked: kb.rank(oosRows[i].text ?? '', 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
   }
   await kb.close();
 
@@ -196,14 +208,15 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
     io.out.write('answerThreshold\tinScopeAccuracy\tescalatedRate\toosRecall\n');
     for (let t = 20; t <= 95; t += 5) {
       const th = { ...bot, answerThreshold: t / 100 };
+      // (The LLM, when configured, is not asked here: this is the local engine's trade-off.)
       let right = 0;
       let esc = 0;
       for (const r of rankedTest) {
-        const v = decide(r.ranked, th);
-        if (v.kind === 'answer' && v.top.id === r.want) right++;
+        const v = r.fixed ? { kind: r.fixed.kind, id: r.fixed.entryIds?.[0] } : verdictOf(decide(r.ranked, th));
+        if (v.kind === 'answer' && v.id === r.want) right++;
         if (v.kind === 'escalate') esc++;
       }
-      const oos = rankedOos.filter((r) => decide(r, th).kind === 'escalate').length;
+      const oos = rankedOos.filter((r) => (r.fixed ? r.fixed.kind : decide(r.ranked, th).kind) === 'escalate').length;
       const frac = (x: number, of: number): string => (of ? round(x / of, 3).toFixed(3) : '-');
       io.out.write(`${(t / 100).toFixed(2)}\t${frac(right, rankedTest.length)}\t${frac(esc, rankedTest.length)}\t${frac(oos, rankedOos.length)}\n`);
     }
