@@ -65,3 +65,14 @@ test('CSV import: one entry per category, answers from the answers file', () => 
   assert.deepEqual(entries[0].answer, { en: 'Cards arrive in 5 days.' });
   assert.equal(entries[1].id, 'change_pin_');
 });
+
+test('English contractions give the same words with or without the apostrophe', () => {
+  const want = tokenize('I did not get my card');
+  assert.deepEqual(tokenize("I didn't get my card"), want);
+  assert.deepEqual(tokenize('I didnt get my card'), want);
+  assert.deepEqual(tokenize('I didn’t get my card'), want);
+  assert.deepEqual(tokenize("why can't I top up"), tokenize('why can not i top up'));
+  assert.deepEqual(tokenize('cannot'), ['can', 'not']);
+  // Words that only look like a contraction without the apostrophe stay as they are.
+  assert.deepEqual(tokenize('its were ill'), ['it', 'were', 'ill']);
+});

@@ -47,6 +47,30 @@ export function segments(normalized: string): Segment[] {
   return out;
 }
 
+/**
+ * English contractions, with and without the apostrophe (customers often drop it), as the words
+ * they stand for: "didn't", "didnt" and "did not" give the same word features.
+ */
+const CONTRACTIONS = new Map<string, readonly string[]>();
+for (const [short, long] of [
+  ["can't", 'can not'], ['cannot', 'can not'], ["won't", 'will not'], ["shan't", 'shall not'],
+  ["i'm", 'i am'], ["i've", 'i have'], ["i'll", 'i will'], ["i'd", 'i would'],
+  ["you're", 'you are'], ["you've", 'you have'], ["we're", 'we are'], ["they're", 'they are'],
+  ["it's", 'it is'], ["what's", 'what is'], ["that's", 'that is'], ["there's", 'there is'], ["where's", 'where is'],
+] as const) {
+  CONTRACTIONS.set(short, long.split(' '));
+  if (short.includes("'") && !['im', 'ill', 'id', 'its', 'were', 'shant', 'whats', 'thats', 'wont', 'cant'].includes(short.replace("'", ''))) {
+    CONTRACTIONS.set(short.replace("'", ''), long.split(' '));
+  }
+}
+for (const base of ['do', 'does', 'did', 'is', 'are', 'was', 'were', 'has', 'have', 'had', 'could', 'would', 'should', 'must', 'need']) {
+  CONTRACTIONS.set(`${base}n't`, [base, 'not']);
+  CONTRACTIONS.set(`${base}nt`, [base, 'not']);
+}
+// Without the apostrophe these are words of their own, or almost always meant as the contraction.
+CONTRACTIONS.set('cant', ['can', 'not']);
+CONTRACTIONS.set('wont', ['will', 'not']);
+
 const stemCache = new Map<string, string>();
 /** jieba cuts of CJK runs (reloads re-segment mostly the same questions). */
 const cutCache = new Map<string, readonly string[]>();
@@ -75,7 +99,9 @@ export function tokenizeSegments(segs: readonly Segment[]): string[] {
       }
       for (const w of words) out.push(w);
     } else {
-      out.push(stem(seg.text));
+      const expanded = CONTRACTIONS.get(seg.text.replace(/’/g, "'"));
+      if (expanded) for (const w of expanded) out.push(stem(w));
+      else out.push(stem(seg.text));
     }
   }
   return out;
