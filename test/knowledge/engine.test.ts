@@ -6,6 +6,7 @@ import { SoftmaxClassifier, defaultTrainOptions } from '../../src/core/knowledge
 import { botConfigSchema } from '../../src/core/knowledge/config.js';
 import { decide, underspecified } from '../../src/core/knowledge/decide.js';
 import { Engine, type Ranked } from '../../src/core/knowledge/engine.js';
+import { defaultMlpOptions } from '../../src/core/knowledge/mlp.js';
 import type { SparseVec } from '../../src/core/knowledge/features.js';
 import { FIXTURES, turn } from './helpers.js';
 
@@ -152,4 +153,30 @@ test('one-typo words and ids keep full coverage; unknown words lose it', async (
   assert.ok(offTopic.coverage < 0.7, `off-topic coverage ${offTopic.coverage}`);
   // Two edits away is not a typo of a known word.
   assert.ok(engine.rank('cancel trnsfre')[0].coverage < 1);
+});
+
+test('bases with enough examples add the small network: it trains, ranks, and survives the state round trip', async () => {
+  const many = [
+    { id: 'card_arrival', questions: ['when will my card arrive', 'my card has not arrived yet', 'how long does card delivery take', 'card still not here', 'is my card on its way'] },
+    { id: 'card_activate', questions: ['how do i activate my card', 'activate the new card', 'card activation steps', 'turn on my new card', 'start using my card'] },
+    { id: 'exchange_rate', questions: ['what exchange rate do you use', 'is the exchange rate fair', 'currency conversion rate', 'rate for euros', 'how do you convert currency'] },
+  ];
+  const opts = { yieldEveryMs: null, mlp: { ...defaultMlpOptions, weight: 0.5, minExamples: 10, minSteps: 3000 } };
+  const withNet = await Engine.build(many, opts);
+  const plain = await Engine.build(many, { ...opts, mlp: null });
+  assert.ok(withNet.state.mlp, 'the network is part of the state');
+  assert.equal(plain.state.mlp, null);
+  const q = 'my card never arrived';
+  const [top] = withNet.rank(q);
+  assert.equal(top.id, 'card_arrival');
+  // Confidence is the mean of both models' probabilities, so it differs from the classifier's alone.
+  assert.notEqual(top.confidence, top.classifier * top.coverage);
+  const copy = Engine.fromState(structuredClone(withNet.state));
+  assert.deepEqual(
+    copy.rank(q).map((r) => [r.id, r.score.toFixed(6), r.confidence.toFixed(6)]),
+    withNet.rank(q).map((r) => [r.id, r.score.toFixed(6), r.confidence.toFixed(6)]),
+  );
+  // Below minExamples the engine keeps the softmax classifier alone.
+  const small = await Engine.build(many, { yieldEveryMs: null });
+  assert.equal(small.state.mlp, null);
 });

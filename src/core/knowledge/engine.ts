@@ -11,6 +11,7 @@ import { SparseIndex, type SparseIndexState } from './sparse-index.js';
 import { SparseRows, type SparseRowsState } from './sparse-rows.js';
 import { makeYielder, type Yielder } from './yielder.js';
 import { TypoIndex } from './typos.js';
+import { Mlp, defaultMlpOptions, type MlpOptions, type MlpState } from './mlp.js';
 import type { HashVocabState } from './hash-vocab.js';
 
 export interface EngineEntry {
@@ -34,6 +35,13 @@ export interface EngineOptions {
    * entries, the classifier's best; the others get 0. Centroid mode uses the pruned index instead.
    */
   rerankTop: number;
+  /**
+   * Classifier mode, bases of at least `minExamples` example questions: a small neural network
+   * trained beside the softmax classifier. The ranking score adds `weight` x its probability and
+   * the confidence is the mean of both probabilities (null: off). Smaller bases have too few
+   * examples to train it well, and use the softmax classifier alone.
+   */
+  mlp: (MlpOptions & { weight: number; minExamples: number }) | null;
   /** Yield to the event loop every this many ms while building (null: build in one go). */
   yieldEveryMs: number | null;
 }
@@ -46,6 +54,7 @@ export const defaultEngineOptions: EngineOptions = {
   train: defaultTrainOptions,
   exampleMaxDf: 0.02,
   rerankTop: 5,
+  mlp: { ...defaultMlpOptions, weight: 0.5, minExamples: 2000 },
   yieldEveryMs: 4,
 };
 
@@ -56,9 +65,10 @@ export interface Ranked {
   /** Blended 0..1 ranking score (classifier, cosine, BM25). */
   score: number;
   /**
-   * 0..1 confidence that this entry is the right one: the classifier's softmax probability (the
-   * best-calibrated signal on held-out data), or the blended score in centroid mode, times the
-   * question's word coverage (a question full of words the base has never seen is off-topic).
+   * 0..1 confidence that this entry is the right one: the mean of the softmax classifier's and the
+   * network's probabilities (the best-calibrated signal on held-out data), or the blended score in
+   * centroid mode, times the question's word coverage (a question full of words the base has never
+   * seen is off-topic).
    */
   confidence: number;
   /** Share of the question's words that occur anywhere in the base (1 when it has no words). */
@@ -91,6 +101,7 @@ export interface EngineState {
   bm25: Bm25State;
   typos: HashVocabState;
   classifier: ClassifierState | null;
+  mlp: MlpState | null;
   centroids: SparseIndexState | null;
   opts: EngineOptions;
 }
@@ -119,6 +130,7 @@ export class Engine {
   /** IDF a word seen in no example would have (computed on first use). */
   private unseenIdf: number | undefined;
   private readonly classifier: SoftmaxClassifier | null;
+  private readonly mlp: Mlp | null;
   private readonly centroids: SparseIndex | null;
   private readonly opts: EngineOptions;
   private readonly norm2: number;
@@ -126,7 +138,7 @@ export class Engine {
   private readonly scratchScores: Float32Array;
   private readonly touched: number[] = [];
   /** Per-entry buffers reused by every rank() call (rank is synchronous, results are copied out). */
-  private perEntry: { cls: Float64Array; centroid: Float32Array; cos: Float32Array; bestDoc: Int32Array; bm: Float32Array; scores: Float64Array } | undefined;
+  private perEntry: { cls: Float64Array; net: Float64Array; pick: Float64Array; centroid: Float32Array; cos: Float32Array; bestDoc: Int32Array; bm: Float32Array; scores: Float64Array } | undefined;
 
   private constructor(init: {
     entries: readonly EngineEntry[];
@@ -138,6 +150,7 @@ export class Engine {
     bm25: Bm25;
     typos: TypoIndex;
     classifier: SoftmaxClassifier | null;
+    mlp: Mlp | null;
     centroids: SparseIndex | null;
     opts: EngineOptions;
   }) {
@@ -153,6 +166,7 @@ export class Engine {
     this.bm25 = init.bm25;
     this.typos = init.typos;
     this.classifier = init.classifier;
+    this.mlp = init.mlp;
     this.centroids = init.centroids;
     this.opts = init.opts;
     this.norm2 = 1 + init.opts.charWeight * init.opts.charWeight;
@@ -187,9 +201,11 @@ export class Engine {
     );
     await y();
     let classifier: SoftmaxClassifier | null = null;
+    let mlp: Mlp | null = null;
     let centroids: SparseIndex | null = null;
     if (useClassifier) {
       classifier = await SoftmaxClassifier.train(vecs, entryOf, entries.length, features.size, opts.train, y);
+      if (opts.mlp && vecs.length >= opts.mlp.minExamples) mlp = await Mlp.train(vecs, entryOf, entries.length, features.size, opts.mlp, y);
     } else if (entries.length >= 2) {
       centroids = new SparseIndex(
         await centroidVectors(vecs, entryOf, entries.length, features.size, Math.sqrt(1 + opts.charWeight * opts.charWeight), y),
@@ -197,7 +213,7 @@ export class Engine {
       );
     }
     const typos = TypoIndex.build(new Set(analyzed.flatMap((a) => a.tokens)));
-    return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, typos, classifier, centroids, opts });
+    return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, typos, classifier, mlp, centroids, opts });
   }
 
   get size(): number {
@@ -215,6 +231,7 @@ export class Engine {
       bm25: this.bm25.state,
       typos: this.typos.state,
       classifier: this.classifier?.state ?? null,
+      mlp: this.mlp?.state ?? null,
       centroids: this.centroids?.state ?? null,
       opts: this.opts,
     };
@@ -231,6 +248,7 @@ export class Engine {
       bm25: Bm25.fromState(s.bm25),
       typos: TypoIndex.fromState(s.typos),
       classifier: s.classifier ? SoftmaxClassifier.fromState(s.classifier) : null,
+      mlp: s.mlp ? Mlp.fromState(s.mlp) : null,
       centroids: s.centroids ? SparseIndex.fromState(s.centroids) : null,
       opts: s.opts,
     });
@@ -240,6 +258,8 @@ export class Engine {
     const k = this.entries.length;
     this.perEntry ??= {
       cls: new Float64Array(k),
+      net: new Float64Array(k),
+      pick: new Float64Array(k),
       centroid: new Float32Array(k),
       cos: new Float32Array(k),
       bestDoc: new Int32Array(k),
@@ -257,8 +277,10 @@ export class Engine {
     const q = this.features.transform(a);
     const sc = this.scratch();
     const cls = sc.cls.fill(0);
+    const net = sc.net.fill(0);
     if (this.classifier) {
       if (q.idx.length > 0) this.classifier.predict(q, cls);
+      if (this.mlp && q.idx.length > 0) this.mlp.predict(q, net);
     } else if (this.centroids) {
       const c = sc.centroid.fill(0);
       this.centroids.accumulate(q, c);
@@ -280,7 +302,9 @@ export class Engine {
     if (this.rows) {
       if (q.idx.length > 0) {
         // Every entry returned is re-scored (at least rerankTop), so `question` is always its best.
-        const ranges = topN(cls.subarray(0, k), Math.min(k, Math.max(this.opts.rerankTop, n))).map((e) => [this.entryStart[e], this.entryStart[e + 1]] as const);
+        const pick = sc.pick;
+        for (let e = 0; e < k; e++) pick[e] = cls[e] + net[e];
+        const ranges = topN(pick, Math.min(k, Math.max(this.opts.rerankTop, n))).map((e) => [this.entryStart[e], this.entryStart[e + 1]] as const);
         this.rows.dots(q, ranges, best);
       }
     } else if (this.examples) {
@@ -294,10 +318,11 @@ export class Engine {
     const self = this.bm25.selfScore(a.tokens);
     const w = this.opts.weights;
     const wsum = w.classifier + w.cosine + w.bm25;
+    const mw = this.mlp ? (this.opts.mlp?.weight ?? 0) : 0;
     const scores = sc.scores.fill(0);
     for (let e = 0; e < k; e++) {
       const b = self > 0 ? Math.min(1, bm[e] / self) : 0;
-      scores[e] = (w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum;
+      scores[e] = ((w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum + mw * net[e]) / (1 + mw);
     }
     const cover = this.coverage(a.tokens);
     const words = questionWords(a.tokens);
@@ -308,7 +333,7 @@ export class Engine {
         index: e,
         id: this.entries[e].id,
         score: Math.min(1, Math.max(0, scores[e])),
-        confidence: (this.classifier ? cls[e] : Math.min(1, Math.max(0, scores[e]))) * cover,
+        confidence: (this.classifier ? (this.mlp ? (cls[e] + net[e]) / 2 : cls[e]) : Math.min(1, Math.max(0, scores[e]))) * cover,
         coverage: cover,
         words,
         classifier: cls[e],
