@@ -78,7 +78,7 @@ export class Mlp {
         const x = xs[n];
         const target = ys[n];
         const lr = lrEpoch * classWeight[target];
-        net.forward(x, p);
+        net.forward(x);
         for (let i = 0; i < H; i++) {
           mask[i] = rand() < opts.dropout ? 0 : keep;
           h[i] *= mask[i];
@@ -113,13 +113,13 @@ export class Mlp {
 
   /** Class probabilities for one query (`out` has at least K slots). */
   predict(x: SparseVec, out: Float64Array): void {
-    this.forward(x, out);
+    this.forward(x);
     logits(this.h, this.s.w2, this.s.b2, this.s.k, out);
     softmax(out, this.s.k);
   }
 
-  /** Hidden activations into `this.h` (ReLU); `out` is untouched here. */
-  private forward(x: SparseVec, _out: Float64Array): void {
+  /** Hidden activations (ReLU) into `this.h`. */
+  private forward(x: SparseVec): void {
     const { w1, b1, hidden: H } = this.s;
     const h = this.h;
     h.set(b1);
