@@ -1,8 +1,9 @@
 /**
- * A string -> id table made only of typed arrays (open addressing on two 32-bit FNV-1a hashes), so
- * a trained engine can be built in a worker thread and handed to the main thread without
- * rebuilding a `Map` of hundreds of thousands of strings there. Two different strings get the same
- * id only if both 32-bit hashes collide (about 1 in 2^64 per pair).
+ * A key -> id table made only of typed arrays (open addressing on two hashes), so a trained engine
+ * can be built in a worker thread and handed to the main thread without rebuilding a `Map` of
+ * hundreds of thousands of keys there. String keys: two 32-bit hashes (two different strings share
+ * an id only if both collide, about 1 in 2^64 per pair). Numeric keys (53-bit feature hashes): the
+ * key's high and low parts, exact.
  */
 
 export interface HashVocabState {
@@ -61,23 +62,7 @@ export class HashVocab {
 
   /** Ids are the positions of `keys` (which must be distinct). */
   static fromKeys(keys: Iterable<string>, count: number): HashVocab {
-    let cap = 16;
-    while (cap < count * 2) cap *= 2;
-    const h1 = new Int32Array(cap);
-    const h2 = new Int32Array(cap);
-    const ids = new Int32Array(cap).fill(-1);
-    const mask = cap - 1;
-    let n = 0;
-    for (const k of keys) {
-      const a = hash1(k);
-      const b = hash2(k);
-      let slot = (a ^ (b >>> 7)) & mask;
-      while (ids[slot] >= 0) slot = (slot + 1) & mask;
-      h1[slot] = a;
-      h2[slot] = b;
-      ids[slot] = n++;
-    }
-    return new HashVocab({ h1, h2, ids, size: n });
+    return HashVocab.build(keys, count, hash1, hash2);
   }
 
   /**
@@ -85,6 +70,10 @@ export class HashVocab {
    * of the key take the place of the two string hashes. Look these up with `getNumber`.
    */
   static fromNumbers(keys: Iterable<number>, count: number): HashVocab {
+    return HashVocab.build(keys, count, hiOf, loOf);
+  }
+
+  private static build<K>(keys: Iterable<K>, count: number, first: (k: K) => number, second: (k: K) => number): HashVocab {
     let cap = 16;
     while (cap < count * 2) cap *= 2;
     const h1 = new Int32Array(cap);
@@ -93,8 +82,8 @@ export class HashVocab {
     const mask = cap - 1;
     let n = 0;
     for (const k of keys) {
-      const a = hiOf(k);
-      const b = loOf(k);
+      const a = first(k);
+      const b = second(k);
       let slot = mix(a, b) & mask;
       while (ids[slot] >= 0) slot = (slot + 1) & mask;
       h1[slot] = a;
@@ -104,10 +93,17 @@ export class HashVocab {
     return new HashVocab({ h1, h2, ids, size: n });
   }
 
+  get(k: string): number | undefined {
+    return this.find(hash1(k), hash2(k));
+  }
+
   getNumber(k: number): number | undefined {
-    const a = hiOf(k);
-    const b = loOf(k);
+    return this.find(hiOf(k), loOf(k));
+  }
+
+  private find(a: number, b: number): number | undefined {
     let slot = mix(a, b) & this.mask;
+    // Bounded probe: the table is at most half full, but a detached (transferred-away) table is empty.
     for (let n = 0; n < this.ids.length; n++) {
       const id = this.ids[slot];
       if (id < 0) return undefined;
@@ -123,19 +119,5 @@ export class HashVocab {
 
   get state(): HashVocabState {
     return { h1: this.h1, h2: this.h2, ids: this.ids, size: this.size };
-  }
-
-  get(k: string): number | undefined {
-    const a = hash1(k);
-    const b = hash2(k);
-    let slot = (a ^ (b >>> 7)) & this.mask;
-    // Bounded probe: the table is at most half full, but a detached (transferred-away) table is empty.
-    for (let n = 0; n < this.ids.length; n++) {
-      const id = this.ids[slot];
-      if (id < 0) return undefined;
-      if (this.h1[slot] === a && this.h2[slot] === b) return id;
-      slot = (slot + 1) & this.mask;
-    }
-    return undefined;
   }
 }
