@@ -94,13 +94,7 @@ export class SoftmaxClassifier {
     const avgB = opts.averageLast > 0 ? new Float32Array(k) : undefined;
     let averaged = 0;
     const total = Math.max(1, epochs * xs.length);
-    const classWeight = new Float64Array(k).fill(1);
-    if (opts.balance === 'weight') {
-      const counts = new Float64Array(k);
-      for (let i = 0; i < ys.length; i++) counts[ys[i]]++;
-      // Capped: an entry with one example among entries with hundreds would otherwise take huge steps.
-      for (let c = 0; c < k; c++) classWeight[c] = counts[c] > 0 ? Math.min(MAX_CLASS_WEIGHT, ys.length / (k * counts[c])) : 1;
-    }
+    const classWeight = opts.balance === 'weight' ? classWeights(ys, k) : new Float64Array(k).fill(1);
     for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, rand);
       for (const i of order) {
@@ -183,6 +177,16 @@ function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number
     for (let c = 0; c < k; c++) out[c] += v * w[base + c];
   }
   for (let c = 0; c < k; c++) out[c] = out[c] * scale + bias[c];
+}
+
+/**
+ * Per-class step weights n / (K * count of the class), at most 4: an entry with one example among
+ * entries with hundreds would otherwise take huge steps.
+ */
+export function classWeights(ys: Int32Array, k: number): Float64Array {
+  const counts = new Float64Array(k);
+  for (let i = 0; i < ys.length; i++) counts[ys[i]]++;
+  return counts.map((c) => (c > 0 ? Math.min(MAX_CLASS_WEIGHT, ys.length / (k * c)) : 1));
 }
 
 export function softmaxInPlace(p: Float64Array, temperature = 1): void {

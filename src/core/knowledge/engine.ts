@@ -11,6 +11,7 @@ import { SparseIndex, type SparseIndexState } from './sparse-index.js';
 import { SparseRows, type SparseRowsState } from './sparse-rows.js';
 import { makeYielder, type Yielder } from './yielder.js';
 import { TypoIndex } from './typos.js';
+import { hasCjk } from './tokenize.js';
 import { Mlp, defaultMlpOptions, type MlpOptions, type MlpState } from './mlp.js';
 import type { HashVocabState } from './hash-vocab.js';
 
@@ -171,7 +172,7 @@ export class Engine {
     this.opts = init.opts;
     this.norm2 = 1 + init.opts.charWeight * init.opts.charWeight;
     this.scratchDocs = new Float32Array(init.exampleText.length);
-    this.scratchScores = new Float32Array(init.exampleText.length);
+    this.scratchScores = new Float32Array(init.examples ? init.exampleText.length : 0); // centroid mode only
   }
 
   static async build(entries: readonly EngineEntry[], options: Partial<EngineOptions> = {}): Promise<Engine> {
@@ -368,7 +369,7 @@ export class Engine {
       total += unseen;
       if (this.typos.nearKnown(t, (w) => idOf(w) !== undefined)) {
         score += unseen;
-      } else if (CJK.test(t)) {
+      } else if (hasCjk(t)) {
         let chars = 0;
         for (const ch of t) if (this.features.vocab.getNumber(featureKey(Group.Char, ch)) !== undefined) chars++;
         score += unseen * (chars / t.length) ** 2;
@@ -378,12 +379,10 @@ export class Engine {
   }
 }
 
-const CJK = /[\u3400-\u9fff\uf900-\ufaff]/u;
-
 /** A Latin word counts 1, a Chinese word 1 per 2 characters (会员 is one word, 会员费多少 three). */
 function questionWords(tokens: readonly string[]): number {
   let n = 0;
-  for (const t of tokens) n += CJK.test(t) ? Math.ceil(t.length / 2) : 1;
+  for (const t of tokens) n += hasCjk(t) ? Math.ceil(t.length / 2) : 1;
   return n;
 }
 

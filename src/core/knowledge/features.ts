@@ -20,9 +20,9 @@ export interface Analyzed {
 
 /**
  * Feature groups, kept in the key: words and word pairs are one L2 group, character and pinyin
- * n-grams the other.
+ * n-grams the other. `Deletion` is no feature: it keys the typo index's one-letter deletions.
  */
-export const Group = { Word: 0, Skip: 1, Char: 2, Pinyin: 3 } as const;
+export const Group = { Word: 0, Deletion: 1, Char: 2, Pinyin: 3 } as const;
 export type Group = (typeof Group)[keyof typeof Group];
 
 /*
@@ -68,12 +68,13 @@ function add(m: Map<number, number>, k: number): void {
   m.set(k, (m.get(k) ?? 0) + 1);
 }
 
-function addPair(m: Map<number, number>, group: Group, a: string, b: string): void {
-  begin(group);
+/** The word pair "a b". */
+function addPair(m: Map<number, number>, a: string, b: string): void {
+  begin(Group.Word);
   feed(a, 0, a.length);
   feed(' ', 0, 1);
   feed(b, 0, b.length);
-  add(m, end(group));
+  add(m, end(Group.Word));
 }
 
 /** Character n-grams of `s` for n in [min, max], straight from its char codes. */
@@ -87,39 +88,25 @@ function addGrams(m: Map<number, number>, s: string, min: number, max: number): 
   }
 }
 
-export interface AnalyzerOptions {
-  charMin: number;
-  charMax: number;
-  /** true: n-grams inside words only; false: across word boundaries too. */
-  wordBounded: boolean;
-  /** Word pairs up to this distance apart (2+) are features too; 1 = plain bigrams only. */
-  skipWindow: number;
-  /** Toneless pinyin n-grams (in syllables) of Chinese runs: homophone typos still match. */
-  pinyinMin: number;
-  pinyinMax: number;
-}
-
-export const analyzerOptions: AnalyzerOptions = { charMin: 2, charMax: 5, wordBounded: true, skipWindow: 1, pinyinMin: 1, pinyinMax: 2 };
+/** Character n-gram lengths inside Latin words, and pinyin n-gram lengths (in syllables) of Chinese runs. */
+const CHAR_MIN = 2;
+const CHAR_MAX = 5;
+const PINYIN_MIN = 1;
+const PINYIN_MAX = 2;
 
 export function analyze(text: string): Analyzed {
-  const { charMin, charMax, wordBounded, skipWindow, pinyinMin, pinyinMax } = analyzerOptions;
   const segs = segments(normalize(text));
   const tokens = tokenizeSegments(segs);
   const counts = new Map<number, number>();
   for (let i = 0; i < tokens.length; i++) {
     add(counts, featureKey(Group.Word, tokens[i]));
-    if (i > 0) addPair(counts, Group.Word, tokens[i - 1], tokens[i]);
-    for (let d = 2; d <= skipWindow && i - d >= 0; d++) addPair(counts, Group.Skip, tokens[i - d], tokens[i]);
-  }
-  if (!wordBounded) {
-    const latin = ' ' + segs.filter((x) => !x.cjk).map((x) => x.text).join(' ') + ' ';
-    addGrams(counts, latin, charMin, charMax);
+    if (i > 0) addPair(counts, tokens[i - 1], tokens[i]);
   }
   for (const seg of segs) {
     if (seg.cjk) {
       addGrams(counts, seg.text, 1, 3);
       const py = pinyinOf(seg.text);
-      for (let n = pinyinMin; n <= pinyinMax; n++) {
+      for (let n = PINYIN_MIN; n <= PINYIN_MAX; n++) {
         for (let i = 0; i + n <= py.length; i++) {
           begin(Group.Pinyin);
           for (let j = i; j < i + n; j++) {
@@ -129,9 +116,8 @@ export function analyze(text: string): Analyzed {
           add(counts, end(Group.Pinyin));
         }
       }
-    } else if (wordBounded) {
-      const s = ' ' + seg.text + ' ';
-      addGrams(counts, s, charMin, charMax);
+    } else {
+      addGrams(counts, ' ' + seg.text + ' ', CHAR_MIN, CHAR_MAX);
     }
   }
   return { tokens, counts };
@@ -169,10 +155,6 @@ export class FeatureSpace {
 
   get state(): FeatureSpaceState {
     return { vocab: this.vocab.state, idf: this.idf, isChar: this.isChar, opts: this.opts };
-  }
-
-  static async fit(docs: readonly Analyzed[], opts: FeatureOptions, y: Yielder = () => undefined): Promise<FeatureSpace> {
-    return (await FeatureSpace.fitTransform(docs, opts, y)).space;
   }
 
   /** Fits the space and returns the training vectors too (feature ids kept from the counting pass). */
@@ -271,16 +253,4 @@ export class FeatureSpace {
     for (let j = 0; j < m; j++) val[j] *= this.isChar[sorted[j]] ? sc : sw;
     return { idx: sorted, val };
   }
-}
-
-export function dot(a: SparseVec, b: SparseVec): number {
-  let i = 0;
-  let j = 0;
-  let s = 0;
-  while (i < a.idx.length && j < b.idx.length) {
-    if (a.idx[i] === b.idx[j]) s += a.val[i++] * b.val[j++];
-    else if (a.idx[i] < b.idx[j]) i++;
-    else j++;
-  }
-  return s;
 }

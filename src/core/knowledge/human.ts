@@ -14,6 +14,7 @@
  *   within 5 words before ("I don't need an agent"; "why can't I talk to an agent" still matches).
  * Operator-configured keywords follow the same rules by shape (CJK / phrase / single word).
  */
+import { hasCjk } from './tokenize.js';
 
 export const DEFAULT_HUMAN_KEYWORDS: readonly string[] = Object.freeze([
   '转人工', '人工客服', '人工服务', '人工坐席', '找客服', '找人工', '联系客服', '转客服', '真人', '人工', '活人',
@@ -21,7 +22,6 @@ export const DEFAULT_HUMAN_KEYWORDS: readonly string[] = Object.freeze([
   'speak to someone', 'talk to someone', 'representative', 'operator', 'customer service', 'customer support',
 ]);
 
-const CJK = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/;
 
 /** Compounds where a CJK keyword does not ask for a person. */
 const CJK_EXCLUSIONS = [
@@ -97,7 +97,7 @@ export function isHumanRequest(text: string, keywords: readonly string[]): boole
   for (const raw of keywords) {
     const keyword = normalize(raw).trim();
     if (keyword === '') continue;
-    if (CJK.test(keyword)) {
+    if (hasCjk(keyword)) {
       if (matchesCjk(norm, keyword)) return true;
       continue;
     }

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { HubError } from '../errors.js';
 import { entrySchema, fileSchema, type KnowledgeEntry } from './schema.js';
 import { mergeTemplates, templatesFileSchema, type Templates } from './templates.js';
+import { normalize } from './tokenize.js';
 
 export const TEMPLATES_FILE = '_templates.yaml';
 
@@ -177,9 +178,5 @@ export function lintEntries(entries: readonly KnowledgeEntry[]): string[] {
 }
 
 function questionKey(q: string): string {
-  return q
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/[\p{P}\p{S}\s]+/gu, ' ')
-    .trim();
+  return normalize(q).replace(/[\p{P}\p{S}\s]+/gu, ' ').trim();
 }

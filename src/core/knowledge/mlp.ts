@@ -5,6 +5,7 @@
  * Weights: `w1[f * H + i]` (feature-major, so a sparse query adds a few rows), `w2[i * K + c]`.
  */
 import type { SparseVec } from './features.js';
+import { classWeights, softmaxInPlace } from './classifier.js';
 import { seededRandom, shuffle } from './rng.js';
 import type { Yielder } from './yielder.js';
 
@@ -20,9 +21,6 @@ export interface MlpOptions {
 }
 
 export const defaultMlpOptions: MlpOptions = { hidden: 128, epochs: 6, minSteps: 30000, learningRate: 0.05, dropout: 0.3, seed: 11 };
-
-/** Class weights as in the softmax classifier: n / (K * count), at most this. */
-const MAX_CLASS_WEIGHT = 4;
 
 export interface MlpState {
   k: number;
@@ -65,9 +63,7 @@ export class Mlp {
     const p = new Float64Array(k);
     const dh = new Float32Array(H);
     const mask = new Float32Array(H);
-    const counts = new Float64Array(k);
-    for (let i = 0; i < ys.length; i++) counts[ys[i]]++;
-    const classWeight = Float64Array.from(counts, (c) => (c > 0 ? Math.min(MAX_CLASS_WEIGHT, ys.length / (k * c)) : 1));
+    const classWeight = classWeights(ys, k);
     const keep = 1 / (1 - opts.dropout);
     const order = Array.from({ length: xs.length }, (_, i) => i);
     const epochs = Math.max(opts.epochs, Math.min(50, Math.ceil(opts.minSteps / Math.max(1, xs.length))));
@@ -84,7 +80,7 @@ export class Mlp {
           h[i] *= mask[i];
         }
         logits(h, w2, b2, k, p);
-        softmax(p);
+        softmaxInPlace(p);
         p[target] -= 1;
         for (let i = 0; i < H; i++) {
           dh[i] = 0;
@@ -111,11 +107,11 @@ export class Mlp {
     return net;
   }
 
-  /** Class probabilities for one query (`out` has at least K slots). */
+  /** Class probabilities for one query (`out` has exactly K slots). */
   predict(x: SparseVec, out: Float64Array): void {
     this.forward(x);
     logits(this.h, this.s.w2, this.s.b2, this.s.k, out);
-    softmax(out, this.s.k);
+    softmaxInPlace(out);
   }
 
   /** Hidden activations (ReLU) into `this.h`. */
@@ -140,15 +136,4 @@ function logits(h: Float32Array, w2: Float32Array, b2: Float32Array, k: number, 
     const base = i * k;
     for (let c = 0; c < k; c++) out[c] += hi * w2[base + c];
   }
-}
-
-function softmax(p: Float64Array, k = p.length): void {
-  let max = -Infinity;
-  for (let c = 0; c < k; c++) if (p[c] > max) max = p[c];
-  let sum = 0;
-  for (let c = 0; c < k; c++) {
-    p[c] = Math.exp(p[c] - max);
-    sum += p[c];
-  }
-  for (let c = 0; c < k; c++) p[c] /= sum;
 }

@@ -25,6 +25,11 @@ function getJieba(): JiebaLike {
 }
 
 const CJK_RUN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/u;
+
+/** Whether `text` contains a CJK character. */
+export function hasCjk(text: string): boolean {
+  return CJK_RUN.test(text);
+}
 /** A run of CJK, or a Latin/number word (with inner apostrophes), everything else separates. */
 const SEGMENT = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
 
@@ -42,7 +47,7 @@ export interface Segment {
 export function segments(normalized: string): Segment[] {
   const out: Segment[] = [];
   for (const m of normalized.matchAll(SEGMENT)) {
-    out.push({ text: m[0], cjk: CJK_RUN.test(m[0]) });
+    out.push({ text: m[0], cjk: hasCjk(m[0]) });
   }
   return out;
 }

@@ -10,7 +10,7 @@ const MIN_LENGTH = 4;
 const LATIN = /^[a-z]+$/;
 
 function deletionKey(s: string): number {
-  return featureKey(Group.Skip, s);
+  return featureKey(Group.Deletion, s);
 }
 
 function* deletions(w: string): Generator<string> {
