@@ -4,6 +4,7 @@ import type { EscalationReason, Priority } from './responder.js';
 import type { Store } from './storage/store.js';
 import type { AgentActions } from './conversation/agent-actions.js';
 import type { Templates } from './templates.js';
+import type { MessageAuthor } from './types.js';
 
 /**
  * Work for the agent side (the Slack desk), on the durable `desk` queue. Every job is keyed so a
@@ -34,8 +35,8 @@ export interface DeskContext {
   schedule(job: DeskJob, jobId: string, delayMs: number): Promise<void>;
   /** Knowledge-base suggestions for an agent (empty without a knowledge bot). */
   suggest(text: string, locale: string, n: number): Suggestion[];
-  /** An agent-facing summary of the conversation; LLM-written when configured, else extractive. */
-  summarize(conversationId: string, locale: string): Promise<string>;
+  /** An agent-facing summary of these messages; LLM-written when configured, else extractive. */
+  summarize(messages: { author: MessageAuthor; text: string }[], locale: string): Promise<string>;
   /** Folder of the knowledge files (where learned.yaml goes). */
   knowledgeDir: string;
   now(): number;

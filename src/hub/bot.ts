@@ -10,9 +10,10 @@ import { createLlmAnswerer } from '../core/knowledge/llm.js';
 export async function createResponder(hub: Hub): Promise<Responder> {
   const { bot, llm } = hub.config;
   const log = hub.log.child({ component: 'knowledge' });
-  const kb = await KnowledgeBot.create({ dir: bot.knowledgeDir, bot, ...(llm ? { llm } : {}), log, watch: true });
-  if (!llm) return kb;
-  const answerer = createLlmAnswerer(llm, log);
+  // One client for answers (when bot.useLlm) and for agent-facing summaries.
+  const answerer = llm ? createLlmAnswerer(llm, log) : undefined;
+  const kb = await KnowledgeBot.create({ dir: bot.knowledgeDir, bot, ...(answerer && bot.useLlm ? { answerer } : {}), log, watch: true });
+  if (!answerer) return kb;
   return {
     respond: (turn) => kb.respond(turn),
     suggest: (text, locale, n) => kb.suggest(text, locale, n),

@@ -206,11 +206,7 @@ export class Hub {
       templates: this.templates,
       schedule: (job, jobId, delayMs) => this.queues.addDesk(job, jobId, delayMs),
       suggest: (text, locale, n) => this.responder.suggest?.(text, locale, n) ?? [],
-      summarize: async (conversationId, locale) => {
-        const msgs = (await this.store.conversationMessages(conversationId, 30)).map((m) => ({
-          author: m.author as MessageAuthor,
-          text: m.text,
-        }));
+      summarize: async (msgs, locale) => {
         if (this.responder.summarize) {
           try {
             return await this.responder.summarize(msgs, locale);
@@ -257,9 +253,14 @@ export class Hub {
     return res;
   }
 
+  /** What every worker of this hub shares (concurrency is per queue). */
+  private workerOptions(): { redis: Redis; prefix: string; log: Logger; lockMs: number } {
+    return { redis: this.redis, prefix: this.config.redis.prefix, log: this.log, lockMs: this.config.queues.lockMs };
+  }
+
   private async startWorkers(): Promise<void> {
     const cfg = this.config;
-    const common = { redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs: cfg.queues.lockMs };
+    const common = this.workerOptions();
     await this.queues.ensurePartitionConcurrency();
     const inboundDeps = {
       store: this.store,
@@ -330,13 +331,7 @@ export class Hub {
         this.log,
         this.metrics,
       ),
-      {
-        redis: this.redis,
-        prefix: this.config.redis.prefix,
-        log: this.log,
-        lockMs: this.config.queues.lockMs,
-        concurrency: this.config.queues.outboundConcurrency,
-      },
+      { ...this.workerOptions(), concurrency: this.config.queues.outboundConcurrency },
     );
   }
 

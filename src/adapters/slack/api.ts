@@ -95,7 +95,6 @@ export interface PostArgs {
 export class SlackApi {
   readonly client: WebClient;
   private readonly names = new Map<string, string>();
-  private identity: { userId: string; botId: string } | undefined;
 
   constructor(
     token: string,
@@ -111,11 +110,6 @@ export class SlackApi {
     });
   }
 
-  /** The bot's own user id once known (to ignore its own messages). */
-  get botUserId(): string | undefined {
-    return this.identity?.userId;
-  }
-
   async call(method: string, args: Record<string, unknown>, channel?: string): Promise<Record<string, unknown>> {
     try {
       const r = await this.client.apiCall(method, args);
@@ -123,13 +117,6 @@ export class SlackApi {
     } catch (err) {
       throw toHubError(method, err, this.log, channel);
     }
-  }
-
-  async authTest(): Promise<{ userId: string; botId: string }> {
-    if (this.identity) return this.identity;
-    const r = await this.call('auth.test', {});
-    this.identity = { userId: String(r.user_id ?? ''), botId: String(r.bot_id ?? '') };
-    return this.identity;
   }
 
   /** Posts a message; returns its ts. */

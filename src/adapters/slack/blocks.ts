@@ -1,4 +1,5 @@
 import type { ConversationStatus } from '../../core/types.js';
+import { clip } from '../../core/conversation/summary.js';
 
 /** Button action ids; the value of every button is the conversation id. */
 export const ACTIONS = {
@@ -33,11 +34,6 @@ export interface CaseView {
 /** Slack mrkdwn control characters escaped, so customer text cannot mention @channel or fake links. */
 export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-export function clip(text: string, n: number): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }
 
 const REASONS: Record<string, string> = {

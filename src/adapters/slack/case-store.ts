@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Conversation, ConversationPatch, Store } from '../../core/storage/store.js';
+import { toConversation, type Conversation, type ConversationPatch, type Store } from '../../core/storage/store.js';
 import type { JsonObject } from '../../core/types.js';
 import { HubError } from '../../core/errors.js';
 
@@ -50,15 +50,15 @@ export class CaseStore {
     // The ref is stored as JSON text written by us (`"ts":"<ts>"`); the LIKE narrows, the parse decides.
     const rows = await this.store.db
       .selectFrom('conversations')
-      .select('id')
+      .selectAll()
       .where('escalation_ref', 'like', `%"ts":"${ts.replace(/[^0-9.]/g, '')}"%`)
       .orderBy('updated_at', 'desc')
       .limit(10)
       .execute();
     for (const row of rows) {
-      const conversation = await this.store.getConversation(row.id);
-      const ref = conversation ? parseCaseRef(conversation.escalationRef) : undefined;
-      if (conversation && isPosted(ref) && ref.ts === ts && ref.channel === channel) return { conversation, ref };
+      const conversation = toConversation(row);
+      const ref = parseCaseRef(conversation.escalationRef);
+      if (isPosted(ref) && ref.ts === ts && ref.channel === channel) return { conversation, ref };
     }
     return undefined;
   }
@@ -89,11 +89,6 @@ export class CaseStore {
     const events = await this.store.events(conversationId);
     const last = events.filter((e) => e.type === 'escalated').pop();
     return typeof last?.data.messageId === 'string' ? last.data.messageId : `conv-${conversationId}`;
-  }
-
-  async latestEvent(conversationId: string, type: string): Promise<JsonObject | undefined> {
-    const events = await this.store.events(conversationId);
-    return events.filter((e) => e.type === type).pop()?.data;
   }
 
   /** ts of what the desk posted under `key` (a relay, a note), if it did. */

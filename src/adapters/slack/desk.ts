@@ -23,7 +23,6 @@ export class SlackDesk implements AgentDesk {
   private readonly log: Logger;
   private jobs: CaseJobs | undefined;
   private receiver: HTTPReceiver | DeferredAckSocketReceiver | undefined;
-  private app: App | undefined;
   private connected = false;
 
   constructor(
@@ -84,7 +83,6 @@ export class SlackDesk implements AgentDesk {
       await inbound.onAction(body as unknown);
       await ack();
     });
-    this.app = app;
   }
 
   async connect(): Promise<void> {
@@ -107,6 +105,5 @@ export class SlackDesk implements AgentDesk {
 
   async stop(): Promise<void> {
     await this.disconnect();
-    this.app = undefined;
   }
 }

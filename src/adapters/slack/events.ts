@@ -69,7 +69,7 @@ export class SlackInbound {
       return;
     }
     const ev = parsed.data;
-    if (ev.bot_id || ev.subtype === 'bot_message' || (ev.user && ev.user === this.d.api.botUserId)) return; // our own posts, other bots
+    if (ev.bot_id || ev.subtype === 'bot_message') return; // our own posts, other bots
     if (ev.subtype === 'message_changed' || ev.subtype === 'message_deleted') return this.onEditOrDelete(ev);
     if (!PLAIN_SUBTYPES.has(ev.subtype)) {
       log.debug({ subtype: ev.subtype }, 'slack: message subtype ignored');

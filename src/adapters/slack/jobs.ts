@@ -2,15 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeskContext, DeskJob } from '../../core/desk.js';
-import type { Conversation, MessageRow } from '../../core/storage/store.js';
-import type { AttachmentMeta } from '../../core/types.js';
+import type { Conversation, Customer, MessageRow } from '../../core/storage/store.js';
+import type { AttachmentMeta, MessageAuthor } from '../../core/types.js';
 import { HubError, errorMessage, isHubError } from '../../core/errors.js';
 import { detectLocale } from '../../core/locale.js';
 import { parseJson } from '../../core/storage/json.js';
 import type { SlackApi } from './api.js';
 import type { SlackConfig } from './config.js';
 import { CaseStore, isPosted, parseCaseRef, type CaseRef, type CaseSnapshot, type PostedCase } from './case-store.js';
-import { caseBlocks, caseText, clip, esc, reasonText, type CaseView } from './blocks.js';
+import { clip } from '../../core/conversation/summary.js';
+import { caseBlocks, caseText, esc, reasonText, type CaseView } from './blocks.js';
 import { isOpen, opensAt } from './business-hours.js';
 import { parseRemindKey, scheduleRemind, slackOrigin } from './keys.js';
 import { appendLearned } from './learned.js';
@@ -40,7 +41,6 @@ export class CaseJobs {
       case 'open':
         return this.open(job.conversationId);
       case 'relay':
-        await this.ensureCase(job.conversationId);
         return this.relay(job.conversationId, job.messageId);
       case 'reopen':
         return this.reopen(job.conversationId, job.messageId);
@@ -120,7 +120,7 @@ export class CaseJobs {
   }
 
   private async reescalate(conv: Conversation, ref: PostedCase, escalationId: string): Promise<{ conversation: Conversation; ref: PostedCase }> {
-    await this.snapshot(conv, escalationId);
+    await this.snapshot(conv, escalationId, await this.d.ctx.store.getCustomer(conv.customerId));
     await this.postOnce(conv.id, `escalated:${escalationId}`, ref, `:rotating_light: Escalated again: ${esc(reasonText(conv.escalationReason))}`, true);
     const next: PostedCase = { ...ref, escalationId };
     const after = await this.d.cases.setRef(conv.id, (c) => {
@@ -140,8 +140,9 @@ export class CaseJobs {
     return ts;
   }
 
-  private async relay(conversationId: string, messageId: string): Promise<void> {
-    const { conversation, ref } = await this.ensureCase(conversationId);
+  /** `known`: the case when the caller has just ensured it. */
+  private async relay(conversationId: string, messageId: string, known?: { conversation: Conversation; ref: PostedCase }): Promise<void> {
+    const { conversation, ref } = known ?? (await this.ensureCase(conversationId));
     const msg = await this.d.ctx.store.getMessage(messageId);
     if (!msg) {
       this.d.log.warn({ conversationId, messageId }, 'relay: message not found');
@@ -155,10 +156,11 @@ export class CaseJobs {
   }
 
   private async reopen(conversationId: string, messageId: string): Promise<void> {
-    const { conversation, ref } = await this.ensureCase(conversationId);
+    const known = await this.ensureCase(conversationId);
+    const { conversation, ref } = known;
     const who = conversation.assignee ? `back to <@${conversation.assignee}>` : 'waiting for an agent';
     await this.postOnce(conversationId, `reopen:${messageId}`, ref, `:leftwards_arrow_with_hook: The customer wrote again after the case was resolved: reopened, ${who}.`, true);
-    await this.relay(conversationId, messageId);
+    await this.relay(conversationId, messageId, known);
     await this.refresh(conversationId);
   }
 
@@ -202,7 +204,6 @@ export class CaseJobs {
       this.d.log.warn({ conversationId, key }, 'unknown desk reminder key; ignored');
       return;
     }
-    if (k.kind === 'refresh') return this.refresh(conversationId);
     if (k.kind === 'unclaimed') {
       const conv = await this.d.cases.conversation(conversationId);
       const ref = parseCaseRef(conv.escalationRef);
@@ -275,18 +276,20 @@ export class CaseJobs {
     }
   }
 
-  private async snapshot(conv: Conversation, escalationId: string): Promise<CaseSnapshot> {
+  private async snapshot(conv: Conversation, escalationId: string, customer: Customer | undefined): Promise<CaseSnapshot> {
     const { cases, ctx } = this.d;
     const existing = await cases.snapshot(conv.id, escalationId);
     if (existing) return existing;
     const msgs = await ctx.store.conversationMessages(conv.id, 30);
     const asked = msgs.filter((m) => m.author === 'customer' && m.text.trim());
-    const customer = await ctx.store.getCustomer(conv.customerId);
     const lastText = asked.at(-1)?.text ?? '';
     const locale = detectLocale(asked.map((m) => m.text).join(' '), customer?.locale);
     let summary: string;
     try {
-      summary = await ctx.summarize(conv.id, locale);
+      summary = await ctx.summarize(
+        msgs.map((m) => ({ author: m.author as MessageAuthor, text: m.text })),
+        locale,
+      );
     } catch (err) {
       summary = `(summary unavailable: ${errorMessage(err)})`;
     }
@@ -304,8 +307,8 @@ export class CaseJobs {
 
   private async view(conv: Conversation, escalationId: string): Promise<CaseView> {
     const { ctx } = this.d;
-    const snap = await this.snapshot(conv, escalationId);
     const customer = await ctx.store.getCustomer(conv.customerId);
+    const snap = await this.snapshot(conv, escalationId, customer);
     const identities = await ctx.store.identitiesOf(conv.customerId);
     const msgs = await ctx.store.conversationMessages(conv.id, 6);
     const customerName = customer?.display_name ?? identities.find((i) => i.display_name)?.display_name ?? 'Customer';

@@ -5,21 +5,18 @@ import type { DeskContext } from '../../core/desk.js';
  * - `unclaimed:<escalationId>`: the unclaimed-case reminder;
  * - `after:<claim|resolve|return|reply|save|fail-…>:<user>:<action ts>`: follow-up of an agent action
  *   (case message refresh, thread note, knowledge-base save);
- * - `edit:<ts>`: an agent edited or deleted a relayed reply;
- * - `refresh`: re-render the case message.
+ * - `edit:<ts>`: an agent edited or deleted a relayed reply.
  */
 export type RemindKey =
   | { kind: 'unclaimed'; escalationId: string }
   | { kind: 'after'; action: string; user: string; ts: string }
-  | { kind: 'edit'; ts: string }
-  | { kind: 'refresh' };
+  | { kind: 'edit'; ts: string };
 
 export function parseRemindKey(key: string): RemindKey | undefined {
   const [kind, ...rest] = key.split(':');
   if (kind === 'unclaimed' && rest.length >= 1) return { kind, escalationId: rest.join(':') };
   if (kind === 'after' && rest.length === 3) return { kind, action: rest[0] ?? '', user: rest[1] ?? '', ts: rest[2] ?? '' };
   if (kind === 'edit' && rest.length === 1) return { kind, ts: rest[0] ?? '' };
-  if (kind === 'refresh') return { kind };
   return undefined;
 }
 
@@ -28,8 +25,8 @@ export function deskJobId(conversationId: string, key: string): string {
   return `slack~${conversationId}~${key.replace(/:/g, '~')}`;
 }
 
-export async function scheduleRemind(ctx: DeskContext, conversationId: string, key: string, delayMs = 0, unique = ''): Promise<void> {
-  await ctx.schedule({ type: 'remind', conversationId, key }, deskJobId(conversationId, key) + unique, delayMs);
+export async function scheduleRemind(ctx: DeskContext, conversationId: string, key: string, delayMs = 0): Promise<void> {
+  await ctx.schedule({ type: 'remind', conversationId, key }, deskJobId(conversationId, key), delayMs);
 }
 
 /** Dedupe key of an agent reply made from a Slack thread message (AgentActions adds `agent:`). */

@@ -138,8 +138,7 @@ export class AgentActions {
       if (existing.delivery_status === 'pending') await this.deps.queues.addOutbound(existing.channel, existing.id);
       return { messageId: existing.id, duplicate: true };
     }
-    const c = await store.getConversation(conversationId);
-    if (!c) throw new HubError('NOT_FOUND', `conversation ${conversationId} not found`);
+    const c = await this.get(conversationId);
     const ref = await this.customerRef(c);
     let row: MessageRow;
     try {
@@ -190,8 +189,7 @@ export class AgentActions {
   ): Promise<{ conversation: Conversation; data: JsonObject; effect?: E }> {
     const { store } = this.deps;
     for (let i = 0; i < MAX_RETRIES; i++) {
-      const c = await store.getConversation(conversationId);
-      if (!c) throw new HubError('NOT_FOUND', `conversation ${conversationId} not found`);
+      const c = await this.get(conversationId);
       const d = decide(c);
       if (!d) return { conversation: c, data: {} };
       const out = await store.transaction(async (trx) => {

@@ -2,7 +2,8 @@ import type { MessageAuthor } from '../types.js';
 
 const MAX = 600;
 
-function clip(text: string, n: number): string {
+/** `text` on one line, cut to at most `n` characters (with an ellipsis). */
+export function clip(text: string, n: number): string {
   const t = text.replace(/\s+/g, ' ').trim();
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }

@@ -106,43 +106,9 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
         if (cache.size >= max) cache.delete(cache.keys().next().value as string);
         cache.set(sql, stmt);
       }
-      if (process.env.SB_SQL_PROFILE) return timed(sql, stmt);
       return stmt as unknown as ReturnType<SqliteDatabase['prepare']>;
     },
   };
-}
-
-const sqlTimes = new Map<string, { n: number; ms: number }>();
-function timed(sql: string, stmt: SQLite.Statement): ReturnType<SqliteDatabase['prepare']> {
-  const rec = (t0: number) => {
-    const e = sqlTimes.get(sql) ?? { n: 0, ms: 0 };
-    e.n++;
-    e.ms += performance.now() - t0;
-    sqlTimes.set(sql, e);
-  };
-  return {
-    reader: stmt.reader,
-    all: (p: readonly unknown[]) => {
-      const t0 = performance.now();
-      const r = stmt.all(...p);
-      rec(t0);
-      return r;
-    },
-    run: (p: readonly unknown[]) => {
-      const t0 = performance.now();
-      const r = stmt.run(...p);
-      rec(t0);
-      return r;
-    },
-    iterate: (p: readonly unknown[]) => stmt.iterate(...p),
-  };
-}
-if (process.env.SB_SQL_PROFILE) {
-  process.on('exit', () => {
-    for (const [sql, e] of [...sqlTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
-      console.error(`${e.ms.toFixed(0)}ms n=${e.n} avg=${((e.ms / e.n) * 1000).toFixed(0)}us ${sql.slice(0, 150)}`);
-    }
-  });
 }
 
 export async function migrate(db: Db): Promise<void> {
