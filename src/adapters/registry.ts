@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { AdapterFactory, DeskFactory } from './define.js';
-export * from './define.js';
 import { telegramAdapter } from './telegram/index.js';
 import { webchatAdapter } from './webchat/index.js';
 import { wechatAdapter } from './wechat/index.js';
@@ -11,10 +10,6 @@ export const adapterFactories: readonly AdapterFactory[] = [webchatAdapter, tele
 
 /** Agent desks; the first enabled one takes escalations. */
 export const deskFactories: readonly DeskFactory[] = [slackDesk];
-
-export function findAdapterFactory(channel: string): AdapterFactory | undefined {
-  return adapterFactories.find((f) => f.channel === channel);
-}
 
 /** `channels:` section of hub.yaml: one optional block per registered channel, nothing else. */
 export function channelConfigSchemas() {

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HttpHandler, HttpRoutes, UpgradeHandler } from '../core/adapter.js';
@@ -49,6 +50,13 @@ export class Router implements HttpRoutes {
     }
     h(req, socket, head);
   }
+}
+
+/** Constant-time comparison of two secrets (of their digests, so the length does not leak either). */
+export function safeEqual(given: string, secret: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(secret, 'utf8').digest();
+  return timingSafeEqual(a, b);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

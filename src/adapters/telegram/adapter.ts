@@ -17,7 +17,6 @@ const HISTORY_FOR_BUTTONS = 30;
 /** A send that hangs longer is abandoned and retried (the platform may have delivered it). */
 const SEND_TIMEOUT_MS = 30_000;
 
-export type HandleOutcome = 'accepted' | 'ignored';
 
 /**
  * Telegram through the Bot API (telegraf's `Telegram` client). Polling mode holds one getUpdates
@@ -55,7 +54,7 @@ export class TelegramAdapter implements ChannelAdapter {
         webhookHandler({
           secretToken: this.config.webhook.secretToken ?? '',
           log: this.log,
-          handle: async (u) => void (await this.handleUpdate(u)),
+          handle: (u) => this.handleUpdate(u),
         }),
       );
     }
@@ -75,7 +74,7 @@ export class TelegramAdapter implements ChannelAdapter {
       token: this.config.token,
       log: this.log,
       timeoutSec: this.config.pollingTimeoutSec,
-      handle: async (u) => void (await this.handleUpdate(u)),
+      handle: (u) => this.handleUpdate(u),
     });
     this.poller.start();
     this.log.info(`telegram: long polling ${this.apiHost()} as @${await this.botUsername()}`);
@@ -96,7 +95,7 @@ export class TelegramAdapter implements ChannelAdapter {
    * Maps one update and hands it to the hub. Resolves when it may be acknowledged (queued, or
    * ignored for a logged reason); rejects when Telegram must deliver it again.
    */
-  async handleUpdate(raw: unknown): Promise<HandleOutcome> {
+  async handleUpdate(raw: unknown): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw new HubError('NETWORK', 'telegram adapter is not mounted', { retry: 'retry' });
     const env: MapEnv = { botUsername: await this.knownUsername(), allowedGroups: this.allowedGroups, now: Date.now() };
@@ -107,7 +106,7 @@ export class TelegramAdapter implements ChannelAdapter {
       const level = mapped.quiet ? 'debug' : 'info';
       this.log[level]({ updateId }, `telegram update ignored: ${mapped.reason}`);
       if (mapped.callbackQueryId) await this.answerCallback(mapped.callbackQueryId);
-      return 'ignored';
+      return;
     }
     const message = await this.resolveButton(ctx, mapped.message);
     try {
@@ -118,7 +117,6 @@ export class TelegramAdapter implements ChannelAdapter {
     } finally {
       if (mapped.callbackQueryId) await this.answerCallback(mapped.callbackQueryId);
     }
-    return 'accepted';
   }
 
   async send(m: OutboundMessage): Promise<SendResult> {
@@ -180,9 +178,9 @@ export class TelegramAdapter implements ChannelAdapter {
     return this.username;
   }
 
+  /** The username when known or being asked (set from config in the constructor); never asks. */
   private async knownUsername(): Promise<string | undefined> {
-    if (this.config.botUsername) return this.config.botUsername.replace(/^@/, '');
-    return this.username ? this.username.catch(() => undefined) : undefined;
+    return this.username?.catch(() => undefined);
   }
 
   /** A press on a button whose value was too long for callback_data: find the value in history. */

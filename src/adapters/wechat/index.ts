@@ -134,11 +134,6 @@ export class WechatAdapter implements ChannelAdapter {
     return { ...this.snapshot };
   }
 
-  /** The running wechaty instance (tests, diagnostics). */
-  get wechaty(): Wechaty | undefined {
-    return this.bot;
-  }
-
   async mount(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     ctx.http.route(
@@ -174,8 +169,8 @@ export class WechatAdapter implements ChannelAdapter {
     await this.startBot(bot);
     this.connected = true;
     // A restored session may have logged in during start: keep what the events said.
-    const { since: _since, ...current } = this.snapshot;
-    this.setState({ ...current, connected: true });
+    const { since: _since, connected: _connected, ...current } = this.snapshot;
+    this.setState(current);
     try {
       this.unsubscribeQuery = await this.ctx.bus.subscribe(LOGIN_QUERY_TOPIC, () => void this.publishState());
     } catch (err) {
@@ -194,7 +189,7 @@ export class WechatAdapter implements ChannelAdapter {
     await this.restarting?.catch(() => undefined);
     if (this.bot) await this.stopBot(this.bot);
     if (wasConnected) this.log.info('wechat: disconnected');
-    this.setState({ status: 'logged_out', connected: false });
+    this.setState({ status: 'logged_out' });
     this.wakeLoginWaiters();
   }
 
@@ -314,7 +309,7 @@ export class WechatAdapter implements ChannelAdapter {
     }
     if (!qrcode) return;
     const qrUrl = qrImageUrl(qrcode);
-    this.setState({ status: 'scan', qrUrl, qrcode, connected: this.connected });
+    this.setState({ status: 'scan', qrUrl, qrcode });
     this.log.info({ qrUrl }, `wechat: scan the QR code to log in: ${qrUrl} (also at GET ${LOGIN_PATH})`);
     if (this.opts.printQr !== false) printQr(qrcode, this.opts.write ?? ((s) => process.stdout.write(s)));
   }
@@ -324,14 +319,14 @@ export class WechatAdapter implements ChannelAdapter {
     this.scanSinceLogout = false;
     this.cancelReconnect();
     const name = safe(() => user.name()) ?? '';
-    this.setState({ status: 'logged_in', user: { id: user.id, name }, connected: this.connected });
+    this.setState({ status: 'logged_in', user: { id: user.id, name } });
     this.log.info({ user: user.id }, `wechat: logged in as ${name || user.id}`);
     this.wakeLoginWaiters();
   }
 
   private onLogout(user: ContactSelf, reason?: string): void {
     this.scanSinceLogout = false;
-    this.setState({ status: 'logged_out', connected: this.connected });
+    this.setState({ status: 'logged_out' });
     if (this.stopped || !this.connected) {
       this.log.info({ user: user.id }, `wechat: logged out${reason ? ` (${reason})` : ''}`);
       return;
@@ -375,8 +370,9 @@ export class WechatAdapter implements ChannelAdapter {
     }
   }
 
-  private setState(s: Omit<LoginSnapshot, 'since'>): void {
-    this.snapshot = { ...s, since: this.clock.now() };
+  /** The login state as of now; `connected` always mirrors this process's connection. */
+  private setState(s: Omit<LoginSnapshot, 'since' | 'connected'>): void {
+    this.snapshot = { ...s, since: this.clock.now(), connected: this.connected };
     if (this.connected) void this.publishState();
   }
 

@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import qrcodeTerminal from 'qrcode-terminal';
 import type { HttpHandler } from '../../core/adapter.js';
+import { safeEqual, sendJson } from '../../hub/router.js';
 
 export type LoginStatus = 'scan' | 'logged_in' | 'logged_out';
 
@@ -37,9 +37,7 @@ export function printQr(qrcode: string, write: (s: string) => void): void {
 /** Constant-time check of `Authorization: Bearer <token>` (hashes first, so lengths do not leak). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  const given = createHash('sha256').update(m?.[1]?.trim() ?? '').digest();
-  const want = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, want) && m !== null;
+  return safeEqual(m?.[1]?.trim() ?? '', token) && m !== null;
 }
 
 export function parseSnapshot(payload: string): LoginSnapshot | undefined {
@@ -65,22 +63,16 @@ export interface LoginRouteOptions {
 export function loginRoute(opts: LoginRouteOptions): HttpHandler {
   return async (req: IncomingMessage, res: ServerResponse) => {
     if (!opts.adminToken) {
-      json(res, 404, { error: 'disabled: set channels.wechat.adminToken to use this route' });
+      sendJson(res, 404, { error: 'disabled: set channels.wechat.adminToken to use this route' });
       return;
     }
     if (!bearerMatches(req.headers.authorization, opts.adminToken)) {
       res.setHeader('www-authenticate', 'Bearer');
-      json(res, 401, { error: 'unauthorized' });
+      sendJson(res, 401, { error: 'unauthorized' });
       return;
     }
     const snap = opts.local() ?? (await opts.remote()) ?? { status: 'logged_out', since: Date.now(), connected: false };
     res.setHeader('cache-control', 'no-store');
-    json(res, 200, snap);
+    sendJson(res, 200, snap);
   };
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }

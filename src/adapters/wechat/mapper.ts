@@ -136,14 +136,6 @@ export function typeName(type: number): string {
   return TYPE_NAMES.get(type) ?? `type ${type}`;
 }
 
-/** True when `room` is allowed by id or by topic. */
-export async function roomAllowed(room: WxRoom, allowed: readonly string[]): Promise<boolean> {
-  if (allowed.length === 0) return false;
-  if (allowed.includes(room.id)) return true;
-  const topic = await room.topic().catch(() => '');
-  return topic.length > 0 && allowed.includes(topic);
-}
-
 /**
  * Maps a wechaty message to the hub's shape, or says why it is ignored. Attachments are metadata
  * only (the puppet is not asked for the bytes: a 50 MB document costs nothing here); `fetchHandle`
@@ -165,10 +157,13 @@ export async function mapMessage(m: WxMessage, opts: MapOptions): Promise<MapRes
   let text = type === WxMessageType.Text ? m.text() : '';
   let roomTopic: string | undefined;
   if (room) {
-    if (!(await roomAllowed(room, opts.allowedRooms))) return ignore('room not in allowedRooms');
+    // Allowed by id or by topic; the topic is read once and kept for the message.
+    const allowed = opts.allowedRooms;
+    if (allowed.length === 0) return ignore('room not in allowedRooms');
+    roomTopic = (await room.topic().catch(() => '')) || undefined;
+    if (!allowed.includes(room.id) && !(roomTopic && allowed.includes(roomTopic))) return ignore('room not in allowedRooms');
     if (!(await m.mentionSelf())) return ignore('room message without @-mention of the bot');
     text = await m.mentionText();
-    roomTopic = await room.topic().catch(() => undefined);
   }
   text = text.trim();
 
