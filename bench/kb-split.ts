@@ -22,7 +22,7 @@ import { parseCsvRecords, toCsvField } from '../src/core/knowledge/csv.js';
 import { seededRandom, shuffle } from '../src/core/knowledge/rng.js';
 
 const source = process.env.BANKING77_CSV ?? '/work/shared/data/banking77/train.csv';
-const extra = process.argv.slice(2).filter((a) => a !== 'kb-split');
+const extra = process.argv.slice(2);
 const SEED = Number(process.env.KB_SPLIT_SEED ?? 42);
 const OOS_INTENTS = 10;
 const OOS_SEED = Number(process.env.KB_SPLIT_OOS_SEED ?? SEED + 1);

@@ -18,7 +18,6 @@ import type { Responder } from '../src/core/responder.js';
 import { KnowledgeBot } from '../src/core/knowledge/bot.js';
 import { botConfigSchema } from '../src/core/knowledge/config.js';
 import { cleanRedis } from '../test/helpers/hub.js';
-import type { OutboundMessage } from '../src/core/types.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,12 +45,7 @@ const responder: Responder =
     ? fixed
     : await KnowledgeBot.create({ dir: 'config/knowledge', bot: botConfigSchema.parse({}) });
 
-const sentAt = new Map<string, number>();
-const lb = new LoopbackAdapter({
-  onSend: (m: OutboundMessage) => {
-    sentAt.set(m.ref.chatId + '|' + m.conversationId + '|' + m.id, performance.now());
-  },
-});
+const lb = new LoopbackAdapter();
 const config = hubConfigSchema.parse({
   logLevel: 'silent',
   storage: { url: `sqlite:${join(dir, 'bench.db')}` },
@@ -66,6 +60,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 // ---- phase 1: throughput
+let msgPerSec = 0;
 {
   const t0 = performance.now();
   const inflight: Promise<unknown>[] = [];
@@ -77,7 +72,7 @@ function pct(sorted: number[], p: number): number {
   await lb.waitForSent(N, 600_000);
   if (lb.sent.length !== N) throw new Error(`expected ${N} replies, got ${lb.sent.length}`);
   const secs = (performance.now() - t0) / 1000;
-  (globalThis as { phase1?: number }).phase1 = N / secs;
+  msgPerSec = N / secs;
   console.log(`phase 1: ${N} messages in ${secs.toFixed(2)} s -> ${(N / secs).toFixed(0)} msg/s`);
 }
 
@@ -158,7 +153,6 @@ let rawPerSec = 0;
 await cleanRedis(prefix, values.redis);
 rmSync(dir, { recursive: true, force: true });
 
-const msgPerSec = (globalThis as { phase1?: number }).phase1 ?? 0;
 console.log(
   JSON.stringify({
     bench: 'pipeline',

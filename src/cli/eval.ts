@@ -22,6 +22,7 @@ import { botConfigSchema } from '../core/knowledge/config.js';
 import { parseCsvRecords } from '../core/knowledge/csv.js';
 import { categoryId, entriesFromCsv } from '../core/knowledge/csv-import.js';
 import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
+import { errorMessage } from '../core/errors.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
 import { decide } from '../core/knowledge/decide.js';
 import type { Ranked } from '../core/knowledge/engine.js';
@@ -93,7 +94,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
       allowPositionals: false,
     }).values;
   } catch (err) {
-    io.err.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    io.err.write(`${errorMessage(err)}\n`);
     return 2;
   }
   const kbCsv = args['kb-csv'];
@@ -115,7 +116,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
     try {
       return await readFile(path, 'utf8');
     } catch (err) {
-      throw new EvalInputError(`--${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new EvalInputError(`--${flag} ${path}: ${errorMessage(err)}`);
     }
   };
   let kbText: string, testText: string, answers: string | undefined, oosText: string | undefined;
@@ -136,8 +137,8 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   let answerer;
   if (args.llm) {
     const hub = loadConfigFile(configPath());
-    const llm = llmConfigSchema.parse(hub.llm ?? {});
-    answerer = createLlmAnswerer(llm);
+    // hub.yaml's `llm:` is already validated by loadConfigFile; without one, this names what is missing.
+    answerer = createLlmAnswerer(hub.llm ?? llmConfigSchema.parse({}));
   }
   const trainStart = performance.now();
   const kb = await KnowledgeBot.fromEntries(entries, { bot, answerer, engine: { yieldEveryMs: null } });
@@ -194,7 +195,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   for (let i = 0; i < oosRows.length; i++) {
     const d = await ask(testRows.length + i, oosRows[i].text);
     if (d.kind === 'escalate') oosEscalated++;
-    rankedOos.push({ ranked: kb.rank(oosRows[i].text ?? '', 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
+    if (args.sweep) rankedOos.push({ ranked: kb.rank(oosRows[i].text ?? '', 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
   }
   await kb.close();
 

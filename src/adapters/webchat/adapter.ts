@@ -23,13 +23,13 @@ import {
   originAllowed,
   readCookie,
   visitorCookie,
+  VISITOR_ID_RE,
 } from './session.js';
 import { SocketRegistry, busTopic, encodeBus } from './sockets.js';
 
 /** Per IP: page loads, session calls and WebSocket upgrades. */
 const IP_HTTP = { perSecond: 5, burst: 40 };
 const HEARTBEAT_MS = 30_000;
-const VISITOR_ID = /^[A-Za-z0-9_-]{22}$/;
 const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
@@ -98,7 +98,7 @@ export class WebchatAdapter implements ChannelAdapter {
     const m = this.m;
     if (!m) throw new HubError('INTERNAL', 'webchat adapter is not mounted', { retry: 'retry' });
     const visitorId = message.ref.chatId;
-    if (!VISITOR_ID.test(visitorId)) {
+    if (!VISITOR_ID_RE.test(visitorId)) {
       throw new HubError('RECIPIENT_UNREACHABLE', `not a web chat visitor id: "${visitorId.slice(0, 40)}"`, { retry: 'final' });
     }
     try {

@@ -52,12 +52,13 @@ export async function loadAssets(title: { zh?: string; en?: string } | undefined
   const icon = await read('favicon.svg');
   // The page is revalidated every time (it may set the cookie); the embed script is short-lived so
   // a fix reaches embedding sites soon; CSS is versioned by ETag and kept an hour.
+  const script = asset(widget, 'js', 'public, max-age=300');
   return {
     page: asset(Buffer.from(html, 'utf8'), 'html', 'no-cache'),
-    widget: asset(widget, 'js', 'public, max-age=300'),
+    widget: script,
     files: new Map([
       ['widget.css', asset(css, 'css', 'public, max-age=3600')],
-      ['widget.js', asset(widget, 'js', 'public, max-age=300')],
+      ['widget.js', script],
       ['favicon.svg', asset(icon, 'svg', 'public, max-age=86400')],
     ]),
   };

@@ -7,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
 
 export const COOKIE_NAME = 'sb_wc';
 const ONE_YEAR_S = 365 * 24 * 3600;
-const TOKEN_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+/** A visitor id: 16 random bytes in base64url (see `newVisitorId`). */
+export const VISITOR_ID_RE = /^[A-Za-z0-9_-]{22}$/;
+const TOKEN_RE = new RegExp(`^(${VISITOR_ID_RE.source.slice(1, -1)})\\.([A-Za-z0-9_-]{43})$`);
 
 export class VisitorSigner {
   private readonly key: Buffer;

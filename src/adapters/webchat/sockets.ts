@@ -76,10 +76,6 @@ export class SocketRegistry {
     v.unsubscribe.then((un) => un()).catch(() => undefined);
   }
 
-  connectedVisitors(): number {
-    return this.visitors.size;
-  }
-
   allSockets(): WebSocket[] {
     return [...this.visitors.values()].flatMap((v) => [...v.sockets]);
   }

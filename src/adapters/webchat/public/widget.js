@@ -22,13 +22,13 @@
     ? {
         title: '在线客服', online: '在线 · 通常几秒内回复', connecting: '连接中…', reconnecting: '连接已断开，正在重连…',
         placeholder: '输入消息，按 Enter 发送', send: '发送', typing: '客服正在输入', open: '联系客服', close: '关闭',
-        hello: '您好！', welcome: '有什么可以帮您？直接输入问题即可。', agent: '人工客服', sending: '发送中…',
+        hello: '您好！', welcome: '有什么可以帮您？直接输入问题即可。', agent: '人工客服',
         failed: '发送失败', brand: '由 Switchboard 提供支持',
       }
     : {
         title: 'Support', online: 'Online · usually replies in seconds', connecting: 'Connecting…', reconnecting: 'Connection lost, reconnecting…',
         placeholder: 'Type a message, press Enter to send', send: 'Send', typing: 'Support is typing', open: 'Chat with us', close: 'Close',
-        hello: 'Hi there!', welcome: 'How can we help? Just type your question.', agent: 'Agent', sending: 'Sending…',
+        hello: 'Hi there!', welcome: 'How can we help? Just type your question.', agent: 'Agent',
         failed: 'Not sent', brand: 'Powered by Switchboard',
       };
   var TOKEN_KEY = 'switchboard-webchat-token:' + hub;
