@@ -6,6 +6,8 @@ export type HubErrorCode =
   | 'UNKNOWN_CHANNEL'
   | 'STORAGE'
   | 'VERSION_CONFLICT'
+  /** Not a failure: the job waits on another one (reply order, a case another worker is posting). */
+  | 'WAITING'
   | 'PLATFORM_REFUSED'
   | 'PLATFORM_RATE_LIMITED'
   | 'NETWORK'
@@ -19,7 +21,7 @@ export type HubErrorCode =
 /**
  * What the queue should do with a failed effect:
  * - `retry`: transient (network, 5xx) — retry with backoff;
- * - `delay`: the platform asked us to wait (`retryAfterMs`);
+ * - `delay`: wait `retryAfterMs` (the platform asked us to, or the job waits on another one);
  * - `final`: never retry (blocked user, invalid address, revoked token).
  */
 export type Retryability = 'retry' | 'delay' | 'final';

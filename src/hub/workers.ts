@@ -14,7 +14,7 @@ export function steer<T>(stage: string, fn: (data: T, job: Job<T>) => Promise<vo
       await fn(job.data, job);
     } catch (err) {
       const code = isHubError(err) ? err.code : 'INTERNAL';
-      if (code !== 'VERSION_CONFLICT') metrics.failures.inc({ stage, code });
+      if (code !== 'WAITING') metrics.failures.inc({ stage, code });
       if (isHubError(err) && err.retry === 'delay' && token) {
         await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 1000), token);
         throw new DelayedError();

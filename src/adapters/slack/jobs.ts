@@ -84,7 +84,7 @@ export class CaseJobs {
       const owner = randomBytes(6).toString('hex');
       const fresh = (r: CaseRef | undefined) => r?.pendingSince !== undefined && r.escalationId === escalationId && ctx.now() - r.pendingSince < PENDING_MS;
       if (fresh(ref)) {
-        throw new HubError('VERSION_CONFLICT', `case of ${conversationId} is being posted by another worker`, { retry: 'delay', retryAfterMs: 1000 });
+        throw new HubError('WAITING', `case of ${conversationId} is being posted by another worker`, { retry: 'delay', retryAfterMs: 1000 });
       }
       let claimed = false;
       const claimedConv = await cases.setRef(conversationId, (c) => {

@@ -37,7 +37,7 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
 
   // Replies of one conversation go out in the order they were decided: wait for the older ones.
   if (await deps.store.hasEarlierPending(row)) {
-    throw new HubError('VERSION_CONFLICT', 'an earlier reply of this conversation is still being sent', {
+    throw new HubError('WAITING', 'an earlier reply of this conversation is still being sent', {
       retry: 'delay',
       retryAfterMs: ORDER_WAIT_MS,
     });
