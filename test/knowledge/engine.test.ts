@@ -5,8 +5,7 @@ import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
 import { SoftmaxClassifier, defaultTrainOptions } from '../../src/core/knowledge/classifier.js';
 import { botConfigSchema } from '../../src/core/knowledge/config.js';
 import { decide, underspecified } from '../../src/core/knowledge/decide.js';
-import { Engine, type Ranked } from '../../src/core/knowledge/engine.js';
-import { defaultMlpOptions } from '../../src/core/knowledge/mlp.js';
+import { Engine, defaultEngineOptions, type Ranked } from '../../src/core/knowledge/engine.js';
 import type { SparseVec } from '../../src/core/knowledge/features.js';
 import { FIXTURES, turn } from './helpers.js';
 
@@ -46,7 +45,7 @@ test('confidence is scaled by word coverage: words the base never saw lower it',
   assert.ok(Math.abs(known.confidence - known.classifier) < 1e-9);
   const half = engine.rank('when will my parrot sing')[0];
   assert.ok(half.coverage > 0 && half.coverage < 1, `coverage ${half.coverage}`);
-  assert.ok(Math.abs(half.confidence - half.classifier * half.coverage) < 1e-9);
+  assert.ok(Math.abs(half.confidence - half.classifier * half.coverage ** defaultEngineOptions.coverageExponent) < 1e-9);
 });
 
 test('off-topic questions with words the base never saw escalate instead of answering', async () => {
@@ -161,7 +160,7 @@ test('bases with enough examples add the small network: it trains, ranks, and su
     { id: 'card_activate', questions: ['how do i activate my card', 'activate the new card', 'card activation steps', 'turn on my new card', 'start using my card'] },
     { id: 'exchange_rate', questions: ['what exchange rate do you use', 'is the exchange rate fair', 'currency conversion rate', 'rate for euros', 'how do you convert currency'] },
   ];
-  const opts = { yieldEveryMs: null, mlp: { ...defaultMlpOptions, weight: 0.5, minExamples: 10, minSteps: 3000 } };
+  const opts = { yieldEveryMs: null, mlp: { ...defaultEngineOptions.mlp!, minExamples: 10, minSteps: 3000 } };
   const withNet = await Engine.build(many, opts);
   const plain = await Engine.build(many, { ...opts, mlp: null });
   assert.ok(withNet.state.mlp, 'the network is part of the state');

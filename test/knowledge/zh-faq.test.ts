@@ -84,8 +84,8 @@ test('eval --sweep prints the trade-off per answer threshold and the calibration
       assert.ok(rows[i][3] >= rows[i - 1][3], `oosRecall at ${rows[i][0]}`);
     }
     const summary = JSON.parse(lines[lines.length - 1]) as { ece: number; oosRecall: number; inScopeAccuracy: number; escalatedRate: number };
-    // The row at the configured threshold (0.5) is exactly what respond() did.
-    const at = rows.find((r) => r[0] === 0.5);
+    // The row at the default threshold (0.4) is exactly what respond() did.
+    const at = rows.find((r) => r[0] === 0.4);
     assert.deepEqual([at?.[1], at?.[2]], [Number(summary.inScopeAccuracy.toFixed(3)), Number(summary.escalatedRate.toFixed(3))]);
     assert.ok(summary.ece >= 0 && summary.ece < 0.5, `ece ${summary.ece}`);
     assert.equal(summary.oosRecall, 1);

@@ -1,0 +1,65 @@
+/**
+ * Small bases and off-topic questions: how many off-topic questions each answer threshold lets
+ * through on bases too small for the engine's network.
+ *   1. the demo base in config/knowledge (zh + en) with bench/data/off-topic-{en,zh}.txt
+ *      (off-topic questions written for this bench): off-topic recall (escalated) per threshold
+ *   2. the zh FAQ test fixture (19 intents, 43 paraphrases) with off-topic-zh.txt as out-of-scope,
+ *      through `switchboard eval --sweep`: inScopeAccuracy / escalatedRate / oosRecall per threshold
+ * Run: `npm run bench -- kb-demo` (no network; last line JSON at the configured thresholds).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { evalCommand } from '../src/cli/eval.js';
+import { KnowledgeBot } from '../src/core/knowledge/bot.js';
+import { botConfigSchema } from '../src/core/knowledge/config.js';
+import { toCsvField } from '../src/core/knowledge/csv.js';
+import { decide } from '../src/core/knowledge/decide.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const lines = async (name: string): Promise<string[]> =>
+  (await readFile(new URL(`./data/${name}`, import.meta.url), 'utf8')).split('\n').map((l) => l.trim()).filter(Boolean);
+const offTopic = { en: await lines('off-topic-en.txt'), zh: await lines('off-topic-zh.txt') };
+const defaults = botConfigSchema.parse({});
+const thresholds = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6];
+
+const bot = await KnowledgeBot.create({ dir: join(root, 'config/knowledge'), bot: defaults });
+console.log('demo base: off-topic questions escalated, per answer threshold');
+console.log(['answerThreshold', ...thresholds.map((t) => t.toFixed(2))].join('\t'));
+const recall: Record<string, number> = {};
+for (const [locale, qs] of Object.entries(offTopic)) {
+  const ranked = qs.map((q) => bot.rank(q, 5));
+  const at = (t: number): number => ranked.filter((r) => decide(r, { ...defaults, answerThreshold: t }).kind === 'escalate').length / qs.length;
+  console.log([`${locale} (${qs.length})`, ...thresholds.map((t) => at(t).toFixed(3))].join('\t'));
+  recall[locale] = Number(at(defaults.answerThreshold).toFixed(4));
+  const through = qs.filter((_, i) => decide(ranked[i], defaults).kind !== 'escalate');
+  if (through.length) console.log(`  not escalated at ${defaults.answerThreshold}: ${through.join(' | ')}`);
+}
+await bot.close();
+
+const dir = await mkdtemp(join(tmpdir(), 'kb-demo-'));
+let zhFaq: Record<string, unknown> = {};
+try {
+  await writeFile(join(dir, 'oos.csv'), 'text,category\n' + offTopic.zh.map((t) => `${toCsvField(t)},off_topic\n`).join(''));
+  const out: string[] = [];
+  const fixture = join(root, 'test/knowledge/fixtures/zh-faq');
+  const argv = ['--kb-csv', join(fixture, 'train.csv'), '--test-csv', join(fixture, 'test.csv'), '--oos-csv', join(dir, 'oos.csv'), '--locale', 'zh', '--quiet', '--sweep'];
+  const code = await evalCommand(argv, { out: { write: (s: string) => out.push(s) }, err: process.stderr });
+  if (code !== 0) throw new Error(`eval exited with ${code}`);
+  const all = out.join('').trim().split('\n');
+  console.log('\nzh FAQ fixture + off-topic-zh as out-of-scope:');
+  console.log(all.slice(0, -1).join('\n'));
+  zhFaq = JSON.parse(all[all.length - 1]) as Record<string, unknown>;
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+console.log(
+  JSON.stringify({
+    answerThreshold: defaults.answerThreshold,
+    demoOffTopicRecallEn: recall.en,
+    demoOffTopicRecallZh: recall.zh,
+    zhFaqInScopeAccuracy: zhFaq.inScopeAccuracy,
+    zhFaqOffTopicRecall: zhFaq.oosRecall,
+  }),
+);
