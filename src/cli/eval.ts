@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { KnowledgeBot } from '../core/knowledge/bot.js';
 import { botConfigSchema } from '../core/knowledge/config.js';
-import { parseCsvRecords } from '../core/knowledge/csv.js';
+import { parseCsv, parseCsvRecords } from '../core/knowledge/csv.js';
 import { categoryId, entriesFromCsv } from '../core/knowledge/csv-import.js';
 import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
 import { errorMessage } from '../core/errors.js';
@@ -119,20 +119,35 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
       throw new EvalInputError(`--${flag} ${path}: ${errorMessage(err)}`);
     }
   };
-  let kbText: string, testText: string, answers: string | undefined, oosText: string | undefined;
+  /** Rows of a CSV file that must have these header columns (a clear error names the file and what is missing). */
+  const records = (flag: string, path: string, text: string, columns: readonly string[]): Record<string, string>[] => {
+    const header = (parseCsv(text).find((r) => !(r.length === 1 && r[0] === '')) ?? []).map((h) => h.trim());
+    const missing = columns.filter((c) => !header.includes(c));
+    if (missing.length > 0) {
+      const found = header.length > 0 ? `its first row is \`${header.join(',')}\`` : 'it is empty';
+      throw new EvalInputError(`--${flag} ${path}: needs a header row with the column(s) ${missing.map((c) => `\`${c}\``).join(', ')}; ${found}`);
+    }
+    return parseCsvRecords(text).filter((r) => (r.text ?? '').trim());
+  };
+  let entries: ReturnType<typeof entriesFromCsv>['entries'];
+  let testRows: Record<string, string>[];
+  let oosRows: Record<string, string>[];
   try {
-    kbText = (await read('kb-csv', kbCsv)) ?? '';
-    testText = (await read('test-csv', testCsv)) ?? '';
-    answers = await read('answers-csv', args['answers-csv']);
-    oosText = await read('oos-csv', args['oos-csv']);
+    const kbText = (await read('kb-csv', kbCsv)) ?? '';
+    const testText = (await read('test-csv', testCsv)) ?? '';
+    const answers = await read('answers-csv', args['answers-csv']);
+    const oosText = await read('oos-csv', args['oos-csv']);
+    records('kb-csv', kbCsv, kbText, ['text', 'category']);
+    entries = entriesFromCsv(kbText, answers, locale).entries;
+    if (entries.length === 0) throw new EvalInputError(`--kb-csv ${kbCsv}: no row has both a text and a category`);
+    testRows = records('test-csv', testCsv, testText, ['text', 'category']);
+    if (testRows.length === 0) throw new EvalInputError(`--test-csv ${testCsv}: no row has a text`);
+    oosRows = oosText !== undefined ? records('oos-csv', args['oos-csv'] ?? '', oosText, ['text']) : [];
   } catch (err) {
     if (!(err instanceof EvalInputError)) throw err;
     io.err.write(`${err.message}\n`);
     return 2;
   }
-  const { entries } = entriesFromCsv(kbText, answers, locale);
-  const testRows = parseCsvRecords(testText).filter((r) => (r.text ?? '').trim());
-  const oosRows = oosText !== undefined ? parseCsvRecords(oosText).filter((r) => (r.text ?? '').trim()) : [];
 
   let answerer;
   if (args.llm) {

@@ -42,6 +42,33 @@ test('eval refuses a missing file with a clear error and exit code 2', async () 
   assert.equal(r.lines.join(''), '');
 });
 
+test('eval names the file and the missing columns of a CSV without the right header, exit code 2', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'eval-bad-'));
+  try {
+    // A plain list of questions given as the out-of-scope file: no `text` column.
+    await writeFile(join(dir, 'oos.txt'), 'what is the weather like\nwho won the match\n');
+    await writeFile(join(dir, 'no-header.csv'), '怎么退货,return_item\n运费多少,shipping_fee\n');
+    await writeFile(join(dir, 'header-only.csv'), 'text,category\n');
+    const train = join(DIR, 'train.csv');
+    const test = join(DIR, 'test.csv');
+    const cases: [string[], RegExp][] = [
+      [['--kb-csv', train, '--test-csv', test, '--oos-csv', join(dir, 'oos.txt')], /--oos-csv .*oos\.txt: needs a header row with the column\(s\) `text`; its first row is `what is the weather like`/],
+      [['--kb-csv', join(dir, 'no-header.csv'), '--test-csv', test], /--kb-csv .*no-header\.csv: needs a header row with the column\(s\) `text`, `category`/],
+      [['--kb-csv', train, '--test-csv', join(dir, 'header-only.csv')], /--test-csv .*header-only\.csv: no row has a text/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await runEval([...argv, '--quiet']);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.errors, message);
+      assert.equal(r.lines.join(''), '', 'no figures are printed');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('segmentation-sensitive paraphrases reach the right entry', async () => {
   const { readFile } = await import('node:fs/promises');
   const { parseCsvRecords } = await import('../../src/core/knowledge/csv.js');
