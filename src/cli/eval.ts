@@ -104,12 +104,22 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
     return 2;
   }
   const locale = args.locale ?? 'en';
-  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-  const bot = botConfigSchema.parse({
-    ...(num(args['answer-threshold']) !== undefined ? { answerThreshold: num(args['answer-threshold']) } : {}),
-    ...(num(args['clarify-threshold']) !== undefined ? { clarifyThreshold: num(args['clarify-threshold']) } : {}),
-    ...(num(args['clarify-margin']) !== undefined ? { clarifyMargin: num(args['clarify-margin']) } : {}),
-  });
+  const thresholds: Partial<Record<'answerThreshold' | 'clarifyThreshold' | 'clarifyMargin', number>> = {};
+  for (const [flag, key] of [
+    ['answer-threshold', 'answerThreshold'],
+    ['clarify-threshold', 'clarifyThreshold'],
+    ['clarify-margin', 'clarifyMargin'],
+  ] as const) {
+    const raw = args[flag];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+      io.err.write(`--${flag} ${raw}: expected a number from 0 to 1\n`);
+      return 2;
+    }
+    thresholds[key] = n;
+  }
+  const bot = botConfigSchema.parse(thresholds);
 
   const read = async (flag: string, path: string | undefined): Promise<string | undefined> => {
     if (path === undefined) return undefined;

@@ -42,7 +42,7 @@ test('eval refuses a missing file with a clear error and exit code 2', async () 
   assert.equal(r.lines.join(''), '');
 });
 
-test('eval names the file and the missing columns of a CSV without the right header, exit code 2', async () => {
+test('eval names the file and the missing columns of a CSV without the right header, or the bad threshold, exit code 2', async () => {
   const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const dir = await mkdtemp(join(tmpdir(), 'eval-bad-'));
@@ -57,6 +57,8 @@ test('eval names the file and the missing columns of a CSV without the right hea
       [['--kb-csv', train, '--test-csv', test, '--oos-csv', join(dir, 'oos.txt')], /--oos-csv .*oos\.txt: needs a header row with the column\(s\) `text`; its first row is `what is the weather like`/],
       [['--kb-csv', join(dir, 'no-header.csv'), '--test-csv', test], /--kb-csv .*no-header\.csv: needs a header row with the column\(s\) `text`, `category`/],
       [['--kb-csv', train, '--test-csv', join(dir, 'header-only.csv')], /--test-csv .*header-only\.csv: no row has a text/],
+      [['--kb-csv', train, '--test-csv', test, '--answer-threshold', 'high'], /--answer-threshold high: expected a number from 0 to 1/],
+      [['--kb-csv', train, '--test-csv', test, '--clarify-margin', '1.5'], /--clarify-margin 1\.5: expected a number from 0 to 1/],
     ];
     for (const [argv, message] of cases) {
       const r = await runEval([...argv, '--quiet']);
