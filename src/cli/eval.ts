@@ -19,8 +19,8 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { KnowledgeBot } from '../core/knowledge/bot.js';
 import { botConfigSchema } from '../core/knowledge/config.js';
-import { parseCsv, parseCsvRecords } from '../core/knowledge/csv.js';
-import { categoryId, entriesFromCsv } from '../core/knowledge/csv-import.js';
+import { parseCsvRecords } from '../core/knowledge/csv.js';
+import { categoryId, entriesFromCsv, missingColumns } from '../core/knowledge/csv-import.js';
 import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
 import { errorMessage } from '../core/errors.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
@@ -68,12 +68,12 @@ function turn(i: number, text: string, locale: string): ResponderTurn {
 
 class EvalInputError extends Error {}
 
-export interface EvalIo {
+export interface CliIo {
   out: { write(s: string): unknown };
   err: { write(s: string): unknown };
 }
 
-export async function evalCommand(argv: string[], io: EvalIo = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function evalCommand(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -131,12 +131,8 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
   };
   /** Rows of a CSV file that must have these header columns (a clear error names the file and what is missing). */
   const records = (flag: string, path: string, text: string, columns: readonly string[]): Record<string, string>[] => {
-    const header = (parseCsv(text).find((r) => !(r.length === 1 && r[0] === '')) ?? []).map((h) => h.trim());
-    const missing = columns.filter((c) => !header.includes(c));
-    if (missing.length > 0) {
-      const found = header.length > 0 ? `its first row is \`${header.join(',')}\`` : 'it is empty';
-      throw new EvalInputError(`--${flag} ${path}: needs a header row with the column(s) ${missing.map((c) => `\`${c}\``).join(', ')}; ${found}`);
-    }
+    const problem = missingColumns(text, columns);
+    if (problem) throw new EvalInputError(`--${flag} ${path}: ${problem}`);
     return parseCsvRecords(text).filter((r) => (r.text ?? '').trim());
   };
   let entries: ReturnType<typeof entriesFromCsv>['entries'];
@@ -148,6 +144,7 @@ export async function evalCommand(argv: string[], io: EvalIo = { out: process.st
     const answers = await read('answers-csv', args['answers-csv']);
     const oosText = await read('oos-csv', args['oos-csv']);
     records('kb-csv', kbCsv, kbText, ['text', 'category']);
+    if (answers !== undefined) records('answers-csv', args['answers-csv'] ?? '', answers, ['category', 'answer']);
     entries = entriesFromCsv(kbText, answers, locale).entries;
     if (entries.length === 0) throw new EvalInputError(`--kb-csv ${kbCsv}: no row has both a text and a category`);
     testRows = records('test-csv', testCsv, testText, ['text', 'category']);

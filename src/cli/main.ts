@@ -7,6 +7,8 @@ const USAGE = `usage: switchboard <command>
   gateway               HTTP + channel connections only
   config check [file]   validate config/hub.yaml (or SWITCHBOARD_CONFIG) and its knowledge files
   config schema         regenerate config/schema/hub.schema.json
+  kb import --csv F [--answers-csv F] [--locale en] [--out F] [--force]
+                        turn a text,category CSV (an FAQ or intent set) into a knowledge file
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
@@ -21,6 +23,10 @@ async function main(argv: string[]): Promise<number> {
       if (sub === 'check') return configCheck(rest[0]);
       if (sub === 'schema') return writeConfigSchema();
       break;
+    case 'kb': {
+      const { kbCommand } = await import('./kb-cmd.js');
+      return kbCommand(argv.slice(1));
+    }
     case 'eval': {
       const { evalCommand } = await import('./eval.js');
       return evalCommand(argv.slice(1));

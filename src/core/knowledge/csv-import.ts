@@ -1,11 +1,24 @@
 /**
  * CSV import: `text,category` rows (an FAQ or intent set) become one entry per category, with the
- * answer from an optional `category,answer[,locale]` file. `entriesToYaml` writes a knowledge file.
+ * answer from an optional `category,answer[,locale]` file. `entriesToYaml` writes a knowledge file
+ * (`switchboard kb import`); `switchboard eval` builds its base the same way.
  */
 import { stringify } from 'yaml';
 import { HubError } from '../errors.js';
-import { parseCsvRecords } from './csv.js';
+import { parseCsv, parseCsvRecords } from './csv.js';
 import type { EntryInit } from './bot.js';
+
+/**
+ * Why a CSV text cannot be read as rows with these header columns (undefined when it can):
+ * names the missing columns and what the first row holds instead.
+ */
+export function missingColumns(text: string, columns: readonly string[]): string | undefined {
+  const header = (parseCsv(text).find((r) => !(r.length === 1 && r[0] === '')) ?? []).map((h) => h.trim());
+  const missing = columns.filter((c) => !header.includes(c));
+  if (missing.length === 0) return undefined;
+  const found = header.length > 0 ? `its first row is \`${header.join(',')}\`` : 'it is empty';
+  return `needs a header row with the column(s) ${missing.map((c) => `\`${c}\``).join(', ')}; ${found}`;
+}
 
 /** Category names become valid entry ids (`reverted_card_payment?` -> `reverted_card_payment_`). */
 export function categoryId(category: string): string {
@@ -17,17 +30,27 @@ export interface CsvImport {
   entries: EntryInit[];
   /** entry id -> original category name */
   categories: Map<string, string>;
+  /** Ids of the entries the answers file has no answer for. */
+  unanswered: string[];
+  /** Categories of the answers file that no question row has. */
+  unknownAnswers: string[];
 }
 
-export function entriesFromCsv(trainCsv: string, answersCsv?: string, locale = 'en'): CsvImport {
+/**
+ * `pendingWithoutAnswer`: an entry without an answer gets `status: pending` (the bot skips it
+ * until an admin writes the answer) instead of answering with its category name in brackets.
+ */
+export function entriesFromCsv(trainCsv: string, answersCsv?: string, locale = 'en', opts: { pendingWithoutAnswer?: boolean } = {}): CsvImport {
+  const problem = missingColumns(trainCsv, ['text', 'category']);
+  if (problem) throw new HubError('INPUT_INVALID', `training CSV ${problem}`);
+  const answerProblem = answersCsv === undefined ? undefined : missingColumns(answersCsv, ['category', 'answer']);
+  if (answerProblem) throw new HubError('INPUT_INVALID', `answers CSV ${answerProblem}`);
   const rows = parseCsvRecords(trainCsv);
-  if (rows.length > 0 && (rows[0].text === undefined || rows[0].category === undefined)) {
-    throw new HubError('INPUT_INVALID', 'training CSV needs a header row with `text,category` columns');
-  }
   const answers = new Map<string, Record<string, string>>();
   if (answersCsv) {
     for (const r of parseCsvRecords(answersCsv)) {
-      const cat = r.category ?? '';
+      const cat = (r.category ?? '').trim();
+      if (!cat || !(r.answer ?? '').trim()) continue;
       const a = answers.get(cat) ?? {};
       a[r.locale || locale] = r.answer ?? '';
       answers.set(cat, a);
@@ -44,14 +67,21 @@ export function entriesFromCsv(trainCsv: string, answersCsv?: string, locale = '
   }
   const categories = new Map<string, string>();
   const entries: EntryInit[] = [];
+  const unanswered: string[] = [];
   for (const [cat, questions] of byCategory) {
     let id = categoryId(cat);
     while (categories.has(id) && categories.get(id) !== cat) id += '_';
     categories.set(id, cat);
     const answer = answers.get(cat);
-    entries.push({ id, questions: { [locale]: [...new Set(questions)] }, answer: answer && Object.keys(answer).length ? answer : { [locale]: `[${cat}]` }, tags: ['imported'] });
+    const entry: EntryInit = { id, questions: { [locale]: [...new Set(questions)] }, answer: answer ?? { [locale]: `[${cat}]` }, tags: ['imported'] };
+    if (!answer) {
+      unanswered.push(id);
+      if (opts.pendingWithoutAnswer) entry.status = 'pending';
+    }
+    entries.push(entry);
   }
-  return { entries, categories };
+  const unknownAnswers = [...answers.keys()].filter((c) => !byCategory.has(c));
+  return { entries, categories, unanswered, unknownAnswers };
 }
 
 export function entriesToYaml(entries: readonly EntryInit[]): string {
