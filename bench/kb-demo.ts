@@ -5,7 +5,11 @@
  *      (off-topic questions written for this bench): off-topic recall (escalated) per threshold
  *   2. the zh FAQ test fixture (19 intents, 43 paraphrases) with off-topic-zh.txt as out-of-scope,
  *      through `switchboard eval --sweep`: inScopeAccuracy / escalatedRate / oosRecall per threshold
+ *   3. small bases drawn from BANKING77 train (20 intents x 6 example questions, 8 draws; 20 other
+ *      questions per intent as the test) with off-topic-en.txt: top-1, inScopeAccuracy, wrong
+ *      answers and off-topic recall per threshold (skipped when the data is missing)
  * Run: `npm run bench -- kb-demo` (no network; last line JSON at the configured thresholds).
+ * Data for part 3: BANKING77_CSV env or /work/shared/data/banking77/train.csv.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,8 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { evalCommand } from '../src/cli/eval.js';
 import { KnowledgeBot } from '../src/core/knowledge/bot.js';
 import { botConfigSchema } from '../src/core/knowledge/config.js';
-import { toCsvField } from '../src/core/knowledge/csv.js';
+import { parseCsvRecords, toCsvField } from '../src/core/knowledge/csv.js';
 import { decide } from '../src/core/knowledge/decide.js';
+import { Engine } from '../src/core/knowledge/engine.js';
+import { seededRandom, shuffle } from '../src/core/knowledge/rng.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lines = async (name: string): Promise<string[]> =>
@@ -54,6 +60,7 @@ try {
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
+const small = await smallBankingBases();
 console.log(
   JSON.stringify({
     answerThreshold: defaults.answerThreshold,
@@ -61,5 +68,53 @@ console.log(
     demoOffTopicRecallZh: recall.zh,
     zhFaqInScopeAccuracy: zhFaq.inScopeAccuracy,
     zhFaqOffTopicRecall: zhFaq.oosRecall,
+    ...small,
   }),
 );
+
+async function smallBankingBases(): Promise<Record<string, number>> {
+  const source = process.env.BANKING77_CSV ?? '/work/shared/data/banking77/train.csv';
+  let text: string;
+  try {
+    text = await readFile(source, 'utf8');
+  } catch {
+    console.log(`\nsmall BANKING77 bases: skipped (${source} not found)`);
+    return {};
+  }
+  const byCat = new Map<string, string[]>();
+  for (const r of parseCsvRecords(text)) byCat.set(r.category ?? '', [...(byCat.get(r.category ?? '') ?? []), (r.text ?? '').trim()]);
+  const cats = [...byCat.keys()].sort();
+  const INTENTS = 20;
+  const EXAMPLES = 6;
+  const DRAWS = 8;
+  // per threshold: sums of [top1, inScopeAccuracy, wrong answers, off-topic recall] over the draws
+  const sums = new Map(thresholds.map((t) => [t, [0, 0, 0, 0]]));
+  for (let d = 0; d < DRAWS; d++) {
+    const rand = seededRandom(100 + d);
+    const train: { id: string; questions: string[] }[] = [];
+    const test: { text: string; id: string }[] = [];
+    for (const c of shuffle([...cats], rand).slice(0, INTENTS)) {
+      const qs = shuffle([...(byCat.get(c) ?? [])], rand);
+      for (const q of qs.slice(0, 20)) test.push({ text: q, id: c });
+      train.push({ id: c, questions: qs.slice(20, 20 + EXAMPLES) });
+    }
+    const engine = await Engine.build(train, { yieldEveryMs: null });
+    const ranked = test.map((r) => engine.rank(r.text, 5));
+    const off = offTopic.en.map((q) => engine.rank(q, 5));
+    for (const t of thresholds) {
+      const th = { ...defaults, answerThreshold: t };
+      const s = sums.get(t)!;
+      test.forEach((r, i) => {
+        const v = decide(ranked[i], th);
+        if (ranked[i][0]?.id === r.id) s[0] += 1 / test.length;
+        if (v.kind === 'answer') s[v.top.id === r.id ? 1 : 2] += 1 / test.length;
+      });
+      s[3] += off.filter((r) => decide(r, th).kind === 'escalate').length / off.length;
+    }
+  }
+  console.log(`\nsmall BANKING77 bases (${INTENTS} intents x ${EXAMPLES} examples, ${DRAWS} draws) + off-topic-en, means:`);
+  console.log('answerThreshold\ttop1\tinScopeAccuracy\twrongAnswers\toffTopicRecall');
+  for (const [t, s] of sums) console.log([t.toFixed(2), ...s.map((v) => (v / DRAWS).toFixed(3))].join('\t'));
+  const at = sums.get(defaults.answerThreshold);
+  return at ? { smallBankingInScopeAccuracy: Number((at[1] / DRAWS).toFixed(4)), smallBankingOffTopicRecall: Number((at[3] / DRAWS).toFixed(4)) } : {};
+}
