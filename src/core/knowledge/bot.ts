@@ -15,6 +15,7 @@ import type { Button, JsonObject } from '../types.js';
 import { callAction } from './action.js';
 import { botConfigSchema, type BotConfig } from './config.js';
 import { decide } from './decide.js';
+import { SmallTalkMatcher } from './small-talk.js';
 import { Engine, type EngineOptions, type Ranked } from './engine.js';
 import { ReloadWorker, WorkerUnavailable } from './reloader.js';
 import { isHumanRequest } from './human.js';
@@ -66,6 +67,7 @@ async function buildSnapshot(kb: Pick<KnowledgeBase, 'entries' | 'templates'>, b
 export class KnowledgeBot implements Responder {
   private snapshot: Snapshot;
   private readonly cfg: BotConfig;
+  private readonly smallTalk: SmallTalkMatcher;
   private readonly dir: string | undefined;
   private readonly log: Logger | undefined;
   private readonly llm: LlmAnswerer | undefined;
@@ -89,6 +91,7 @@ export class KnowledgeBot implements Responder {
     warmTokenizer();
     this.reloader = opts.reloader ?? (opts.dir ? new ReloadWorker() : undefined);
     this.cfg = opts.bot;
+    this.smallTalk = new SmallTalkMatcher(opts.bot.smallTalk);
     this.dir = opts.dir;
     this.log = opts.log;
     this.llm = opts.llm;
@@ -256,15 +259,20 @@ export class KnowledgeBot implements Responder {
   /** Top `n` entries for an agent's reply suggestions. */
   suggest(text: string, locale: string, n: number): { entryId: string; question: string; answer: string }[] {
     const snap = this.snapshot;
-    return snap.engine.rank(text, n).flatMap((r) => {
+    return this.rankIn(snap, text, n).flatMap((r) => {
       const e = snap.byId.get(r.id);
       return e ? [{ entryId: r.id, question: r.question, answer: pickLocale(e.answer, locale) }] : [];
     });
   }
 
-  /** Ranking only (eval, debugging). */
+  /** Ranking only (eval, debugging): what respond() ranks, a leading greeting left out. */
   rank(text: string, n = 5): Ranked[] {
-    return this.snapshot.engine.rank(text, n);
+    return this.rankIn(this.snapshot, text, n);
+  }
+
+  /** The entries for `text` without leading greetings or thanks ("你好，我的快递到哪了"). */
+  private rankIn(snap: Snapshot, text: string, n: number): Ranked[] {
+    return snap.engine.rank(this.smallTalk.match(text).rest || text, n);
   }
 
   async respond(turn: ResponderTurn): Promise<BotDecision> {
@@ -300,7 +308,7 @@ export class KnowledgeBot implements Responder {
       sentiment = 0;
     }
     // Hand-overs still carry the best-matching entries: the agent desk shows them as context.
-    const handOverIds = (): string[] => snap.engine.rank(text, 3).map((r) => r.id);
+    const handOverIds = (): string[] => this.rankIn(snap, text, 3).map((r) => r.id);
     if (isHumanRequest(text, this.cfg.humanKeywords)) {
       return { kind: 'escalate', reason: 'asked_for_human', priority: 'normal', text: this.t(snap, 'askHuman', locale), sentiment, entryIds: handOverIds(), state: writeSlotState(turn.state, undefined) };
     }
@@ -343,8 +351,11 @@ export class KnowledgeBot implements Responder {
     if (segments(normalize(text)).length === 0) {
       return { kind: 'answer', text: this.t(snap, 'empty', locale), sentiment, confidence: 0 };
     }
+    // "你好" / "thanks" / "ok" alone get a short reply; "你好，我的快递到哪了" is looked up without "你好".
+    const talk = this.smallTalk.match(text);
+    if (talk.kind && talk.rest === '') return { kind: 'answer', text: this.t(snap, talk.kind, locale), sentiment, confidence: 1 };
 
-    const ranked = snap.engine.rank(text, Math.max(5, this.cfg.llmTopK));
+    const ranked = this.rankIn(snap, text, Math.max(5, this.cfg.llmTopK));
     const verdict = decide(ranked, this.cfg);
     const ids = ranked.map((r) => r.id);
     const confidence = ranked[0]?.confidence ?? 0;

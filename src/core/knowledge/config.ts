@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_HUMAN_KEYWORDS } from './human.js';
+import { defaultSmallTalk } from './small-talk.js';
 
 export const defaultHumanKeywords: string[] = [...DEFAULT_HUMAN_KEYWORDS];
 
@@ -48,6 +49,18 @@ export const botConfigSchema = z.object({
   humanKeywords: z.array(z.string().min(1)).default(defaultHumanKeywords),
   /** Phrases that mean "the last answer did not help": the turn is flagged unresolved. */
   notHelpfulPhrases: z.array(z.string().min(1)).default(defaultNotHelpfulPhrases),
+  /**
+   * Small talk answered from the templates `greeting`, `thanks`, `ack` and `goodbye` instead of a
+   * knowledge lookup (see small-talk.ts). Each list replaces its default when given.
+   */
+  smallTalk: z
+    .object({
+      greeting: z.array(z.string().min(1)).default([...defaultSmallTalk.greeting]),
+      thanks: z.array(z.string().min(1)).default([...defaultSmallTalk.thanks]),
+      ack: z.array(z.string().min(1)).default([...defaultSmallTalk.ack]),
+      goodbye: z.array(z.string().min(1)).default([...defaultSmallTalk.goodbye]),
+    })
+    .prefault({}),
   /** Unresolved turns in a row before the core escalates with `three_strikes`. */
   maxStrikes: z.number().int().min(1).default(3),
   /** Sentiment at or below this (-1..1) escalates with reason `angry`, priority high. */

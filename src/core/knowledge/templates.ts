@@ -38,6 +38,10 @@ export const defaultTemplates = {
     en: "Sorry, I can't look that up right now. I'm handing you over to a colleague.",
   },
   cancelled: { zh: '好的，已取消。还有什么可以帮您？', en: 'OK, cancelled. Anything else I can help with?' },
+  greeting: { zh: '您好！请问有什么可以帮您？', en: 'Hello! How can I help you today?' },
+  thanks: { zh: '不客气！还有什么可以帮您的吗？', en: "You're welcome! Is there anything else I can help with?" },
+  ack: { zh: '好的。还有什么可以帮您的吗？', en: 'All right. Is there anything else I can help with?' },
+  goodbye: { zh: '感谢您的咨询，祝您生活愉快，再见！', en: 'Thanks for reaching out. Have a great day, goodbye!' },
 } satisfies Record<string, Localized>;
 
 export type TemplateKey = keyof typeof defaultTemplates;

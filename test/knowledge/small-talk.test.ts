@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
+import { botConfigSchema } from '../../src/core/knowledge/config.js';
+import { SmallTalkMatcher } from '../../src/core/knowledge/small-talk.js';
+import { tempCopy, turn } from './helpers.js';
+
+const m = new SmallTalkMatcher();
+
+test('small talk alone is recognized by kind, in Chinese and English, through punctuation and emoji', () => {
+  const cases: [string, string][] = [
+    ['你好', 'greeting'],
+    ['你好呀～', 'greeting'],
+    ['亲，在吗？', 'greeting'],
+    ['Hi there 👋', 'greeting'],
+    ['Good morning!', 'greeting'],
+    ['谢谢啦', 'thanks'],
+    ['Thank you so much!!', 'thanks'],
+    ['好的谢谢', 'thanks'],
+    ['ok', 'ack'],
+    ['收到', 'ack'],
+    ['好的，谢谢，再见', 'goodbye'],
+    ['ok bye', 'goodbye'],
+  ];
+  for (const [text, kind] of cases) assert.deepEqual(m.match(text), { kind, rest: '' }, text);
+});
+
+test('questions are not small talk: word boundaries, and acknowledgements only count alone', () => {
+  for (const text of ['hike prices', 'hey123', '好评怎么写', '行李丢了', '收到的东西坏了', '可以退货吗', 'ok so how do I pay', 'okay what is the fee']) {
+    assert.deepEqual(m.match(text), { kind: undefined, rest: text }, text);
+  }
+});
+
+test('a greeting or thanks before a question is taken off it', () => {
+  assert.deepEqual(m.match('你好，我的快递到哪了'), { kind: 'greeting', rest: '我的快递到哪了' });
+  assert.deepEqual(m.match('在吗我想退款'), { kind: 'greeting', rest: '我想退款' });
+  assert.deepEqual(m.match('Hi, where is my order?'), { kind: 'greeting', rest: 'where is my order' });
+  assert.deepEqual(m.match('thanks! and how much is shipping'), { kind: 'thanks', rest: 'and how much is shipping' });
+});
+
+test('the phrase lists come from the bot config (each list replaces its default)', () => {
+  const cfg = botConfigSchema.parse({ smallTalk: { greeting: ['yo', '哈喽哈喽'] } });
+  const custom = new SmallTalkMatcher(cfg.smallTalk);
+  assert.equal(custom.match('yo!').kind, 'greeting');
+  assert.equal(custom.match('hi').kind, undefined, 'the default greetings are replaced');
+  assert.equal(custom.match('thanks').kind, 'thanks', 'the other lists keep their defaults');
+});
+
+let bot: KnowledgeBot;
+let dir: { dir: string; cleanup: () => Promise<void> };
+before(async () => {
+  dir = await tempCopy('shop');
+  await writeFile(join(dir.dir, '_templates.yaml'), 'greeting: { zh: 您好，这里是小店客服！, en: Hi! This is the shop. }\n');
+  bot = await KnowledgeBot.create({ dir: dir.dir, bot: botConfigSchema.parse({}) });
+});
+after(async () => {
+  await bot.close();
+  await dir.cleanup();
+});
+
+test('the bot answers small talk from the templates, without a lookup, a hand-over or a strike', async () => {
+  const cases: [string, RegExp][] = [
+    ['你好', /^您好，这里是小店客服！$/],
+    ['hi', /^Hi! This is the shop\.$/],
+    ['谢谢', /不客气/],
+    ['thanks a lot', /You're welcome/],
+    ['ok', /anything else/],
+    ['再见', /再见/],
+  ];
+  for (const [text, reply] of cases) {
+    const d = await bot.respond(turn(text));
+    assert.equal(d.kind, 'answer', `${text} -> ${JSON.stringify(d)}`);
+    assert.match(d.text, reply);
+    assert.equal(d.entryIds, undefined, 'no knowledge entry');
+    assert.ok(!d.unresolved, 'small talk is no strike');
+  }
+});
+
+test('a greeting before a question does not lower its confidence', async () => {
+  const plain = await bot.respond(turn('when will i get my refund'));
+  const greeted = await bot.respond(turn('Hello! when will i get my refund'));
+  assert.equal(plain.kind, 'answer');
+  assert.deepEqual([greeted.kind, greeted.entryIds?.[0], greeted.confidence], [plain.kind, plain.entryIds?.[0], plain.confidence]);
+  assert.deepEqual(
+    bot.rank('你好，会员怎么退费').map((r) => r.id),
+    bot.rank('会员怎么退费').map((r) => r.id),
+  );
+});
