@@ -16,6 +16,9 @@ test('small talk alone is recognized by kind, in Chinese and English, through pu
     ['亲，在吗？', 'greeting'],
     ['Hi there 👋', 'greeting'],
     ['Good morning!', 'greeting'],
+    ['请问', 'help'],
+    ['I have a question', 'help'],
+    ['can you help me?', 'help'],
     ['谢谢啦', 'thanks'],
     ['Thank you so much!!', 'thanks'],
     ['好的谢谢', 'thanks'],
@@ -38,6 +41,9 @@ test('a greeting or thanks before a question is taken off it', () => {
   assert.deepEqual(m.match('在吗我想退款'), { kind: 'greeting', rest: '我想退款' });
   assert.deepEqual(m.match('Hi, where is my order?'), { kind: 'greeting', rest: 'where is my order' });
   assert.deepEqual(m.match('thanks! and how much is shipping'), { kind: 'thanks', rest: 'and how much is shipping' });
+  assert.deepEqual(m.match('请问，我想问一下会员怎么退费'), { kind: 'help', rest: '会员怎么退费' });
+  // English requests for help say what kind of question it is: they stay.
+  assert.deepEqual(m.match('I have a problem with my card'), { kind: undefined, rest: 'I have a problem with my card' });
 });
 
 test('the phrase lists come from the bot config (each list replaces its default)', () => {
@@ -65,6 +71,8 @@ test('the bot answers small talk from the templates, without a lookup, a hand-ov
     ['你好', /^您好，这里是小店客服！$/],
     ['hi', /^Hi! This is the shop\.$/],
     ['谢谢', /不客气/],
+    ['请问', /请直接描述您遇到的问题/],
+    ['help', /What can I help you with/],
     ['thanks a lot', /You're welcome/],
     ['ok', /anything else/],
     ['再见', /再见/],

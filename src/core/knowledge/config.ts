@@ -50,12 +50,13 @@ export const botConfigSchema = z.object({
   /** Phrases that mean "the last answer did not help": the turn is flagged unresolved. */
   notHelpfulPhrases: z.array(z.string().min(1)).default(defaultNotHelpfulPhrases),
   /**
-   * Small talk answered from the templates `greeting`, `thanks`, `ack` and `goodbye` instead of a
+   * Small talk answered from the templates `greeting`, `help`, `thanks`, `ack` and `goodbye` instead of a
    * knowledge lookup (see small-talk.ts). Each list replaces its default when given.
    */
   smallTalk: z
     .object({
       greeting: z.array(z.string().min(1)).default([...defaultSmallTalk.greeting]),
+      help: z.array(z.string().min(1)).default([...defaultSmallTalk.help]),
       thanks: z.array(z.string().min(1)).default([...defaultSmallTalk.thanks]),
       ack: z.array(z.string().min(1)).default([...defaultSmallTalk.ack]),
       goodbye: z.array(z.string().min(1)).default([...defaultSmallTalk.goodbye]),

@@ -39,6 +39,7 @@ export const defaultTemplates = {
   },
   cancelled: { zh: '好的，已取消。还有什么可以帮您？', en: 'OK, cancelled. Anything else I can help with?' },
   greeting: { zh: '您好！请问有什么可以帮您？', en: 'Hello! How can I help you today?' },
+  help: { zh: '好的，请直接描述您遇到的问题。', en: 'Sure. What can I help you with? Just type your question.' },
   thanks: { zh: '不客气！还有什么可以帮您的吗？', en: "You're welcome! Is there anything else I can help with?" },
   ack: { zh: '好的。还有什么可以帮您的吗？', en: 'All right. Is there anything else I can help with?' },
   goodbye: { zh: '感谢您的咨询，祝您生活愉快，再见！', en: 'Thanks for reaching out. Have a great day, goodbye!' },
