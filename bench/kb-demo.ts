@@ -9,7 +9,9 @@
  *      questions per intent as the test) with off-topic-en.txt: top-1, inScopeAccuracy, wrong
  *      answers and off-topic recall per threshold (skipped when the data is missing)
  * Run: `npm run bench -- kb-demo` (no network; last line JSON at the configured thresholds).
- * Data for part 3: BANKING77_CSV env or /work/shared/data/banking77/train.csv.
+ * Data for part 3: BANKING77_CSV env or /work/shared/data/banking77/train.csv. KB_DEMO_INTENTS and
+ * KB_DEMO_EXAMPLES change its base size (default 20 x 6); KB_DEMO_COVERAGE_EXPONENT the engine's
+ * coverage exponent (1 gives the confidence of the defaults before 0.4 / 1.5).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,8 +86,9 @@ async function smallBankingBases(): Promise<Record<string, number>> {
   const byCat = new Map<string, string[]>();
   for (const r of parseCsvRecords(text)) byCat.set(r.category ?? '', [...(byCat.get(r.category ?? '') ?? []), (r.text ?? '').trim()]);
   const cats = [...byCat.keys()].sort();
-  const INTENTS = 20;
-  const EXAMPLES = 6;
+  const INTENTS = Number(process.env.KB_DEMO_INTENTS ?? 20);
+  const EXAMPLES = Number(process.env.KB_DEMO_EXAMPLES ?? 6);
+  const coverage = process.env.KB_DEMO_COVERAGE_EXPONENT;
   const DRAWS = 8;
   // per threshold: sums of [top1, inScopeAccuracy, wrong answers, off-topic recall] over the draws
   const sums = new Map(thresholds.map((t) => [t, [0, 0, 0, 0]]));
@@ -98,7 +101,7 @@ async function smallBankingBases(): Promise<Record<string, number>> {
       for (const q of qs.slice(0, 20)) test.push({ text: q, id: c });
       train.push({ id: c, questions: qs.slice(20, 20 + EXAMPLES) });
     }
-    const engine = await Engine.build(train, { yieldEveryMs: null });
+    const engine = await Engine.build(train, { yieldEveryMs: null, ...(coverage ? { coverageExponent: Number(coverage) } : {}) });
     const ranked = test.map((r) => engine.rank(r.text, 5));
     const off = offTopic.en.map((q) => engine.rank(q, 5));
     for (const t of thresholds) {

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { KnowledgeBot } from '../core/knowledge/bot.js';
 import { botConfigSchema } from '../core/knowledge/config.js';
 import { parseCsvRecords } from '../core/knowledge/csv.js';
-import { categoryId, entriesFromCsv, missingColumns } from '../core/knowledge/csv-import.js';
+import { categoryId, csvProblem, entriesFromCsv } from '../core/knowledge/csv-import.js';
 import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
 import { errorMessage } from '../core/errors.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
@@ -129,12 +129,12 @@ export async function evalCommand(argv: string[], io: CliIo = { out: process.std
       throw new EvalInputError(`--${flag} ${path}: ${errorMessage(err)}`);
     }
   };
-  /** Rows of a CSV file that must have these header columns (a clear error names the file and what is missing). */
-  const records = (flag: string, path: string, text: string, columns: readonly string[]): Record<string, string>[] => {
-    const problem = missingColumns(text, columns);
+  /** Refuses a CSV file that does not parse or lacks these header columns, naming the file and the problem. */
+  const check = (flag: string, path: string, text: string, columns: readonly string[]): void => {
+    const problem = csvProblem(text, columns);
     if (problem) throw new EvalInputError(`--${flag} ${path}: ${problem}`);
-    return parseCsvRecords(text).filter((r) => (r.text ?? '').trim());
   };
+  const questions = (text: string): Record<string, string>[] => parseCsvRecords(text).filter((r) => (r.text ?? '').trim());
   let entries: ReturnType<typeof entriesFromCsv>['entries'];
   let testRows: Record<string, string>[];
   let oosRows: Record<string, string>[];
@@ -143,13 +143,15 @@ export async function evalCommand(argv: string[], io: CliIo = { out: process.std
     const testText = (await read('test-csv', testCsv)) ?? '';
     const answers = await read('answers-csv', args['answers-csv']);
     const oosText = await read('oos-csv', args['oos-csv']);
-    records('kb-csv', kbCsv, kbText, ['text', 'category']);
-    if (answers !== undefined) records('answers-csv', args['answers-csv'] ?? '', answers, ['category', 'answer']);
+    check('kb-csv', kbCsv, kbText, ['text', 'category']);
+    if (answers !== undefined) check('answers-csv', args['answers-csv'] ?? '', answers, ['category', 'answer']);
     entries = entriesFromCsv(kbText, answers, locale).entries;
     if (entries.length === 0) throw new EvalInputError(`--kb-csv ${kbCsv}: no row has both a text and a category`);
-    testRows = records('test-csv', testCsv, testText, ['text', 'category']);
+    check('test-csv', testCsv, testText, ['text', 'category']);
+    testRows = questions(testText);
     if (testRows.length === 0) throw new EvalInputError(`--test-csv ${testCsv}: no row has a text`);
-    oosRows = oosText !== undefined ? records('oos-csv', args['oos-csv'] ?? '', oosText, ['text']) : [];
+    if (oosText !== undefined) check('oos-csv', args['oos-csv'] ?? '', oosText, ['text']);
+    oosRows = oosText !== undefined ? questions(oosText) : [];
   } catch (err) {
     if (!(err instanceof EvalInputError)) throw err;
     io.err.write(`${err.message}\n`);

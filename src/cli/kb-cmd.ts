@@ -5,17 +5,18 @@
  * rows) into a knowledge file: one entry per category. An entry the answers file has no answer for
  * is written with `status: pending`, so the bot skips it until an admin writes the answer. The file
  * goes to the knowledge directory of hub.yaml (`<csv name>.yaml`) unless `--out` says otherwise.
- * Nothing is written when the result would not load: an existing file (without `--force`), an id
- * another knowledge file already defines, or a broken knowledge directory.
+ * Nothing is written that would not load: a name the bot does not read, an existing file (without
+ * `--force`), or an id another knowledge file of that directory defines (pending entries included).
+ * A file there that does not parse is named in a warning.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
-import { entriesFromCsv, entriesToYaml } from '../core/knowledge/csv-import.js';
-import { loadKnowledgeDir, parseKnowledgeFile } from '../core/knowledge/loader.js';
+import { csvProblem, entriesFromCsv, entriesToYaml } from '../core/knowledge/csv-import.js';
+import { TEMPLATES_FILE, parseKnowledgeFile } from '../core/knowledge/loader.js';
 import type { CliIo } from './eval.js';
 
 const USAGE = 'usage: switchboard kb import --csv FAQ.csv [--answers-csv A.csv] [--locale en] [--out FILE] [--force]\n';
@@ -55,43 +56,37 @@ async function kbImport(argv: string[]): Promise<string> {
     throw new ImportError(`${errorMessage(err)}\n${USAGE.trimEnd()}`);
   }
   if (!args.csv) throw new ImportError(USAGE.trimEnd());
-  const read = async (flag: string, path: string): Promise<string> => {
+  // Each file is read and checked on its own, so an error names the right one.
+  const read = async (flag: string, path: string, columns: readonly string[]): Promise<string> => {
+    let text: string;
     try {
-      return await readFile(path, 'utf8');
+      text = await readFile(path, 'utf8');
     } catch (err) {
       throw new ImportError(`--${flag} ${path}: ${errorMessage(err)}`);
     }
+    const problem = csvProblem(text, columns);
+    if (problem) throw new ImportError(`--${flag} ${path}: ${problem}`);
+    return text;
   };
-  const csv = await read('csv', args.csv);
+  const csv = await read('csv', args.csv, ['text', 'category']);
   const answersPath = args['answers-csv'];
-  const answers = answersPath === undefined ? undefined : await read('answers-csv', answersPath);
-  let imported;
-  try {
-    imported = entriesFromCsv(csv, answers, args.locale, { pendingWithoutAnswer: true });
-  } catch (err) {
-    const file = errorMessage(err).startsWith('answers CSV') ? `--answers-csv ${answersPath}` : `--csv ${args.csv}`;
-    throw new ImportError(`${file}: ${errorMessage(err)}`);
-  }
+  const answers = answersPath === undefined ? undefined : await read('answers-csv', answersPath, ['category', 'answer']);
+  const imported = entriesFromCsv(csv, answers, args.locale, { pendingWithoutAnswer: true });
   if (imported.entries.length === 0) throw new ImportError(`--csv ${args.csv}: no row has both a text and a category`);
 
   const out = resolve(args.out ?? join(knowledgeDir(), `${basename(args.csv, extname(args.csv))}.yaml`));
+  const name = basename(out);
+  if (!/\.ya?ml$/i.test(name) || name.startsWith('.') || name === TEMPLATES_FILE) {
+    throw new ImportError(`--out ${out}: the bot loads knowledge files named *.yaml or *.yml (not starting with "." and not ${TEMPLATES_FILE})`);
+  }
   if (existsSync(out) && !args.force) throw new ImportError(`${out} already exists; pass --force to replace it`);
   const yaml = `# Imported from ${basename(args.csv)}${answersPath ? ` and ${basename(answersPath)}` : ''} by \`switchboard kb import\`.\n${entriesToYaml(imported.entries)}`;
-  // What the bot will load: the file itself must parse, and no other file may define its ids.
-  parseKnowledgeFile(out, yaml);
-  const dir = dirname(out);
-  if (existsSync(dir)) {
-    const kb = await loadKnowledgeDir(dir);
-    const others = new Map(kb.entries.filter((e) => resolve(e.source.file) !== out).map((e) => [e.id, e]));
-    const clashes = imported.entries.flatMap((e) => {
-      const other = others.get(e.id);
-      return other ? [`"${e.id}" is already defined at ${other.source.file}:${other.source.line}`] : [];
-    });
-    if (clashes.length > 0) {
-      throw new ImportError(`not written: ${clashes.length} id(s) clash with ${dir}: ${clashes.slice(0, 5).join('; ')}${clashes.length > 5 ? '; …' : ''}`);
-    }
+  parseKnowledgeFile(out, yaml); // the file itself must load
+  const { clashes, unchecked } = await clashingIds(dirname(out), out, imported.entries.map((e) => e.id));
+  if (clashes.length > 0) {
+    throw new ImportError(`not written: ${clashes.length} id(s) clash with ${dirname(out)}: ${clashes.slice(0, 5).join('; ')}${clashes.length > 5 ? '; …' : ''}`);
   }
-  await mkdir(dir, { recursive: true });
+  await mkdir(dirname(out), { recursive: true });
   await writeFile(out, yaml);
 
   const questions = imported.entries.reduce((n, e) => n + Object.values(e.questions).flat().length, 0);
@@ -103,7 +98,36 @@ async function kbImport(argv: string[]): Promise<string> {
   if (imported.unknownAnswers.length > 0) {
     lines.push(`warning: the answers file has categories no question has (not imported): ${preview(imported.unknownAnswers)}`);
   }
+  for (const u of unchecked) lines.push(`warning: ids not checked against ${u}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Ids of the other knowledge files in `dir` (pending entries too: they load as soon as an admin
+ * answers them) that `ids` would clash with. A file that does not parse is reported, not fatal.
+ */
+async function clashingIds(dir: string, out: string, ids: readonly string[]): Promise<{ clashes: string[]; unchecked: string[] }> {
+  const clashes: string[] = [];
+  const unchecked: string[] = [];
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.') && n !== TEMPLATES_FILE);
+  } catch {
+    return { clashes, unchecked }; // a new directory
+  }
+  const wanted = new Set(ids);
+  for (const n of names.sort()) {
+    const path = join(dir, n);
+    if (resolve(path) === out) continue;
+    try {
+      for (const e of parseKnowledgeFile(path, await readFile(path, 'utf8'), { includePending: true })) {
+        if (wanted.has(e.id)) clashes.push(`"${e.id}" is already defined at ${e.source.file}:${e.source.line}`);
+      }
+    } catch (err) {
+      unchecked.push(`${path} (${errorMessage(err).split('\n')[0]})`);
+    }
+  }
+  return { clashes, unchecked };
 }
 
 function knowledgeDir(): string {

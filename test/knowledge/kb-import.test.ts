@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -74,19 +74,41 @@ test('kb import refuses to overwrite without --force, and ids another file defin
 
   const clash = await run([...args, '--out', join(kbDir, 'copy.yaml')]);
   assert.equal(clash.code, 2);
-  assert.match(clash.err, /not written: 1 id\(s\) clash .*"card_arrival" is already defined at .*faq\.yaml:\d+/);
+  assert.match(clash.err, /not written: 2 id\(s\) clash .*"card_arrival" is already defined at .*faq\.yaml:\d+; "change_pin" is already defined/);
   assert.equal(existsSync(join(kbDir, 'copy.yaml')), false);
+
+  // Pending entries clash too: they load as soon as someone writes their answer.
+  const pendingOnly = await run(['import', '--csv', join(dir, 'faq.csv'), '--out', join(dir, 'pending', 'a.yaml')]);
+  assert.equal(pendingOnly.code, 0, pendingOnly.err);
+  const again2 = await run(['import', '--csv', join(dir, 'faq.csv'), '--out', join(dir, 'pending', 'b.yaml')]);
+  assert.equal(again2.code, 2);
+  assert.match(again2.err, /"change_pin" is already defined at .*a\.yaml/);
+
+  // A file the bot would not load is refused; an unrelated broken YAML file is named, not fatal.
+  const txt = await run([...args, '--out', join(dir, 'other', 'faq.txt')]);
+  assert.equal(txt.code, 2);
+  assert.match(txt.err, /the bot loads knowledge files named \*\.yaml/);
+  await mkdir(join(dir, 'other'), { recursive: true });
+  await writeFile(join(dir, 'other', 'docker-compose.yml'), 'services:\n  web: { image: x }\n');
+  const beside = await run([...args, '--out', join(dir, 'other', 'faq.yaml')]);
+  assert.equal(beside.code, 0, beside.err);
+  assert.match(beside.out, /warning: ids not checked against .*docker-compose\.yml/);
 });
 
 test('kb import names the file and the missing column of a CSV without the right header', async () => {
   await writeFile(join(dir, 'no-header.csv'), 'where is my card,card_arrival\n');
   const bad = await run(['import', '--csv', join(dir, 'no-header.csv'), '--out', join(dir, 'x', 'x.yaml')]);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /--csv .*no-header\.csv: training CSV needs a header row with the column\(s\) `text`, `category`; its first row is `where is my card,card_arrival`/);
+  assert.match(bad.err, /--csv .*no-header\.csv: needs a header row with the column\(s\) `text`, `category`; its first row is `where is my card,card_arrival`/);
 
   const badAnswers = await run(['import', '--csv', join(dir, 'faq.csv'), '--answers-csv', join(dir, 'faq.csv'), '--out', join(dir, 'x', 'x.yaml')]);
   assert.equal(badAnswers.code, 2);
-  assert.match(badAnswers.err, /--answers-csv .*faq\.csv: answers CSV needs a header row with the column\(s\) `answer`/);
+  assert.match(badAnswers.err, /--answers-csv .*faq\.csv: needs a header row with the column\(s\) `answer`/);
+
+  await writeFile(join(dir, 'broken-answers.csv'), 'category,answer\ncard_arrival,"never closed\n');
+  const broken = await run(['import', '--csv', join(dir, 'faq.csv'), '--answers-csv', join(dir, 'broken-answers.csv'), '--out', join(dir, 'x', 'x.yaml')]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.err, /^--answers-csv .*broken-answers\.csv: .*unterminated/, 'the broken file is the one named');
 
   const missing = await run(['import', '--csv', join(dir, 'nope.csv')]);
   assert.equal(missing.code, 2);

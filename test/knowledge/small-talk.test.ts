@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
 import { botConfigSchema } from '../../src/core/knowledge/config.js';
-import { SmallTalkMatcher } from '../../src/core/knowledge/small-talk.js';
+import { SmallTalkMatcher, smallTalkWarnings } from '../../src/core/knowledge/small-talk.js';
+import { parseKnowledgeFile } from '../../src/core/knowledge/loader.js';
 import { tempCopy, turn } from './helpers.js';
 
 const m = new SmallTalkMatcher();
@@ -20,6 +21,11 @@ test('small talk alone is recognized by kind, in Chinese and English, through pu
     ['I have a question', 'help'],
     ['can you help me?', 'help'],
     ['谢谢啦', 'thanks'],
+    ['谢谢你们', 'thanks'],
+    ['感谢你们！', 'thanks'],
+    ['thanks guys', 'thanks'],
+    ['亲在吗', 'greeting'],
+    ['哈喽哈喽', 'greeting'],
     ['Thank you so much!!', 'thanks'],
     ['好的谢谢', 'thanks'],
     ['ok', 'ack'],
@@ -31,17 +37,38 @@ test('small talk alone is recognized by kind, in Chinese and English, through pu
 });
 
 test('questions are not small talk: word boundaries, and acknowledgements only count alone', () => {
-  for (const text of ['hike prices', 'hey123', '好评怎么写', '行李丢了', '收到的东西坏了', '可以退货吗', 'ok so how do I pay', 'okay what is the fee']) {
+  for (const text of [
+    'hike prices',
+    'hey123',
+    'hi-fi speaker is broken',
+    'Thank-you card not received',
+    'hello kitty card',
+    'ok so how do I pay',
+    'okay what is the fee',
+    '好评怎么写',
+    '行李丢了',
+    '收到的东西坏了',
+    '可以退货吗',
+    // A phrase that does not end where jieba ends a word is part of the question.
+    '你好像发错货了',
+    '感谢信怎么写',
+    '我想问下单后能改地址吗',
+    // Several words without punctuation after them: maybe a question (在不在保修期内), so kept.
+    '在不在保修期内',
+    '在吗我想退款',
+  ]) {
     assert.deepEqual(m.match(text), { kind: undefined, rest: text }, text);
   }
 });
 
 test('a greeting or thanks before a question is taken off it', () => {
   assert.deepEqual(m.match('你好，我的快递到哪了'), { kind: 'greeting', rest: '我的快递到哪了' });
-  assert.deepEqual(m.match('在吗我想退款'), { kind: 'greeting', rest: '我想退款' });
+  assert.deepEqual(m.match('在吗？我想退款'), { kind: 'greeting', rest: '我想退款' });
+  assert.deepEqual(m.match('你好我想退货'), { kind: 'greeting', rest: '我想退货' }, '你好 is a word of its own');
+  assert.deepEqual(m.match('请问哈密瓜有货吗'), { kind: 'help', rest: '哈密瓜有货吗' }, '哈 here starts a word, it is no particle');
   assert.deepEqual(m.match('Hi, where is my order?'), { kind: 'greeting', rest: 'where is my order' });
   assert.deepEqual(m.match('thanks! and how much is shipping'), { kind: 'thanks', rest: 'and how much is shipping' });
-  assert.deepEqual(m.match('请问，我想问一下会员怎么退费'), { kind: 'help', rest: '会员怎么退费' });
+  assert.deepEqual(m.match('请问，我想问一下，会员怎么退费'), { kind: 'help', rest: '会员怎么退费' });
   // English requests for help say what kind of question it is: they stay.
   assert.deepEqual(m.match('I have a problem with my card'), { kind: undefined, rest: 'I have a problem with my card' });
 });
@@ -52,6 +79,17 @@ test('the phrase lists come from the bot config (each list replaces its default)
   assert.equal(custom.match('yo!').kind, 'greeting');
   assert.equal(custom.match('hi').kind, undefined, 'the default greetings are replaced');
   assert.equal(custom.match('thanks').kind, 'thanks', 'the other lists keep their defaults');
+});
+
+test('example questions that are small talk are reported: the bot never matches them', () => {
+  const entries = parseKnowledgeFile(
+    'kb/greet.yaml',
+    'entries:\n  - id: welcome\n    questions: [hello, 你好, what can you do]\n    answer: I answer questions about orders.\n',
+  );
+  const warnings = smallTalkWarnings(entries, m);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0], /^kb\/greet\.yaml:2: questions: "hello" is small talk: the bot answers it from the `greeting` template, never with "welcome"/);
+  assert.match(warnings[1], /"你好" is small talk/);
 });
 
 let bot: KnowledgeBot;

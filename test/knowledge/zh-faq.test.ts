@@ -51,12 +51,14 @@ test('eval names the file and the missing columns of a CSV without the right hea
     await writeFile(join(dir, 'oos.txt'), 'what is the weather like\nwho won the match\n');
     await writeFile(join(dir, 'no-header.csv'), '怎么退货,return_item\n运费多少,shipping_fee\n');
     await writeFile(join(dir, 'header-only.csv'), 'text,category\n');
+    await writeFile(join(dir, 'unterminated.csv'), 'text,category\n"where is it,shipping_fee\n');
     const train = join(DIR, 'train.csv');
     const test = join(DIR, 'test.csv');
     const cases: [string[], RegExp][] = [
       [['--kb-csv', train, '--test-csv', test, '--oos-csv', join(dir, 'oos.txt')], /--oos-csv .*oos\.txt: needs a header row with the column\(s\) `text`; its first row is `what is the weather like`/],
       [['--kb-csv', join(dir, 'no-header.csv'), '--test-csv', test], /--kb-csv .*no-header\.csv: needs a header row with the column\(s\) `text`, `category`/],
       [['--kb-csv', train, '--test-csv', join(dir, 'header-only.csv')], /--test-csv .*header-only\.csv: no row has a text/],
+      [['--kb-csv', train, '--test-csv', join(dir, 'unterminated.csv')], /--test-csv .*unterminated\.csv: .*unterminated/],
       [['--kb-csv', train, '--test-csv', test, '--answer-threshold', 'high'], /--answer-threshold high: expected a number from 0 to 1/],
       [['--kb-csv', train, '--test-csv', test, '--clarify-margin', '1.5'], /--clarify-margin 1\.5: expected a number from 0 to 1/],
     ];

@@ -15,7 +15,7 @@ import type { Button, JsonObject } from '../types.js';
 import { callAction } from './action.js';
 import { botConfigSchema, type BotConfig } from './config.js';
 import { decide } from './decide.js';
-import { SmallTalkMatcher } from './small-talk.js';
+import { SmallTalkMatcher, smallTalkWarnings } from './small-talk.js';
 import { Engine, type EngineOptions, type Ranked } from './engine.js';
 import { ReloadWorker, WorkerUnavailable } from './reloader.js';
 import { isHumanRequest } from './human.js';
@@ -248,10 +248,11 @@ export class KnowledgeBot implements Responder {
     await this.reloader?.close();
   }
 
-  /** Logs what loads but will not work well (same question under two entries), at most 20 lines. */
+  /** Logs what loads but will not work well (same question under two entries, small talk as a question), at most 20 lines. */
   private warnLint(snap: Snapshot): void {
     if (!this.log) return;
-    const warnings = lintEntries([...snap.byId.values()]);
+    const entries = [...snap.byId.values()];
+    const warnings = [...lintEntries(entries), ...smallTalkWarnings(entries, this.smallTalk)];
     for (const w of warnings.slice(0, 20)) this.log.warn({ warning: w }, 'knowledge base warning');
     if (warnings.length > 20) this.log.warn({ more: warnings.length - 20 }, 'more knowledge base warnings (npx switchboard config check lists them all)');
   }
@@ -327,7 +328,7 @@ export class KnowledgeBot implements Responder {
       if (asking && values[asking.name] !== undefined) {
         return this.answerEntry(snap, pendingEntry, turn, 1, values, sentiment);
       }
-      const ranked = snap.engine.rank(text, 5);
+      const ranked = this.rankIn(snap, text, 5);
       const verdict = decide(ranked, this.cfg);
       const switched = verdict.kind === 'answer' && verdict.top.id !== pendingEntry.id;
       if (!switched && asking) {
@@ -353,7 +354,7 @@ export class KnowledgeBot implements Responder {
     }
     // "你好" / "thanks" / "ok" alone get a short reply; "你好，我的快递到哪了" is looked up without "你好".
     const talk = this.smallTalk.match(text);
-    if (talk.kind && talk.rest === '') return { kind: 'answer', text: this.t(snap, talk.kind, locale), sentiment, confidence: 1 };
+    if (talk.kind && talk.rest === '') return { kind: 'answer', text: this.t(snap, talk.kind, locale), sentiment, state: writeSlotState(turn.state, undefined) };
 
     const ranked = this.rankIn(snap, text, Math.max(5, this.cfg.llmTopK));
     const verdict = decide(ranked, this.cfg);

@@ -9,11 +9,17 @@ import { parseCsv, parseCsvRecords } from './csv.js';
 import type { EntryInit } from './bot.js';
 
 /**
- * Why a CSV text cannot be read as rows with these header columns (undefined when it can):
- * names the missing columns and what the first row holds instead.
+ * Why a CSV text cannot be read as rows with these header columns (undefined when it can): a
+ * syntax error, or the missing columns and what the first row holds instead.
  */
-export function missingColumns(text: string, columns: readonly string[]): string | undefined {
-  const header = (parseCsv(text).find((r) => !(r.length === 1 && r[0] === '')) ?? []).map((h) => h.trim());
+export function csvProblem(text: string, columns: readonly string[]): string | undefined {
+  let rows: string[][];
+  try {
+    rows = parseCsv(text);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  const header = (rows.find((r) => !(r.length === 1 && r[0] === '')) ?? []).map((h) => h.trim());
   const missing = columns.filter((c) => !header.includes(c));
   if (missing.length === 0) return undefined;
   const found = header.length > 0 ? `its first row is \`${header.join(',')}\`` : 'it is empty';
@@ -41,10 +47,10 @@ export interface CsvImport {
  * until an admin writes the answer) instead of answering with its category name in brackets.
  */
 export function entriesFromCsv(trainCsv: string, answersCsv?: string, locale = 'en', opts: { pendingWithoutAnswer?: boolean } = {}): CsvImport {
-  const problem = missingColumns(trainCsv, ['text', 'category']);
-  if (problem) throw new HubError('INPUT_INVALID', `training CSV ${problem}`);
-  const answerProblem = answersCsv === undefined ? undefined : missingColumns(answersCsv, ['category', 'answer']);
-  if (answerProblem) throw new HubError('INPUT_INVALID', `answers CSV ${answerProblem}`);
+  const problem = csvProblem(trainCsv, ['text', 'category']);
+  if (problem) throw new HubError('INPUT_INVALID', `training CSV: ${problem}`);
+  const answerProblem = answersCsv === undefined ? undefined : csvProblem(answersCsv, ['category', 'answer']);
+  if (answerProblem) throw new HubError('INPUT_INVALID', `answers CSV: ${answerProblem}`);
   const rows = parseCsvRecords(trainCsv);
   const answers = new Map<string, Record<string, string>>();
   if (answersCsv) {

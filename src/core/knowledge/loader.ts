@@ -83,8 +83,8 @@ function zodError(p: ParsedFile, base: (string | number)[], error: z.ZodError): 
   return invalid(p.file, lineOf(p, path), fieldName(path), missing ? 'required field is missing' : (issue?.message ?? 'invalid'));
 }
 
-/** Entries of one file (pending ones dropped). `file` is only used in messages. */
-export function parseKnowledgeFile(file: string, source: string): KnowledgeEntry[] {
+/** Entries of one file (pending ones dropped unless asked for). `file` is only used in messages. */
+export function parseKnowledgeFile(file: string, source: string, opts: { includePending?: boolean } = {}): KnowledgeEntry[] {
   const p = parseYaml(file, source);
   const raw: unknown = p.doc.toJS();
   if (raw === null || raw === undefined) return [];
@@ -96,7 +96,7 @@ export function parseKnowledgeFile(file: string, source: string): KnowledgeEntry
   list.forEach((item, i) => {
     const r = entrySchema.safeParse(item);
     if (!r.success) throw zodError(p, [...base, i], r.error);
-    if (r.data.status === 'pending') return;
+    if (r.data.status === 'pending' && !opts.includePending) return;
     const examples = Array.isArray(r.data.questions) ? r.data.questions : Object.values(r.data.questions).flat();
     out.push({ ...r.data, examples, source: { file, line: lineOf(p, [...base, i]) } });
   });

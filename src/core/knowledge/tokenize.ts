@@ -90,19 +90,24 @@ function stem(word: string): string {
   return s;
 }
 
+/** The words of a CJK run, by jieba (HMM on). */
+export function cutCjk(run: string): readonly string[] {
+  let words = cutCache.get(run);
+  if (words === undefined) {
+    words = getJieba()
+      .cut(run, true)
+      .filter((w) => w.trim());
+    if (run.length <= 32 && cutCache.size < 100_000) cutCache.set(run, words);
+  }
+  return words;
+}
+
 /** Chinese words with jieba (HMM on), stemmed English words; punctuation and emoji dropped. */
 export function tokenizeSegments(segs: readonly Segment[]): string[] {
   const out: string[] = [];
   for (const seg of segs) {
     if (seg.cjk) {
-      let words = cutCache.get(seg.text);
-      if (words === undefined) {
-        words = getJieba()
-          .cut(seg.text, true)
-          .filter((w) => w.trim());
-        if (seg.text.length <= 32 && cutCache.size < 100_000) cutCache.set(seg.text, words);
-      }
-      for (const w of words) out.push(w);
+      for (const w of cutCjk(seg.text)) out.push(w);
     } else {
       const expanded = CONTRACTIONS.get(seg.text.replace(/’/g, "'"));
       if (expanded) for (const w of expanded) out.push(stem(w));
