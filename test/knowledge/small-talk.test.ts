@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { pino } from 'pino';
 import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
 import { botConfigSchema } from '../../src/core/knowledge/config.js';
 import { SmallTalkMatcher, smallTalkWarnings } from '../../src/core/knowledge/small-talk.js';
@@ -90,6 +91,25 @@ test('example questions that are small talk are reported: the bot never matches 
   assert.equal(warnings.length, 2);
   assert.match(warnings[0], /^kb\/greet\.yaml:2: questions: "hello" is small talk: the bot answers it from the `greeting` template, never with "welcome"/);
   assert.match(warnings[1], /"你好" is small talk/);
+});
+
+test('the bot logs those warnings on load, whether the reload worker or this thread built the base', async () => {
+  const copy = await tempCopy('shop');
+  try {
+    await writeFile(join(copy.dir, 'greet.yaml'), 'entries:\n  - id: welcome\n    questions: [你好, what can you do]\n    answer: I answer questions about your account.\n');
+    for (const watch of [true, false]) {
+      const warned: string[] = [];
+      const log = pino({ level: 'warn' }, { write: (line: string) => void warned.push(String(JSON.parse(line).warning ?? '')) });
+      const b = await KnowledgeBot.create({ dir: copy.dir, bot: botConfigSchema.parse({}), log, watch });
+      await b.close();
+      assert.ok(
+        warned.some((w) => /greet\.yaml:2: questions: "你好" is small talk/.test(w)),
+        `watch ${watch}: ${JSON.stringify(warned)}`,
+      );
+    }
+  } finally {
+    await copy.cleanup();
+  }
 });
 
 let bot: KnowledgeBot;

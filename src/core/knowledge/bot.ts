@@ -17,10 +17,10 @@ import { botConfigSchema, type BotConfig } from './config.js';
 import { decide } from './decide.js';
 import { SmallTalkMatcher, smallTalkWarnings } from './small-talk.js';
 import { Engine, type EngineOptions, type Ranked } from './engine.js';
-import { ReloadWorker, WorkerUnavailable } from './reloader.js';
+import { ReloadWorker, WorkerUnavailable, type ReloadResult } from './reloader.js';
 import { isHumanRequest } from './human.js';
 import { createLlmAnswerer, type LlmAnswerer, type LlmConfig } from './llm.js';
-import { lintEntries, loadKnowledgeDir, type KnowledgeBase } from './loader.js';
+import { loadKnowledgeDir, type KnowledgeBase } from './loader.js';
 import { entrySchema, fillTemplate, pickLocale, type KnowledgeEntry } from './schema.js';
 import { sentimentScore } from './sentiment.js';
 import { fillSlots, missingSlot, readSlotState, writeSlotState } from './slots.js';
@@ -41,6 +41,8 @@ interface Snapshot {
   engine: Engine;
   byId: Map<string, KnowledgeEntry>;
   templates: Templates;
+  /** What loads but will not work well: logged once per load. */
+  warnings: readonly string[];
 }
 
 export interface KnowledgeBotOptions {
@@ -56,12 +58,18 @@ export interface KnowledgeBotOptions {
 
 export type EntryInit = z.input<typeof entrySchema>;
 
-async function buildSnapshot(kb: Pick<KnowledgeBase, 'entries' | 'templates'>, bot: BotConfig, engine?: Partial<EngineOptions>): Promise<Snapshot> {
+function snapshotOf(r: ReloadResult): Snapshot {
+  return { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}), warnings: r.warnings };
+}
+
+async function buildSnapshot(kb: Pick<KnowledgeBase, 'entries' | 'templates'> & { warnings?: string[] }, bot: BotConfig, engine?: Partial<EngineOptions>): Promise<Snapshot> {
   const built = await Engine.build(
     kb.entries.map((e) => ({ id: e.id, questions: e.examples })),
     { maxClassifierEntries: bot.maxClassifierEntries, ...engine },
   );
-  return { engine: built, byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates };
+  // Directory loads are linted (the reload worker does the same off this thread); in-memory bases are not.
+  const warnings = kb.warnings ? [...kb.warnings, ...smallTalkWarnings(kb.entries, new SmallTalkMatcher(bot.smallTalk))] : [];
+  return { engine: built, byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates, warnings };
 }
 
 export class KnowledgeBot implements Responder {
@@ -110,8 +118,8 @@ export class KnowledgeBot implements Responder {
       // the hot reloads that follow re-parse only what changed.
       reloader = new ReloadWorker();
       try {
-        const r = await reloader.load(opts.dir, bot.maxClassifierEntries, opts.engine ?? {});
-        snapshot = { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}) };
+        const r = await reloader.load(opts.dir, bot.maxClassifierEntries, opts.engine ?? {}, bot.smallTalk);
+        snapshot = snapshotOf(r);
         files = r.files.length;
       } catch (err) {
         await reloader.close();
@@ -156,7 +164,7 @@ export class KnowledgeBot implements Responder {
           bot.maxClassifierEntries,
           opts.engine ?? {},
         );
-        snapshot = { engine: Engine.fromState(state), byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates };
+        snapshot = { engine: Engine.fromState(state), byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates, warnings: [] };
       } catch (err) {
         if (!(err instanceof WorkerUnavailable)) throw err;
         opts.log?.warn({ error: err.message }, 'knowledge build worker unavailable; building on the main thread');
@@ -213,8 +221,7 @@ export class KnowledgeBot implements Responder {
     const worker = this.reloader;
     if (worker) {
       try {
-        const r = await worker.load(dir, this.cfg.maxClassifierEntries, this.engineOpts ?? {});
-        return { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}) };
+        return snapshotOf(await worker.load(dir, this.cfg.maxClassifierEntries, this.engineOpts ?? {}, this.cfg.smallTalk));
       } catch (err) {
         if (!(err instanceof WorkerUnavailable)) throw err;
         this.reloader = undefined;
@@ -251,8 +258,7 @@ export class KnowledgeBot implements Responder {
   /** Logs what loads but will not work well (same question under two entries, small talk as a question), at most 20 lines. */
   private warnLint(snap: Snapshot): void {
     if (!this.log) return;
-    const entries = [...snap.byId.values()];
-    const warnings = [...lintEntries(entries), ...smallTalkWarnings(entries, this.smallTalk)];
+    const warnings = snap.warnings;
     for (const w of warnings.slice(0, 20)) this.log.warn({ warning: w }, 'knowledge base warning');
     if (warnings.length > 20) this.log.warn({ more: warnings.length - 20 }, 'more knowledge base warnings (npx switchboard config check lists them all)');
   }

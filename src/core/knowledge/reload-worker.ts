@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { isHubError } from '../errors.js';
 import { Engine, transferList, type EngineOptions } from './engine.js';
 import { loadKnowledgeDir, type ParseCache } from './loader.js';
+import { SmallTalkMatcher, smallTalkWarnings } from './small-talk.js';
 import type { ReloadReply, ReloadRequest } from './reloader.js';
 import { warmTokenizer } from './tokenize.js';
 
@@ -25,7 +26,7 @@ if (port) {
         if (req.entries) {
           const engine = (await Engine.build(req.entries, opts)).state;
           transfer = transferList(engine);
-          reply = { id: req.id, ok: true, entryChunks: [], templates: undefined, files: [], engine: { ...engine, entries: [], exampleText: [] } };
+          reply = { id: req.id, ok: true, entryChunks: [], templates: undefined, files: [], warnings: [], engine: { ...engine, entries: [], exampleText: [] } };
           port.postMessage(reply, transfer);
           return;
         }
@@ -38,7 +39,8 @@ if (port) {
         // The example texts travel once, inside the entries; the main thread puts them back.
         const entryChunks: string[] = [];
         for (let i = 0; i < kb.entries.length; i += CHUNK) entryChunks.push(JSON.stringify(kb.entries.slice(i, i + CHUNK)));
-        reply = { id: req.id, ok: true, entryChunks, templates: kb.templates, files: kb.files, engine: { ...engine, entries: [], exampleText: [] } };
+        const warnings = [...kb.warnings, ...smallTalkWarnings(kb.entries, new SmallTalkMatcher(req.smallTalk))];
+        reply = { id: req.id, ok: true, entryChunks, templates: kb.templates, files: kb.files, warnings, engine: { ...engine, entries: [], exampleText: [] } };
       } catch (err) {
         reply = {
           id: req.id,

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { HubError, type HubErrorCode } from '../errors.js';
 import type { EngineEntry, EngineOptions, EngineState } from './engine.js';
 import type { KnowledgeEntry } from './schema.js';
+import type { SmallTalkPhrases } from './small-talk.js';
 import type { Templates } from './templates.js';
 
 export interface ReloadRequest {
@@ -21,6 +22,8 @@ export interface ReloadRequest {
   entries?: EngineEntry[];
   maxClassifierEntries: number;
   engine: Partial<EngineOptions>;
+  /** Directory loads: the bot's small-talk phrases, for the warnings. */
+  smallTalk?: SmallTalkPhrases;
 }
 
 export type ReloadReply =
@@ -31,6 +34,8 @@ export type ReloadReply =
       entryChunks: string[];
       templates: Templates | undefined;
       files: string[];
+      /** What loads but will not work well (computed here, off the answering thread). */
+      warnings: string[];
       engine: EngineState;
     }
   | { id: number; ok: false; error: { code: HubErrorCode; message: string; context: Record<string, unknown> } };
@@ -39,6 +44,7 @@ export interface ReloadResult {
   entries: KnowledgeEntry[];
   templates: Templates | undefined;
   files: string[];
+  warnings: string[];
   engine: EngineState;
 }
 
@@ -114,7 +120,7 @@ export class ReloadWorker {
             }
             const entries = p.entries ?? all.map((e) => ({ id: e.id, questions: e.examples }));
             const engine: EngineState = { ...ok.engine, entries, exampleText: entries.flatMap((e) => e.questions) };
-            p.resolve({ entries: all, templates: ok.templates, files: ok.files, engine });
+            p.resolve({ entries: all, templates: ok.templates, files: ok.files, warnings: ok.warnings, engine });
           })().catch((err: unknown) => p.reject(err instanceof Error ? err : new Error(String(err))));
         }
         else p.reject(new HubError(msg.error.code, msg.error.message, { context: msg.error.context }));
@@ -131,8 +137,8 @@ export class ReloadWorker {
   }
 
   /** Loads and trains `dir` in the worker. Rejects with HubError (bad files) or WorkerUnavailable. */
-  load(dir: string, maxClassifierEntries: number, engine: Partial<EngineOptions> = {}): Promise<ReloadResult> {
-    return this.request({ dir, maxClassifierEntries, engine });
+  load(dir: string, maxClassifierEntries: number, engine: Partial<EngineOptions> = {}, smallTalk?: SmallTalkPhrases): Promise<ReloadResult> {
+    return this.request({ dir, maxClassifierEntries, engine, smallTalk });
   }
 
   /** Trains an engine for in-memory entries in the worker (the answering thread's heap stays small). */
