@@ -16,7 +16,7 @@
  * do I pay" are questions; "收到" and "ok" alone are not.
  */
 import type { KnowledgeEntry } from './schema.js';
-import { cutCjk, hasCjk } from './tokenize.js';
+import { MAX_FEATURE_CHARS, cutCjk, hasCjk } from './tokenize.js';
 
 export type SmallTalkKind = 'greeting' | 'help' | 'thanks' | 'ack' | 'goodbye';
 
@@ -113,7 +113,8 @@ export class SmallTalkMatcher {
   }
 
   match(text: string): SmallTalk {
-    const prepared = prepare(text);
+    // The engine reads no further than MAX_FEATURE_CHARS either (a 10k-character message costs the same as 600).
+    const prepared = prepare(text.length > MAX_FEATURE_CHARS ? text.slice(0, MAX_FEATURE_CHARS) : text);
     // Only small talk (and fillers): the whole message is it.
     let rest = prepared;
     let kind: SmallTalkKind | undefined;
@@ -145,7 +146,8 @@ export class SmallTalkMatcher {
       let oneWord = false;
       if (p.cjk) {
         // The phrase must end where jieba ends a word: 你好 is not the start of 你好像, 感谢 not of 感谢信.
-        const run = CJK_START.exec(text)?.[0] ?? '';
+        // (The first 32 characters decide where its first words end.)
+        const run = (CJK_START.exec(text)?.[0] ?? '').slice(0, Math.max(32, p.text.length + 1));
         const words = cutCjk(run);
         let end = 0;
         for (const w of words) {
