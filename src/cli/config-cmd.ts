@@ -5,7 +5,6 @@ import { hubConfigSchema } from '../config/schema.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
 import { loadKnowledgeDir } from '../core/knowledge/loader.js';
-import { SmallTalkMatcher, smallTalkWarnings } from '../core/knowledge/small-talk.js';
 
 export const SCHEMA_FILE = 'config/schema/hub.schema.json';
 
@@ -20,10 +19,9 @@ export async function configCheck(file = configPath(), out: Pick<Console, 'log' 
       .filter(([, c]) => c?.enabled)
       .map(([n]) => n);
     out.log(`${file}: ok (storage ${cfg.storage.url.split(':')[0]}, channels: ${enabled.join(', ') || 'none'})`);
-    const kb = await loadKnowledgeDir(cfg.bot.knowledgeDir);
-    const warnings = [...kb.warnings, ...smallTalkWarnings(kb.entries, new SmallTalkMatcher(cfg.bot.smallTalk))];
-    out.log(`${cfg.bot.knowledgeDir}: ok (${kb.entries.length} entries in ${kb.files.length} files${warnings.length ? `, ${warnings.length} warnings` : ''})`);
-    for (const w of warnings) out.log(`warning: ${w}`);
+    const kb = await loadKnowledgeDir(cfg.bot.knowledgeDir, undefined, cfg.bot.smallTalk);
+    out.log(`${cfg.bot.knowledgeDir}: ok (${kb.entries.length} entries in ${kb.files.length} files${kb.warnings.length ? `, ${kb.warnings.length} warnings` : ''})`);
+    for (const w of kb.warnings) out.log(`warning: ${w}`);
     return 0;
   } catch (err) {
     out.error(errorMessage(err));

@@ -15,18 +15,17 @@
  * oosRecall for a range of answer thresholds (other thresholds as given): how an admin picks
  * `bot.answerThreshold` for their own base from their own questions.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { KnowledgeBot } from '../core/knowledge/bot.js';
 import { botConfigSchema } from '../core/knowledge/config.js';
-import { parseCsvRecords } from '../core/knowledge/csv.js';
-import { categoryId, csvProblem, entriesFromCsv } from '../core/knowledge/csv-import.js';
+import { categoryId, type CsvImport } from '../core/knowledge/csv-import.js';
 import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
 import { errorMessage } from '../core/errors.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
 import { decide } from '../core/knowledge/decide.js';
 import type { Ranked } from '../core/knowledge/engine.js';
 import { configPath, loadConfigFile } from '../config/load.js';
+import { csvQuestions, importCsv, InputError, readInput, type CliIo } from './input.js';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -64,13 +63,6 @@ function round(n: number, d = 4): number {
 
 function turn(i: number, text: string, locale: string): ResponderTurn {
   return { conversationId: `eval-${i}`, customerId: 'eval', channel: 'eval', locale, kind: 'text', text, history: [], state: {}, strikes: 0 };
-}
-
-class EvalInputError extends Error {}
-
-export interface CliIo {
-  out: { write(s: string): unknown };
-  err: { write(s: string): unknown };
 }
 
 export async function evalCommand(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -121,39 +113,20 @@ export async function evalCommand(argv: string[], io: CliIo = { out: process.std
   }
   const bot = botConfigSchema.parse(thresholds);
 
-  const read = async (flag: string, path: string | undefined): Promise<string | undefined> => {
-    if (path === undefined) return undefined;
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      throw new EvalInputError(`--${flag} ${path}: ${errorMessage(err)}`);
-    }
-  };
-  /** Refuses a CSV file that does not parse or lacks these header columns, naming the file and the problem. */
-  const check = (flag: string, path: string, text: string, columns: readonly string[]): void => {
-    const problem = csvProblem(text, columns);
-    if (problem) throw new EvalInputError(`--${flag} ${path}: ${problem}`);
-  };
-  const questions = (text: string): Record<string, string>[] => parseCsvRecords(text).filter((r) => (r.text ?? '').trim());
-  let entries: ReturnType<typeof entriesFromCsv>['entries'];
+  let entries: CsvImport['entries'];
   let testRows: Record<string, string>[];
   let oosRows: Record<string, string>[];
   try {
-    const kbText = (await read('kb-csv', kbCsv)) ?? '';
-    const testText = (await read('test-csv', testCsv)) ?? '';
-    const answers = await read('answers-csv', args['answers-csv']);
-    const oosText = await read('oos-csv', args['oos-csv']);
-    check('kb-csv', kbCsv, kbText, ['text', 'category']);
-    if (answers !== undefined) check('answers-csv', args['answers-csv'] ?? '', answers, ['category', 'answer']);
-    entries = entriesFromCsv(kbText, answers, locale).entries;
-    if (entries.length === 0) throw new EvalInputError(`--kb-csv ${kbCsv}: no row has both a text and a category`);
-    check('test-csv', testCsv, testText, ['text', 'category']);
-    testRows = questions(testText);
-    if (testRows.length === 0) throw new EvalInputError(`--test-csv ${testCsv}: no row has a text`);
-    if (oosText !== undefined) check('oos-csv', args['oos-csv'] ?? '', oosText, ['text']);
-    oosRows = oosText !== undefined ? questions(oosText) : [];
+    const base = await readInput('kb-csv', kbCsv);
+    const test = await readInput('test-csv', testCsv);
+    const answers = args['answers-csv'] === undefined ? undefined : await readInput('answers-csv', args['answers-csv']);
+    const oos = args['oos-csv'] === undefined ? undefined : await readInput('oos-csv', args['oos-csv']);
+    entries = importCsv(base, answers, locale).entries;
+    testRows = csvQuestions(test, ['text', 'category']);
+    if (testRows.length === 0) throw new InputError(`--test-csv ${testCsv}: no row has a text`);
+    oosRows = oos ? csvQuestions(oos, ['text']) : [];
   } catch (err) {
-    if (!(err instanceof EvalInputError)) throw err;
+    if (!(err instanceof InputError)) throw err;
     io.err.write(`${err.message}\n`);
     return 2;
   }

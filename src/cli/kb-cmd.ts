@@ -15,13 +15,11 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
-import { csvProblem, entriesFromCsv, entriesToYaml } from '../core/knowledge/csv-import.js';
-import { TEMPLATES_FILE, parseKnowledgeFile } from '../core/knowledge/loader.js';
-import type { CliIo } from './eval.js';
+import { entriesToYaml } from '../core/knowledge/csv-import.js';
+import { TEMPLATES_FILE, isKnowledgeFileName, parseKnowledgeFile } from '../core/knowledge/loader.js';
+import { importCsv, InputError, readInput, type CliIo } from './input.js';
 
 const USAGE = 'usage: switchboard kb import --csv FAQ.csv [--answers-csv A.csv] [--locale en] [--out FILE] [--force]\n';
-
-class ImportError extends Error {}
 
 export async function kbCommand(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {
   const [sub, ...rest] = argv;
@@ -34,7 +32,7 @@ export async function kbCommand(argv: string[], io: CliIo = { out: process.stdou
     return 0;
   } catch (err) {
     io.err.write(`${errorMessage(err)}\n`);
-    return err instanceof ImportError ? 2 : 1;
+    return err instanceof InputError ? 2 : 1;
   }
 }
 
@@ -53,38 +51,25 @@ async function kbImport(argv: string[]): Promise<string> {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw new ImportError(`${errorMessage(err)}\n${USAGE.trimEnd()}`);
+    throw new InputError(`${errorMessage(err)}\n${USAGE.trimEnd()}`);
   }
-  if (!args.csv) throw new ImportError(USAGE.trimEnd());
-  // Each file is read and checked on its own, so an error names the right one.
-  const read = async (flag: string, path: string, columns: readonly string[]): Promise<string> => {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      throw new ImportError(`--${flag} ${path}: ${errorMessage(err)}`);
-    }
-    const problem = csvProblem(text, columns);
-    if (problem) throw new ImportError(`--${flag} ${path}: ${problem}`);
-    return text;
-  };
-  const csv = await read('csv', args.csv, ['text', 'category']);
+  if (!args.csv) throw new InputError(USAGE.trimEnd());
+  const csv = await readInput('csv', args.csv);
   const answersPath = args['answers-csv'];
-  const answers = answersPath === undefined ? undefined : await read('answers-csv', answersPath, ['category', 'answer']);
-  const imported = entriesFromCsv(csv, answers, args.locale, { pendingWithoutAnswer: true });
-  if (imported.entries.length === 0) throw new ImportError(`--csv ${args.csv}: no row has both a text and a category`);
+  const answers = answersPath === undefined ? undefined : await readInput('answers-csv', answersPath);
+  const imported = importCsv(csv, answers, args.locale, { pendingWithoutAnswer: true });
 
   const out = resolve(args.out ?? join(knowledgeDir(), `${basename(args.csv, extname(args.csv))}.yaml`));
   const name = basename(out);
-  if (!/\.ya?ml$/i.test(name) || name.startsWith('.') || name === TEMPLATES_FILE) {
-    throw new ImportError(`--out ${out}: the bot loads knowledge files named *.yaml or *.yml (not starting with "." and not ${TEMPLATES_FILE})`);
+  if (!isKnowledgeFileName(name) || name === TEMPLATES_FILE) {
+    throw new InputError(`--out ${out}: the bot loads knowledge files named *.yaml or *.yml (not starting with "." and not ${TEMPLATES_FILE})`);
   }
-  if (existsSync(out) && !args.force) throw new ImportError(`${out} already exists; pass --force to replace it`);
+  if (existsSync(out) && !args.force) throw new InputError(`${out} already exists; pass --force to replace it`);
   const yaml = `# Imported from ${basename(args.csv)}${answersPath ? ` and ${basename(answersPath)}` : ''} by \`switchboard kb import\`.\n${entriesToYaml(imported.entries)}`;
   parseKnowledgeFile(out, yaml); // the file itself must load
   const { clashes, unchecked } = await clashingIds(dirname(out), out, imported.entries.map((e) => e.id));
   if (clashes.length > 0) {
-    throw new ImportError(`not written: ${clashes.length} id(s) clash with ${dirname(out)}: ${clashes.slice(0, 5).join('; ')}${clashes.length > 5 ? '; …' : ''}`);
+    throw new InputError(`not written: ${clashes.length} id(s) clash with ${dirname(out)}: ${clashes.slice(0, 5).join('; ')}${clashes.length > 5 ? '; …' : ''}`);
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, yaml);
@@ -111,7 +96,7 @@ async function clashingIds(dir: string, out: string, ids: readonly string[]): Pr
   const unchecked: string[] = [];
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.') && n !== TEMPLATES_FILE);
+    names = (await readdir(dir)).filter((n) => isKnowledgeFileName(n) && n !== TEMPLATES_FILE);
   } catch {
     return { clashes, unchecked }; // a new directory
   }
@@ -134,7 +119,7 @@ function knowledgeDir(): string {
   try {
     return loadConfigFile(configPath()).bot.knowledgeDir;
   } catch (err) {
-    throw new ImportError(`${errorMessage(err)}\n(pass --out FILE to write the knowledge file without reading hub.yaml)`);
+    throw new InputError(`${errorMessage(err)}\n(pass --out FILE to write the knowledge file without reading hub.yaml)`);
   }
 }
 

@@ -15,7 +15,7 @@ import type { Button, JsonObject } from '../types.js';
 import { callAction } from './action.js';
 import { botConfigSchema, type BotConfig } from './config.js';
 import { decide } from './decide.js';
-import { SmallTalkMatcher, smallTalkWarnings } from './small-talk.js';
+import { SmallTalkMatcher, type SmallTalk } from './small-talk.js';
 import { Engine, type EngineOptions, type Ranked } from './engine.js';
 import { ReloadWorker, WorkerUnavailable, type ReloadResult } from './reloader.js';
 import { isHumanRequest } from './human.js';
@@ -62,14 +62,12 @@ function snapshotOf(r: ReloadResult): Snapshot {
   return { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}), warnings: r.warnings };
 }
 
-async function buildSnapshot(kb: Pick<KnowledgeBase, 'entries' | 'templates'> & { warnings?: string[] }, bot: BotConfig, engine?: Partial<EngineOptions>): Promise<Snapshot> {
+async function buildSnapshot(kb: Pick<KnowledgeBase, 'entries' | 'templates' | 'warnings'>, bot: BotConfig, engine?: Partial<EngineOptions>): Promise<Snapshot> {
   const built = await Engine.build(
     kb.entries.map((e) => ({ id: e.id, questions: e.examples })),
     { maxClassifierEntries: bot.maxClassifierEntries, ...engine },
   );
-  // Directory loads are linted (the reload worker does the same off this thread); in-memory bases are not.
-  const warnings = kb.warnings ? [...kb.warnings, ...smallTalkWarnings(kb.entries, new SmallTalkMatcher(bot.smallTalk))] : [];
-  return { engine: built, byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates, warnings };
+  return { engine: built, byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates, warnings: kb.warnings };
 }
 
 export class KnowledgeBot implements Responder {
@@ -129,7 +127,7 @@ export class KnowledgeBot implements Responder {
       }
     }
     if (!snapshot!) {
-      const kb = await loadKnowledgeDir(opts.dir);
+      const kb = await loadKnowledgeDir(opts.dir, undefined, bot.smallTalk);
       snapshot = await buildSnapshot(kb, bot, opts.engine);
       files = kb.files.length;
     }
@@ -151,7 +149,8 @@ export class KnowledgeBot implements Responder {
       const examples = Array.isArray(e.questions) ? e.questions : Object.values(e.questions).flat();
       return { ...e, examples, source: { file: '<memory>', line: i + 1 } };
     });
-    const kb = { entries: parsed.filter((e) => e.status !== 'pending'), templates: opts.templates ?? mergeTemplates({}) };
+    // In-memory bases (eval, tests) are not linted.
+    const kb = { entries: parsed.filter((e) => e.status !== 'pending'), templates: opts.templates ?? mergeTemplates({}), warnings: [] };
     const examples = kb.entries.reduce((n, e) => n + e.examples.length, 0);
     let snapshot: Snapshot | undefined;
     if (examples >= WORKER_BUILD_MIN_EXAMPLES) {
@@ -164,7 +163,7 @@ export class KnowledgeBot implements Responder {
           bot.maxClassifierEntries,
           opts.engine ?? {},
         );
-        snapshot = { engine: Engine.fromState(state), byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates, warnings: [] };
+        snapshot = { engine: Engine.fromState(state), byId: new Map(kb.entries.map((e) => [e.id, e])), templates: kb.templates, warnings: kb.warnings };
       } catch (err) {
         if (!(err instanceof WorkerUnavailable)) throw err;
         opts.log?.warn({ error: err.message }, 'knowledge build worker unavailable; building on the main thread');
@@ -228,7 +227,7 @@ export class KnowledgeBot implements Responder {
         this.log?.warn({ dir, error: err.message }, 'knowledge reload worker unavailable; reloading on the main thread');
       }
     }
-    const kb = await loadKnowledgeDir(dir);
+    const kb = await loadKnowledgeDir(dir, undefined, this.cfg.smallTalk);
     return buildSnapshot(kb, this.cfg, this.engineOpts);
   }
 
@@ -278,8 +277,8 @@ export class KnowledgeBot implements Responder {
   }
 
   /** The entries for `text` without leading greetings or thanks ("你好，我的快递到哪了"). */
-  private rankIn(snap: Snapshot, text: string, n: number): Ranked[] {
-    return snap.engine.rank(this.smallTalk.match(text).rest || text, n);
+  private rankIn(snap: Snapshot, text: string, n: number, talk: SmallTalk = this.smallTalk.match(text)): Ranked[] {
+    return snap.engine.rank(talk.rest || text, n);
   }
 
   async respond(turn: ResponderTurn): Promise<BotDecision> {
@@ -362,7 +361,7 @@ export class KnowledgeBot implements Responder {
     const talk = this.smallTalk.match(text);
     if (talk.kind && talk.rest === '') return { kind: 'answer', text: this.t(snap, talk.kind, locale), sentiment, state: writeSlotState(turn.state, undefined) };
 
-    const ranked = this.rankIn(snap, text, Math.max(5, this.cfg.llmTopK));
+    const ranked = this.rankIn(snap, text, Math.max(5, this.cfg.llmTopK), talk);
     const verdict = decide(ranked, this.cfg);
     const ids = ranked.map((r) => r.id);
     const confidence = ranked[0]?.confidence ?? 0;

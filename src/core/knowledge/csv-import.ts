@@ -4,27 +4,9 @@
  * (`switchboard kb import`); `switchboard eval` builds its base the same way.
  */
 import { stringify } from 'yaml';
-import { HubError } from '../errors.js';
-import { parseCsv, parseCsvRecords } from './csv.js';
+import { HubError, errorMessage } from '../errors.js';
+import { parseCsvRecords } from './csv.js';
 import type { EntryInit } from './bot.js';
-
-/**
- * Why a CSV text cannot be read as rows with these header columns (undefined when it can): a
- * syntax error, or the missing columns and what the first row holds instead.
- */
-export function csvProblem(text: string, columns: readonly string[]): string | undefined {
-  let rows: string[][];
-  try {
-    rows = parseCsv(text);
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-  const header = (rows.find((r) => !(r.length === 1 && r[0] === '')) ?? []).map((h) => h.trim());
-  const missing = columns.filter((c) => !header.includes(c));
-  if (missing.length === 0) return undefined;
-  const found = header.length > 0 ? `its first row is \`${header.join(',')}\`` : 'it is empty';
-  return `needs a header row with the column(s) ${missing.map((c) => `\`${c}\``).join(', ')}; ${found}`;
-}
 
 /** Category names become valid entry ids (`reverted_card_payment?` -> `reverted_card_payment_`). */
 export function categoryId(category: string): string {
@@ -42,25 +24,31 @@ export interface CsvImport {
   unknownAnswers: string[];
 }
 
+/** The rows of one of the two CSV files; a HubError says which (`context.csv`) and what is wrong. */
+function rowsOf(text: string, columns: readonly string[], csv: 'questions' | 'answers'): Record<string, string>[] {
+  try {
+    return parseCsvRecords(text, columns);
+  } catch (err) {
+    throw new HubError('INPUT_INVALID', errorMessage(err), { cause: err, context: { csv } });
+  }
+}
+
 /**
  * `pendingWithoutAnswer`: an entry without an answer gets `status: pending` (the bot skips it
  * until an admin writes the answer) instead of answering with its category name in brackets.
+ * A CSV that does not parse or lacks its columns throws INPUT_INVALID with `context.csv`
+ * `questions` or `answers`.
  */
 export function entriesFromCsv(trainCsv: string, answersCsv?: string, locale = 'en', opts: { pendingWithoutAnswer?: boolean } = {}): CsvImport {
-  const problem = csvProblem(trainCsv, ['text', 'category']);
-  if (problem) throw new HubError('INPUT_INVALID', `training CSV: ${problem}`);
-  const answerProblem = answersCsv === undefined ? undefined : csvProblem(answersCsv, ['category', 'answer']);
-  if (answerProblem) throw new HubError('INPUT_INVALID', `answers CSV: ${answerProblem}`);
-  const rows = parseCsvRecords(trainCsv);
+  const rows = rowsOf(trainCsv, ['text', 'category'], 'questions');
+  const answerRows = answersCsv === undefined ? [] : rowsOf(answersCsv, ['category', 'answer'], 'answers');
   const answers = new Map<string, Record<string, string>>();
-  if (answersCsv) {
-    for (const r of parseCsvRecords(answersCsv)) {
-      const cat = (r.category ?? '').trim();
-      if (!cat || !(r.answer ?? '').trim()) continue;
-      const a = answers.get(cat) ?? {};
-      a[r.locale || locale] = r.answer ?? '';
-      answers.set(cat, a);
-    }
+  for (const r of answerRows) {
+    const cat = (r.category ?? '').trim();
+    if (!cat || !(r.answer ?? '').trim()) continue;
+    const a = answers.get(cat) ?? {};
+    a[r.locale || locale] = r.answer ?? '';
+    answers.set(cat, a);
   }
   const byCategory = new Map<string, string[]>();
   for (const r of rows) {

@@ -54,12 +54,19 @@ export function parseCsv(text: string): string[][] {
   return rows;
 }
 
-/** Rows as objects keyed by the header row; blank lines are skipped. */
-export function parseCsvRecords(text: string): Record<string, string>[] {
+/**
+ * Rows as objects keyed by the header row; blank lines are skipped. Throws when the header lacks
+ * one of `required`, naming the missing columns and what the first row holds instead.
+ */
+export function parseCsvRecords(text: string, required: readonly string[] = []): Record<string, string>[] {
   const rows = parseCsv(text).filter((r) => !(r.length === 1 && r[0] === ''));
   const [header, ...body] = rows;
-  if (!header) return [];
-  const keys = header.map((h) => h.trim());
+  const keys = (header ?? []).map((h) => h.trim());
+  const missing = required.filter((c) => !keys.includes(c));
+  if (missing.length > 0) {
+    const found = keys.length > 0 ? `its first row is \`${keys.join(',')}\`` : 'it is empty';
+    throw new Error(`needs a header row with the column(s) ${missing.map((c) => `\`${c}\``).join(', ')}; ${found}`);
+  }
   return body.map((r) => Object.fromEntries(keys.map((k, i) => [k, r[i] ?? ''])));
 }
 

@@ -9,15 +9,21 @@ import type { z } from 'zod';
 import { HubError } from '../errors.js';
 import { entrySchema, fileSchema, type KnowledgeEntry } from './schema.js';
 import { mergeTemplates, templatesFileSchema, type Templates } from './templates.js';
+import { SmallTalkMatcher, smallTalkWarnings, type SmallTalkPhrases } from './small-talk.js';
 import { normalize } from './tokenize.js';
 
 export const TEMPLATES_FILE = '_templates.yaml';
+
+/** Whether the loader reads a file of this name (templates included). */
+export function isKnowledgeFileName(name: string): boolean {
+  return /\.ya?ml$/i.test(name) && !name.startsWith('.');
+}
 
 export interface KnowledgeBase {
   entries: KnowledgeEntry[];
   templates: Templates;
   files: string[];
-  /** Problems that do not stop loading (see `lintEntries`), each starting with `file:line:`. */
+  /** Problems that do not stop loading (see `lintEntries`, `smallTalkWarnings`), each starting with `file:line:`. */
   warnings: string[];
 }
 
@@ -117,11 +123,14 @@ export function parseTemplatesFile(file: string, source: string): Templates {
  */
 export type ParseCache = Map<string, { source: string; entries?: KnowledgeEntry[]; templates?: Templates }>;
 
-/** Fails on the first problem: syntax, schema, or an id defined twice. */
-export async function loadKnowledgeDir(dir: string, cache?: ParseCache): Promise<KnowledgeBase> {
+/**
+ * Fails on the first problem: syntax, schema, or an id defined twice. Warnings also name example
+ * questions that are small talk by `smallTalk` (the bot's phrases; the defaults when not given).
+ */
+export async function loadKnowledgeDir(dir: string, cache?: ParseCache, smallTalk?: SmallTalkPhrases): Promise<KnowledgeBase> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
+    names = (await readdir(dir)).filter(isKnowledgeFileName).sort();
   } catch (err) {
     throw new HubError('CONFIG_INVALID', `knowledge directory ${dir} cannot be read`, { cause: err, context: { file: dir } });
   }
@@ -152,7 +161,7 @@ export async function loadKnowledgeDir(dir: string, cache?: ParseCache): Promise
     }
   }
   if (cache) for (const path of cache.keys()) if (!files.includes(path)) cache.delete(path);
-  return { entries, templates, files, warnings: lintEntries(entries) };
+  return { entries, templates, files, warnings: [...lintEntries(entries), ...smallTalkWarnings(entries, new SmallTalkMatcher(smallTalk))] };
 }
 
 /**

@@ -7,7 +7,6 @@ import { parentPort } from 'node:worker_threads';
 import { isHubError } from '../errors.js';
 import { Engine, transferList, type EngineOptions } from './engine.js';
 import { loadKnowledgeDir, type ParseCache } from './loader.js';
-import { SmallTalkMatcher, smallTalkWarnings } from './small-talk.js';
 import type { ReloadReply, ReloadRequest } from './reloader.js';
 import { warmTokenizer } from './tokenize.js';
 
@@ -33,14 +32,13 @@ if (port) {
         const dir = req.dir ?? '.';
         let cache = caches.get(dir);
         if (!cache) caches.set(dir, (cache = new Map()));
-        const kb = await loadKnowledgeDir(dir, cache);
+        const kb = await loadKnowledgeDir(dir, cache, req.smallTalk);
         const engine = (await Engine.build(kb.entries.map((e) => ({ id: e.id, questions: e.examples })), opts)).state;
         transfer = transferList(engine);
         // The example texts travel once, inside the entries; the main thread puts them back.
         const entryChunks: string[] = [];
         for (let i = 0; i < kb.entries.length; i += CHUNK) entryChunks.push(JSON.stringify(kb.entries.slice(i, i + CHUNK)));
-        const warnings = [...kb.warnings, ...smallTalkWarnings(kb.entries, new SmallTalkMatcher(req.smallTalk))];
-        reply = { id: req.id, ok: true, entryChunks, templates: kb.templates, files: kb.files, warnings, engine: { ...engine, entries: [], exampleText: [] } };
+        reply = { id: req.id, ok: true, entryChunks, templates: kb.templates, files: kb.files, warnings: kb.warnings, engine: { ...engine, entries: [], exampleText: [] } };
       } catch (err) {
         reply = {
           id: req.id,
