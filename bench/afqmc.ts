@@ -4,7 +4,7 @@
  * Run: `npx tsx bench/afqmc.ts` (AFQMC_JSONL to point elsewhere). Last line is JSON.
  */
 import { readFile } from 'node:fs/promises';
-import { Engine, type EngineOptions } from '../src/core/knowledge/engine.js';
+import { Engine, type EngineOptions } from '../src/knowledge/engine.js';
 
 const file = process.env.AFQMC_JSONL ?? '/work/shared/data/afqmc/afqmc_dev_shared.jsonl';
 const pairs = (await readFile(file, 'utf8'))

@@ -18,12 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalCommand } from '../src/cli/eval.js';
-import { KnowledgeBot } from '../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../src/core/knowledge/config.js';
-import { parseCsvRecords, toCsvField } from '../src/core/knowledge/csv.js';
-import { decide } from '../src/core/knowledge/decide.js';
-import { Engine } from '../src/core/knowledge/engine.js';
-import { seededRandom, shuffle } from '../src/core/knowledge/rng.js';
+import { KnowledgeBot } from '../src/knowledge/bot.js';
+import { botConfigSchema } from '../src/knowledge/config.js';
+import { parseCsvRecords, toCsvField } from '../src/knowledge/csv.js';
+import { decide } from '../src/knowledge/decide.js';
+import { Engine } from '../src/knowledge/engine.js';
+import { seededRandom, shuffle } from '../src/knowledge/rng.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lines = async (name: string): Promise<string[]> =>

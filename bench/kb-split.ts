@@ -18,8 +18,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evalCommand } from '../src/cli/eval.js';
-import { parseCsvRecords, toCsvField } from '../src/core/knowledge/csv.js';
-import { seededRandom, shuffle } from '../src/core/knowledge/rng.js';
+import { parseCsvRecords, toCsvField } from '../src/knowledge/csv.js';
+import { seededRandom, shuffle } from '../src/knowledge/rng.js';
 
 const source = process.env.BANKING77_CSV ?? '/work/shared/data/banking77/train.csv';
 const extra = process.argv.slice(2);

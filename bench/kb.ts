@@ -11,9 +11,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { KnowledgeBot } from '../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../src/core/knowledge/config.js';
-import { seededRandom } from '../src/core/knowledge/rng.js';
+import { KnowledgeBot } from '../src/knowledge/bot.js';
+import { botConfigSchema } from '../src/knowledge/config.js';
+import { seededRandom } from '../src/knowledge/rng.js';
 import type { ResponderTurn } from '../src/core/responder.js';
 
 const ENTRIES = Number(process.env.KB_BENCH_ENTRIES ?? 5000);

@@ -15,8 +15,8 @@ import { hubConfigSchema } from '../src/config/schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import type { Responder } from '../src/core/responder.js';
-import { KnowledgeBot } from '../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../src/core/knowledge/config.js';
+import { KnowledgeBot } from '../src/knowledge/bot.js';
+import { botConfigSchema } from '../src/knowledge/config.js';
 import { cleanRedis } from '../test/helpers/hub.js';
 
 const { values } = parseArgs({

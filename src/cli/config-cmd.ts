@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { hubConfigSchema } from '../config/schema.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
-import { loadKnowledgeDir } from '../core/knowledge/loader.js';
+import { loadKnowledgeDir } from '../knowledge/loader.js';
 
 export const SCHEMA_FILE = 'config/schema/hub.schema.json';
 

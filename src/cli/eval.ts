@@ -16,14 +16,14 @@
  * `bot.answerThreshold` for their own base from their own questions.
  */
 import { parseArgs } from 'node:util';
-import { KnowledgeBot } from '../core/knowledge/bot.js';
-import { botConfigSchema } from '../core/knowledge/config.js';
-import { categoryId, type CsvImport } from '../core/knowledge/csv-import.js';
-import { llmConfigSchema, createLlmAnswerer } from '../core/knowledge/llm.js';
+import { KnowledgeBot } from '../knowledge/bot.js';
+import { botConfigSchema } from '../knowledge/config.js';
+import { categoryId, type CsvImport } from '../knowledge/csv-import.js';
+import { llmConfigSchema, createLlmAnswerer } from '../knowledge/llm.js';
 import { errorMessage } from '../core/errors.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
-import { decide } from '../core/knowledge/decide.js';
-import type { Ranked } from '../core/knowledge/engine.js';
+import { decide } from '../knowledge/decide.js';
+import type { Ranked } from '../knowledge/engine.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { csvQuestions, importCsv, InputError, readInput, type CliIo } from './input.js';
 

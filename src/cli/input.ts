@@ -1,8 +1,8 @@
 /** What the CLI commands share: their output streams, and reading the files they are given. */
 import { readFile } from 'node:fs/promises';
 import { errorMessage, isHubError } from '../core/errors.js';
-import { parseCsvRecords } from '../core/knowledge/csv.js';
-import { entriesFromCsv, type CsvImport } from '../core/knowledge/csv-import.js';
+import { parseCsvRecords } from '../knowledge/csv.js';
+import { entriesFromCsv, type CsvImport } from '../knowledge/csv-import.js';
 
 export interface CliIo {
   out: { write(s: string): unknown };

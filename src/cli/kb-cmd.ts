@@ -15,8 +15,8 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
-import { entriesToYaml } from '../core/knowledge/csv-import.js';
-import { TEMPLATES_FILE, isKnowledgeFileName, parseKnowledgeFile } from '../core/knowledge/loader.js';
+import { entriesToYaml } from '../knowledge/csv-import.js';
+import { TEMPLATES_FILE, isKnowledgeFileName, parseKnowledgeFile } from '../knowledge/loader.js';
 import { importCsv, InputError, readInput, type CliIo } from './input.js';
 
 const USAGE = 'usage: switchboard kb import --csv FAQ.csv [--answers-csv A.csv] [--locale en] [--out FILE] [--force]\n';

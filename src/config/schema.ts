@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { channelConfigSchemas } from '../adapters/registry.js';
-import { botConfigSchema } from '../core/knowledge/config.js';
-import { llmConfigSchema } from '../core/knowledge/llm.js';
+import { botConfigSchema } from '../knowledge/config.js';
+import { llmConfigSchema } from '../knowledge/llm.js';
 
 const serverSchema = z
   .object({

@@ -1,7 +1,7 @@
 import type { Hub } from './hub.js';
 import type { Responder } from '../core/responder.js';
-import { KnowledgeBot } from '../core/knowledge/bot.js';
-import { createLlmAnswerer } from '../core/knowledge/llm.js';
+import { KnowledgeBot } from '../knowledge/bot.js';
+import { createLlmAnswerer } from '../knowledge/llm.js';
 
 /**
  * The knowledge bot from config: `bot` thresholds over the YAML files in `bot.knowledgeDir`

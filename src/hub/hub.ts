@@ -30,7 +30,7 @@ import { extractiveSummary } from '../core/conversation/summary.js';
 import type { DeskContext } from '../core/desk.js';
 import type { Button, MessageAuthor } from '../core/types.js';
 import { parseJson } from '../core/storage/json.js';
-import { Router, sendJson } from './router.js';
+import { Router, sendJson } from '../http/router.js';
 import { RedisBus } from './bus.js';
 import { startWorker, steer } from './workers.js';
 

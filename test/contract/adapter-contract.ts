@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { AdapterContext, Bus, HttpHandler, UpgradeHandler, ChannelAdapter } from '../../src/core/adapter.js';
 import { validateInbound } from '../../src/core/pipeline/validate.js';
 import type { InboundMessage } from '../../src/core/types.js';
-import { Router } from '../../src/hub/router.js';
+import { Router } from '../../src/http/router.js';
 
 /** A context that records what an adapter hands to the hub, for adapter tests without a hub. */
 export class RecordingContext implements AdapterContext {

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { isHubError } from '../../src/core/errors.js';
-import { actionSpecSchema, callAction, renderTemplate, type ActionSpec } from '../../src/core/knowledge/action.js';
+import { actionSpecSchema, callAction, renderTemplate, type ActionSpec } from '../../src/knowledge/action.js';
 
 interface Seen {
   method: string;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
-import { KnowledgeBot, NONE_BUTTON_VALUE } from '../../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../../src/core/knowledge/config.js';
+import { KnowledgeBot, NONE_BUTTON_VALUE } from '../../src/knowledge/bot.js';
+import { botConfigSchema } from '../../src/knowledge/config.js';
 import { FIXTURES, turn } from './helpers.js';
 
 let bot: KnowledgeBot;

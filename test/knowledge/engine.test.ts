@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
-import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
-import { SoftmaxClassifier, defaultTrainOptions } from '../../src/core/knowledge/classifier.js';
-import { botConfigSchema } from '../../src/core/knowledge/config.js';
-import { decide, underspecified } from '../../src/core/knowledge/decide.js';
-import { Engine, defaultEngineOptions, type Ranked } from '../../src/core/knowledge/engine.js';
-import type { SparseVec } from '../../src/core/knowledge/features.js';
+import { KnowledgeBot } from '../../src/knowledge/bot.js';
+import { SoftmaxClassifier, defaultTrainOptions } from '../../src/knowledge/classifier.js';
+import { botConfigSchema } from '../../src/knowledge/config.js';
+import { decide, underspecified } from '../../src/knowledge/decide.js';
+import { Engine, defaultEngineOptions, type Ranked } from '../../src/knowledge/engine.js';
+import type { SparseVec } from '../../src/knowledge/features.js';
 import { FIXTURES, turn } from './helpers.js';
 
 let bot: KnowledgeBot;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_HUMAN_KEYWORDS, isHumanRequest } from '../../src/core/knowledge/human.js';
+import { DEFAULT_HUMAN_KEYWORDS, isHumanRequest } from '../../src/knowledge/human.js';
 
 const yes = (t: string, kw: readonly string[] = DEFAULT_HUMAN_KEYWORDS): void => assert.equal(isHumanRequest(t, kw), true, `should match: ${t}`);
 const no = (t: string, kw: readonly string[] = DEFAULT_HUMAN_KEYWORDS): void => assert.equal(isHumanRequest(t, kw), false, `should not match: ${t}`);

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { kbCommand } from '../../src/cli/kb-cmd.js';
-import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../../src/core/knowledge/config.js';
-import { loadKnowledgeDir } from '../../src/core/knowledge/loader.js';
+import { KnowledgeBot } from '../../src/knowledge/bot.js';
+import { botConfigSchema } from '../../src/knowledge/config.js';
+import { loadKnowledgeDir } from '../../src/knowledge/loader.js';
 import { turn } from './helpers.js';
 
 let dir: string;

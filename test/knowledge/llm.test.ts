@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { isHubError } from '../../src/core/errors.js';
-import { CUSTOMER_CLOSE, CUSTOMER_OPEN, createLlmAnswerer, llmConfigSchema, parseLlmReply, type LlmConfig } from '../../src/core/knowledge/llm.js';
+import { CUSTOMER_CLOSE, CUSTOMER_OPEN, createLlmAnswerer, llmConfigSchema, parseLlmReply, type LlmConfig } from '../../src/knowledge/llm.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 
 const API_KEY = 'sk-test-SECRET-0123456789abcdef';

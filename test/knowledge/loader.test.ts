@@ -3,12 +3,12 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isHubError, type HubError } from '../../src/core/errors.js';
-import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../../src/core/knowledge/config.js';
-import { Engine, transferList } from '../../src/core/knowledge/engine.js';
-import { HashVocab } from '../../src/core/knowledge/hash-vocab.js';
-import { loadKnowledgeDir, parseKnowledgeFile, type ParseCache } from '../../src/core/knowledge/loader.js';
-import { ReloadWorker } from '../../src/core/knowledge/reloader.js';
+import { KnowledgeBot } from '../../src/knowledge/bot.js';
+import { botConfigSchema } from '../../src/knowledge/config.js';
+import { Engine, transferList } from '../../src/knowledge/engine.js';
+import { HashVocab } from '../../src/knowledge/hash-vocab.js';
+import { loadKnowledgeDir, parseKnowledgeFile, type ParseCache } from '../../src/knowledge/loader.js';
+import { ReloadWorker } from '../../src/knowledge/reloader.js';
 import { FIXTURES, tempCopy, turn, waitFor } from './helpers.js';
 
 const cfg = botConfigSchema.parse({ reloadDebounceMs: 50 });

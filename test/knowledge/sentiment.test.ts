@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANGER_THRESHOLD_DEFAULT, isAngry, sentimentScore } from '../../src/core/knowledge/sentiment.js';
+import { ANGER_THRESHOLD_DEFAULT, isAngry, sentimentScore } from '../../src/knowledge/sentiment.js';
 
 const angry = (t: string): void => assert.ok(sentimentScore(t) <= ANGER_THRESHOLD_DEFAULT, `${t}: ${sentimentScore(t)}`);
 const notAngry = (t: string): void => assert.ok(sentimentScore(t) > ANGER_THRESHOLD_DEFAULT, `${t}: ${sentimentScore(t)}`);

@@ -3,10 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
-import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
-import { botConfigSchema } from '../../src/core/knowledge/config.js';
-import { SmallTalkMatcher, smallTalkWarnings } from '../../src/core/knowledge/small-talk.js';
-import { parseKnowledgeFile } from '../../src/core/knowledge/loader.js';
+import { KnowledgeBot } from '../../src/knowledge/bot.js';
+import { botConfigSchema } from '../../src/knowledge/config.js';
+import { SmallTalkMatcher, smallTalkWarnings } from '../../src/knowledge/small-talk.js';
+import { parseKnowledgeFile } from '../../src/knowledge/loader.js';
 import { tempCopy, turn } from './helpers.js';
 
 const m = new SmallTalkMatcher();

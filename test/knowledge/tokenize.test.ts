@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCsv, parseCsvRecords } from '../../src/core/knowledge/csv.js';
-import { entriesFromCsv } from '../../src/core/knowledge/csv-import.js';
-import { Group, analyze, featureKey } from '../../src/core/knowledge/features.js';
-import { normalize, tokenize } from '../../src/core/knowledge/tokenize.js';
+import { parseCsv, parseCsvRecords } from '../../src/knowledge/csv.js';
+import { entriesFromCsv } from '../../src/knowledge/csv-import.js';
+import { Group, analyze, featureKey } from '../../src/knowledge/features.js';
+import { normalize, tokenize } from '../../src/knowledge/tokenize.js';
 
 test('Chinese is segmented into words, not characters', () => {
   assert.deepEqual(tokenize('如何重置密码'), ['如何', '重置', '密码']);

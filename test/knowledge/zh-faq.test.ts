@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { evalCommand } from '../../src/cli/eval.js';
-import { KnowledgeBot } from '../../src/core/knowledge/bot.js';
+import { KnowledgeBot } from '../../src/knowledge/bot.js';
 import { FIXTURES, turn } from './helpers.js';
 
 const DIR = join(FIXTURES, 'zh-faq');
@@ -75,7 +75,7 @@ test('eval names the file and the missing columns of a CSV without the right hea
 
 test('segmentation-sensitive paraphrases reach the right entry', async () => {
   const { readFile } = await import('node:fs/promises');
-  const { parseCsvRecords } = await import('../../src/core/knowledge/csv.js');
+  const { parseCsvRecords } = await import('../../src/knowledge/csv.js');
   const rows = parseCsvRecords(await readFile(join(DIR, 'train.csv'), 'utf8'));
   const cats = [...new Set(rows.map((r) => r.category ?? ''))];
   const bot = await KnowledgeBot.fromEntries(

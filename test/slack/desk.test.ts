@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { HubError } from '../../src/core/errors.js';
 import type { OutboundMessage } from '../../src/core/types.js';
-import { parseKnowledgeFile } from '../../src/core/knowledge/loader.js';
-import { entrySchema } from '../../src/core/knowledge/schema.js';
+import { parseKnowledgeFile } from '../../src/knowledge/loader.js';
+import { entrySchema } from '../../src/knowledge/schema.js';
 import {
   CASES,
   caseOf,

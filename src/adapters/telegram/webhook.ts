@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpHandler } from '../../core/adapter.js';
 import { errorMessage } from '../../core/errors.js';
-import { readBody, safeEqual, sendJson } from '../../hub/router.js';
+import { readBody, safeEqual, sendJson } from '../../http/router.js';
 import { updateIdOf } from './update-schema.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';

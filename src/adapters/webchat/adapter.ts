@@ -6,7 +6,7 @@ import { HubError, errorMessage } from '../../core/errors.js';
 import { RateLimiter } from '../../core/rate-limit.js';
 import type { Capabilities, OutboundMessage, SendResult } from '../../core/types.js';
 import type { AdapterDeps } from '../define.js';
-import { sendJson } from '../../hub/router.js';
+import { sendJson } from '../../http/router.js';
 import { loadAssets, serveAsset, type PageAssets } from './assets.js';
 import type { WebchatConfig } from './config.js';
 import { HARD_FRAME_LIMIT, RecentIds, serveConnection, type ConnectionDeps } from './connection.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import qrcodeTerminal from 'qrcode-terminal';
 import type { HttpHandler } from '../../core/adapter.js';
-import { safeEqual, sendJson } from '../../hub/router.js';
+import { safeEqual, sendJson } from '../../http/router.js';
 
 export type LoginStatus = 'scan' | 'logged_in' | 'logged_out';
 

@@ -4,7 +4,7 @@
  * (`switchboard kb import`); `switchboard eval` builds its base the same way.
  */
 import { stringify } from 'yaml';
-import { HubError, errorMessage } from '../errors.js';
+import { HubError, errorMessage } from '../core/errors.js';
 import { parseCsvRecords } from './csv.js';
 import type { EntryInit } from './bot.js';
 

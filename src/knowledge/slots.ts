@@ -2,7 +2,7 @@
  * Slot dialogue of action entries: pull slot values out of messages, remember what is still
  * missing in the conversation state, and ask for it.
  */
-import type { JsonObject } from '../types.js';
+import type { JsonObject } from '../core/types.js';
 import type { KnowledgeEntry, SlotSpec } from './schema.js';
 
 export interface SlotState {

@@ -16,7 +16,7 @@
  *   ACTION_FAILED (`context.resultPath`); a non-object value is wrapped as `{ value }`.
  */
 import { z } from 'zod';
-import { HubError } from '../errors.js';
+import { HubError } from '../core/errors.js';
 
 export const actionSpecSchema = z.object({
   url: z.string().min(1),

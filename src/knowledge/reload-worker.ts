@@ -4,7 +4,7 @@
  * arrays (transferred, not copied). Loaded by `reloader.ts`.
  */
 import { parentPort } from 'node:worker_threads';
-import { isHubError } from '../errors.js';
+import { isHubError } from '../core/errors.js';
 import { Engine, transferList, type EngineOptions } from './engine.js';
 import { loadKnowledgeDir, type ParseCache } from './loader.js';
 import type { ReloadReply, ReloadRequest } from './reloader.js';

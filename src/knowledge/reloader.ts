@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { HubError, type HubErrorCode } from '../errors.js';
+import { HubError, type HubErrorCode } from '../core/errors.js';
 import type { EngineEntry, EngineOptions, EngineState } from './engine.js';
 import type { KnowledgeEntry } from './schema.js';
 import type { SmallTalkPhrases } from './small-talk.js';

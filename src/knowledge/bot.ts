@@ -9,9 +9,9 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
-import { HubError, errorMessage, isHubError } from '../errors.js';
-import type { BotDecision, EscalateDecision, Responder, ResponderTurn } from '../responder.js';
-import type { Button, JsonObject } from '../types.js';
+import { HubError, errorMessage, isHubError } from '../core/errors.js';
+import type { BotDecision, EscalateDecision, Responder, ResponderTurn } from '../core/responder.js';
+import type { Button, JsonObject } from '../core/types.js';
 import { callAction } from './action.js';
 import { botConfigSchema, type BotConfig } from './config.js';
 import { decide } from './decide.js';

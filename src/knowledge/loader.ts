@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { HubError } from '../errors.js';
+import { HubError } from '../core/errors.js';
 import { entrySchema, fileSchema, type KnowledgeEntry } from './schema.js';
 import { mergeTemplates, templatesFileSchema, type Templates } from './templates.js';
 import { SmallTalkMatcher, smallTalkWarnings, type SmallTalkPhrases } from './small-talk.js';

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { HubError, type Retryability } from '../errors.js';
+import { HubError, type Retryability } from '../core/errors.js';
 
 export const llmConfigSchema = z.object({
   baseUrl: z.url({ protocol: /^https?$/ }),
