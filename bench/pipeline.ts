@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { hubConfigSchema } from '../src/config/schema.js';
+import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import type { Responder } from '../src/core/responder.js';

@@ -1,8 +1,8 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { hubConfigSchema } from '../config/schema.js';
-import { configPath, loadConfigFile } from '../config/load.js';
+import { configPath } from '../config/load.js';
+import { hubConfigSchema, loadConfigFile } from '../hub/config-schema.js';
 import { errorMessage } from '../core/errors.js';
 import { loadKnowledgeDir } from '../knowledge/loader.js';
 

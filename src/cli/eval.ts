@@ -24,7 +24,8 @@ import { errorMessage } from '../core/errors.js';
 import type { BotDecision, ResponderTurn } from '../core/responder.js';
 import { decide } from '../knowledge/decide.js';
 import type { Ranked } from '../knowledge/engine.js';
-import { configPath, loadConfigFile } from '../config/load.js';
+import { configPath } from '../config/load.js';
+import { loadConfigFile } from '../hub/config-schema.js';
 import { csvQuestions, importCsv, InputError, readInput, type CliIo } from './input.js';
 
 function percentile(sorted: number[], p: number): number {

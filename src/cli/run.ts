@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import { configPath, loadConfigFile } from '../config/load.js';
+import { configPath } from '../config/load.js';
+import { loadConfigFile } from '../hub/config-schema.js';
 import { errorMessage, isHubError } from '../core/errors.js';
 import { Hub, type Role } from '../hub/hub.js';
 import { createResponder } from '../hub/bot.js';

@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { HubError } from '../core/errors.js';
 import { substituteEnv, type MissingEnv } from './env.js';
-import { hubConfigSchema, type HubConfig } from './schema.js';
 import { YamlSource, formatPath } from './yaml-source.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/hub.yaml';
@@ -14,44 +13,52 @@ export interface LoadOptions {
   envOverrides?: boolean;
 }
 
+/** Reads a config file against one schema (the hub's is assembled in `src/hub/config-schema.ts`). */
+export interface ConfigLoader<T> {
+  /** Reads, substitutes `${ENV}`, validates. Errors name file, line, field and the fix. */
+  loadConfigFile(file: string, opts?: LoadOptions): T;
+  parseConfigText(file: string, text: string, opts?: LoadOptions): T;
+}
+
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.SWITCHBOARD_CONFIG ?? DEFAULT_CONFIG_PATH);
 }
 
-/** Reads, substitutes `${ENV}`, validates. Errors name file, line, field and the fix. */
-export function loadConfigFile(file: string, opts: LoadOptions = {}): HubConfig {
-  if (!existsSync(file)) {
-    throw new HubError('CONFIG_INVALID', `${file}: config file not found (set SWITCHBOARD_CONFIG or create it)`, {
-      context: { file },
-    });
-  }
-  return parseConfigText(file, readFileSync(file, 'utf8'), opts);
-}
+export function createConfigLoader<S extends z.ZodType>(schema: S): ConfigLoader<z.output<S>> {
+  const parseConfigText = (file: string, text: string, opts: LoadOptions = {}): z.output<S> => {
+    const env = opts.env ?? process.env;
+    const src = new YamlSource(file, text);
+    const raw = src.toJS();
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new HubError('CONFIG_INVALID', `${file}:1: the file must be a mapping of sections (server, storage, …)`, {
+        context: { file, line: 1 },
+      });
+    }
+    const missing: MissingEnv[] = [];
+    const substituted = substituteEnv(raw, env, missing) as Record<string, unknown>;
+    if (opts.envOverrides !== false) applyEnvOverrides(substituted, env);
 
-export function parseConfigText(file: string, text: string, opts: LoadOptions = {}): HubConfig {
-  const env = opts.env ?? process.env;
-  const src = new YamlSource(file, text);
-  const raw = src.toJS();
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new HubError('CONFIG_INVALID', `${file}:1: the file must be a mapping of sections (server, storage, …)`, {
-      context: { file, line: 1 },
-    });
-  }
-  const missing: MissingEnv[] = [];
-  const substituted = substituteEnv(raw, env, missing) as Record<string, unknown>;
-  if (opts.envOverrides !== false) applyEnvOverrides(substituted, env);
-
-  const parsed = hubConfigSchema.safeParse(substituted);
-  if (!parsed.success) {
-    // A field invalid only because its variable is unset: say which variable.
-    const unset = missing.find((m) => parsed.error.issues.some((i) => formatPath(i.path) === formatPath(m.path)));
-    if (unset) throw missingEnvError(src, unset);
-    throw configError(src, parsed.error);
-  }
-  const config = parsed.data;
-  const relevant = missing.filter((m) => !underDisabledChannel(m.path, config));
-  if (relevant[0]) throw missingEnvError(src, relevant[0]);
-  return config;
+    const parsed = schema.safeParse(substituted);
+    if (!parsed.success) {
+      // A field invalid only because its variable is unset: say which variable.
+      const unset = missing.find((m) => parsed.error.issues.some((i) => formatPath(i.path) === formatPath(m.path)));
+      if (unset) throw missingEnvError(src, unset);
+      throw configError(src, parsed.error);
+    }
+    const config = parsed.data;
+    const relevant = missing.filter((m) => !switchedOff(m.path, config));
+    if (relevant[0]) throw missingEnvError(src, relevant[0]);
+    return config;
+  };
+  const loadConfigFile = (file: string, opts: LoadOptions = {}): z.output<S> => {
+    if (!existsSync(file)) {
+      throw new HubError('CONFIG_INVALID', `${file}: config file not found (set SWITCHBOARD_CONFIG or create it)`, {
+        context: { file },
+      });
+    }
+    return parseConfigText(file, readFileSync(file, 'utf8'), opts);
+  };
+  return { loadConfigFile, parseConfigText };
 }
 
 function missingEnvError(src: YamlSource, m: MissingEnv): HubError {
@@ -77,11 +84,19 @@ function applyEnvOverrides(cfg: Record<string, unknown>, env: NodeJS.ProcessEnv)
   if (env.PORT) section('server').port = Number(env.PORT);
 }
 
-function underDisabledChannel(path: PropertyKey[], config: HubConfig): boolean {
-  if (path[0] === 'llm' && !config.llm) return true;
-  if (path[0] !== 'channels' || typeof path[1] !== 'string') return false;
-  const ch = (config.channels as Record<string, { enabled?: boolean } | undefined>)[path[1]];
-  return !ch?.enabled;
+/**
+ * An unset variable matters only where the validated config uses it: not under a section that is
+ * left out (no `llm:`) or switched off (`enabled: false`, as every channel has).
+ */
+function switchedOff(path: readonly PropertyKey[], config: unknown): boolean {
+  let node = config;
+  for (const key of path.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+    if (node === undefined) return true;
+    if (node !== null && typeof node === 'object' && (node as { enabled?: unknown }).enabled === false) return true;
+  }
+  return false;
 }
 
 function configError(src: YamlSource, error: z.ZodError): HubError {

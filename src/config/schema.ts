@@ -1,7 +1,9 @@
+/**
+ * The generic sections of hub.yaml (server, storage, redis, queues, escalation, workflows) and
+ * `buildConfigSchema`, which joins them with the sections of the modules and channels. This folder
+ * is a leaf: the composition root (`src/hub/config-schema.ts`) brings the module and channel parts.
+ */
 import { z } from 'zod';
-import { channelConfigSchemas } from '../adapters/registry.js';
-import { botConfigSchema } from '../knowledge/config.js';
-import { llmConfigSchema } from '../knowledge/llm.js';
 
 const serverSchema = z
   .object({
@@ -45,8 +47,6 @@ const queuesSchema = z
   })
   .strict();
 
-const botSchema = botConfigSchema.strict().describe('Knowledge bot: thresholds, human keywords, strikes, knowledge folder.');
-
 const escalationSchema = z
   .looseObject({
     reopenWindowMinutes: z
@@ -62,24 +62,39 @@ const workflowsSchema = z
     dir: z.string().default('config/workflows'),
   });
 
-export const hubConfigSchema = z
-  .object({
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    dataDir: z.string().default('./data'),
-    server: serverSchema.default(serverSchema.parse({})),
-    storage: storageSchema.default(storageSchema.parse({})),
-    redis: redisSchema.default(redisSchema.parse({})),
-    queues: queuesSchema.default(queuesSchema.parse({})),
-    bot: botSchema.default(botSchema.parse({})),
-    llm: llmConfigSchema
-      .strict()
-      .optional()
-      .describe('OpenAI-compatible LLM (OpenAI, DeepSeek, Qwen/DashScope, Ollama, vLLM); absent = local engine only.'),
-    escalation: escalationSchema.default(escalationSchema.parse({})),
-    workflows: workflowsSchema.default(workflowsSchema.parse({})),
-    channels: channelConfigSchemas(),
-  })
-  .strict();
+/** Sections before the modules' ones. */
+const headSections = {
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  dataDir: z.string().default('./data'),
+  server: serverSchema.default(serverSchema.parse({})),
+  storage: storageSchema.default(storageSchema.parse({})),
+  redis: redisSchema.default(redisSchema.parse({})),
+  queues: queuesSchema.default(queuesSchema.parse({})),
+};
 
-export type HubConfig = z.infer<typeof hubConfigSchema>;
-export type HubConfigInput = z.input<typeof hubConfigSchema>;
+/** Sections after the modules' ones. */
+const tailSections = {
+  escalation: escalationSchema.default(escalationSchema.parse({})),
+  workflows: workflowsSchema.default(workflowsSchema.parse({})),
+};
+
+export interface ConfigParts<M extends z.ZodRawShape, C extends z.ZodType> {
+  /** One section per module (`bot`, `llm`, …), placed between `queues` and `escalation`. */
+  modules: M;
+  /** The `channels:` section (one block per registered channel). */
+  channels: C;
+}
+
+/**
+ * The whole hub.yaml schema: generic sections, then the modules' sections, then `channels`.
+ * Strict at the top level, so a misspelt section is refused by name. Field order is the order of
+ * the generated JSON Schema (`switchboard config schema`).
+ */
+export function buildConfigSchema<M extends z.ZodRawShape, C extends z.ZodType>(parts: ConfigParts<M, C>) {
+  for (const name of Object.keys(parts.modules)) {
+    if (name in headSections || name in tailSections || name === 'channels') {
+      throw new Error(`config section ${name} is defined twice (a module cannot replace a generic section)`);
+    }
+  }
+  return z.object({ ...headSections, ...parts.modules, ...tailSections, channels: parts.channels }).strict();
+}

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { HubConfig } from '../config/schema.js';
+import type { HubConfig } from './config-schema.js';
 import type { AdapterContext, ChannelAdapter } from '../core/adapter.js';
 import type { AgentDesk, DeskJob } from '../core/desk.js';
 import type { Responder } from '../core/responder.js';

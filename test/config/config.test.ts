@@ -1,12 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseConfigText, loadConfigFile } from '../../src/config/load.js';
+import { parseConfigText, loadConfigFile } from '../../src/hub/config-schema.js';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configCheck, configSchemaJson, SCHEMA_FILE } from '../../src/cli/config-cmd.js';
 import { HubError } from '../../src/core/errors.js';
+import { z } from 'zod';
+import { buildConfigSchema } from '../../src/config/schema.js';
+import { createConfigLoader } from '../../src/config/load.js';
 
 function errorOf(fn: () => unknown): HubError {
   try {
@@ -107,5 +110,42 @@ describe('channel config', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('config from parts (src/config is a leaf)', () => {
+  const greeter = z.object({ enabled: z.boolean().default(false), token: z.string().min(4) }).strict();
+  const schema = buildConfigSchema({
+    modules: { greeter: greeter.optional() },
+    channels: z.object({ fax: greeter.optional() }).strict().default({}),
+  });
+  const { parseConfigText: parse } = createConfigLoader(schema);
+
+  it('module sections stand between queues and escalation; generic defaults still apply', () => {
+    assert.deepEqual(Object.keys(schema.shape), [
+      'logLevel', 'dataDir', 'server', 'storage', 'redis', 'queues', 'greeter', 'escalation', 'workflows', 'channels',
+    ]);
+    const cfg = parse('x.yaml', 'greeter:\n  enabled: true\n  token: abcd\n', { env: {} });
+    assert.equal(cfg.greeter?.token, 'abcd');
+    assert.equal(cfg.queues.partitions, 16);
+  });
+
+  it('a module field error names file, line and field', () => {
+    const e = errorOf(() => parse('x.yaml', 'server:\n  port: 1\ngreeter:\n  token: ab\n', { env: {} }));
+    assert.equal(e.code, 'CONFIG_INVALID');
+    assert.match(e.message, /x\.yaml:4: greeter\.token: /);
+    assert.deepEqual([e.context.line, e.context.field], [4, 'greeter.token']);
+  });
+
+  it('a section that is switched off or left out does not need its variables', () => {
+    const text = 'greeter:\n  enabled: false\n  token: ${GREETER_TOKEN}\nchannels:\n  fax:\n    enabled: false\n    token: ${FAX_TOKEN}\n';
+    assert.equal(parse('x.yaml', text, { env: {} }).greeter?.enabled, false);
+    const e = errorOf(() => parse('x.yaml', text.replace('enabled: false', 'enabled: true'), { env: {} }));
+    assert.equal(e.code, 'CONFIG_MISSING_ENV');
+    assert.match(e.message, /x\.yaml:3: greeter\.token: environment variable GREETER_TOKEN is not set/);
+  });
+
+  it('a module cannot replace a generic section', () => {
+    assert.throws(() => buildConfigSchema({ modules: { server: z.string() }, channels: z.object({}) }), /section server is defined twice/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { hubConfigSchema } from '../../src/config/schema.js';
+import { hubConfigSchema } from '../../src/hub/config-schema.js';
 import { HubQueues } from '../../src/core/queues/hub-queues.js';
 import { createRedis } from '../../src/core/queues/redis.js';
 import type { InboundMessage } from '../../src/core/types.js';

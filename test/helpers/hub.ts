@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
-import { hubConfigSchema, type HubConfig, type HubConfigInput } from '../../src/config/schema.js';
+import { hubConfigSchema, type HubConfig, type HubConfigInput } from '../../src/hub/config-schema.js';
 import { Hub, type HubOptions } from '../../src/hub/hub.js';
 import { REDIS_URL, makeDb, uniqueName, type Dialect, type TestDb } from './env.js';
 

@@ -2,7 +2,7 @@
 // and the shared Redis-list platform. Prints "ready" when its workers run.
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
-import { hubConfigSchema } from '../../src/config/schema.js';
+import { hubConfigSchema } from '../../src/hub/config-schema.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { Responder } from '../../src/core/responder.js';
 import { RedisListAdapter } from './redis-list-adapter.js';

@@ -9,7 +9,7 @@ import { slackConfigSchema, type SlackConfigInput } from '../../src/adapters/sla
 import { parseCaseRef, type CaseRef } from '../../src/adapters/slack/case-store.js';
 import type { BotDecision, Responder, ResponderTurn } from '../../src/core/responder.js';
 import type { Conversation } from '../../src/core/storage/store.js';
-import type { HubConfigInput } from '../../src/config/schema.js';
+import type { HubConfigInput } from '../../src/hub/config-schema.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import type { Dialect } from '../helpers/env.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack-api.js';
