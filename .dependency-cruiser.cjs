@@ -1,0 +1,96 @@
+/**
+ * Import rules of the target layout (architecture note, "Import rules"), checked in CI by
+ * `npm run check:imports`. Type-only imports count: a type from an adapter in core is still a
+ * dependency on that adapter.
+ *
+ * Parser: swc (@swc/core), because dependency-cruiser's TypeScript support needs typescript < 7 and
+ * we compile with typescript 7. Our `.js` specifiers resolve to the `.ts` files (dependency-cruiser
+ * does that by itself); the `sanity` rule below fails if that ever stops working, so a broken
+ * resolver cannot pass for a clean graph.
+ */
+const SRC = '^src/';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'No import cycles anywhere in src (type-only imports included).',
+      from: { path: SRC },
+      to: { circular: true },
+    },
+    {
+      name: 'core-imports-only-core',
+      severity: 'error',
+      comment: 'src/core is the domain: it imports only src/core and packages.',
+      from: { path: '^src/core/' },
+      to: { path: SRC, pathNot: '^src/core/' },
+    },
+    {
+      name: 'adapter-imports-core-http-own-folder',
+      severity: 'error',
+      comment:
+        'A channel folder imports only src/core, src/http, its own folder and src/adapters/define.ts or registry.ts.',
+      from: { path: '^src/adapters/([^/]+)/' },
+      to: {
+        path: SRC,
+        pathNot: ['^src/core/', '^src/http/', '^src/adapters/$1/', '^src/adapters/(define|registry)\\.ts$'],
+      },
+    },
+    {
+      name: 'adapters-registry-imports-core-http-adapters',
+      severity: 'error',
+      comment: 'src/adapters/define.ts and registry.ts import only src/core, src/http and src/adapters.',
+      from: { path: '^src/adapters/[^/]+$' },
+      to: { path: SRC, pathNot: ['^src/core/', '^src/http/', '^src/adapters/'] },
+    },
+    {
+      name: 'config-is-a-leaf',
+      severity: 'error',
+      comment:
+        'src/config imports only itself and packages, plus src/core/errors.ts (HubError, itself import-free). ' +
+        'The hub assembles the full schema (src/hub/config-schema.ts).',
+      from: { path: '^src/config/' },
+      to: { path: SRC, pathNot: ['^src/config/', '^src/core/errors\\.ts$'] },
+    },
+    {
+      name: 'knowledge-imports-only-core',
+      severity: 'error',
+      comment: 'src/knowledge (the knowledge bot) imports only src/core and itself.',
+      from: { path: '^src/knowledge/' },
+      to: { path: SRC, pathNot: ['^src/knowledge/', '^src/core/'] },
+    },
+    {
+      name: 'no-unresolvable-imports',
+      severity: 'error',
+      comment: 'An import in src that resolves to nothing (a moved or deleted file).',
+      from: { path: SRC },
+      to: { couldNotResolve: true },
+    },
+  ],
+  required: [
+    {
+      name: 'sanity-ts-resolution',
+      severity: 'error',
+      comment:
+        'The checker itself works: src/hub/config-schema.ts must be seen importing src/config/schema.ts ' +
+        '(swc parsed the TypeScript and "./x.js" resolved to x.ts). If this fails, @swc/core is missing or resolution broke.',
+      module: { path: '^src/hub/config-schema\\.ts$' },
+      to: { path: '^src/config/schema\\.ts$' },
+    },
+  ],
+  options: {
+    parser: 'swc',
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^src/adapters/webchat/public/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    moduleSystems: ['es6'],
+    // Packages resolve through their `exports` (wechaty has only import/require conditions).
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+  },
+};
