@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import qrcodeTerminal from 'qrcode-terminal';
-import type { HttpHandler } from '../../core/adapter.js';
+import type { Logger } from 'pino';
+import type { Bus, HttpHandler } from '../../core/adapter.js';
+import { errorMessage } from '../../core/errors.js';
 import { safeEqual, sendJson } from '../../http/router.js';
 
 export type LoginStatus = 'scan' | 'logged_in' | 'logged_out';
@@ -75,4 +77,26 @@ export function loginRoute(opts: LoginRouteOptions): HttpHandler {
     res.setHeader('cache-control', 'no-store');
     sendJson(res, 200, snap);
   };
+}
+
+/** Login state from the process holding the connection, asked over the bus (undefined: nobody answered). */
+export async function askHolder(bus: Bus, timeoutMs: number, log: Logger): Promise<LoginSnapshot | undefined> {
+  let resolveAnswer: (s: LoginSnapshot | undefined) => void = () => undefined;
+  const answer = new Promise<LoginSnapshot | undefined>((r) => (resolveAnswer = r));
+  const timer = setTimeout(() => resolveAnswer(undefined), timeoutMs);
+  let unsub: (() => Promise<void>) | undefined;
+  try {
+    unsub = await bus.subscribe(LOGIN_STATE_TOPIC, (payload) => {
+      const s = parseSnapshot(payload);
+      if (s?.connected) resolveAnswer(s);
+    });
+    await bus.publish(LOGIN_QUERY_TOPIC, '?');
+    return await answer;
+  } catch (err) {
+    log.debug(`wechat: asking for the login state: ${errorMessage(err)}`);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    await unsub?.().catch(() => undefined);
+  }
 }

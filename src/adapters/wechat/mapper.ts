@@ -210,6 +210,15 @@ function safeName(c: WxContact): string | undefined {
   }
 }
 
+/** `fn()`, or undefined when it throws (wechaty accessors throw before a payload is loaded). */
+export function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
 function ignore(reason: string): MapResult {
   return { kind: 'ignore', reason };
 }
