@@ -1,6 +1,6 @@
 /** Turns the engine's ranking into answer / clarify / escalate, from the bot's thresholds. */
 import type { BotConfig } from './config.js';
-import type { Ranked } from './engine.js';
+import type { Ranked } from './ranked.js';
 
 export type Verdict =
   | { kind: 'answer'; top: Ranked }

@@ -3,126 +3,28 @@
  * questions (a nearest-centroid model for very large bases), best-example cosine and BM25,
  * blended into one 0..1 score per entry. Built asynchronously in small chunks so that answering
  * continues on the previous snapshot while a new one trains.
+ *
+ * Options live in engine-options.ts, the result type in ranked.ts, the transferable state in
+ * engine-state.ts; they are re-exported here for importers of the engine.
  */
-import { SoftmaxClassifier, defaultTrainOptions, softmaxInPlace, type ClassifierState, type TrainOptions } from './classifier.js';
-import { Bm25, type Bm25State } from './bm25.js';
-import { FeatureSpace, Group, analyze, featureKey, type Analyzed, type FeatureSpaceState, type SparseVec } from './features.js';
-import { SparseIndex, type SparseIndexState } from './sparse-index.js';
-import { SparseRows, type SparseRowsState } from './sparse-rows.js';
-import { makeYielder, type Yielder } from './yielder.js';
+import { SoftmaxClassifier, softmaxInPlace } from './classifier.js';
+import { Bm25 } from './bm25.js';
+import { centroidVectors } from './centroids.js';
+import { Coverage, questionWords } from './coverage.js';
+import { defaultEngineOptions, type EngineEntry, type EngineOptions } from './engine-options.js';
+import type { EngineState } from './engine-state.js';
+import { FeatureSpace, analyze, type Analyzed } from './features.js';
+import { Mlp } from './mlp.js';
+import type { Ranked } from './ranked.js';
+import { SparseIndex } from './sparse-index.js';
+import { SparseRows } from './sparse-rows.js';
+import { topN } from './top-n.js';
 import { TypoIndex } from './typos.js';
-import { hasCjk } from './tokenize.js';
-import { Mlp, defaultMlpOptions, type MlpOptions, type MlpState } from './mlp.js';
-import type { HashVocabState } from './hash-vocab.js';
+import { makeYielder } from './yielder.js';
 
-export interface EngineEntry {
-  id: string;
-  questions: string[];
-}
-
-export interface EngineOptions {
-  /** Above this many entries the classifier is a nearest-centroid model (linear in the base size). */
-  maxClassifierEntries: number;
-  charWeight: number;
-  /** Blend of the 0..1 signals into the score (normalized to sum 1). */
-  weights: { classifier: number; cosine: number; bm25: number };
-  /** Softmax temperature on centroid cosines when the centroid model is used. */
-  centroidTemperature: number;
-  train: TrainOptions;
-  /** Centroid mode: features in more than this share of the examples are left out of the example-cosine index. */
-  exampleMaxDf: number;
-  /**
-   * Classifier mode: the best-example cosine is computed exactly (every feature) for this many
-   * entries, the classifier's best; the others get 0. Centroid mode uses the pruned index instead.
-   */
-  rerankTop: number;
-  /**
-   * Classifier mode, bases of at least `minExamples` example questions: a small neural network
-   * trained beside the softmax classifier. The ranking score blends the signals with `blend`
-   * (instead of `weights`) and adds `weight` x the network's probability; the confidence is the
-   * mean of both probabilities (null: off). Smaller bases have too few examples to train it well,
-   * and use the softmax classifier alone.
-   */
-  mlp: (MlpOptions & { weight: number; minExamples: number; blend: EngineOptions['weights'] }) | null;
-  /** The confidence is multiplied by the question's word coverage raised to this power. */
-  coverageExponent: number;
-  /** Yield to the event loop every this many ms while building (null: build in one go). */
-  yieldEveryMs: number | null;
-}
-
-export const defaultEngineOptions: EngineOptions = {
-  maxClassifierEntries: 400,
-  charWeight: 1,
-  weights: { classifier: 1, cosine: 1, bm25: 0.3 },
-  centroidTemperature: 0.05,
-  train: defaultTrainOptions,
-  exampleMaxDf: 0.02,
-  rerankTop: 5,
-  // blend: chosen on balanced validation splits of BANKING77 train, checked on four more (docs/knowledge.md).
-  mlp: { ...defaultMlpOptions, weight: 0.5, minExamples: 2000, blend: { classifier: 1, cosine: 2.5, bm25: 0.6 } },
-  // 1.5 rather than 1: with the answer threshold at 0.4, small bases escalate off-topic questions
-  // as often as they did at 0.5 (bench/kb-demo.ts), and BANKING77 off-topic recall goes up.
-  coverageExponent: 1.5,
-  yieldEveryMs: 4,
-};
-
-export interface Ranked {
-  /** Position of the entry in the engine's entry list. */
-  index: number;
-  id: string;
-  /** Blended 0..1 ranking score (classifier, cosine, BM25). */
-  score: number;
-  /**
-   * 0..1 confidence that this entry is the right one: the mean of the softmax classifier's and the
-   * network's probabilities (the best-calibrated signal on held-out data), or the blended score in
-   * centroid mode, times the question's word coverage (a question full of words the base has never
-   * seen is off-topic: the coverage is raised to `coverageExponent`).
-   */
-  confidence: number;
-  /** Share of the question's words that occur anywhere in the base (1 when it has no words). */
-  coverage: number;
-  /** Length of the question in words: a Latin word counts 1, Chinese counts 1 per 2 characters. */
-  words: number;
-  classifier: number;
-  cosine: number;
-  bm25: number;
-  /**
-   * The example question that matched best (every returned entry is re-scored in classifier mode;
-   * in centroid mode an entry none of whose examples shares a kept feature shows its first one).
-   */
-  question: string;
-}
-
-/**
- * A built engine as plain data and typed arrays: what the reload worker posts back (transfer the
- * buffers from `transferList`) and `Engine.fromState` turns into an engine without any training.
- */
-export interface EngineState {
-  entries: EngineEntry[];
-  features: FeatureSpaceState;
-  /** Centroid mode: inverted index of the examples. */
-  examples: SparseIndexState | null;
-  /** Classifier mode: the example vectors, for exact re-scoring of the top entries. */
-  rows: SparseRowsState | null;
-  exampleEntry: Int32Array;
-  exampleText: string[];
-  bm25: Bm25State;
-  typos: HashVocabState;
-  classifier: ClassifierState | null;
-  mlp: MlpState | null;
-  centroids: SparseIndexState | null;
-  opts: EngineOptions;
-}
-
-/** The distinct ArrayBuffers of a state (for postMessage's transfer list). */
-export function transferList(value: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
-  if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);
-  } else if (value && typeof value === 'object' && !Array.isArray(value)) {
-    for (const v of Object.values(value)) transferList(v, out);
-  }
-  return [...out];
-}
+export { defaultEngineOptions, type EngineEntry, type EngineOptions } from './engine-options.js';
+export { transferList, type EngineState } from './engine-state.js';
+export type { Ranked } from './ranked.js';
 
 export class Engine {
   readonly entries: readonly EngineEntry[];
@@ -135,8 +37,7 @@ export class Engine {
   private readonly exampleText: string[];
   private readonly bm25: Bm25;
   private readonly typos: TypoIndex;
-  /** IDF a word seen in no example would have (computed on first use). */
-  private unseenIdf: number | undefined;
+  private readonly coverage: Coverage;
   private readonly classifier: SoftmaxClassifier | null;
   private readonly mlp: Mlp | null;
   private readonly centroids: SparseIndex | null;
@@ -173,6 +74,7 @@ export class Engine {
     this.exampleText = init.exampleText;
     this.bm25 = init.bm25;
     this.typos = init.typos;
+    this.coverage = new Coverage(init.features, init.typos);
     this.classifier = init.classifier;
     this.mlp = init.mlp;
     this.centroids = init.centroids;
@@ -333,7 +235,7 @@ export class Engine {
       const b = self > 0 ? Math.min(1, bm[e] / self) : 0;
       scores[e] = ((w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum + mw * net[e]) / (1 + mw);
     }
-    const cover = this.coverage(a.tokens);
+    const cover = this.coverage.of(a.tokens);
     const coverWeight = cover ** this.opts.coverageExponent;
     const words = questionWords(a.tokens);
     const top = topN(scores, n);
@@ -352,98 +254,4 @@ export class Engine {
         question: bestDoc[e] >= 0 ? this.exampleText[bestDoc[e]] : (this.entries[e].questions[0] ?? ''),
       }));
   }
-
-  /**
-   * Share of the question's words the base knows, each word weighted by its IDF (an unknown word
-   * weighs as much as a word seen in no example), so "what is photosynthesis" is mostly unknown
-   * even though "what" and "is" are known. A Latin word one typo away from a known word
-   * ("transfr") counts as known. A Chinese word the base never saw as a word counts for the square
-   * of the share of its characters it knows (segmentation varies between paraphrases: 寄出来 /
-   * 发出). Words with digits (amounts, ids) are left out.
-   */
-  private coverage(tokens: readonly string[]): number {
-    const idf = this.features.idf;
-    const unseen = (this.unseenIdf ??= idf.reduce((m, v) => Math.max(m, v), 1) + Math.LN2);
-    const idOf = (w: string): number | undefined => this.features.vocab.getNumber(featureKey(Group.Word, w));
-    let score = 0;
-    let total = 0;
-    for (const t of tokens) {
-      if (t === '#num' || /\d/.test(t)) continue;
-      const id = idOf(t);
-      if (id !== undefined) {
-        score += idf[id];
-        total += idf[id];
-        continue;
-      }
-      total += unseen;
-      if (this.typos.nearKnown(t, (w) => idOf(w) !== undefined)) {
-        score += unseen;
-      } else if (hasCjk(t)) {
-        let chars = 0;
-        for (const ch of t) if (this.features.vocab.getNumber(featureKey(Group.Char, ch)) !== undefined) chars++;
-        score += unseen * (chars / t.length) ** 2;
-      }
-    }
-    return total === 0 ? 1 : score / total;
-  }
-}
-
-/** A Latin word counts 1, a Chinese word 1 per 2 characters (会员 is one word, 会员费多少 three). */
-function questionWords(tokens: readonly string[]): number {
-  let n = 0;
-  for (const t of tokens) n += hasCjk(t) ? Math.ceil(t.length / 2) : 1;
-  return n;
-}
-
-async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, nFeatures: number, norm: number, y: Yielder): Promise<SparseVec[]> {
-  // Examples are stored in entry order: sum each entry's run into a dense buffer, then read back
-  // only the touched features (no per-entry Map).
-  const sum = new Float64Array(nFeatures);
-  const seen = new Uint8Array(nFeatures);
-  const out: SparseVec[] = Array.from({ length: k }, () => ({ idx: new Int32Array(0), val: new Float32Array(0) }));
-  let d = 0;
-  while (d < vecs.length) {
-    const e = entryOf[d];
-    const touched: number[] = [];
-    for (; d < vecs.length && entryOf[d] === e; d++) {
-      const v = vecs[d];
-      for (let j = 0; j < v.idx.length; j++) {
-        const f = v.idx[j];
-        if (!seen[f]) {
-          seen[f] = 1;
-          touched.push(f);
-        }
-        sum[f] += v.val[j];
-      }
-    }
-    const idx = Int32Array.from(touched).sort();
-    let n = 0;
-    for (let j = 0; j < idx.length; j++) n += sum[idx[j]] ** 2;
-    // Scale so that a centroid has the same norm as an example vector (cosine stays comparable).
-    const s = n > 0 ? norm / Math.sqrt(n) : 0;
-    const val = new Float32Array(idx.length);
-    for (let j = 0; j < idx.length; j++) {
-      val[j] = sum[idx[j]] * s;
-      sum[idx[j]] = 0;
-      seen[idx[j]] = 0;
-    }
-    out[e] = { idx, val };
-    const wait = y();
-    if (wait) await wait;
-  }
-  return out;
-}
-
-function topN(scores: Float64Array, n: number): number[] {
-  const top: number[] = [];
-  for (let e = 0; e < scores.length; e++) {
-    if (top.length < n) {
-      top.push(e);
-      top.sort((a, b) => scores[b] - scores[a]);
-    } else if (scores[e] > scores[top[n - 1]]) {
-      top[n - 1] = e;
-      top.sort((a, b) => scores[b] - scores[a]);
-    }
-  }
-  return top;
 }

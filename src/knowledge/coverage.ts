@@ -1,0 +1,55 @@
+/** How much of a question the base knows (for the confidence), and how long it is in words. */
+import { Group, featureKey, type FeatureSpace } from './features.js';
+import { hasCjk } from './tokenize.js';
+import type { TypoIndex } from './typos.js';
+
+export class Coverage {
+  /** IDF a word seen in no example would have (computed on first use). */
+  private unseenIdf: number | undefined;
+
+  constructor(
+    private readonly features: FeatureSpace,
+    private readonly typos: TypoIndex,
+  ) {}
+
+  /**
+   * Share of the question's words the base knows, each word weighted by its IDF (an unknown word
+   * weighs as much as a word seen in no example), so "what is photosynthesis" is mostly unknown
+   * even though "what" and "is" are known. A Latin word one typo away from a known word
+   * ("transfr") counts as known. A Chinese word the base never saw as a word counts for the square
+   * of the share of its characters it knows (segmentation varies between paraphrases: 寄出来 /
+   * 发出). Words with digits (amounts, ids) are left out.
+   */
+  of(tokens: readonly string[]): number {
+    const idf = this.features.idf;
+    const unseen = (this.unseenIdf ??= idf.reduce((m, v) => Math.max(m, v), 1) + Math.LN2);
+    const idOf = (w: string): number | undefined => this.features.vocab.getNumber(featureKey(Group.Word, w));
+    let score = 0;
+    let total = 0;
+    for (const t of tokens) {
+      if (t === '#num' || /\d/.test(t)) continue;
+      const id = idOf(t);
+      if (id !== undefined) {
+        score += idf[id];
+        total += idf[id];
+        continue;
+      }
+      total += unseen;
+      if (this.typos.nearKnown(t, (w) => idOf(w) !== undefined)) {
+        score += unseen;
+      } else if (hasCjk(t)) {
+        let chars = 0;
+        for (const ch of t) if (this.features.vocab.getNumber(featureKey(Group.Char, ch)) !== undefined) chars++;
+        score += unseen * (chars / t.length) ** 2;
+      }
+    }
+    return total === 0 ? 1 : score / total;
+  }
+}
+
+/** A Latin word counts 1, a Chinese word 1 per 2 characters (会员 is one word, 会员费多少 three). */
+export function questionWords(tokens: readonly string[]): number {
+  let n = 0;
+  for (const t of tokens) n += hasCjk(t) ? Math.ceil(t.length / 2) : 1;
+  return n;
+}
