@@ -68,7 +68,7 @@ export interface FakeOpenAI {
 /** Deterministic pseudo-embedding of a text (tests only). */
 export function fakeVector(text: string, dims = 8): number[] {
   const v = new Array<number>(dims).fill(0);
-  for (let i = 0; i < text.length; i++) v[i % dims] += (text.charCodeAt(i) % 97) / 97;
+  for (let i = 0; i < text.length; i++) v[i % dims] = (v[i % dims] ?? 0) + (text.charCodeAt(i) % 97) / 97;
   const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
   return v.map((x) => x / norm);
 }

@@ -2,7 +2,8 @@ import { WebSocket } from 'ws';
 import type { ServerFrame } from '../../src/adapters/webchat/mapper.js';
 
 export interface ConnectOptions {
-  cookie?: string;
+  /** `sb_wc=...`; undefined: no cookie (a first visit). */
+  cookie?: string | undefined;
   origin?: string;
   /** Query string after `?` (e.g. `lang=zh-CN&token=...`). */
   query?: string;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebchatConfig } from './config.js';
 
 /** The page assets in ./public, read once at mount and served with ETags. */
 
@@ -41,7 +42,7 @@ export interface PageAssets {
 }
 
 /** Loads the assets; the page gets the configured titles as data attributes (HTML-escaped). */
-export async function loadAssets(title: { zh?: string; en?: string } | undefined): Promise<PageAssets> {
+export async function loadAssets(title: WebchatConfig['title']): Promise<PageAssets> {
   const read = (name: string) => readFile(new URL(name, PUBLIC_DIR));
   const html = (await read('index.html'))
     .toString('utf8')

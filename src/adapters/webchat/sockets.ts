@@ -12,7 +12,7 @@ export const MAX_SOCKETS_PER_VISITOR = 20;
 interface Visitor {
   sockets: Set<WebSocket>;
   unsubscribe: Promise<() => Promise<void>>;
-  typingTimer?: NodeJS.Timeout;
+  typingTimer: NodeJS.Timeout | undefined;
   /** When this process last forwarded a bot/agent reply (drops a typing-on that lost the race). */
   lastReplyAt: number;
 }
@@ -54,7 +54,7 @@ export class SocketRegistry {
     let v = this.visitors.get(visitorId);
     if (!v) {
       const unsubscribe = this.bus.subscribe(busTopic(visitorId), (p) => this.onBus(visitorId, p));
-      v = { sockets: new Set(), unsubscribe, lastReplyAt: 0 };
+      v = { sockets: new Set(), unsubscribe, typingTimer: undefined, lastReplyAt: 0 };
       this.visitors.set(visitorId, v);
       const entry = v;
       unsubscribe.catch((err) => {
