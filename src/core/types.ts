@@ -52,6 +52,12 @@ export interface InboundMessage {
   /** BCP-47-ish language hint from the platform or browser (e.g. `zh-CN`, `en`). */
   locale?: string;
   ref: ConversationRef;
+  /**
+   * The platform thread this message belongs to (an email thread's root Message-ID, a Slack thread
+   * ts in a shared channel). Honoured only when the adapter declares `capabilities.threads`: the
+   * conversation is then found by (customer, channel, thread key), so two threads stay apart.
+   */
+  threadKey?: string;
   kind: InboundKind;
   text: string;
   /** For kind `command`: name without the slash, and its payload (deep-link token...). */
@@ -84,10 +90,13 @@ export interface SendResult {
 }
 
 export interface Capabilities {
+  /** The adapter supplies `InboundMessage.threadKey`: conversations are kept apart per thread. */
   threads: boolean;
+  /** The platform shows buttons; without them the core leaves buttons off. */
   buttons: boolean;
   /** Longest text one platform message may carry; the core splits longer replies. */
   maxTextLength: number;
+  /** `send` can deliver files; without it the core sends attachments as name + link lines in the text. */
   attachments: boolean;
 }
 

@@ -10,7 +10,8 @@ import { slackConfigSchema } from '../../src/adapters/slack/config.js';
 import { isOpen, opensAt } from '../../src/adapters/slack/business-hours.js';
 import { caseBlocks, esc, slackToPlain } from '../../src/adapters/slack/blocks.js';
 import { appendLearned } from '../../src/adapters/slack/learned.js';
-import { parseRemindKey, deskJobId, slackOrigin } from '../../src/adapters/slack/keys.js';
+import { parseRemindKey, slackOrigin } from '../../src/adapters/slack/keys.js';
+import { reminderJobId } from '../../src/core/queues/names.js';
 import { toHubError } from '../../src/adapters/slack/api.js';
 import { failureReason } from '../../src/adapters/slack/jobs.js';
 import { DeferredAckSocketReceiver, type SocketEventArgs } from '../../src/adapters/slack/socket-receiver.js';
@@ -93,7 +94,7 @@ describe('keys and errors', () => {
     assert.deepEqual(parseRemindKey('after:claim:U1:123.4'), { kind: 'after', action: 'claim', user: 'U1', ts: '123.4' });
     assert.deepEqual(parseRemindKey('unclaimed:m-1'), { kind: 'unclaimed', escalationId: 'm-1' });
     assert.equal(parseRemindKey('nope'), undefined);
-    assert.ok(!deskJobId('c', 'after:claim:U1:1.2').includes(':'));
+    assert.ok(!reminderJobId('slack', 'c', 'after:claim:U1:1.2').includes(':'));
     assert.deepEqual(slackOrigin('agent:slack:C1:123.456'), { channel: 'C1', ts: '123.456' });
   });
   it('maps Slack failures to the queue policy', () => {

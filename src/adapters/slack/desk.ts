@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, HTTPReceiver, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { AdapterDeps } from '../define.js';
-import type { AgentDesk, DeskContext, DeskJob } from '../../core/desk.js';
+import type { AgentDesk, DeskContext, DeskReminderJob } from '../../core/desk.js';
+import type { EventSubscriptions } from '../../core/events.js';
 import { HubError, errorMessage } from '../../core/errors.js';
 import { SlackApi, slackLogger } from './api.js';
 import type { SlackConfig } from './config.js';
@@ -35,7 +36,7 @@ export class SlackDesk implements AgentDesk {
   }
 
   async mount(ctx: DeskContext): Promise<void> {
-    const cases = new CaseStore(ctx.store);
+    const cases = new CaseStore(ctx.storage);
     const deps = { cfg: this.cfg, ctx, api: this.api, cases, log: this.log };
     this.jobs = new CaseJobs(deps);
     const inbound = new SlackInbound(deps);
@@ -98,9 +99,14 @@ export class SlackDesk implements AgentDesk {
     await this.receiver.stop().catch((err) => this.log.warn(`slack: Socket Mode disconnect: ${errorMessage(err)}`));
   }
 
-  async handle(job: DeskJob): Promise<void> {
+  subscribe(subs: EventSubscriptions): void {
+    if (!this.jobs) throw new HubError('INTERNAL', 'slack desk is not mounted');
+    this.jobs.subscribe(subs);
+  }
+
+  async remind(job: DeskReminderJob): Promise<void> {
     if (!this.jobs) throw new HubError('INTERNAL', 'slack desk is not mounted', { retry: 'retry' });
-    await this.jobs.handle(job);
+    await this.jobs.remind(job);
   }
 
   async stop(): Promise<void> {

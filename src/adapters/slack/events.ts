@@ -84,6 +84,9 @@ export class SlackInbound {
     const raw_text = ev.text ?? '';
     if (raw_text.trim().toLowerCase().startsWith(cfg.notePrefix.toLowerCase())) {
       log.debug({ conversationId: found.conversation.id }, 'slack: internal note, not relayed');
+      const note = slackToPlain(raw_text.trim().slice(cfg.notePrefix.length)).trim();
+      const agent = { id: ev.user, name: await this.agentName(ev.user, ev.user_profile) };
+      if (note) await this.d.ctx.actions.note(found.conversation.id, agent, note, replyEventKey(ev.channel, ev.ts));
       return;
     }
     const attachments = (ev.files ?? []).map(toAttachment);
@@ -110,7 +113,7 @@ export class SlackInbound {
       { conversationId: found.conversation.id, ts },
       `slack: a message in a case thread was ${what}; the customer keeps what was sent (edits and deletions are not relayed)`,
     );
-    const sent = await this.d.ctx.store.messageByKey(`agent:${replyEventKey(ev.channel, ts)}`);
+    const sent = await this.d.ctx.storage.messages.byKey(`agent:${replyEventKey(ev.channel, ts)}`);
     if (sent) await scheduleRemind(this.d.ctx, found.conversation.id, `edit:${ts}`);
   }
 
@@ -127,7 +130,7 @@ export class SlackInbound {
       const kind = actionKind(action.action_id);
       const conversationId = action.value ?? '';
       if (!kind) continue;
-      const conv = await ctx.store.getConversation(conversationId);
+      const conv = await ctx.storage.conversations.get(conversationId);
       if (!conv) {
         log.warn({ conversationId, action: action.action_id }, 'slack: button for an unknown conversation ignored');
         continue;

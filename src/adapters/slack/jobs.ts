@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { DeskContext, DeskJob } from '../../core/desk.js';
-import type { Conversation, Customer, MessageRow } from '../../core/storage/store.js';
-import type { AttachmentMeta, MessageAuthor } from '../../core/types.js';
+import type { DeskContext, DeskReminderJob } from '../../core/desk.js';
+import type { EventSubscriptions } from '../../core/events.js';
+import type { Conversation, Customer, DeskCase, StoredMessage } from '../../core/model.js';
 import { HubError, errorMessage, isHubError } from '../../core/errors.js';
 import { detectLocale } from '../../core/locale.js';
-import { parseJson } from '../../core/storage/json.js';
 import type { SlackApi } from './api.js';
 import type { SlackConfig } from './config.js';
-import { CaseStore, isPosted, parseCaseRef, type CaseRef, type CaseSnapshot, type PostedCase } from './case-store.js';
+import { CaseStore, isPosted, type CaseSnapshot, type PostedCase } from './case-store.js';
 import { clip } from '../../core/conversation/summary.js';
 import { caseBlocks, caseText, esc, reasonText, type CaseView } from './blocks.js';
 import { isOpen, opensAt } from './business-hours.js';
@@ -26,45 +25,58 @@ export interface JobDeps {
 
 /** How long a worker's claim on posting a case blocks the others (a crashed poster is taken over after). */
 const PENDING_MS = 60_000;
+/** How soon a job that waits for the case message (being posted by another worker) looks again. */
+const CASE_WAIT_MS = 250;
+
+type Known = { conversation: Conversation; case: PostedCase };
+type Thread = Pick<PostedCase, 'threadChannel' | 'threadTs'>;
 
 /**
- * The desk's side of every DeskJob. Each step is repeatable: posts are recorded under a key
- * (`slack_post` events) and skipped when found, the case message is claimed in the conversation ref
- * before it is posted. The remaining duplicate window: the process dying after Slack accepted a post
- * and before its record was written (that one post may appear twice after the retry).
+ * The desk's reactions to conversation events and its own reminders. Each step is repeatable: posts
+ * are recorded under a key (`desk_posts`) and skipped when found; the case message is claimed in
+ * `desk_cases` (unique per escalation) before it is posted, so one escalation gets one case however
+ * many jobs race for it. The remaining duplicate window: the process dying after Slack accepted a
+ * post and before its record was written (that one post may appear twice after the retry).
  */
 export class CaseJobs {
   constructor(private readonly d: JobDeps) {}
 
-  async handle(job: DeskJob): Promise<void> {
-    switch (job.type) {
-      case 'open':
-        return this.open(job.conversationId);
-      case 'relay':
-        return this.relay(job.conversationId, job.messageId);
-      case 'reopen':
-        return this.reopen(job.conversationId, job.messageId);
-      case 'delivery':
-        return this.delivery(job.conversationId, job.messageId, job.status, job.error);
-      case 'csat':
-        return this.csat(job.conversationId, job.score, job.messageId);
-      case 'remind':
-        return this.remind(job.conversationId, job.key);
-    }
+  /** The desk as a subscriber (subscriber name `desk-slack`). */
+  subscribe(subs: EventSubscriptions): void {
+    const name = 'desk-slack';
+    subs
+      .on(name, 'conversation.escalated', (e) => this.open(e.conversationId))
+      .on(name, 'message.received', async (e) => {
+        if (e.payload.toAgent) await this.relay(e.conversationId, e.payload.messageId);
+      })
+      .on(name, 'conversation.reopened', (e) => this.reopen(e.conversationId, e.payload.messageId))
+      .on(name, 'message.sent', async (e) => {
+        if (e.payload.author === 'agent') await this.delivery(e.conversationId, e.payload.messageId, 'sent');
+      })
+      .on(name, 'message.failed', async (e) => {
+        if (e.payload.author === 'agent') await this.delivery(e.conversationId, e.payload.messageId, 'failed', e.payload.error);
+      })
+      .on(name, 'csat.given', (e) => this.csat(e.conversationId, e.payload.score, e.payload.messageId));
   }
 
   private async open(conversationId: string): Promise<void> {
     const { cfg, ctx } = this.d;
-    const { conversation, ref } = await this.ensureCase(conversationId);
+    const { conversation, case: c } = await this.ensureCase(conversationId);
     if (cfg.unclaimedReminderMinutes > 0) {
-      await scheduleRemind(ctx, conversationId, `unclaimed:${ref.escalationId}`, Math.round(cfg.unclaimedReminderMinutes * 60_000));
+      await scheduleRemind(ctx, conversationId, `unclaimed:${c.escalationId}`, Math.round(cfg.unclaimedReminderMinutes * 60_000));
     }
     const bh = cfg.businessHours;
     if (bh && conversation.status === 'waiting_agent' && !isOpen(bh, ctx.now())) {
-      const snap = await this.d.cases.snapshot(conversationId, ref.escalationId);
-      const locale = snap?.locale ?? 'en';
+      const fresh = await this.d.cases.get(c.escalationId);
+      const locale = (fresh && this.d.cases.snapshot(fresh)?.locale) ?? 'en';
       const text = ctx.templates.render('handover_after_hours', locale, { opensAt: opensAt(bh, ctx.now(), locale) });
-      await ctx.actions.notify(conversationId, text, `after-hours:${ref.escalationId}`);
+      await ctx.proactive.sendToCustomer({
+        customerId: conversation.customerId,
+        conversationId,
+        kind: 'notice',
+        key: `after-hours:${c.escalationId}`,
+        content: { text },
+      });
     }
   }
 
@@ -73,101 +85,83 @@ export class CaseJobs {
    * when a relay arrives before, or instead of, a failed `open`). A new escalation of a conversation
    * that already has a thread continues that thread.
    */
-  async ensureCase(conversationId: string): Promise<{ conversation: Conversation; ref: PostedCase }> {
+  async ensureCase(conversationId: string): Promise<Known> {
     const { cases, cfg, ctx } = this.d;
-    for (let i = 0; i < 4; i++) {
-      const conv = await cases.conversation(conversationId);
-      const escalationId = await cases.escalationId(conversationId);
-      const ref = parseCaseRef(conv.escalationRef);
-      if (isPosted(ref) && ref.escalationId === escalationId) return { conversation: conv, ref };
-      if (isPosted(ref)) return this.reescalate(conv, ref, escalationId);
-      const owner = randomBytes(6).toString('hex');
-      const fresh = (r: CaseRef | undefined) => r?.pendingSince !== undefined && r.escalationId === escalationId && ctx.now() - r.pendingSince < PENDING_MS;
-      if (fresh(ref)) {
-        throw new HubError('WAITING', `case of ${conversationId} is being posted by another worker`, { retry: 'delay', retryAfterMs: 1000 });
-      }
-      let claimed = false;
-      const claimedConv = await cases.setRef(conversationId, (c) => {
-        const r = parseCaseRef(c.escalationRef);
-        if (isPosted(r) || fresh(r)) return undefined;
-        claimed = true;
-        return { desk: 'slack', channel: cfg.caseChannel, escalationId, pendingSince: ctx.now(), owner };
-      });
-      if (!claimed) continue;
-      try {
-        const view = await this.view(claimedConv, escalationId);
-        const ts = await this.d.api.post({ channel: cfg.caseChannel, text: caseText(view), blocks: caseBlocks(view) });
-        const posted: PostedCase = { desk: 'slack', channel: cfg.caseChannel, escalationId, ts };
-        const after = await cases.setRef(conversationId, (c) => {
-          const r = parseCaseRef(c.escalationRef);
-          if (r?.owner !== owner) this.d.log.warn({ conversationId }, 'another worker took over posting this case; keeping ours');
-          return posted;
-        });
-        this.d.log.info({ conversationId, ts }, 'case posted to Slack');
-        return { conversation: after, ref: posted };
-      } catch (err) {
-        // Let the retry (or another worker) post at once instead of waiting for the claim to expire.
-        await cases
-          .setRef(conversationId, (c) => {
-            const r = parseCaseRef(c.escalationRef);
-            return r?.owner === owner && !isPosted(r) ? null : undefined;
-          })
-          .catch(() => undefined);
-        throw err;
-      }
+    const conv = await cases.conversation(conversationId);
+    const escalationId = cases.escalationId(conv);
+    const existing = await cases.get(escalationId);
+    if (isPosted(existing)) return { conversation: conv, case: existing };
+    if (!existing) {
+      const prev = await cases.latestPosted(conv.id);
+      if (isPosted(prev)) return this.reescalate(conv, prev, escalationId);
     }
-    throw new HubError('VERSION_CONFLICT', `case of ${conversationId} kept changing`, { retry: 'retry' });
+    const owner = randomBytes(6).toString('hex');
+    const claim = await cases.claim(escalationId, conv.id, owner, ctx.now() - PENDING_MS);
+    if (isPosted(claim.case)) return { conversation: conv, case: claim.case };
+    if (!claim.claimed) {
+      throw new HubError('WAITING', `case of ${conversationId} is being posted by another worker`, { retry: 'delay', retryAfterMs: CASE_WAIT_MS });
+    }
+    try {
+      const view = await this.view(conv, claim.case);
+      const ts = await this.d.api.post({ channel: cfg.caseChannel, text: caseText(view), blocks: caseBlocks(view) });
+      await cases.markPosted(claim.case.id, cfg.caseChannel, ts);
+      this.d.log.info({ conversationId, ts }, 'case posted to Slack');
+      return { conversation: conv, case: { ...claim.case, state: 'posted', threadChannel: cfg.caseChannel, threadTs: ts } };
+    } catch (err) {
+      // Let the retry (or another worker) post at once instead of waiting for the claim to expire.
+      await cases.release(claim.case.id, owner).catch(() => undefined);
+      throw err;
+    }
   }
 
-  private async reescalate(conv: Conversation, ref: PostedCase, escalationId: string): Promise<{ conversation: Conversation; ref: PostedCase }> {
-    await this.snapshot(conv, escalationId, await this.d.ctx.store.getCustomer(conv.customerId));
-    await this.postOnce(conv.id, `escalated:${escalationId}`, ref, `:rotating_light: Escalated again: ${esc(reasonText(conv.escalationReason))}`, true);
-    const next: PostedCase = { ...ref, escalationId };
-    const after = await this.d.cases.setRef(conv.id, (c) => {
-      const r = parseCaseRef(c.escalationRef);
-      return isPosted(r) && r.escalationId !== escalationId ? next : undefined;
-    });
-    await this.refresh(conv.id);
-    return { conversation: after, ref: next };
+  private async reescalate(conv: Conversation, prev: PostedCase, escalationId: string): Promise<Known> {
+    const { case: c, created } = await this.d.cases.insertPosted(escalationId, conv.id, prev.threadChannel, prev.threadTs);
+    if (!isPosted(c)) throw new HubError('WAITING', `case of ${conv.id} is being posted`, { retry: 'delay', retryAfterMs: CASE_WAIT_MS });
+    if (created) {
+      await this.snapshot(conv, c, await this.d.ctx.storage.customers.get(conv.customerId));
+      await this.postOnce(conv.id, `escalated:${escalationId}`, c, `:rotating_light: Escalated again: ${esc(reasonText(conv.escalationReason))}`, true);
+      await this.refresh(conv.id);
+    }
+    return { conversation: conv, case: c };
   }
 
   /** Posts `text` in the case thread once per `key`; returns its ts. */
-  async postOnce(conversationId: string, key: string, ref: PostedCase, text: string, broadcast = false): Promise<string> {
-    const done = await this.d.cases.posted(conversationId, key);
+  async postOnce(conversationId: string, key: string, c: Thread, text: string, broadcast = false): Promise<string> {
+    const done = await this.d.cases.posted(key);
     if (done) return done;
-    const ts = await this.d.api.post({ channel: ref.channel, threadTs: ref.ts, text, broadcast });
+    const ts = await this.d.api.post({ channel: c.threadChannel, threadTs: c.threadTs, text, broadcast });
     await this.d.cases.recordPost(conversationId, key, ts);
     return ts;
   }
 
   /** `known`: the case when the caller has just ensured it. */
-  private async relay(conversationId: string, messageId: string, known?: { conversation: Conversation; ref: PostedCase }): Promise<void> {
-    const { conversation, ref } = known ?? (await this.ensureCase(conversationId));
-    const msg = await this.d.ctx.store.getMessage(messageId);
+  private async relay(conversationId: string, messageId: string, known?: Known): Promise<void> {
+    const { conversation, case: c } = known ?? (await this.ensureCase(conversationId));
+    const msg = await this.d.ctx.storage.messages.get(messageId);
     if (!msg) {
       this.d.log.warn({ conversationId, messageId }, 'relay: message not found');
       return;
     }
-    const customer = await this.d.ctx.store.getCustomer(conversation.customerId);
-    const name = msg.author_name ?? customer?.display_name ?? 'Customer';
-    const files = parseJson<AttachmentMeta[]>(msg.attachments, []).map((a) => `\n:paperclip: ${a.url ? `<${a.url}|${esc(a.name)}>` : esc(a.name)}`);
+    const customer = await this.d.ctx.storage.customers.get(conversation.customerId);
+    const name = msg.authorName ?? customer?.displayName ?? 'Customer';
+    const files = msg.attachments.map((a) => `\n:paperclip: ${a.url ? `<${a.url}|${esc(a.name)}>` : esc(a.name)}`);
     const text = `*[${esc(msg.channel)}]* *${esc(clip(name, 80))}*: ${esc(msg.text)}${files.join('')}`;
-    await this.postOnce(conversationId, `relay:${messageId}`, ref, clip(text, 39_000));
+    await this.postOnce(conversationId, `relay:${messageId}`, c, clip(text, 39_000));
   }
 
   private async reopen(conversationId: string, messageId: string): Promise<void> {
     const known = await this.ensureCase(conversationId);
-    const { conversation, ref } = known;
+    const { conversation, case: c } = known;
     const who = conversation.assignee ? `back to <@${conversation.assignee}>` : 'waiting for an agent';
-    await this.postOnce(conversationId, `reopen:${messageId}`, ref, `:leftwards_arrow_with_hook: The customer wrote again after the case was resolved: reopened, ${who}.`, true);
+    await this.postOnce(conversationId, `reopen:${messageId}`, c, `:leftwards_arrow_with_hook: The customer wrote again after the case was resolved: reopened, ${who}.`, true);
     await this.relay(conversationId, messageId, known);
     await this.refresh(conversationId);
   }
 
   private async delivery(conversationId: string, messageId: string, status: 'sent' | 'failed', error?: string): Promise<void> {
     const { api, cfg, log, ctx } = this.d;
-    const row = await ctx.store.getMessage(messageId);
-    const origin = slackOrigin(row?.dedupe_key ?? null);
+    const row = await ctx.storage.messages.get(messageId);
+    const origin = slackOrigin(row?.dedupeKey ?? null);
     if (!row || !origin) {
       log.debug({ conversationId, messageId }, 'delivery of an agent message not sent from Slack');
       return;
@@ -180,8 +174,8 @@ export class CaseJobs {
     }
     if (status === 'failed') {
       const conv = await this.d.cases.conversation(conversationId);
-      const ref = parseCaseRef(conv.escalationRef);
-      const where: PostedCase = isPosted(ref) ? ref : { desk: 'slack', channel: origin.channel, escalationId: '', ts: origin.ts };
+      const c = await this.d.cases.get(this.d.cases.escalationId(conv));
+      const where: Thread = isPosted(c) ? c : { threadChannel: origin.channel, threadTs: origin.ts };
       const why = failureReason(error ?? row.error ?? 'unknown error');
       await this.postOnce(
         conversationId,
@@ -193,12 +187,13 @@ export class CaseJobs {
   }
 
   private async csat(conversationId: string, score: number, messageId: string): Promise<void> {
-    const { ref } = await this.ensureCase(conversationId);
-    await this.postOnce(conversationId, `csat:${messageId}`, ref, `:star: The customer rated this case *${score}/5* ${'★'.repeat(score)}${'☆'.repeat(5 - score)}`);
+    const { case: c } = await this.ensureCase(conversationId);
+    await this.postOnce(conversationId, `csat:${messageId}`, c, `:star: The customer rated this case *${score}/5* ${'★'.repeat(score)}${'☆'.repeat(5 - score)}`);
     await this.refresh(conversationId);
   }
 
-  private async remind(conversationId: string, key: string): Promise<void> {
+  async remind(job: DeskReminderJob): Promise<void> {
+    const { conversationId, key } = job;
     const k = parseRemindKey(key);
     if (!k) {
       this.d.log.warn({ conversationId, key }, 'unknown desk reminder key; ignored');
@@ -206,14 +201,14 @@ export class CaseJobs {
     }
     if (k.kind === 'unclaimed') {
       const conv = await this.d.cases.conversation(conversationId);
-      const ref = parseCaseRef(conv.escalationRef);
-      if (conv.status !== 'waiting_agent' || !isPosted(ref) || ref.escalationId !== k.escalationId) return;
+      const c = await this.d.cases.get(k.escalationId);
+      if (conv.status !== 'waiting_agent' || !isPosted(c) || conv.escalationId !== k.escalationId) return;
       const who = this.d.cfg.onCallGroup ? `<!subteam^${this.d.cfg.onCallGroup}> ` : '';
       const mins = this.d.cfg.unclaimedReminderMinutes;
-      await this.postOnce(conversationId, key, ref, `:bell: ${who}This case has waited ${mins >= 1 ? `${Math.round(mins)} min` : 'a while'} without an agent — please claim it.`, true);
+      await this.postOnce(conversationId, key, c, `:bell: ${who}This case has waited ${mins >= 1 ? `${Math.round(mins)} min` : 'a while'} without an agent — please claim it.`, true);
       return;
     }
-    const { ref } = await this.ensureCase(conversationId);
+    const { case: ref } = await this.ensureCase(conversationId);
     if (k.kind === 'edit') {
       await this.postOnce(conversationId, key, ref, ':pencil2: Edits and deletions in this thread are not sent to the customer, who already has the original. Send a new reply to correct it.');
       return;
@@ -235,9 +230,9 @@ export class CaseJobs {
     if (note) await this.postOnce(conversationId, key, ref, note);
   }
 
-  private async saveAnswer(conversationId: string, ref: PostedCase, user: string, key: string): Promise<void> {
+  private async saveAnswer(conversationId: string, ref: Thread, user: string, key: string): Promise<void> {
     const { ctx, cfg } = this.d;
-    const msgs = await ctx.store.conversationMessages(conversationId, 200);
+    const msgs = await ctx.storage.messages.ofConversation(conversationId, 200);
     const answerAt = findLastIndex(msgs, (m) => m.author === 'agent' && m.text.trim() !== '');
     const question = answerAt < 0 ? undefined : [...msgs.slice(0, answerAt)].reverse().find((m) => m.author === 'customer' && m.text.trim() !== '');
     const answer = msgs[answerAt];
@@ -263,31 +258,32 @@ export class CaseJobs {
   async refresh(conversationId: string): Promise<void> {
     const { cases, api, log } = this.d;
     const conv = await cases.conversation(conversationId);
-    const ref = parseCaseRef(conv.escalationRef);
-    if (!isPosted(ref)) return;
-    const view = await this.view(conv, ref.escalationId);
+    const c = await cases.get(cases.escalationId(conv));
+    if (!isPosted(c)) return;
+    const view = await this.view(conv, c);
     try {
-      await api.update(ref.channel, ref.ts, caseText(view), caseBlocks(view));
+      await api.update(c.threadChannel, c.threadTs, caseText(view), caseBlocks(view));
     } catch (err) {
       if (!isHubError(err, 'NOT_FOUND')) throw err;
-      log.warn({ conversationId, ts: ref.ts }, `case message is gone (${errorMessage(err)}); posting it again`);
+      log.warn({ conversationId, ts: c.threadTs }, `case message is gone (${errorMessage(err)}); posting it again`);
       const ts = await api.post({ channel: this.d.cfg.caseChannel, text: caseText(view), blocks: caseBlocks(view) });
-      await cases.setRef(conversationId, () => ({ desk: 'slack', channel: this.d.cfg.caseChannel, escalationId: ref.escalationId, ts }));
+      await cases.markPosted(c.id, this.d.cfg.caseChannel, ts);
     }
   }
 
-  private async snapshot(conv: Conversation, escalationId: string, customer: Customer | undefined): Promise<CaseSnapshot> {
+  /** What the case message shows that is computed once per escalation (summary, suggestions). */
+  private async snapshot(conv: Conversation, c: DeskCase, customer: Customer | undefined): Promise<CaseSnapshot> {
     const { cases, ctx } = this.d;
-    const existing = await cases.snapshot(conv.id, escalationId);
+    const existing = cases.snapshot((await cases.get(c.escalationId)) ?? c);
     if (existing) return existing;
-    const msgs = await ctx.store.conversationMessages(conv.id, 30);
+    const msgs = await ctx.storage.messages.ofConversation(conv.id, 30);
     const asked = msgs.filter((m) => m.author === 'customer' && m.text.trim());
     const lastText = asked.at(-1)?.text ?? '';
     const locale = detectLocale(asked.map((m) => m.text).join(' '), customer?.locale);
     let summary: string;
     try {
       summary = await ctx.summarize(
-        msgs.map((m) => ({ author: m.author as MessageAuthor, text: m.text })),
+        msgs.map((m) => ({ author: m.author, text: m.text })),
         locale,
       );
     } catch (err) {
@@ -300,29 +296,29 @@ export class CaseJobs {
     } catch (err) {
       this.d.log.warn({ conversationId: conv.id }, `suggestions failed: ${errorMessage(err)}`);
     }
-    const snap: CaseSnapshot = { escalationId, summary, suggestions, sentiment: await cases.sentiment(conv.id), locale };
-    await cases.saveSnapshot(conv.id, snap);
+    const snap: CaseSnapshot = { summary, suggestions, sentiment: await cases.sentiment(conv.id), locale };
+    await cases.saveSnapshot(c, snap);
     return snap;
   }
 
-  private async view(conv: Conversation, escalationId: string): Promise<CaseView> {
+  private async view(conv: Conversation, c: DeskCase): Promise<CaseView> {
     const { ctx } = this.d;
-    const customer = await ctx.store.getCustomer(conv.customerId);
-    const snap = await this.snapshot(conv, escalationId, customer);
-    const identities = await ctx.store.identitiesOf(conv.customerId);
-    const msgs = await ctx.store.conversationMessages(conv.id, 6);
-    const customerName = customer?.display_name ?? identities.find((i) => i.display_name)?.display_name ?? 'Customer';
+    const customer = await ctx.storage.customers.get(conv.customerId);
+    const snap = await this.snapshot(conv, c, customer);
+    const identities = await ctx.storage.customers.identitiesOf(conv.customerId);
+    const msgs = await ctx.storage.messages.ofConversation(conv.id, 6);
+    const customerName = customer?.displayName ?? identities.find((i) => i.displayName)?.displayName ?? 'Customer';
     return {
       conversationId: conv.id,
       customerName,
       channel: conv.channel,
-      identities: identities.map((i) => ({ channel: i.channel, name: i.display_name ?? i.platform_user_id })),
+      identities: identities.map((i) => ({ channel: i.channel, name: i.displayName ?? i.platformUserId })),
       locale: snap.locale,
       sentiment: snap.sentiment,
       reason: conv.escalationReason,
       priority: conv.priority,
       summary: snap.summary,
-      lastMessages: msgs.map((m: MessageRow) => ({ author: authorLabel(m, customerName), channel: m.channel, text: m.text })),
+      lastMessages: msgs.map((m) => ({ author: authorLabel(m, customerName), channel: m.channel, text: m.text })),
       suggestions: snap.suggestions,
       status: conv.status,
       assignee: conv.assignee,
@@ -331,9 +327,9 @@ export class CaseJobs {
   }
 }
 
-function authorLabel(m: MessageRow, customerName: string): string {
-  if (m.author === 'customer') return m.author_name ?? customerName;
-  if (m.author === 'agent') return `agent ${m.author_name ?? ''}`.trim();
+function authorLabel(m: StoredMessage, customerName: string): string {
+  if (m.author === 'customer') return m.authorName ?? customerName;
+  if (m.author === 'agent') return `agent ${m.authorName ?? ''}`.trim();
   return m.author;
 }
 

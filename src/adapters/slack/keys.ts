@@ -20,13 +20,8 @@ export function parseRemindKey(key: string): RemindKey | undefined {
   return undefined;
 }
 
-/** BullMQ job ids may not contain ':'. */
-export function deskJobId(conversationId: string, key: string): string {
-  return `slack~${conversationId}~${key.replace(/:/g, '~')}`;
-}
-
 export async function scheduleRemind(ctx: DeskContext, conversationId: string, key: string, delayMs = 0): Promise<void> {
-  await ctx.schedule({ type: 'remind', conversationId, key }, deskJobId(conversationId, key), delayMs);
+  await ctx.remind({ conversationId, key }, delayMs);
 }
 
 /** Dedupe key of an agent reply made from a Slack thread message (AgentActions adds `agent:`). */

@@ -1,5 +1,10 @@
 import type { Button, InboundMessage } from '../types.js';
-import type { Conversation } from '../storage/store.js';
+import type { Conversation } from '../model.js';
+import type { EventSubscriptions } from '../events.js';
+import type { Storage } from '../storage/storage.js';
+import type { Templates } from '../templates.js';
+import { detectLocale } from '../locale.js';
+import type { Proactive } from './proactive.js';
 
 export const CSAT_BUTTONS: Button[] = [1, 2, 3, 4, 5].map((n) => ({ label: String(n), value: `csat:${n}` }));
 
@@ -13,4 +18,23 @@ export function csatScore(msg: Pick<InboundMessage, 'buttonValue' | 'text'>): nu
 
 export function awaitingCsat(c: Conversation, now: number): boolean {
   return c.status === 'resolved' && c.botState.csatPending === true && c.resolvedAt !== null && now - c.resolvedAt < CSAT_WINDOW_MS;
+}
+
+/**
+ * The CSAT question after an agent resolves a case: a subscriber of `conversation.resolved`, sent
+ * through the proactive API keyed by the event, so a redelivered event asks once.
+ */
+export function subscribeCsatQuestion(subs: EventSubscriptions, d: { storage: Storage; proactive: Proactive; templates: Templates }): void {
+  subs.on('csat', 'conversation.resolved', async (e) => {
+    const recent = await d.storage.messages.ofConversation(e.conversationId, 20);
+    const last = recent.filter((m) => m.author === 'customer').pop();
+    const locale = detectLocale(last?.text ?? '', (await d.storage.customers.get(e.customerId))?.locale);
+    await d.proactive.sendToCustomer({
+      customerId: e.customerId,
+      conversationId: e.conversationId,
+      kind: 'csat',
+      key: `csat:${e.id}`,
+      content: { text: d.templates.render('csat_question', locale), buttons: CSAT_BUTTONS },
+    });
+  });
 }

@@ -24,6 +24,7 @@ const inboundSchema = z.object({
   userName: z.string().max(255).optional(),
   locale: z.string().max(35).optional(),
   ref: refSchema,
+  threadKey: z.string().min(1).max(400).optional(),
   kind: z.enum(['text', 'button', 'command', 'media']),
   text: z.string(),
   command: z.object({ name: z.string().min(1), payload: z.string().optional() }).optional(),

@@ -1,14 +1,26 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ChannelName, InboundMessage } from '../types.js';
-import type { DeskJob } from '../desk.js';
-import { DESK_QUEUE, inboundJobId, inboundQueueName, outboundQueueName, partitionOf } from './names.js';
+import { DESK_QUEUE, EVENTS_QUEUE, MAINTENANCE_QUEUE, eventJobId, inboundJobId, inboundQueueName, outboundQueueName, partitionOf } from './names.js';
 
 export interface QueueSettings {
   prefix: string;
   partitions: number;
   attempts: number;
   backoffMs: number;
+}
+
+/** A desk's delayed follow-up, queued for the desk named `desk`. */
+export interface DeskReminder {
+  desk: string;
+  conversationId: string;
+  key: string;
+}
+
+/** One subscriber's delivery of one conversation event. */
+export interface EventJob {
+  subscriber: string;
+  eventId: string;
 }
 
 export interface OutboundJob {
@@ -58,8 +70,21 @@ export class HubQueues {
     await this.queue(outboundQueueName(channel)).add('send', data, { jobId: messageId });
   }
 
-  async addDesk(job: DeskJob, jobId: string, delayMs = 0): Promise<void> {
-    await this.queue(DESK_QUEUE).add(job.type, job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  async addDeskReminder(job: DeskReminder, jobId: string, delayMs = 0): Promise<void> {
+    await this.queue(DESK_QUEUE).add('remind', job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  }
+
+  /** Queues each event for each of its subscribers; a job id per (subscriber, event) dedupes while kept. */
+  async addEventJobs(jobs: EventJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queue(EVENTS_QUEUE).addBulk(
+      jobs.map((j) => ({ name: j.subscriber, data: j, opts: { jobId: eventJobId(j.subscriber, j.eventId) } })),
+    );
+  }
+
+  /** The repeating sweep, as a BullMQ job scheduler (durable, one schedule across processes). */
+  async scheduleSweep(everyMs: number): Promise<void> {
+    await this.queue(MAINTENANCE_QUEUE).upsertJobScheduler('sweep', { every: everyMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
   }
 
   /** Ordering guarantee: each inbound partition is processed one job at a time, across all processes. */

@@ -15,17 +15,11 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { HubError } from '../errors.js';
 import type { Database } from './tables.js';
-import * as m001 from './migrations/001_core.js';
-import type { Dialect } from './migrations/001_core.js';
+import { coreMigrations, type Dialect, type MigrationSet } from './migrations/index.js';
 
-export type { Dialect };
+export type { Dialect, MigrationSet };
 
 const require = createRequire(import.meta.url);
-
-/** Every migration, in order. A module adds its tables with one more entry here. */
-const MIGRATIONS: Record<string, { up(db: Kysely<unknown>, d: Dialect): Promise<void>; down(db: Kysely<unknown>): Promise<void> }> = {
-  '001_core': m001,
-};
 
 export interface Db {
   kysely: Kysely<Database>;
@@ -111,17 +105,24 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
   };
 }
 
-export async function migrate(db: Db): Promise<void> {
+/** Applies the core's migrations and every module's (each set in its own name order). */
+export async function migrate(db: Db, modules: readonly MigrationSet[] = []): Promise<void> {
   const provider: MigrationProvider = {
     async getMigrations() {
       const out: Record<string, Migration> = {};
-      for (const [name, m] of Object.entries(MIGRATIONS)) {
-        out[name] = { up: (k) => m.up(k, db.dialect), down: (k) => m.down(k) };
+      for (const set of [coreMigrations, ...modules]) {
+        for (const [name, m] of Object.entries(set.migrations)) {
+          const key = set.module === 'core' ? name : `${set.module}:${name}`;
+          if (out[key]) throw new HubError('INTERNAL', `migration ${key} is contributed twice`);
+          const down = m.down;
+          out[key] = { up: (k) => m.up(k, db.dialect), ...(down ? { down: (k: Kysely<unknown>) => down(k) } : {}) };
+        }
       }
       return out;
     },
   };
-  const migrator = new Migrator({ db: db.kysely, provider });
+  // Modules are registered independently: a module's new migration may sort before another's applied one.
+  const migrator = new Migrator({ db: db.kysely, provider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

@@ -33,7 +33,8 @@ export interface ConversationTable {
   channel: string;
   status: string;
   assignee: string | null;
-  escalation_ref: string | null; // JSON (desk thread...)
+  thread_key: string | null;
+  escalation_id: string | null;
   escalation_reason: string | null;
   priority: string | null;
   strikes: number;
@@ -71,6 +72,7 @@ export interface MessageTable {
   sent_at: number | null;
 }
 
+/** Before the typed catalogue (migration 002): kept for history, no longer written. */
 export interface EventTable {
   id: Generated<number>;
   conversation_id: string;
@@ -80,10 +82,68 @@ export interface EventTable {
   created_at: number;
 }
 
+/** The conversation-event outbox: `dispatched_at` is set once every subscriber's job is queued. */
+export interface ConversationEventTable {
+  id: string;
+  conversation_id: string;
+  customer_id: string;
+  type: string;
+  actor: string;
+  payload: string; // JSON, checked against the event catalogue when read
+  created_at: number;
+  dispatched_at: number | null;
+}
+
+/** One row per (subscriber, event) handled: the subscriber's idempotency on the event id. */
+export interface EventReceiptTable {
+  subscriber: string;
+  event_id: string;
+  done_at: number;
+}
+
+/** Small per-channel state (cursors): key -> JSON with a version for compare-and-set. */
+export interface ChannelStateTable {
+  channel: string;
+  key: string;
+  value: string; // JSON
+  version: number;
+  updated_at: number;
+}
+
+export interface DeskCaseTable {
+  id: string;
+  desk: string;
+  escalation_id: string;
+  conversation_id: string;
+  state: string; // posting | posted
+  owner: string | null;
+  pending_since: number | null;
+  thread_channel: string | null;
+  thread_ts: string | null;
+  snapshot: string | null; // JSON
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What a desk posted under a key (a relay, a note): repeated work finds it and posts nothing. */
+export interface DeskPostTable {
+  desk: string;
+  key: string;
+  conversation_id: string;
+  ts: string;
+  created_at: number;
+}
+
 export interface Database {
   customers: CustomerTable;
   identities: IdentityTable;
   conversations: ConversationTable;
   messages: MessageTable;
   events: EventTable;
+  conversation_events: ConversationEventTable;
+  event_receipts: EventReceiptTable;
+  channel_state: ChannelStateTable;
+  desk_cases: DeskCaseTable;
+  desk_posts: DeskPostTable;
 }

@@ -1,0 +1,90 @@
+import type { Conversation, ConversationPatch, NewOutbound, StoredMessage } from '../model.js';
+import type { NewEvent, StoredEvent } from '../events.js';
+import type { Repos, Storage } from '../storage/storage.js';
+import type { EventDispatcher } from '../queues/event-dispatcher.js';
+import type { HubQueues } from '../queues/hub-queues.js';
+import { HubError } from '../errors.js';
+
+/** An outbound message decided with a change: the conversation and customer are filled in. */
+export type Reply = Omit<NewOutbound, 'conversationId' | 'customerId'>;
+
+/** What a change does to a conversation, decided as data. */
+export interface Change<E = undefined> {
+  patch: ConversationPatch;
+  /** The events; a function of the stored replies when an event names one. */
+  events: NewEvent[] | ((replies: readonly StoredMessage[]) => NewEvent[]);
+  replies?: Reply[];
+  /** More writes in the same transaction (e.g. marking the inbound message processed). */
+  effect?: (tx: Repos, c: Conversation) => Promise<E>;
+}
+
+export interface Changed<E> {
+  /** The conversation after the change (as decided on, with the patch applied). */
+  conversation: Conversation;
+  /** false when `decide` returned null (nothing to do). */
+  changed: boolean;
+  replies: StoredMessage[];
+  events: StoredEvent[];
+  effect?: E;
+}
+
+export interface ChangeDeps {
+  storage: Storage;
+  queues: HubQueues;
+  dispatcher: EventDispatcher;
+  /** Test hook: runs between commit and dispatch (a crash test kills the process here). */
+  afterCommitHook?: () => void;
+}
+
+const MAX_TRIES = 8;
+
+/**
+ * The one compare-and-set for conversations (pipeline, agent actions, desks): `decide` sees the
+ * fresh conversation and returns the change, or null for none. The patch, events, replies and
+ * `effect` commit in one transaction only if nobody moved the conversation meanwhile (else `decide`
+ * runs again on the fresh one); after commit the replies are queued and the events dispatched.
+ */
+export async function changeConversation<E = undefined>(
+  deps: ChangeDeps,
+  start: string | Conversation,
+  decide: (c: Conversation) => Promise<Change<E> | null> | Change<E> | null,
+  opts: { since?: number } = {},
+): Promise<Changed<E>> {
+  const { storage } = deps;
+  let c = typeof start === 'string' ? await getConversation(storage, start) : start;
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    const change = await decide(c);
+    if (!change) return { conversation: c, changed: false, replies: [], events: [] };
+    const conv = c;
+    const done = await storage.transaction(async (tx) => {
+      if (!(await tx.conversations.update(conv.id, conv.version, change.patch))) return null;
+      const replies: StoredMessage[] = [];
+      for (const r of change.replies ?? []) replies.push(await tx.messages.insertOutbound({ ...r, conversationId: conv.id, customerId: conv.customerId }));
+      const events: StoredEvent[] = [];
+      const emitted = typeof change.events === 'function' ? change.events(replies) : change.events;
+      for (const e of emitted) events.push(await tx.events.append(conv.id, conv.customerId, e, !deps.dispatcher.wanted(e.type)));
+      const effect = change.effect ? await change.effect(tx, conv) : undefined;
+      return { replies, events, effect };
+    });
+    if (done) {
+      deps.afterCommitHook?.();
+      await afterCommit(deps, done.replies, done.events, opts.since);
+      const conversation: Conversation = { ...conv, ...change.patch, version: conv.version + 1 };
+      return { conversation, changed: true, replies: done.replies, events: done.events, ...(done.effect !== undefined ? { effect: done.effect } : {}) };
+    }
+    c = await getConversation(storage, conv.id);
+  }
+  throw new HubError('VERSION_CONFLICT', `conversation ${c.id} kept changing; will retry`, { retry: 'retry' });
+}
+
+/** Queues what a commit decided: the sends, then the events' subscriber jobs. */
+export async function afterCommit(deps: ChangeDeps, replies: readonly StoredMessage[], events: readonly StoredEvent[], since?: number): Promise<void> {
+  for (const row of replies) await deps.queues.addOutbound(row.channel, row.id, since);
+  await deps.dispatcher.dispatch(events);
+}
+
+async function getConversation(storage: Storage, id: string): Promise<Conversation> {
+  const c = await storage.conversations.get(id);
+  if (!c) throw new HubError('NOT_FOUND', `conversation ${id} not found`, { retry: 'final' });
+  return c;
+}

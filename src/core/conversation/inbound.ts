@@ -1,0 +1,95 @@
+import type { Conversation, Customer, Identity, StoredMessage } from '../model.js';
+import type { Storage } from '../storage/storage.js';
+import type { Capabilities, InboundMessage } from '../types.js';
+import { detectLocale } from '../locale.js';
+import { inboundKey } from '../storage/messages.js';
+import { awaitingCsat, csatScore } from './csat.js';
+import { changeConversation, type ChangeDeps } from './change.js';
+import type { Plan, Turn } from './turn.js';
+
+export interface InboundDeps extends ChangeDeps {
+  /** The composed turn chain (`composeTurn`). */
+  turn(turn: Turn): Promise<Plan>;
+  /** The channel's declared capabilities (undefined: unknown channel). */
+  capabilities(channel: string): Capabilities | undefined;
+  reopenWindowMs: number;
+  now(): number;
+}
+
+export interface RecordedInbound {
+  message: StoredMessage;
+  /** true when this (channel, platform message id) had been stored before. */
+  duplicate: boolean;
+  customer: Customer;
+  identity: Identity;
+  conversation: Conversation;
+}
+
+/**
+ * Handles one inbound message exactly once in effect: stored once (unique key), decided once (the
+ * conversation's compare-and-set), replies and events written in the same transaction that marks it
+ * processed. A redelivery of a processed message only re-queues what that processing left unsent.
+ */
+export async function processInbound(deps: InboundDeps, msg: InboundMessage): Promise<void> {
+  const threads = deps.capabilities(msg.channel)?.threads === true;
+  const score = csatScore(msg);
+  const rec = await recordInbound(deps.storage, msg, {
+    ...(threads && msg.threadKey !== undefined ? { threadKey: msg.threadKey } : {}),
+    reopenWindowMs: deps.reopenWindowMs,
+    keepResolved: (c) => score !== undefined && awaitingCsat(c, deps.now()),
+  });
+  if (rec.duplicate && rec.message.processedAt !== null) {
+    await requeueEffects(deps, rec.message);
+    return;
+  }
+  const locale = detectLocale(msg.text, rec.customer.locale ?? msg.locale);
+  await changeConversation(
+    deps,
+    rec.conversation,
+    async (conversation) => {
+      const plan = await deps.turn({ msg, message: rec.message, customer: rec.customer, identity: rec.identity, conversation, locale });
+      return {
+        patch: plan.patch,
+        events: [
+          { type: 'message.received', actor: 'customer', payload: { messageId: rec.message.id, channel: msg.channel, toAgent: plan.toAgent === true } },
+          ...plan.events,
+        ],
+        replies: plan.replies.map((r) => ({ ...r, channel: msg.channel, ref: msg.ref, causedBy: rec.message.id })),
+        effect: (tx) => tx.messages.markProcessed(rec.message.id),
+      };
+    },
+    { since: msg.receivedAt },
+  );
+}
+
+/**
+ * Stores an inbound message once per (channel, platform message id), with its identity and
+ * conversation (routed by thread key when given), in one transaction.
+ */
+export function recordInbound(
+  storage: Storage,
+  msg: InboundMessage,
+  routing: { threadKey?: string; reopenWindowMs: number; keepResolved?: (c: Conversation) => boolean },
+): Promise<RecordedInbound> {
+  return storage.transaction(async (tx) => {
+    const { customer, identity } = await tx.customers.resolve(msg);
+    const existing = await tx.messages.byKey(inboundKey(msg));
+    if (existing) {
+      const conversation = await tx.conversations.get(existing.conversationId);
+      if (!conversation) throw new Error(`conversation ${existing.conversationId} missing`);
+      return { message: existing, duplicate: true, customer, identity, conversation };
+    }
+    const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing });
+    const message = await tx.messages.insertInbound(msg, conversation.id, customer.id);
+    return { message, duplicate: false, customer, identity, conversation };
+  });
+}
+
+/** After a crash between commit and enqueue: queue again what the processing decided. */
+async function requeueEffects(deps: InboundDeps, inbound: StoredMessage): Promise<void> {
+  for (const row of await deps.storage.messages.causedBy(inbound.id)) {
+    if (row.deliveryStatus === 'pending') await deps.queues.addOutbound(row.channel, row.id);
+  }
+  const events = await deps.storage.events.ofConversation(inbound.conversationId);
+  await deps.dispatcher.dispatch(events.filter((e) => e.dispatchedAt === null));
+}

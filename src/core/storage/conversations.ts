@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { ConversationTable } from './tables.js';
+import { type Q, type Stamp, toConversation } from './rows.js';
+import type { Conversation, ConversationPatch } from '../model.js';
+import type { ChannelName } from '../types.js';
+
+/** Where an inbound message belongs. */
+export interface Routing {
+  customerId: string;
+  channel: ChannelName;
+  /** The adapter's thread key, when its channel keys conversations by thread (else undefined). */
+  threadKey?: string;
+  reopenWindowMs: number;
+  /** Keep a resolved conversation (e.g. the message answers its CSAT question). */
+  keepResolved?: (c: Conversation) => boolean;
+}
+
+export class ConversationRepo {
+  constructor(
+    private readonly q: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  /**
+   * The conversation a message belongs to: by (customer, channel, thread key) when a thread key is
+   * given, else the customer's latest conversation without a thread key; a resolved one stays
+   * current within the reopen window (when it had an escalation) or when `keepResolved` says so;
+   * otherwise a new `bot` conversation.
+   */
+  async route(r: Routing): Promise<{ conversation: Conversation; created: boolean }> {
+    let query = this.q.selectFrom('conversations').selectAll().where('customer_id', '=', r.customerId);
+    query =
+      r.threadKey !== undefined
+        ? query.where('channel', '=', r.channel).where('thread_key', '=', r.threadKey)
+        : query.where('thread_key', 'is', null);
+    const latestRow = await query.orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    const latest = latestRow ? toConversation(latestRow) : undefined;
+    if (latest && latest.status !== 'resolved') return { conversation: latest, created: false };
+    if (latest && r.keepResolved?.(latest)) return { conversation: latest, created: false };
+    if (latest && latest.resolvedAt !== null && latest.escalationId && this.stamp.now() - latest.resolvedAt <= r.reopenWindowMs) {
+      return { conversation: latest, created: false };
+    }
+    return { conversation: await this.create(r.customerId, r.channel, r.threadKey ?? null), created: true };
+  }
+
+  async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {
+    const row: Selectable<ConversationTable> = {
+      id: randomUUID(),
+      customer_id: customerId,
+      channel,
+      thread_key: threadKey,
+      status: 'bot',
+      assignee: null,
+      escalation_id: null,
+      escalation_reason: null,
+      priority: null,
+      strikes: 0,
+      bot_state: '{}',
+      version: 0,
+      created_at: this.stamp.next(),
+      updated_at: this.stamp.now(),
+      resolved_at: null,
+    };
+    await this.q.insertInto('conversations').values(row).execute();
+    return toConversation(row);
+  }
+
+  /** The customer's latest open (not resolved) conversation on `channel` without a thread key. */
+  async openOn(customerId: string, channel: ChannelName): Promise<Conversation | undefined> {
+    const r = await this.q
+      .selectFrom('conversations')
+      .selectAll()
+      .where('customer_id', '=', customerId)
+      .where('channel', '=', channel)
+      .where('thread_key', 'is', null)
+      .where('status', '!=', 'resolved')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toConversation(r) : undefined;
+  }
+
+  async get(id: string): Promise<Conversation | undefined> {
+    const r = await this.q.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toConversation(r) : undefined;
+  }
+
+  async ofCustomer(customerId: string): Promise<Conversation[]> {
+    const rows = await this.q.selectFrom('conversations').selectAll().where('customer_id', '=', customerId).orderBy('created_at', 'asc').execute();
+    return rows.map(toConversation);
+  }
+
+  /** Compare-and-set on the version: false when someone else moved the conversation first. */
+  async update(id: string, expectedVersion: number, patch: ConversationPatch): Promise<boolean> {
+    const set: Partial<ConversationTable> = { version: expectedVersion + 1, updated_at: this.stamp.now() };
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.assignee !== undefined) set.assignee = patch.assignee;
+    if (patch.escalationId !== undefined) set.escalation_id = patch.escalationId;
+    if (patch.escalationReason !== undefined) set.escalation_reason = patch.escalationReason;
+    if (patch.priority !== undefined) set.priority = patch.priority;
+    if (patch.strikes !== undefined) set.strikes = patch.strikes;
+    if (patch.botState !== undefined) set.bot_state = JSON.stringify(patch.botState);
+    if (patch.resolvedAt !== undefined) set.resolved_at = patch.resolvedAt;
+    const res = await this.q.updateTable('conversations').set(set).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+}

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { CustomerTable, IdentityTable } from './tables.js';
+import { type Q, type Stamp, toCustomer, toIdentity } from './rows.js';
+import type { Customer, Identity } from '../model.js';
+import type { ChannelName, InboundMessage } from '../types.js';
+
+/** Customers and their identities (one customer, many (channel, platform user id) pairs). */
+export class CustomerRepo {
+  constructor(
+    private readonly q: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  /** Same (channel, platform user id) -> same customer; the identity keeps the latest ref. */
+  async resolve(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity }> {
+    const now = this.stamp.now();
+    const refText = JSON.stringify(msg.ref);
+    const existing = await this.q
+      .selectFrom('identities')
+      .selectAll()
+      .where('channel', '=', msg.channel)
+      .where('platform_user_id', '=', msg.platformUserId)
+      .executeTakeFirst();
+    if (existing) {
+      const patch: Partial<IdentityTable> = {};
+      if (existing.last_ref !== refText) patch.last_ref = refText;
+      if (msg.userName && existing.display_name !== msg.userName) patch.display_name = msg.userName;
+      if (existing.unreachable_at !== null) {
+        // A customer who writes again is reachable again.
+        patch.unreachable_at = null;
+        patch.unreachable_reason = null;
+      }
+      if (Object.keys(patch).length > 0) {
+        patch.updated_at = now;
+        await this.q.updateTable('identities').set(patch).where('id', '=', existing.id).execute();
+      }
+      const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirstOrThrow();
+      return { customer: toCustomer(customer), identity: toIdentity({ ...existing, ...patch }) };
+    }
+    const customer: Selectable<CustomerTable> = {
+      id: randomUUID(),
+      display_name: msg.userName ?? null,
+      locale: msg.locale ?? null,
+      timezone: null,
+      preferred_channel: msg.channel,
+      consent: '{}',
+      tags: '[]',
+      created_at: now,
+      updated_at: now,
+    };
+    const identity: Selectable<IdentityTable> = {
+      id: randomUUID(),
+      customer_id: customer.id,
+      channel: msg.channel,
+      platform_user_id: msg.platformUserId,
+      display_name: msg.userName ?? null,
+      verified: 0,
+      last_ref: refText,
+      unreachable_at: null,
+      unreachable_reason: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.q.insertInto('customers').values(customer).execute();
+    await this.q.insertInto('identities').values(identity).execute();
+    return { customer: toCustomer(customer), identity: toIdentity(identity) };
+  }
+
+  async get(id: string): Promise<Customer | undefined> {
+    const r = await this.q.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toCustomer(r) : undefined;
+  }
+
+  async identitiesOf(customerId: string): Promise<Identity[]> {
+    const rows = await this.q.selectFrom('identities').selectAll().where('customer_id', '=', customerId).orderBy('created_at').execute();
+    return rows.map(toIdentity);
+  }
+
+  async findIdentity(channel: ChannelName, platformUserId: string): Promise<Identity | undefined> {
+    const r = await this.q
+      .selectFrom('identities')
+      .selectAll()
+      .where('channel', '=', channel)
+      .where('platform_user_id', '=', platformUserId)
+      .executeTakeFirst();
+    return r ? toIdentity(r) : undefined;
+  }
+
+  async setPreferredChannel(customerId: string, channel: ChannelName | null): Promise<void> {
+    await this.q
+      .updateTable('customers')
+      .set({ preferred_channel: channel, updated_at: this.stamp.now() })
+      .where('id', '=', customerId)
+      .execute();
+  }
+
+  /** Marks the identities reached at (channel, chat id) unreachable; returns them. */
+  async markUnreachable(channel: ChannelName, chatId: string, reason: string): Promise<Identity[]> {
+    const now = this.stamp.now();
+    const rows = await this.q.selectFrom('identities').selectAll().where('channel', '=', channel).execute();
+    const hit = rows.map(toIdentity).filter((i) => i.lastRef.chatId === chatId && i.unreachableAt === null);
+    if (hit.length === 0) return [];
+    await this.q
+      .updateTable('identities')
+      .set({ unreachable_at: now, unreachable_reason: reason, updated_at: now })
+      .where(
+        'id',
+        'in',
+        hit.map((i) => i.id),
+      )
+      .execute();
+    return hit.map((i) => ({ ...i, unreachableAt: now, unreachableReason: reason, updatedAt: now }));
+  }
+
+  /** When the customer last wrote on each channel (epoch ms), newest first. */
+  async lastSeenByChannel(customerId: string): Promise<{ channel: ChannelName; at: number }[]> {
+    const rows = await this.q
+      .selectFrom('messages')
+      .select(['channel', (eb) => eb.fn.max('created_at').as('at')])
+      .where('customer_id', '=', customerId)
+      .where('direction', '=', 'in')
+      .groupBy('channel')
+      .execute();
+    return rows.map((r) => ({ channel: r.channel, at: Number(r.at) })).sort((a, b) => b.at - a.at);
+  }
+}

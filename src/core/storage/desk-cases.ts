@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { type Q, type Stamp, isUniqueViolation, toDeskCase } from './rows.js';
+import type { DeskCase } from '../model.js';
+import type { JsonObject } from '../types.js';
+
+/**
+ * A desk's cases, one row per (desk, escalation id): the unique key is what keeps two workers from
+ * posting two case messages for one escalation. A worker claims the row (`posting`) before it posts,
+ * the others wait; a claim older than `staleBefore` is taken over (its worker died mid-post).
+ */
+export class DeskCaseRepo {
+  constructor(
+    private readonly q: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  async get(desk: string, escalationId: string): Promise<DeskCase | undefined> {
+    const r = await this.q.selectFrom('desk_cases').selectAll().where('desk', '=', desk).where('escalation_id', '=', escalationId).executeTakeFirst();
+    return r ? toDeskCase(r) : undefined;
+  }
+
+  /** The conversation's latest posted case on this desk (a new escalation continues its thread). */
+  async latestPosted(desk: string, conversationId: string): Promise<DeskCase | undefined> {
+    const r = await this.q
+      .selectFrom('desk_cases')
+      .selectAll()
+      .where('desk', '=', desk)
+      .where('conversation_id', '=', conversationId)
+      .where('state', '=', 'posted')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toDeskCase(r) : undefined;
+  }
+
+  /** The latest case whose thread is (channel, ts). */
+  async byThread(desk: string, channel: string, ts: string): Promise<DeskCase | undefined> {
+    const r = await this.q
+      .selectFrom('desk_cases')
+      .selectAll()
+      .where('desk', '=', desk)
+      .where('thread_channel', '=', channel)
+      .where('thread_ts', '=', ts)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toDeskCase(r) : undefined;
+  }
+
+  /**
+   * Claims the right to post the case of `escalationId`: `claimed` is true for exactly one caller
+   * until it posts or releases (or its claim goes stale).
+   */
+  async claim(desk: string, escalationId: string, conversationId: string, owner: string, staleBefore: number): Promise<{ case: DeskCase; claimed: boolean }> {
+    const now = this.stamp.now();
+    try {
+      const row = {
+        id: randomUUID(),
+        desk,
+        escalation_id: escalationId,
+        conversation_id: conversationId,
+        state: 'posting',
+        owner,
+        pending_since: now,
+        thread_channel: null,
+        thread_ts: null,
+        snapshot: null,
+        version: 0,
+        created_at: this.stamp.next(),
+        updated_at: now,
+      };
+      await this.q.insertInto('desk_cases').values(row).execute();
+      return { case: toDeskCase(row), claimed: true };
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+    const existing = await this.get(desk, escalationId);
+    if (!existing) throw new Error(`desk case ${desk}/${escalationId} vanished`);
+    if (existing.state === 'posted' || (existing.pendingSince ?? 0) >= staleBefore) return { case: existing, claimed: false };
+    const res = await this.q
+      .updateTable('desk_cases')
+      .set({ owner, pending_since: now, version: existing.version + 1, updated_at: now })
+      .where('id', '=', existing.id)
+      .where('version', '=', existing.version)
+      .executeTakeFirst();
+    const taken = Number(res.numUpdatedRows) === 1;
+    return { case: taken ? { ...existing, owner, pendingSince: now, version: existing.version + 1 } : existing, claimed: taken };
+  }
+
+  /**
+   * Creates a case that is posted already (a new escalation continuing an existing thread);
+   * `created` is true for the one caller whose row it is.
+   */
+  async insertPosted(desk: string, escalationId: string, conversationId: string, channel: string, ts: string): Promise<{ case: DeskCase; created: boolean }> {
+    const now = this.stamp.now();
+    let created = true;
+    try {
+      await this.q
+        .insertInto('desk_cases')
+        .values({
+          id: randomUUID(),
+          desk,
+          escalation_id: escalationId,
+          conversation_id: conversationId,
+          state: 'posted',
+          owner: null,
+          pending_since: null,
+          thread_channel: channel,
+          thread_ts: ts,
+          snapshot: null,
+          version: 0,
+          created_at: this.stamp.next(),
+          updated_at: now,
+        })
+        .execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      created = false;
+    }
+    const c = await this.get(desk, escalationId);
+    if (!c) throw new Error(`desk case ${desk}/${escalationId} vanished`);
+    return { case: c, created };
+  }
+
+  /** The claimed case is in the desk now: its thread is (channel, ts). */
+  async markPosted(id: string, channel: string, ts: string): Promise<void> {
+    await this.q
+      .updateTable('desk_cases')
+      .set((eb) => ({
+        state: 'posted',
+        owner: null,
+        pending_since: null,
+        thread_channel: channel,
+        thread_ts: ts,
+        version: eb('version', '+', 1),
+        updated_at: this.stamp.now(),
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Gives up a claim after a failed post, so a retry (or another worker) posts at once. */
+  async release(id: string, owner: string): Promise<void> {
+    await this.q.deleteFrom('desk_cases').where('id', '=', id).where('owner', '=', owner).where('state', '=', 'posting').execute();
+  }
+
+  async saveSnapshot(id: string, snapshot: JsonObject): Promise<void> {
+    await this.q
+      .updateTable('desk_cases')
+      .set({ snapshot: JSON.stringify(snapshot), updated_at: this.stamp.now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** ts of what the desk posted under `key`, if it did. */
+  async posted(desk: string, key: string): Promise<string | undefined> {
+    const r = await this.q.selectFrom('desk_posts').select('ts').where('desk', '=', desk).where('key', '=', key).executeTakeFirst();
+    return r?.ts;
+  }
+
+  async recordPost(desk: string, key: string, conversationId: string, ts: string): Promise<void> {
+    await this.q
+      .insertInto('desk_posts')
+      .values({ desk, key, conversation_id: conversationId, ts, created_at: this.stamp.now() })
+      .onConflict((oc) => oc.columns(['desk', 'key']).doNothing())
+      .execute();
+  }
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { ConversationEventTable } from './tables.js';
+import { type Q, type Stamp, isUniqueViolation } from './rows.js';
+import type { NewEvent, StoredEvent } from '../events.js';
+
+function toStored(r: Selectable<ConversationEventTable>): StoredEvent {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(r.payload);
+  } catch {
+    payload = undefined;
+  }
+  return {
+    id: r.id,
+    type: r.type,
+    conversationId: r.conversation_id,
+    customerId: r.customer_id,
+    actor: r.actor,
+    at: r.created_at,
+    payload,
+    dispatchedAt: r.dispatched_at,
+  };
+}
+
+/** The conversation-event outbox and the subscribers' receipts. */
+export class EventRepo {
+  constructor(
+    private readonly q: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  /**
+   * Appends an event in the caller's transaction. `dispatched`: nobody subscribes to its type, so
+   * there is nothing to dispatch (saves the later update).
+   */
+  async append(conversationId: string, customerId: string, e: NewEvent, dispatched: boolean): Promise<StoredEvent> {
+    const row: Selectable<ConversationEventTable> = {
+      id: randomUUID(),
+      conversation_id: conversationId,
+      customer_id: customerId,
+      type: e.type,
+      actor: e.actor,
+      payload: JSON.stringify(e.payload),
+      created_at: this.stamp.next(),
+      dispatched_at: null,
+    };
+    if (dispatched) row.dispatched_at = row.created_at;
+    await this.q.insertInto('conversation_events').values(row).execute();
+    return { ...toStored(row), payload: e.payload };
+  }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    const r = await this.q.selectFrom('conversation_events').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toStored(r) : undefined;
+  }
+
+  /** A conversation's events, oldest first. */
+  async ofConversation(conversationId: string): Promise<StoredEvent[]> {
+    const rows = await this.q
+      .selectFrom('conversation_events')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .orderBy('created_at', 'asc')
+      .execute();
+    return rows.map(toStored);
+  }
+
+  /** Events whose subscriber jobs were not all queued `olderThanMs` after they were written. */
+  async undispatched(olderThanMs: number, limit = 500): Promise<StoredEvent[]> {
+    const rows = await this.q
+      .selectFrom('conversation_events')
+      .selectAll()
+      .where('dispatched_at', 'is', null)
+      .where('created_at', '<', this.stamp.now() - olderThanMs)
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+    return rows.map(toStored);
+  }
+
+  async markDispatched(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.q.updateTable('conversation_events').set({ dispatched_at: this.stamp.now() }).where('id', 'in', ids).execute();
+  }
+
+  async hasReceipt(subscriber: string, eventId: string): Promise<boolean> {
+    const r = await this.q
+      .selectFrom('event_receipts')
+      .select('event_id')
+      .where('subscriber', '=', subscriber)
+      .where('event_id', '=', eventId)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** Records that `subscriber` handled the event; false when it already had. */
+  async addReceipt(subscriber: string, eventId: string): Promise<boolean> {
+    try {
+      await this.q.insertInto('event_receipts').values({ subscriber, event_id: eventId, done_at: this.stamp.now() }).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { MessageTable } from './tables.js';
+import { type Q, type Stamp, toMessage } from './rows.js';
+import type { NewOutbound, StoredMessage } from '../model.js';
+import type { InboundMessage, MessageAuthor } from '../types.js';
+
+export class MessageRepo {
+  constructor(
+    private readonly q: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  /** Stores an inbound message (its dedupe key `channel:platformMessageId` is unique). */
+  async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage> {
+    const row: Selectable<MessageTable> = {
+      id: randomUUID(),
+      conversation_id: conversationId,
+      customer_id: customerId,
+      direction: 'in',
+      author: 'customer',
+      author_name: msg.userName ?? null,
+      channel: msg.channel,
+      dedupe_key: inboundKey(msg),
+      platform_message_id: msg.platformMessageId,
+      kind: msg.kind,
+      text: msg.text,
+      attachments: JSON.stringify(msg.attachments),
+      buttons: '[]',
+      ref: JSON.stringify(msg.ref),
+      delivery_status: 'received',
+      sent_parts: '[]',
+      error: null,
+      caused_by: null,
+      processed_at: null,
+      // Stored order, strictly increasing in this process (two messages in one millisecond keep their order).
+      created_at: this.stamp.next(),
+      sent_at: null,
+    };
+    await this.q.insertInto('messages').values(row).execute();
+    return toMessage(row);
+  }
+
+  async insertOutbound(o: NewOutbound): Promise<StoredMessage> {
+    const row: Selectable<MessageTable> = {
+      id: randomUUID(),
+      conversation_id: o.conversationId,
+      customer_id: o.customerId,
+      direction: 'out',
+      author: o.author,
+      author_name: o.authorName ?? null,
+      channel: o.channel,
+      dedupe_key: o.dedupeKey ?? null,
+      platform_message_id: null,
+      kind: 'text',
+      text: o.text,
+      attachments: JSON.stringify(o.attachments ?? []),
+      buttons: JSON.stringify(o.buttons ?? []),
+      ref: JSON.stringify(o.ref),
+      delivery_status: 'pending',
+      sent_parts: '[]',
+      error: null,
+      caused_by: o.causedBy ?? null,
+      processed_at: null,
+      created_at: this.stamp.next(),
+      sent_at: null,
+    };
+    await this.q.insertInto('messages').values(row).execute();
+    return toMessage(row);
+  }
+
+  async markProcessed(messageId: string): Promise<void> {
+    await this.q.updateTable('messages').set({ processed_at: this.stamp.now() }).where('id', '=', messageId).execute();
+  }
+
+  async byKey(dedupeKey: string): Promise<StoredMessage | undefined> {
+    const r = await this.q.selectFrom('messages').selectAll().where('dedupe_key', '=', dedupeKey).executeTakeFirst();
+    return r ? toMessage(r) : undefined;
+  }
+
+  async get(id: string): Promise<StoredMessage | undefined> {
+    const r = await this.q.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toMessage(r) : undefined;
+  }
+
+  async causedBy(inboundId: string): Promise<StoredMessage[]> {
+    const rows = await this.q.selectFrom('messages').selectAll().where('caused_by', '=', inboundId).orderBy('created_at').execute();
+    return rows.map(toMessage);
+  }
+
+  /** true when an older reply of the same conversation still waits to be sent (order per conversation). */
+  async hasEarlierPending(m: StoredMessage): Promise<boolean> {
+    const r = await this.q
+      .selectFrom('messages')
+      .select('id')
+      .where('conversation_id', '=', m.conversationId)
+      .where('created_at', '<', m.createdAt)
+      .where('direction', '=', 'out')
+      .where('delivery_status', '=', 'pending')
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  async recordSentPart(id: string, parts: string[]): Promise<void> {
+    await this.q.updateTable('messages').set({ sent_parts: JSON.stringify(parts) }).where('id', '=', id).execute();
+  }
+
+  async markSent(id: string, platformIds: string[]): Promise<void> {
+    await this.q
+      .updateTable('messages')
+      .set({
+        delivery_status: 'sent',
+        platform_message_id: platformIds.join(','),
+        sent_parts: JSON.stringify(platformIds),
+        sent_at: this.stamp.now(),
+        error: null,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async markFailed(id: string, error: string): Promise<void> {
+    await this.q.updateTable('messages').set({ delivery_status: 'failed', error }).where('id', '=', id).execute();
+  }
+
+  /** Outbound rows still pending after `olderThanMs` (their send job may have been lost). */
+  async pendingOutbound(olderThanMs: number, limit = 500): Promise<StoredMessage[]> {
+    const rows = await this.q
+      .selectFrom('messages')
+      .selectAll()
+      .where('delivery_status', '=', 'pending')
+      .where('created_at', '<', this.stamp.now() - olderThanMs)
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+    return rows.map(toMessage);
+  }
+
+  /** The last `limit` messages of a conversation, oldest first. */
+  async ofConversation(conversationId: string, limit = 50): Promise<StoredMessage[]> {
+    const rows = await this.q
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map(toMessage);
+  }
+
+  /** The last `limit` messages of a conversation as the bot needs them, oldest first. */
+  async recentTurns(conversationId: string, limit: number): Promise<{ id: string; author: MessageAuthor; text: string }[]> {
+    const rows = await this.q
+      .selectFrom('messages')
+      .select(['id', 'author', 'text'])
+      .where('conversation_id', '=', conversationId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map((r) => ({ id: r.id, author: r.author as MessageAuthor, text: r.text }));
+  }
+
+  /** Messages of the customer behind one identity, across conversations, oldest first. */
+  async ofCustomer(customerId: string, limit: number): Promise<StoredMessage[]> {
+    const rows = await this.q
+      .selectFrom('messages')
+      .selectAll()
+      .where('customer_id', '=', customerId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map(toMessage);
+  }
+
+  /** The latest inbound message of a conversation (where agent replies go). */
+  async lastInbound(conversationId: string): Promise<StoredMessage | undefined> {
+    const r = await this.q
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('direction', '=', 'in')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toMessage(r) : undefined;
+  }
+}
+
+export function inboundKey(msg: Pick<InboundMessage, 'channel' | 'platformMessageId'>): string {
+  return `${msg.channel}:${msg.platformMessageId}`;
+}
+

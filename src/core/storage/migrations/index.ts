@@ -1,0 +1,26 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from './001_core.js';
+import * as m001 from './001_core.js';
+import * as m002 from './002_seams.js';
+
+export type { Dialect };
+
+export interface ModuleMigration {
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+  down?(db: Kysely<unknown>): Promise<void>;
+}
+
+/**
+ * A module's migrations (its own tables), applied in name order. Modules contribute a set through
+ * the composition root; the core's own set is below. Names are stored as `<module>:<name>` (the
+ * core's without a prefix, as they were first applied).
+ */
+export interface MigrationSet {
+  module: string;
+  migrations: Readonly<Record<string, ModuleMigration>>;
+}
+
+export const coreMigrations: MigrationSet = {
+  module: 'core',
+  migrations: { '001_core': m001, '002_seams': m002 },
+};

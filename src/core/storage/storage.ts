@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import { openDb, migrate, type Db, type Dialect, type MigrationSet } from './db.js';
+import type { Database } from './tables.js';
+import { type Q, Stamp } from './rows.js';
+import { CustomerRepo } from './customers.js';
+import { ConversationRepo } from './conversations.js';
+import { MessageRepo } from './messages.js';
+import { EventRepo } from './events.js';
+import { ChannelStateRepo } from './channel-state.js';
+import { DeskCaseRepo } from './desk-cases.js';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+
+/** One repository per domain, all on one handle (the database, or a transaction). */
+export class Repos {
+  readonly customers: CustomerRepo;
+  readonly conversations: ConversationRepo;
+  readonly messages: MessageRepo;
+  readonly events: EventRepo;
+  readonly channelState: ChannelStateRepo;
+  readonly deskCases: DeskCaseRepo;
+
+  constructor(q: Q, stamp: Stamp) {
+    this.customers = new CustomerRepo(q, stamp);
+    this.conversations = new ConversationRepo(q, stamp);
+    this.messages = new MessageRepo(q, stamp);
+    this.events = new EventRepo(q, stamp);
+    this.channelState = new ChannelStateRepo(q, stamp);
+    this.deskCases = new DeskCaseRepo(q, stamp);
+  }
+}
+
+/**
+ * The one door to storage (SQLite or PostgreSQL). Outside `storage/` nobody sees a table or the
+ * query builder: repositories take and return domain types. Inside `transaction`, use only the
+ * `tx` repositories: on SQLite (one connection) a query outside the transaction waits for it forever.
+ */
+export class Storage extends Repos {
+  private readonly db: Kysely<Database>;
+  private readonly stamp: Stamp;
+
+  private constructor(
+    private readonly handle: Db,
+    stamp: Stamp,
+  ) {
+    super(handle.kysely, stamp);
+    this.db = handle.kysely;
+    this.stamp = stamp;
+  }
+
+  /** Opens `sqlite:<file>` or `postgres://…` and applies the core's and the modules' migrations. */
+  static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[] } = {}): Promise<Storage> {
+    const handle = openDb(url);
+    try {
+      await migrate(handle, opts.migrations ?? []);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+    return new Storage(handle, new Stamp(opts.clock ?? systemClock));
+  }
+
+  get dialect(): Dialect {
+    return this.handle.dialect;
+  }
+
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(new Repos(trx, this.stamp)));
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('customers').select('id').limit(1).execute();
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
