@@ -32,13 +32,13 @@ for (const dialect of DIALECTS) {
       assert.equal(lb.sent.length, 1);
       assert.equal(lb.sent[0]?.text, 'echo: hello');
       assert.deepEqual(lb.sent[0]?.buttons, [{ label: 'More', value: 'more' }]);
-      const ident = await t.hub.store.findIdentity('loopback', 'u1');
+      const ident = await t.hub.storage.customers.findIdentity('loopback', 'u1');
       assert.ok(ident);
-      const [conv] = await t.hub.store.conversationsOf(ident.customer_id);
+      const [conv] = await t.hub.storage.conversations.ofCustomer(ident.customerId);
       assert.ok(conv);
-      const msgs = await t.hub.store.conversationMessages(conv.id);
+      const msgs = await t.hub.storage.messages.ofConversation(conv.id);
       assert.deepEqual(
-        msgs.map((x) => [x.author, x.delivery_status]),
+        msgs.map((x) => [x.author, x.deliveryStatus]),
         [
           ['customer', 'received'],
           ['bot', 'sent'],
@@ -70,20 +70,24 @@ for (const dialect of DIALECTS) {
       await lb.receive('u2', 'I want a human');
       await lb.waitForSent(1);
       assert.match(lb.sent[0]?.text ?? '', /person|人工/);
-      const ident = await t.hub.store.findIdentity('loopback', 'u2');
-      const [conv] = await t.hub.store.conversationsOf(ident!.customer_id);
+      const ident = await t.hub.storage.customers.findIdentity('loopback', 'u2');
+      const [conv] = await t.hub.storage.conversations.ofCustomer(ident!.customerId);
       assert.equal(conv?.status, 'waiting_agent');
       assert.equal(conv?.escalationReason, 'asked_for_human');
       const turnsBefore = bot.turns.length;
       await lb.receive('u2', 'hello?');
       await until(async () => {
-        const msgs = await t.hub.store.conversationMessages(conv!.id);
-        return msgs.filter((x) => x.author === 'customer' && x.processed_at !== null).length === 2;
+        const msgs = await t.hub.storage.messages.ofConversation(conv!.id);
+        return msgs.filter((x) => x.author === 'customer' && x.processedAt !== null).length === 2;
       });
       assert.equal(bot.turns.length, turnsBefore);
       assert.equal(lb.sent.length, 1);
-      const events = await t.hub.store.events(conv!.id);
-      assert.ok(events.some((e) => e.type === 'escalated'));
+      const events = await t.hub.storage.events.ofConversation(conv!.id);
+      assert.ok(events.some((e) => e.type === 'conversation.escalated'));
+      assert.deepEqual(
+        events.filter((e) => e.type === 'message.received').map((e) => (e.payload as { toAgent: boolean }).toAgent),
+        [false, true],
+      );
     });
 
     it('three unresolved turns in a row escalate', async () => {
@@ -97,8 +101,8 @@ for (const dialect of DIALECTS) {
       assert.equal(lb.sent[0]?.text, 'not sure');
       assert.equal(lb.sent[1]?.text, 'not sure');
       assert.match(lb.sent[2]?.text ?? '', /person/);
-      const ident = await t.hub.store.findIdentity('loopback', 'u3');
-      const [conv] = await t.hub.store.conversationsOf(ident!.customer_id);
+      const ident = await t.hub.storage.customers.findIdentity('loopback', 'u3');
+      const [conv] = await t.hub.storage.conversations.ofCustomer(ident!.customerId);
       assert.equal(conv?.escalationReason, 'three_strikes');
     });
   });
@@ -136,12 +140,15 @@ describe('outbound', () => {
     after(() => t.stop());
     await lb.receive('blocked', 'hi');
     const ident = await until(async () => {
-      const i = await t.hub.store.findIdentity('loopback', 'blocked');
-      return i?.unreachable_at ? i : undefined;
+      const i = await t.hub.storage.customers.findIdentity('loopback', 'blocked');
+      return i?.unreachableAt ? i : undefined;
     });
-    assert.match(ident.unreachable_reason ?? '', /blocked/);
+    assert.match(ident.unreachableReason ?? '', /blocked/);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(calls, 1);
+    const [conv] = await t.hub.storage.conversations.ofCustomer(ident.customerId);
+    const types = (await t.hub.storage.events.ofConversation(conv!.id)).map((e) => e.type);
+    assert.ok(types.includes('message.failed') && types.includes('identity.unreachable'), types.join());
   });
 
   it('a 429 waits for the platform delay and then sends once', async () => {

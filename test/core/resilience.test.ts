@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import type { Responder } from '../../src/core/responder.js';
-import { processInbound } from '../../src/core/pipeline/inbound.js';
+import { processInbound } from '../../src/core/conversation/inbound.js';
+import { Storage } from '../../src/core/storage/storage.js';
 import { startTestHub, until } from '../helpers/hub.js';
 
 const echo: Responder = { respond: async (t) => ({ kind: 'answer', text: `echo: ${t.text}` }) };
@@ -68,16 +69,7 @@ describe('operations and resilience', () => {
     crashing.addOutbound = async () => {
       throw new Error('process died');
     };
-    const deps = {
-      store: t.hub.store,
-      queues: crashing,
-      responder: () => echo,
-      templates: t.hub.templates,
-      log: t.hub.log,
-      maxStrikes: 3,
-      reopenWindowMs: 0,
-      now: () => Date.now(),
-    };
+    const deps = { ...t.hub.inboundDeps(), queues: crashing };
     await assert.rejects(processInbound(deps, msg), /process died/);
     assert.equal(lb.sent.length, 0);
     // BullMQ redelivers the same job to a healthy worker.
@@ -132,17 +124,15 @@ describe('operations and resilience', () => {
     await lb.receive('g1', 'hi');
     await until(() => started, 5000, 'job started');
     await t.hub.stop();
-    const ident = await t.hub.store.findIdentity('loopback', 'g1').catch(() => undefined);
+    const ident = await t.hub.storage.customers.findIdentity('loopback', 'g1').catch(() => undefined);
     void ident;
     // The reply was decided and stored before the workers closed.
-    const { openDb } = await import('../../src/core/storage/db.js');
-    const { Store } = await import('../../src/core/storage/store.js');
-    const store = new Store(openDb(t.db.url));
-    const id = await store.findIdentity('loopback', 'g1');
-    const [conv] = await store.conversationsOf(id!.customer_id);
-    const msgs = await store.conversationMessages(conv!.id);
+    const storage = await Storage.open(t.db.url);
+    const id = await storage.customers.findIdentity('loopback', 'g1');
+    const [conv] = await storage.conversations.ofCustomer(id!.customerId);
+    const msgs = await storage.messages.ofConversation(conv!.id);
     assert.deepEqual(msgs.map((m) => m.text), ['hi', 'slow: hi']);
-    await store.close();
+    await storage.close();
     await t.stop();
   });
 });

@@ -55,8 +55,10 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     for (const id of ['sb_claim', 'sb_resolve', 'sb_return', 'sb_save']) assert.ok(blocks.includes(id), `no button ${id}`);
     const handover = h.lb.sentTo('alice').at(-1);
     assert.match(handover?.text ?? '', /person/);
-    // A redelivered open job posts nothing new.
-    await h.t.hub.queues.addDesk({ type: 'open', conversationId: conversation.id, reason: 'asked_for_human', priority: 'normal', causedBy: 'again' }, 'open-again-test');
+    // The escalation event delivered to the desk again (past its receipt) posts nothing new.
+    const escalated = (await h.t.hub.storage.events.ofConversation(conversation.id)).filter((e) => e.type === 'conversation.escalated');
+    assert.equal(escalated.length, 1);
+    assert.equal(await h.t.hub.subs.deliver('desk-slack', escalated[0]!), true);
     await sleep(300);
     assert.equal(h.fake.ok('chat.postMessage').filter((c) => c.body.thread_ts === undefined).length, 1);
   });
@@ -80,7 +82,7 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     const sent = await waitFor(() => h.lb.sentTo('alice').find((m) => m.author === 'agent'), 'agent reply sent');
     assert.equal(sent.text, 'Hi Alice, it ships today (https://track.example/1).');
     assert.equal(sent.authorName, 'Dana');
-    const c = await h.t.hub.store.getConversation(conversation.id);
+    const c = await h.t.hub.storage.conversations.get(conversation.id);
     assert.equal(c?.status, 'agent');
     assert.equal(c?.assignee, 'UDANA');
     await waitFor(() => h.fake.ok('reactions.add').find((x) => x.body.timestamp === ev.ts && x.body.name === 'white_check_mark'), 'delivered reaction');
@@ -137,34 +139,34 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     await sleep(300);
     assert.equal(count(), before);
     assert.equal(h.fake.calls.slice(calls).filter((x) => x.method === 'chat.postMessage' && String(x.body.text).includes('forged')).length, 0);
-    assert.equal((await h.t.hub.store.getConversation(c.conversation.id))?.status, 'agent');
+    assert.equal((await h.t.hub.storage.conversations.get(c.conversation.id))?.status, 'agent');
   });
 
   it('Claim, Resolve (CSAT question with buttons, answer posted and stored) and reopen', async () => {
     await h.lb.receive('bob', 'human please', { userName: 'Bob' });
     const { conversation, ref } = await caseOf(h, 'bob');
     assert.equal((await clickButton(h, 'UFOX', 'sb_claim', conversation.id, ref.ts)).status, 200);
-    let c = await h.t.hub.store.getConversation(conversation.id);
+    let c = await h.t.hub.storage.conversations.get(conversation.id);
     assert.equal(c?.assignee, 'UFOX');
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('<@UFOX> claimed the case')), 'claim note');
     assert.equal((await clickButton(h, 'UFOX', 'sb_resolve', conversation.id, ref.ts)).status, 200);
-    c = await h.t.hub.store.getConversation(conversation.id);
+    c = await h.t.hub.storage.conversations.get(conversation.id);
     assert.equal(c?.status, 'resolved');
     const q = await waitFor(() => h.lb.sentTo('bob').find((m) => m.buttons?.length === 5), 'csat question');
     assert.match(q.text, /1.*5/);
     await waitFor(() => h.fake.ok('chat.update').some((u) => u.body.ts === ref.ts && JSON.stringify(u.body.blocks).includes('Resolved')), 'case resolved');
     await h.lb.receive('bob', '5', { kind: 'button', buttonValue: 'csat:5' });
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('5/5')), 'csat in thread');
-    c = await h.t.hub.store.getConversation(conversation.id);
+    c = await h.t.hub.storage.conversations.get(conversation.id);
     assert.equal(c?.botState.csat, 5);
-    assert.ok((await h.t.hub.store.events(conversation.id)).some((e) => e.type === 'csat' && e.data.score === 5));
+    assert.ok((await h.t.hub.storage.events.ofConversation(conversation.id)).some((e) => e.type === 'csat.given' && JSON.stringify(e.payload).includes('"score":5')));
     await waitFor(() => h.fake.ok('chat.update').some((u) => u.body.ts === ref.ts && JSON.stringify(u.body.blocks).includes('(5/5)')), 'case shows csat');
 
     // Within the reopen window a new message reopens the case in the same thread.
     await h.lb.receive('bob', 'actually it broke again', { userName: 'Bob' });
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('reopened')), 'reopen note');
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('broke again')), 'reopen relay');
-    c = await h.t.hub.store.getConversation(conversation.id);
+    c = await h.t.hub.storage.conversations.get(conversation.id);
     assert.equal(c?.status, 'agent');
   });
 
@@ -172,7 +174,7 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     await h.lb.receive('carol', 'human!', { userName: 'Carol' });
     const { conversation, ref } = await caseOf(h, 'carol');
     assert.equal((await clickButton(h, 'UFOX', 'sb_return', conversation.id, ref.ts)).status, 200);
-    assert.equal((await h.t.hub.store.getConversation(conversation.id))?.status, 'bot');
+    assert.equal((await h.t.hub.storage.conversations.get(conversation.id))?.status, 'bot');
     await h.lb.receive('carol', 'hello again');
     await waitFor(() => h.lb.sentTo('carol').find((m) => m.text === 'bot: hello again'), 'bot answer');
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('back to the bot')), 'return note');
@@ -248,7 +250,7 @@ describe('slack desk: rate limits, business hours, PostgreSQL', () => {
     await waitFor(() => h.lb.sentTo('pg').find((m) => m.author === 'agent' && m.text === 'On it.'), 'agent reply');
     await clickButton(h, 'UDANA', 'sb_resolve', conversation.id, ref.ts);
     await waitFor(() => h.lb.sentTo('pg').find((m) => m.buttons?.length === 5), 'csat question');
-    assert.equal((await h.t.hub.store.getConversation(conversation.id))?.status, 'resolved');
+    assert.equal((await h.t.hub.storage.conversations.get(conversation.id))?.status, 'resolved');
   });
 
   it('a 429 from chat.postMessage is honoured: the case is posted once after Retry-After', async () => {

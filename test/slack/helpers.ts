@@ -6,9 +6,8 @@ import { pino } from 'pino';
 import { LoopbackAdapter, type LoopbackOptions } from '../../src/adapters/loopback/index.js';
 import { slackDesk } from '../../src/adapters/slack/index.js';
 import { slackConfigSchema, type SlackConfigInput } from '../../src/adapters/slack/config.js';
-import { parseCaseRef, type CaseRef } from '../../src/adapters/slack/case-store.js';
 import type { BotDecision, Responder, ResponderTurn } from '../../src/core/responder.js';
-import type { Conversation } from '../../src/core/storage/store.js';
+import type { Conversation } from '../../src/core/model.js';
 import type { HubConfigInput } from '../../src/hub/config-schema.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import type { Dialect } from '../helpers/env.js';
@@ -154,19 +153,20 @@ export function clickButton(h: SlackHub, user: string, actionId: string, convers
 
 export async function conversationOf(h: SlackHub, userId: string, channel = 'webchat'): Promise<Conversation> {
   return until(async () => {
-    const ident = await h.t.hub.store.findIdentity(channel, userId);
+    const ident = await h.t.hub.storage.customers.findIdentity(channel, userId);
     if (!ident) return undefined;
-    return (await h.t.hub.store.conversationsOf(ident.customer_id)).at(-1);
+    return (await h.t.hub.storage.conversations.ofCustomer(ident.customerId)).at(-1);
   }, 10_000, `conversation of ${userId}`);
 }
 
 /** Waits until the customer's conversation has a posted case; returns it with its thread ts. */
-export async function caseOf(h: SlackHub, userId: string): Promise<{ conversation: Conversation; ref: CaseRef & { ts: string } }> {
+export async function caseOf(h: SlackHub, userId: string): Promise<{ conversation: Conversation; ref: { channel: string; ts: string; escalationId: string } }> {
   return until(async () => {
     const c = await conversationOf(h, userId);
-    const fresh = await h.t.hub.store.getConversation(c.id);
-    const ref = fresh ? parseCaseRef(fresh.escalationRef) : undefined;
-    return fresh && ref?.ts ? { conversation: fresh, ref: { ...ref, ts: ref.ts } } : undefined;
+    const fresh = await h.t.hub.storage.conversations.get(c.id);
+    if (!fresh?.escalationId) return undefined;
+    const k = await h.t.hub.storage.deskCases.get('slack', fresh.escalationId);
+    return k?.threadChannel && k.threadTs ? { conversation: fresh, ref: { channel: k.threadChannel, ts: k.threadTs, escalationId: k.escalationId } } : undefined;
   }, 10_000, `case of ${userId}`);
 }
 

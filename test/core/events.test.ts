@@ -1,0 +1,90 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hubConfigSchema } from '../../src/hub/config-schema.js';
+import { HubQueues } from '../../src/core/queues/hub-queues.js';
+import { EVENTS_QUEUE } from '../../src/core/queues/names.js';
+import { createRedis } from '../../src/core/queues/redis.js';
+import { Storage } from '../../src/core/storage/storage.js';
+import type { InboundMessage } from '../../src/core/types.js';
+import { REDIS_URL, postgresDb, uniqueName } from '../helpers/env.js';
+import { cleanRedis, until } from '../helpers/hub.js';
+
+function startWorker(configJson: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/worker-proc.ts'], {
+    env: { ...process.env, SB_TEST_CONFIG: configJson, SB_BOT_DELAY_MS: '10', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
+  });
+}
+
+describe('conversation events across a crash', () => {
+  it('a worker killed (SIGKILL) between commit and dispatch loses no event; no subscriber sees one twice in effect', { timeout: 60_000 }, async () => {
+    const db = await postgresDb();
+    const prefix = uniqueName('sbev');
+    const config = hubConfigSchema.parse({
+      storage: { url: db.url },
+      redis: { url: REDIS_URL, prefix },
+      queues: { partitions: 2, backoffMs: 50, lockMs: 1500 },
+    });
+    const json = JSON.stringify(config);
+    const redis = createRedis(REDIS_URL);
+    const queues = new HubQueues(redis, { prefix, ...config.queues });
+    const children: ChildProcess[] = [];
+    after(async () => {
+      for (const c of children) c.kill('SIGKILL');
+      await queues.close();
+      redis.disconnect();
+      await cleanRedis(prefix);
+      await db.drop();
+    });
+
+    // Worker A commits the turn (reply row + events) and dies before queueing anything.
+    const a = await startWorker(json, { SB_KILL_AFTER_COMMIT: '1', SB_PROBE: '1' });
+    children.push(a);
+    const died = new Promise<NodeJS.Signals | null>((r) => a.once('exit', (_code, signal) => r(signal)));
+    const msg: InboundMessage = {
+      channel: 'rec',
+      platformMessageId: 'k1',
+      platformUserId: 'u1',
+      ref: { channel: 'rec', chatId: 'u1' },
+      kind: 'text',
+      text: 'hello',
+      attachments: [],
+      receivedAt: Date.now(),
+    };
+    await queues.addInbound(msg);
+    assert.equal(await died, 'SIGKILL');
+    const storage = await Storage.open(db.url);
+    after(() => storage.close());
+    const ident = await storage.customers.findIdentity('rec', 'u1');
+    const [conv] = await storage.conversations.ofCustomer(ident!.customerId);
+    const committed = await storage.events.ofConversation(conv!.id);
+    assert.deepEqual(committed.map((e) => [e.type, e.dispatchedAt]), [
+      ['message.received', null],
+      ['bot.answered', null],
+    ]);
+    assert.equal(await redis.llen(`${prefix}:sent`), 0);
+
+    // Worker B takes the stalled job over (and its sweep would find the events): everything arrives once.
+    children.push(await startWorker(json, { SB_PROBE: '1', SB_SWEEP_MS: '1000' }));
+    await until(async () => (await redis.llen(`${prefix}:sent`)) === 1 && Object.keys(await redis.hgetall(`${prefix}:probe`)).length === 3, 20_000, 'reply and events');
+    const events = await storage.events.ofConversation(conv!.id);
+    assert.deepEqual(events.map((e) => e.type), ['message.received', 'bot.answered', 'message.sent']);
+    assert.ok(events.every((e) => e.dispatchedAt !== null));
+    const probe = await redis.hgetall(`${prefix}:probe`);
+    assert.deepEqual(Object.values(probe), ['1', '1', '1']);
+
+    // The same deliveries queued again (their BullMQ jobs gone): the receipts keep the effects at one.
+    await queues.queue(EVENTS_QUEUE).clean(0, 1000, 'completed');
+    await queues.addEventJobs(events.map((e) => ({ subscriber: 'probe', eventId: e.id })));
+    await until(async () => (await queues.queue(EVENTS_QUEUE).getCompletedCount()) >= 3, 10_000, 'redelivered jobs done');
+    assert.deepEqual(Object.values(await redis.hgetall(`${prefix}:probe`)), ['1', '1', '1']);
+    assert.deepEqual(await redis.lrange(`${prefix}:sent`, 0, -1), [JSON.stringify({ chat: 'u1', text: 'echo: hello' })]);
+  });
+});
