@@ -65,7 +65,7 @@ describe('telegram round trips through a real hub', () => {
         ],
       ],
     });
-    const ident = await t.hub.store.findIdentity('telegram', String(u));
+    const ident = await t.hub.storage.customers.findIdentity('telegram', String(u));
     assert.ok(ident);
   });
 
@@ -93,9 +93,9 @@ describe('telegram round trips through a real hub', () => {
     const u = user();
     fake.pushUpdate(fake.updates.text(u, '/human'));
     await fake.waitFor(() => sentTo(u).length >= 1, 10_000, 'the hand-over notice');
-    const ident = await t.hub.store.findIdentity('telegram', String(u));
+    const ident = await t.hub.storage.customers.findIdentity('telegram', String(u));
     assert.ok(ident);
-    const [conv] = await t.hub.store.conversationsOf(ident.customer_id);
+    const [conv] = await t.hub.storage.conversations.ofCustomer(ident.customerId);
     assert.equal(conv?.status, 'waiting_agent');
     assert.equal(conv?.escalationReason, 'asked_for_human');
   });
@@ -105,10 +105,10 @@ describe('telegram round trips through a real hub', () => {
     fake.blockUser(u);
     fake.pushUpdate(fake.updates.text(u, 'hello then goodbye'));
     const ident = await until(async () => {
-      const i = await t.hub.store.findIdentity('telegram', String(u));
-      return i?.unreachable_at ? i : undefined;
+      const i = await t.hub.storage.customers.findIdentity('telegram', String(u));
+      return i?.unreachableAt ? i : undefined;
     }, 10_000, 'identity marked unreachable');
-    assert.match(ident.unreachable_reason ?? '', /blocked by the user/);
+    assert.match(ident.unreachableReason ?? '', /blocked by the user/);
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(callsTo(u).length, 1);
   });
@@ -148,9 +148,9 @@ describe('telegram round trips through a real hub', () => {
     await fake.waitFor(() => fake.served.filter((id) => id === first.update_id).length === 2, 5000, 'the redelivery to be served');
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(sentTo(u).length, 1);
-    const ident = await t.hub.store.findIdentity('telegram', String(u));
-    const [conv] = await t.hub.store.conversationsOf(ident!.customer_id);
-    const customerMsgs = (await t.hub.store.conversationMessages(conv!.id)).filter((m) => m.author === 'customer');
+    const ident = await t.hub.storage.customers.findIdentity('telegram', String(u));
+    const [conv] = await t.hub.storage.conversations.ofCustomer(ident!.customerId);
+    const customerMsgs = (await t.hub.storage.messages.ofConversation(conv!.id)).filter((m) => m.author === 'customer');
     assert.equal(customerMsgs.length, 1);
   });
 
@@ -174,10 +174,10 @@ describe('telegram round trips through a real hub', () => {
     const u = user();
     fake.pushUpdate(fake.updates.text(u, '/start link-abc123'));
     await fake.waitFor(() => sentTo(u).length >= 1, 10_000, 'the welcome');
-    const ident = await t.hub.store.findIdentity('telegram', String(u));
+    const ident = await t.hub.storage.customers.findIdentity('telegram', String(u));
     assert.ok(ident);
-    const [conv] = await t.hub.store.conversationsOf(ident.customer_id);
-    const msgs = await t.hub.store.conversationMessages(conv!.id);
+    const [conv] = await t.hub.storage.conversations.ofCustomer(ident.customerId);
+    const msgs = await t.hub.storage.messages.ofConversation(conv!.id);
     assert.equal(msgs[0]?.text, '/start link-abc123');
   });
 });

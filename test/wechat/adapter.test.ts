@@ -31,11 +31,11 @@ async function hubWithWechat(config: Record<string, unknown> = {}, extra: Parame
 }
 
 async function customerMessages(t: Awaited<ReturnType<typeof startTestHub>>, userId: string): Promise<string[]> {
-  const ident = await t.hub.store.findIdentity('wechat', userId);
+  const ident = await t.hub.storage.customers.findIdentity('wechat', userId);
   if (!ident) return [];
-  const [conv] = await t.hub.store.conversationsOf(ident.customer_id);
+  const [conv] = await t.hub.storage.conversations.ofCustomer(ident.customerId);
   if (!conv) return [];
-  return (await t.hub.store.conversationMessages(conv.id)).filter((m) => m.author === 'customer').map((m) => m.text);
+  return (await t.hub.storage.messages.ofConversation(conv.id)).filter((m) => m.author === 'customer').map((m) => m.text);
 }
 
 describe('wechat adapter through a real hub (wechaty-puppet-mock)', () => {
