@@ -153,7 +153,7 @@ export class SlackInbound {
   }
 
   /** The name customers see: `agentName` with {name} = the agent's Slack name. */
-  private async agentName(userId: string, profile?: { display_name?: string; real_name?: string }): Promise<string> {
+  private async agentName(userId: string, profile?: { display_name?: string | undefined; real_name?: string | undefined }): Promise<string> {
     const fromEvent = profile?.display_name || profile?.real_name;
     if (fromEvent) this.d.api.rememberName(userId, fromEvent);
     const name = fromEvent || (this.d.cfg.agentName.includes('{name}') ? await this.d.api.userName(userId) : undefined) || 'Support';
