@@ -1,18 +1,19 @@
 import './quiet.js';
+import { AssertionError } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { PuppetMock, mock } from 'wechaty-puppet-mock';
-import type { payloads } from 'wechaty';
+import { types, type payloads } from 'wechaty';
 import {
   createWechatAdapter,
   wechatConfigSchema,
   type WechatAdapter,
   type WechatAdapterOptions,
 } from '../../src/adapters/wechat/index.js';
-import { until } from '../helpers/hub.js';
+import { until } from '../contract/recording-context.js';
 
 export type Mocker = InstanceType<typeof mock.Mocker>;
 export type MockContact = ReturnType<Mocker['createContact']>;
@@ -25,13 +26,32 @@ export interface SentRecord {
   at: number;
 }
 
+/**
+ * What wechaty-puppet-wechat4u throws when webwxsendmsg answers with BaseResponse.Ret != 0 (1205:
+ * sending too often): wechat4u checks `assert.equal(data.BaseResponse.Ret, 0, res)` with the HTTP
+ * response as the message, so the text is "[object Object]" and the code is in `actual`.
+ */
+export function webwxRetError(ret: number): Error {
+  const response = { data: { BaseResponse: { Ret: ret, ErrMsg: '' }, MsgID: '', LocalID: '' } };
+  const err = new AssertionError({ message: String(response), actual: ret, expected: 0, operator: '==' });
+  return Object.assign(err, { tips: '发送文本信息失败' });
+}
+
 /** The mock puppet, recording what the bot sends (with the time) and the friend requests it accepts. */
 export class RecordingPuppet extends PuppetMock {
   readonly sends: SentRecord[] = [];
   readonly accepted: string[] = [];
   readonly friendships = new Map<string, payloads.Friendship>();
+  private readonly sendFailures: Error[] = [];
+
+  /** The next text send fails with `err`, thrown by the puppet as a real one throws it. */
+  failNextSend(err: Error): void {
+    this.sendFailures.push(err);
+  }
 
   override async messageSendText(conversationId: string, text: string, mentionIdList?: string[]): Promise<void> {
+    const failure = this.sendFailures.shift();
+    if (failure) throw failure;
     this.sends.push({ to: conversationId, text, mentions: mentionIdList ?? [], at: Date.now() });
     return super.messageSendText(conversationId, text);
   }
@@ -90,6 +110,10 @@ export interface WechatRig {
   user: MockContact;
   dataDir: string;
   contact(id: string, name?: string): MockContact;
+  /** The puppet emits a text from contact `from` to the bot; returns the message id. */
+  deliverText(from: string, text: string): string;
+  /** The puppet emits the message `messageId` again (as after a resync). */
+  redeliver(messageId: string): void;
   /** Logs the bot in (once connected) and waits for the adapter to see it. */
   login(): Promise<void>;
   cleanup(): void;
@@ -108,6 +132,7 @@ export function wechatRig(config: Record<string, unknown> = {}, options: WechatA
   );
   const user = mocker.createContact({ name: 'Switchboard Bot' });
   const contacts = new Map<string, MockContact>();
+  let messageSeq = 0;
   return {
     adapter,
     puppet,
@@ -121,6 +146,15 @@ export function wechatRig(config: Record<string, unknown> = {}, options: WechatA
         contacts.set(id, c);
       }
       return c;
+    },
+    deliverText(from, text) {
+      const id = `wx-msg-${++messageSeq}-${Date.now()}`;
+      mocker.MessageMock.create({ id, talkerId: this.contact(from).id, listenerId: user.id, timestamp: Date.now(), type: types.Message.Text, text });
+      puppet.emit('message', { messageId: id });
+      return id;
+    },
+    redeliver(messageId) {
+      puppet.emit('message', { messageId });
     },
     async login() {
       await until(() => adapter.loginState.connected, 10_000, 'wechat connected');
