@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { hubConfigSchema } from '../../src/hub/config-schema.js';
 import { HubQueues } from '../../src/core/queues/hub-queues.js';
 import { EVENTS_QUEUE } from '../../src/core/queues/names.js';
@@ -9,19 +9,7 @@ import { Storage } from '../../src/core/storage/storage.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { REDIS_URL, postgresDb, uniqueName } from '../helpers/env.js';
 import { cleanRedis, until } from '../helpers/hub.js';
-
-function startWorker(configJson: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/worker-proc.ts'], {
-    env: { ...process.env, SB_TEST_CONFIG: configJson, SB_BOT_DELAY_MS: '10', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-  });
-}
+import { startWorkerProcess } from '../helpers/spawn-worker.js';
 
 describe('conversation events across a crash', () => {
   it('a worker killed (SIGKILL) between commit and dispatch loses no event; no subscriber sees one twice in effect', { timeout: 60_000 }, async () => {
@@ -45,7 +33,7 @@ describe('conversation events across a crash', () => {
     });
 
     // Worker A commits the turn (reply row + events) and dies before queueing anything.
-    const a = await startWorker(json, { SB_KILL_AFTER_COMMIT: '1', SB_PROBE: '1' });
+    const a = await startWorkerProcess(json, { SB_BOT_DELAY_MS: '10', SB_KILL_AFTER_COMMIT: '1', SB_PROBE: '1' });
     children.push(a);
     const died = new Promise<NodeJS.Signals | null>((r) => a.once('exit', (_code, signal) => r(signal)));
     const msg: InboundMessage = {
@@ -72,7 +60,7 @@ describe('conversation events across a crash', () => {
     assert.equal(await redis.llen(`${prefix}:sent`), 0);
 
     // Worker B takes the stalled job over (and its sweep would find the events): everything arrives once.
-    children.push(await startWorker(json, { SB_PROBE: '1', SB_SWEEP_MS: '1000' }));
+    children.push(await startWorkerProcess(json, { SB_BOT_DELAY_MS: '10', SB_PROBE: '1', SB_SWEEP_MS: '1000' }));
     await until(async () => (await redis.llen(`${prefix}:sent`)) === 1 && Object.keys(await redis.hgetall(`${prefix}:probe`)).length === 3, 20_000, 'reply and events');
     const events = await storage.events.ofConversation(conv!.id);
     assert.deepEqual(events.map((e) => e.type), ['message.received', 'bot.answered', 'message.sent']);

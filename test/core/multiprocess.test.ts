@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { hubConfigSchema } from '../../src/hub/config-schema.js';
 import { HubQueues } from '../../src/core/queues/hub-queues.js';
@@ -8,19 +8,7 @@ import { createRedis } from '../../src/core/queues/redis.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { REDIS_URL, postgresDb, uniqueName } from '../helpers/env.js';
 import { cleanRedis, until } from '../helpers/hub.js';
-
-function startWorker(configJson: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/worker-proc.ts'], {
-    env: { ...process.env, SB_TEST_CONFIG: configJson, SB_BOT_DELAY_MS: '60' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-  });
-}
+import { startWorkerProcess } from '../helpers/spawn-worker.js';
 
 describe('several worker processes on one Redis + PostgreSQL', () => {
   it('a worker killed mid-work loses nothing: every message answered exactly once, in order per sender', { timeout: 60_000 }, async () => {
@@ -32,7 +20,7 @@ describe('several worker processes on one Redis + PostgreSQL', () => {
       queues: { partitions: 4, backoffMs: 50, lockMs: 2500 },
     });
     const json = JSON.stringify(config);
-    const [a, b] = await Promise.all([startWorker(json), startWorker(json)]);
+    const [a, b] = await Promise.all([startWorkerProcess(json, { SB_BOT_DELAY_MS: '60' }), startWorkerProcess(json, { SB_BOT_DELAY_MS: '60' })]);
     const redis = createRedis(REDIS_URL);
     const queues = new HubQueues(redis, { prefix, ...config.queues });
     after(async () => {
