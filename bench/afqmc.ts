@@ -37,7 +37,7 @@ async function run(name: string, opts: Partial<EngineOptions>): Promise<Record<s
     mode: name,
     top1: Math.round((top1 / pairs.length) * 10000) / 10000,
     top3: Math.round((top3 / pairs.length) * 10000) / 10000,
-    p99Ms: Math.round(lat[Math.floor(lat.length * 0.99)] * 1000) / 1000,
+    p99Ms: Math.round((lat[Math.floor(lat.length * 0.99)] ?? 0) * 1000) / 1000,
     trainMs: Math.round(trainMs),
   };
 }

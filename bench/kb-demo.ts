@@ -37,11 +37,11 @@ console.log('demo base: off-topic questions escalated, per answer threshold');
 console.log(['answerThreshold', ...thresholds.map((t) => t.toFixed(2))].join('\t'));
 const recall: Record<string, number> = {};
 for (const [locale, qs] of Object.entries(offTopic)) {
-  const ranked = qs.map((q) => bot.rank(q, 5));
-  const at = (t: number): number => ranked.filter((r) => decide(r, { ...defaults, answerThreshold: t }).kind === 'escalate').length / qs.length;
+  const ranked = qs.map((q) => ({ q, ranked: bot.rank(q, 5) }));
+  const at = (t: number): number => ranked.filter((r) => decide(r.ranked, { ...defaults, answerThreshold: t }).kind === 'escalate').length / qs.length;
   console.log([`${locale} (${qs.length})`, ...thresholds.map((t) => at(t).toFixed(3))].join('\t'));
   recall[locale] = Number(at(defaults.answerThreshold).toFixed(4));
-  const through = qs.filter((_, i) => decide(ranked[i], defaults).kind !== 'escalate');
+  const through = ranked.filter((r) => decide(r.ranked, defaults).kind !== 'escalate').map((r) => r.q);
   if (through.length) console.log(`  not escalated at ${defaults.answerThreshold}: ${through.join(' | ')}`);
 }
 await bot.close();
@@ -58,7 +58,7 @@ try {
   const all = out.join('').trim().split('\n');
   console.log('\nzh FAQ fixture + off-topic-zh as out-of-scope:');
   console.log(all.slice(0, -1).join('\n'));
-  zhFaq = JSON.parse(all[all.length - 1]) as Record<string, unknown>;
+  zhFaq = JSON.parse(all.at(-1) ?? '') as Record<string, unknown>;
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
@@ -91,7 +91,7 @@ async function smallBankingBases(): Promise<Record<string, number>> {
   const coverage = process.env.KB_DEMO_COVERAGE_EXPONENT;
   const DRAWS = 8;
   // per threshold: sums of [top1, inScopeAccuracy, wrong answers, off-topic recall] over the draws
-  const sums = new Map(thresholds.map((t) => [t, [0, 0, 0, 0]]));
+  const sums = new Map(thresholds.map((t): [number, [number, number, number, number]] => [t, [0, 0, 0, 0]]));
   for (let d = 0; d < DRAWS; d++) {
     const rand = seededRandom(100 + d);
     const train: { id: string; questions: string[] }[] = [];
@@ -102,16 +102,15 @@ async function smallBankingBases(): Promise<Record<string, number>> {
       train.push({ id: c, questions: qs.slice(20, 20 + EXAMPLES) });
     }
     const engine = await Engine.build(train, { yieldEveryMs: null, ...(coverage ? { coverageExponent: Number(coverage) } : {}) });
-    const ranked = test.map((r) => engine.rank(r.text, 5));
+    const ranked = test.map((r) => ({ id: r.id, ranked: engine.rank(r.text, 5) }));
     const off = offTopic.en.map((q) => engine.rank(q, 5));
-    for (const t of thresholds) {
+    for (const [t, s] of sums) {
       const th = { ...defaults, answerThreshold: t };
-      const s = sums.get(t)!;
-      test.forEach((r, i) => {
-        const v = decide(ranked[i], th);
-        if (ranked[i][0]?.id === r.id) s[0] += 1 / test.length;
+      for (const r of ranked) {
+        const v = decide(r.ranked, th);
+        if (r.ranked[0]?.id === r.id) s[0] += 1 / test.length;
         if (v.kind === 'answer') s[v.top.id === r.id ? 1 : 2] += 1 / test.length;
-      });
+      }
       s[3] += off.filter((r) => decide(r, th).kind === 'escalate').length / off.length;
     }
   }

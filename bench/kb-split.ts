@@ -55,7 +55,7 @@ async function lastJson(argv: string[]): Promise<Record<string, unknown>> {
   const all = lines.join('').trim().split('\n');
   // Anything before the summary (the --sweep table) is shown as it is.
   if (all.length > 1) console.log(all.slice(0, -1).join('\n'));
-  return JSON.parse(all[all.length - 1]) as Record<string, unknown>;
+  return JSON.parse(all.at(-1) ?? '') as Record<string, unknown>;
 }
 
 const rows = parseCsvRecords(await readFile(source, 'utf8')) as Row[];

@@ -13,14 +13,18 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KnowledgeBot } from '../src/knowledge/bot.js';
 import { botConfigSchema } from '../src/knowledge/config.js';
-import { seededRandom } from '../src/knowledge/rng.js';
+import { seededRandom, shuffle } from '../src/knowledge/rng.js';
 import type { ResponderTurn } from '../src/core/responder.js';
 
 const ENTRIES = Number(process.env.KB_BENCH_ENTRIES ?? 5000);
 const PER_ENTRY = 5;
 const QUERIES = 2000;
 const rand = seededRandom(1234);
-const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
+function pick<T>(a: readonly T[]): T {
+  const v = a[Math.floor(rand() * a.length)];
+  if (v === undefined) throw new Error('pick from an empty list');
+  return v;
+}
 
 const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'vo', 'zi', 'pe', 'su', 'da', 'fo', 'gi', 'ha', 'ju', 'be'];
 const enVocab = Array.from({ length: 6000 }, () => Array.from({ length: 2 + Math.floor(rand() * 2) }, () => pick(syllables)).join(''));
@@ -31,11 +35,7 @@ const zhFiller = ['我', '的', '怎么', '如何', '为什么', '可以', '吗'
 
 function question(keys: string[], zh: boolean): string {
   const words = [...keys.filter(() => rand() < 0.8), ...Array.from({ length: 2 + Math.floor(rand() * 3) }, () => pick(zh ? zhFiller : enFiller))];
-  for (let i = words.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [words[i], words[j]] = [words[j], words[i]];
-  }
-  return words.join(zh ? '' : ' ');
+  return shuffle(words, rand).join(zh ? '' : ' ');
 }
 
 const topics = Array.from({ length: ENTRIES }, (_, i) => {
@@ -60,7 +60,7 @@ const turn = (text: string, zh: boolean): ResponderTurn => ({
 });
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * p))] : 0;
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? 0;
 };
 const r3 = (n: number): number => Math.round(n * 1000) / 1000;
 
@@ -89,8 +89,7 @@ for (const q of queries) {
 // a question every millisecond, latency counted from when it was due.
 {
   const part = entries.filter((_, i) => i % FILES === 0);
-  const first = part[0].questions;
-  for (const qs of Object.values(first)) qs.push(`${qs[0]} please`);
+  for (const qs of Object.values(part[0]?.questions ?? {})) qs.push(`${qs[0]} please`);
   await writeFile(join(dir, 'part-00.yaml'), stringify({ entries: part }, { lineWidth: 0 }));
 }
 const during: number[] = [];
@@ -105,6 +104,7 @@ while (reloading) {
   const due = performance.now();
   await new Promise((r) => setTimeout(r, 1));
   const q = queries[qi++ % queries.length];
+  if (!q) break;
   const started = performance.now();
   await bot.respond(turn(q.text, q.zh));
   during.push(performance.now() - Math.max(due + 1, Math.min(started, due + 1)));

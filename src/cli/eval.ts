@@ -26,11 +26,11 @@ import { decide } from '../knowledge/decide.js';
 import type { Ranked } from '../knowledge/engine.js';
 import { configPath } from '../config/load.js';
 import { loadConfigFile } from '../hub/config-schema.js';
-import { csvQuestions, importCsv, InputError, readInput, type CliIo } from './input.js';
+import { csvQuestions, importCsv, InputError, readInput, type CliIo, type QuestionRow } from './input.js';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
 /** A decision made before the ranking was consulted: a human request, anger, empty input, "not helpful". */
@@ -50,6 +50,7 @@ function expectedCalibrationError(rows: readonly { want: string; ranked: readonl
     const top = r.ranked[0];
     const conf = top?.confidence ?? 0;
     const b = bins[Math.min(9, Math.floor(conf * 10))];
+    if (!b) continue; // a confidence outside 0..1 (none today)
     b.n++;
     b.conf += conf;
     if (top?.id === r.want) b.right++;
@@ -115,8 +116,8 @@ export async function evalCommand(argv: string[], io: CliIo = { out: process.std
   const bot = botConfigSchema.parse(thresholds);
 
   let entries: CsvImport['entries'];
-  let testRows: Record<string, string>[];
-  let oosRows: Record<string, string>[];
+  let testRows: QuestionRow[];
+  let oosRows: QuestionRow[];
   try {
     const base = await readInput('kb-csv', kbCsv);
     const test = await readInput('test-csv', testCsv);
@@ -167,11 +168,10 @@ export async function evalCommand(argv: string[], io: CliIo = { out: process.std
   // turn before ranking (a human request, anger, empty input): no threshold changes those.
   const rankedTest: { want: string; ranked: Ranked[]; fixed?: BotDecision }[] = [];
   const rankedOos: { ranked: Ranked[]; fixed?: BotDecision }[] = [];
-  for (let i = 0; i < testRows.length; i++) {
-    const row = testRows[i];
+  for (const [i, row] of testRows.entries()) {
     const want = categoryId(row.category ?? '');
     const d = await ask(i, row.text);
-    rankedTest.push({ want, ranked: kb.rank(row.text ?? '', 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
+    rankedTest.push({ want, ranked: kb.rank(row.text, 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
     const c = perCat.get(want) ?? { n: 0, top1: 0, answered: 0, escalated: 0, clarified: 0 };
     c.n++;
     if (d.entryIds?.[0] === want) {
@@ -190,10 +190,10 @@ export async function evalCommand(argv: string[], io: CliIo = { out: process.std
     perCat.set(want, c);
   }
   let oosEscalated = 0;
-  for (let i = 0; i < oosRows.length; i++) {
-    const d = await ask(testRows.length + i, oosRows[i].text);
+  for (const [i, row] of oosRows.entries()) {
+    const d = await ask(testRows.length + i, row.text);
     if (d.kind === 'escalate') oosEscalated++;
-    if (args.sweep) rankedOos.push({ ranked: kb.rank(oosRows[i].text ?? '', 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
+    if (args.sweep) rankedOos.push({ ranked: kb.rank(row.text, 5), ...(settledBeforeRanking(d) ? { fixed: d } : {}) });
   }
   await kb.close();
 

@@ -28,9 +28,12 @@ export async function readInput(flag: string, path: string): Promise<InputFile> 
 }
 
 /** The rows of a CSV file with these header columns that have a text. */
-export function csvQuestions(file: InputFile, columns: readonly string[]): Record<string, string>[] {
+/** A CSV row with a non-blank `text` column. */
+export type QuestionRow = Record<string, string> & { text: string };
+
+export function csvQuestions(file: InputFile, columns: readonly string[]): QuestionRow[] {
   try {
-    return parseCsvRecords(file.text, columns).filter((r) => (r.text ?? '').trim());
+    return parseCsvRecords(file.text, columns).filter((r): r is QuestionRow => (r.text ?? '').trim() !== '');
   } catch (err) {
     throw new InputError(`--${file.flag} ${file.path}: ${errorMessage(err)}`);
   }

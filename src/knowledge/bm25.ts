@@ -53,7 +53,7 @@ export class Bm25 {
         }
         const c = tf.get(id);
         if (c === undefined) {
-          df[id]++;
+          df[id]!++; // pushed above when the term was new
           nnz++;
         }
         tf.set(id, (c ?? 0) + 1);
@@ -62,20 +62,24 @@ export class Bm25 {
     });
     const nTerms = termId.size;
     const start = new Int32Array(nTerms + 1);
-    for (let t = 0; t < nTerms; t++) start[t + 1] = start[t] + df[t];
+    let offset = 0;
+    for (const [t, count] of df.entries()) {
+      offset += count;
+      start[t + 1] = offset;
+    }
     const fill = start.slice(0, nTerms);
     const postDocs = new Int32Array(nnz);
     const tfs = new Float32Array(nnz);
     docTerms.forEach((tf, d) => {
       for (const [t, c] of tf) {
-        const at = fill[t]++;
+        const at = fill[t]!++; // t < nTerms
         postDocs[at] = d;
         tfs[at] = c;
       }
     });
     const n = docs.length;
     const idf = new Float32Array(nTerms);
-    for (let t = 0; t < nTerms; t++) idf[t] = Math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
+    for (const [t, count] of df.entries()) idf[t] = Math.log(1 + (n - count + 0.5) / (count + 0.5));
     return new Bm25({
       vocab: HashVocab.fromKeys(termId.keys(), nTerms).state,
       start,
@@ -98,19 +102,22 @@ export class Bm25 {
       seen.add(t);
       const id = this.vocab.get(t);
       if (id === undefined) continue;
-      const w = idf[id];
-      const end = start[id + 1];
-      for (let i = start[id]; i < end; i++) {
-        const d = docs[i];
-        const tf = tfs[i];
-        const norm = tf + this.k1 * (1 - this.b + (this.b * docLen[d]) / avgLen);
+      // Ids from the vocabulary are < nTerms (start has nTerms + 1 slots); postings hold document
+      // numbers < docScratch.length; documents' entries are < out.length.
+      const w = idf[id]!;
+      const end = start[id + 1]!;
+      for (let i = start[id]!; i < end; i++) {
+        const d = docs[i]!;
+        const tf = tfs[i]!;
+        const norm = tf + this.k1 * (1 - this.b + (this.b * docLen[d]!) / avgLen);
         if (docScratch[d] === 0) touched.push(d);
-        docScratch[d] += (w * tf * (this.k1 + 1)) / norm;
+        docScratch[d]! += (w * tf * (this.k1 + 1)) / norm;
       }
     }
     for (const d of touched) {
-      const e = docEntry[d];
-      if (docScratch[d] > out[e]) out[e] = docScratch[d];
+      const e = docEntry[d]!;
+      const score = docScratch[d]!;
+      if (score > out[e]!) out[e] = score;
       docScratch[d] = 0;
     }
   }
@@ -123,7 +130,8 @@ export class Bm25 {
       if (seen.has(t)) continue;
       seen.add(t);
       const id = this.vocab.get(t);
-      s += id !== undefined ? this.s.idf[id] : Math.log(1 + this.s.docLen.length + 0.5);
+      const idf = id === undefined ? undefined : this.s.idf[id];
+      s += idf ?? Math.log(1 + this.s.docLen.length + 0.5);
     }
     return s;
   }

@@ -4,35 +4,36 @@ import type { Yielder } from './yielder.js';
 
 export async function centroidVectors(vecs: readonly SparseVec[], entryOf: Int32Array, k: number, nFeatures: number, norm: number, y: Yielder): Promise<SparseVec[]> {
   // Examples are stored in entry order: sum each entry's run into a dense buffer, then read back
-  // only the touched features (no per-entry Map).
+  // only the touched features (no per-entry Map). Feature ids are < nFeatures (the buffers' size).
   const sum = new Float64Array(nFeatures);
   const seen = new Uint8Array(nFeatures);
   const out: SparseVec[] = Array.from({ length: k }, () => ({ idx: new Int32Array(0), val: new Float32Array(0) }));
   let d = 0;
   while (d < vecs.length) {
-    const e = entryOf[d];
+    const e = entryOf[d]!;
     const touched: number[] = [];
     for (; d < vecs.length && entryOf[d] === e; d++) {
-      const v = vecs[d];
-      for (let j = 0; j < v.idx.length; j++) {
-        const f = v.idx[j];
+      const { idx, val } = vecs[d]!;
+      for (let j = 0; j < idx.length; j++) {
+        const f = idx[j]!;
         if (!seen[f]) {
           seen[f] = 1;
           touched.push(f);
         }
-        sum[f] += v.val[j];
+        sum[f]! += val[j]!;
       }
     }
     const idx = Int32Array.from(touched).sort();
     let n = 0;
-    for (let j = 0; j < idx.length; j++) n += sum[idx[j]] ** 2;
+    for (const f of idx) n += sum[f]! ** 2;
     // Scale so that a centroid has the same norm as an example vector (cosine stays comparable).
     const s = n > 0 ? norm / Math.sqrt(n) : 0;
     const val = new Float32Array(idx.length);
     for (let j = 0; j < idx.length; j++) {
-      val[j] = sum[idx[j]] * s;
-      sum[idx[j]] = 0;
-      seen[idx[j]] = 0;
+      const f = idx[j]!;
+      val[j] = sum[f]! * s;
+      sum[f] = 0;
+      seen[f] = 0;
     }
     out[e] = { idx, val };
     const wait = y();

@@ -95,18 +95,21 @@ export class SoftmaxClassifier {
     let averaged = 0;
     const total = Math.max(1, epochs * xs.length);
     const classWeight = opts.balance === 'weight' ? classWeights(ys, k) : new Float64Array(k).fill(1);
+    // Hot loops below use `!` on indices that are in range by construction: i < xs.length =
+    // ys.length, labels < k, feature ids < nFeatures (w has nFeatures * k slots), c < k.
     for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, rand);
       for (const i of order) {
-        const lr = opts.learningRate * (1 - (0.9 * t) / total) * classWeight[ys[i]];
+        const yi = ys[i]!;
+        const xi = xs[i]!;
+        const lr = opts.learningRate * (1 - (0.9 * t) / total) * classWeight[yi]!;
         t++;
-        const x = opts.dropout > 0 ? dropFeatures(xs[i], opts.dropout, rand) : xs[i];
+        const x = opts.dropout > 0 ? dropFeatures(xi, opts.dropout, rand) : xi;
         scoreInto(w, bias, scale, k, x, p);
         if (opts.loss === 'hinge') {
-          const yi = ys[i];
           let r = -1;
-          for (let c = 0; c < k; c++) if (c !== yi && (r < 0 || p[c] > p[r])) r = c;
-          const violated = r >= 0 && p[yi] - p[r] < 1;
+          for (let c = 0; c < k; c++) if (c !== yi && (r < 0 || p[c]! > p[r]!)) r = c;
+          const violated = r >= 0 && p[yi]! - p[r]! < 1;
           p.fill(0);
           if (violated) {
             p[yi] = -1;
@@ -114,38 +117,39 @@ export class SoftmaxClassifier {
           }
         } else {
           softmaxInPlace(p);
-          p[ys[i]] -= 1;
+          p[yi]! -= 1;
         }
         scale *= 1 - lr * opts.l2;
         const step = lr / scale;
-        for (let j = 0; j < x.idx.length; j++) {
-          const base = x.idx[j] * k;
-          const v = x.val[j] * step;
+        const { idx, val } = x;
+        for (let j = 0; j < idx.length; j++) {
+          const base = idx[j]! * k;
+          const v = val[j]! * step;
           for (let c = 0; c < k; c++) {
-            const g = p[c];
-            if (g > 1e-6 || g < -1e-6) w[base + c] -= v * g;
+            const g = p[c]!;
+            if (g > 1e-6 || g < -1e-6) w[base + c]! -= v * g;
           }
         }
-        for (let c = 0; c < k; c++) bias[c] -= lr * p[c];
+        for (let c = 0; c < k; c++) bias[c]! -= lr * p[c]!;
         if (scale < 1e-3) {
-          for (let f = 0; f < w.length; f++) w[f] *= scale;
+          scaleInPlace(w, scale);
           scale = 1;
         }
         const wait = y();
         if (wait) await wait;
       }
       if (avgW && avgB && epoch >= epochs - opts.averageLast) {
-        for (let f = 0; f < w.length; f++) avgW[f] += w[f] * scale;
-        for (let c = 0; c < k; c++) avgB[c] += bias[c];
+        for (let f = 0; f < w.length; f++) avgW[f]! += w[f]! * scale;
+        for (let c = 0; c < k; c++) avgB[c]! += bias[c]!;
         averaged++;
       }
     }
     if (avgW && avgB && averaged > 0) {
-      for (let f = 0; f < w.length; f++) avgW[f] /= averaged;
-      for (let c = 0; c < k; c++) avgB[c] /= averaged;
+      for (let f = 0; f < w.length; f++) avgW[f]! /= averaged;
+      for (let c = 0; c < k; c++) avgB[c]! /= averaged;
       return new SoftmaxClassifier(k, avgW, avgB);
     }
-    if (scale !== 1) for (let f = 0; f < w.length; f++) w[f] *= scale;
+    if (scale !== 1) scaleInPlace(w, scale);
     return new SoftmaxClassifier(k, w, bias);
   }
 
@@ -162,21 +166,27 @@ function dropFeatures(x: SparseVec, p: number, rand: () => number): SparseVec {
   const val: number[] = [];
   for (let j = 0; j < x.idx.length; j++) {
     if (rand() >= p) {
-      idx.push(x.idx[j]);
-      val.push(x.val[j] * keep);
+      idx.push(x.idx[j]!);
+      val.push(x.val[j]! * keep);
     }
   }
   return { idx: Int32Array.from(idx), val: Float32Array.from(val) };
 }
 
 function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number, x: SparseVec, out: Float64Array): void {
+  // `out` and `bias` have k slots; feature ids index rows of k weights.
   for (let c = 0; c < k; c++) out[c] = 0;
-  for (let j = 0; j < x.idx.length; j++) {
-    const base = x.idx[j] * k;
-    const v = x.val[j];
-    for (let c = 0; c < k; c++) out[c] += v * w[base + c];
+  const { idx, val } = x;
+  for (let j = 0; j < idx.length; j++) {
+    const base = idx[j]! * k;
+    const v = val[j]!;
+    for (let c = 0; c < k; c++) out[c]! += v * w[base + c]!;
   }
-  for (let c = 0; c < k; c++) out[c] = out[c] * scale + bias[c];
+  for (let c = 0; c < k; c++) out[c] = out[c]! * scale + bias[c]!;
+}
+
+function scaleInPlace(a: Float32Array, s: number): void {
+  for (let f = 0; f < a.length; f++) a[f]! *= s;
 }
 
 /**
@@ -185,17 +195,18 @@ function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number
  */
 export function classWeights(ys: Int32Array, k: number): Float64Array {
   const counts = new Float64Array(k);
-  for (let i = 0; i < ys.length; i++) counts[ys[i]]++;
+  for (const y of ys) counts[y]!++;
   return counts.map((c) => (c > 0 ? Math.min(MAX_CLASS_WEIGHT, ys.length / (k * c)) : 1));
 }
 
 export function softmaxInPlace(p: Float64Array, temperature = 1): void {
   let max = -Infinity;
-  for (let c = 0; c < p.length; c++) if (p[c] > max) max = p[c];
+  for (const v of p) if (v > max) max = v;
   let sum = 0;
   for (let c = 0; c < p.length; c++) {
-    p[c] = Math.exp((p[c] - max) / temperature);
-    sum += p[c];
+    const e = Math.exp((p[c]! - max) / temperature);
+    p[c] = e;
+    sum += e;
   }
-  for (let c = 0; c < p.length; c++) p[c] /= sum;
+  for (let c = 0; c < p.length; c++) p[c]! /= sum;
 }

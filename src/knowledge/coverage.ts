@@ -29,9 +29,10 @@ export class Coverage {
     for (const t of tokens) {
       if (t === '#num' || /\d/.test(t)) continue;
       const id = idOf(t);
-      if (id !== undefined) {
-        score += idf[id];
-        total += idf[id];
+      const known = id === undefined ? undefined : idf[id];
+      if (known !== undefined) {
+        score += known;
+        total += known;
         continue;
       }
       total += unseen;

@@ -68,8 +68,11 @@ export class Engine {
     this.examples = init.examples;
     this.rows = init.rows;
     this.entryStart = new Int32Array(init.entries.length + 1);
-    for (let d = 0; d < init.exampleEntry.length; d++) this.entryStart[init.exampleEntry[d] + 1] = d + 1;
-    for (let e = 0; e < init.entries.length; e++) this.entryStart[e + 1] = Math.max(this.entryStart[e + 1], this.entryStart[e]);
+    let d = 0;
+    for (let e = 0; e < init.entries.length; e++) {
+      while (d < init.exampleEntry.length && init.exampleEntry[d] === e) d++;
+      this.entryStart[e + 1] = d;
+    }
     this.exampleEntry = init.exampleEntry;
     this.exampleText = init.exampleText;
     this.bm25 = init.bm25;
@@ -90,8 +93,8 @@ export class Engine {
     const analyzed: Analyzed[] = [];
     const exampleEntry: number[] = [];
     const exampleText: string[] = [];
-    for (let e = 0; e < entries.length; e++) {
-      for (const q of entries[e].questions) {
+    for (const [e, entry] of entries.entries()) {
+      for (const q of entry.questions) {
         analyzed.push(analyze(q));
         exampleEntry.push(e);
         exampleText.push(q);
@@ -101,7 +104,7 @@ export class Engine {
     }
     const { space: features, vecs } = await FeatureSpace.fitTransform(analyzed, { charWeight: opts.charWeight }, y);
     const useClassifier = entries.length >= 2 && entries.length <= opts.maxClassifierEntries;
-    const examples = useClassifier ? null : new SparseIndex(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
+    const examples = useClassifier ? null : SparseIndex.build(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
     const rows = useClassifier ? SparseRows.from(vecs, features.size) : null;
     await y();
     const entryOf = Int32Array.from(exampleEntry);
@@ -117,7 +120,7 @@ export class Engine {
       classifier = await SoftmaxClassifier.train(vecs, entryOf, entries.length, features.size, opts.train, y);
       if (opts.mlp && vecs.length >= opts.mlp.minExamples) mlp = await Mlp.train(vecs, entryOf, entries.length, features.size, opts.mlp, y);
     } else if (entries.length >= 2) {
-      centroids = new SparseIndex(
+      centroids = SparseIndex.build(
         await centroidVectors(vecs, entryOf, entries.length, features.size, Math.sqrt(1 + opts.charWeight * opts.charWeight), y),
         features.size,
       );
@@ -183,6 +186,8 @@ export class Engine {
   rank(text: string, n = 5): Ranked[] {
     const k = this.entries.length;
     if (k === 0) return [];
+    // Per-entry buffers have k slots and entries are < k; examples are < exampleEntry.length (the
+    // `!` below index them).
     const a = analyze(text);
     const q = this.features.transform(a);
     const sc = this.scratch();
@@ -194,7 +199,7 @@ export class Engine {
     } else if (this.centroids) {
       const c = sc.centroid.fill(0);
       this.centroids.accumulate(q, c);
-      for (let i = 0; i < k; i++) cls[i] = c[i] / this.norm2;
+      for (let i = 0; i < k; i++) cls[i] = c[i]! / this.norm2;
       if (q.idx.length > 0) softmaxInPlace(cls, this.opts.centroidTemperature);
     } else if (q.idx.length > 0) {
       cls[0] = 1;
@@ -202,9 +207,9 @@ export class Engine {
     const cos = sc.cos.fill(0);
     const bestDoc = sc.bestDoc.fill(-1);
     const best = (d: number, dot: number): void => {
-      const e = this.exampleEntry[d];
+      const e = this.exampleEntry[d]!;
       const s = dot / this.norm2;
-      if (s > cos[e] || bestDoc[e] < 0) {
+      if (s > cos[e]! || bestDoc[e]! < 0) {
         cos[e] = s;
         bestDoc[e] = d;
       }
@@ -213,15 +218,15 @@ export class Engine {
       if (q.idx.length > 0) {
         // Every entry returned is re-scored (at least rerankTop), so `question` is always its best.
         const pick = sc.pick;
-        for (let e = 0; e < k; e++) pick[e] = cls[e] + net[e];
-        const ranges = topN(pick, Math.min(k, Math.max(this.opts.rerankTop, n))).map((e) => [this.entryStart[e], this.entryStart[e + 1]] as const);
+        for (let e = 0; e < k; e++) pick[e] = cls[e]! + net[e]!;
+        const ranges = topN(pick, Math.min(k, Math.max(this.opts.rerankTop, n))).map((e) => [this.entryStart[e]!, this.entryStart[e + 1]!] as const);
         this.rows.dots(q, ranges, best);
       }
     } else if (this.examples) {
       const docScores = this.scratchScores;
       docScores.fill(0);
       this.examples.accumulate(q, docScores);
-      for (let d = 0; d < docScores.length; d++) best(d, docScores[d]);
+      for (let d = 0; d < docScores.length; d++) best(d, docScores[d]!);
     }
     const bm = sc.bm.fill(0);
     this.bm25.scoreEntries(a.tokens, bm, this.scratchDocs, this.touched);
@@ -231,27 +236,34 @@ export class Engine {
     const wsum = w.classifier + w.cosine + w.bm25;
     const mw = netOpts?.weight ?? 0;
     const scores = sc.scores.fill(0);
+    const bm25Of = (e: number): number => (self > 0 ? Math.min(1, bm[e]! / self) : 0);
     for (let e = 0; e < k; e++) {
-      const b = self > 0 ? Math.min(1, bm[e] / self) : 0;
-      scores[e] = ((w.classifier * cls[e] + w.cosine * Math.max(0, cos[e]) + w.bm25 * b) / wsum + mw * net[e]) / (1 + mw);
+      scores[e] = ((w.classifier * cls[e]! + w.cosine * Math.max(0, cos[e]!) + w.bm25 * bm25Of(e)) / wsum + mw * net[e]!) / (1 + mw);
     }
     const cover = this.coverage.of(a.tokens);
     const coverWeight = cover ** this.opts.coverageExponent;
     const words = questionWords(a.tokens);
-    const top = topN(scores, n);
-    return top
-      .filter((e) => scores[e] > 0)
-      .map((e) => ({
+    const ranked: Ranked[] = [];
+    for (const e of topN(scores, n)) {
+      const entry = this.entries[e];
+      const score = scores[e]!;
+      if (!entry || !(score > 0)) continue;
+      const classifier = cls[e]!;
+      const blended = Math.min(1, Math.max(0, score));
+      const doc = bestDoc[e]!;
+      ranked.push({
         index: e,
-        id: this.entries[e].id,
-        score: Math.min(1, Math.max(0, scores[e])),
-        confidence: (this.classifier ? (netOpts ? (cls[e] + net[e]) / 2 : cls[e]) : Math.min(1, Math.max(0, scores[e]))) * coverWeight,
+        id: entry.id,
+        score: blended,
+        confidence: (this.classifier ? (netOpts ? (classifier + net[e]!) / 2 : classifier) : blended) * coverWeight,
         coverage: cover,
         words,
-        classifier: cls[e],
-        cosine: cos[e],
-        bm25: self > 0 ? Math.min(1, bm[e] / self) : 0,
-        question: bestDoc[e] >= 0 ? this.exampleText[bestDoc[e]] : (this.entries[e].questions[0] ?? ''),
-      }));
+        classifier,
+        cosine: cos[e]!,
+        bm25: bm25Of(e),
+        question: (doc >= 0 ? this.exampleText[doc] : undefined) ?? entry.questions[0] ?? '',
+      });
+    }
+    return ranked;
   }
 }

@@ -98,9 +98,11 @@ export function analyze(text: string): Analyzed {
   const segs = segments(normalize(text));
   const tokens = tokenizeSegments(segs);
   const counts = new Map<number, number>();
-  for (let i = 0; i < tokens.length; i++) {
-    add(counts, featureKey(Group.Word, tokens[i]));
-    if (i > 0) addPair(counts, tokens[i - 1], tokens[i]);
+  let prev: string | undefined;
+  for (const t of tokens) {
+    add(counts, featureKey(Group.Word, t));
+    if (prev !== undefined) addPair(counts, prev, t);
+    prev = t;
   }
   for (const seg of segs) {
     if (seg.cjk) {
@@ -111,7 +113,8 @@ export function analyze(text: string): Analyzed {
           begin(Group.Pinyin);
           for (let j = i; j < i + n; j++) {
             if (j > i) feed(' ', 0, 1);
-            feed(py[j], 0, py[j].length);
+            const syllable = py[j]!; // j < i + n <= py.length
+            feed(syllable, 0, syllable.length);
           }
           add(counts, end(Group.Pinyin));
         }
@@ -166,8 +169,7 @@ export class FeatureSpace {
     const vocab = new Map<number, number>();
     const df: number[] = [];
     // Feature ids and counts per document, kept from the counting pass (no second lookup).
-    const docIds: Int32Array[] = [];
-    const docCounts: Float32Array[] = [];
+    const docFeatures: { ids: Int32Array; counts: Float32Array }[] = [];
     for (const d of docs) {
       const wait = y();
       if (wait) await wait;
@@ -181,26 +183,25 @@ export class FeatureSpace {
           vocab.set(k, id);
           df.push(0);
         }
-        df[id]++;
+        df[id]!++; // ids are < vocab.size = df.length
         ids[j] = id;
         cs[j++] = c;
       }
-      docIds.push(ids);
-      docCounts.push(cs);
+      docFeatures.push({ ids, counts: cs });
     }
     const n = docs.length;
     const idf = new Float32Array(vocab.size);
     const isChar = new Uint8Array(vocab.size);
     for (const [k, id] of vocab) {
-      idf[id] = Math.log((1 + n) / (1 + df[id])) + 1;
+      idf[id] = Math.log((1 + n) / (1 + df[id]!)) + 1;
       const g = groupOf(k);
       isChar[id] = g === Group.Char || g === Group.Pinyin ? 1 : 0;
     }
     await y();
     const space = new FeatureSpace(HashVocab.fromNumbers(vocab.keys(), vocab.size), idf, isChar, opts);
     const vecs: SparseVec[] = [];
-    for (let d = 0; d < docs.length; d++) {
-      vecs.push(space.weigh(docIds[d], docCounts[d], docIds[d].length));
+    for (const { ids, counts } of docFeatures) {
+      vecs.push(space.weigh(ids, counts, ids.length));
       const wait = y();
       if (wait) await wait;
     }
@@ -228,29 +229,31 @@ export class FeatureSpace {
   weigh(ids: Int32Array, counts: Float32Array, m: number): SparseVec {
     // Sort by feature id, counts alongside: pack (id, position) into one number and sort
     // numerically (a document has far fewer than 65,536 features: input is cut at 600 chars).
+    // `!` below: j < m <= ids.length = counts.length, positions < m, feature ids < idf.length.
     const keys = new Float64Array(m);
-    for (let j = 0; j < m; j++) keys[j] = ids[j] * 65536 + j;
+    for (let j = 0; j < m; j++) keys[j] = ids[j]! * 65536 + j;
     keys.sort();
     const sorted = new Int32Array(m);
     const cs = new Float32Array(m);
     for (let j = 0; j < m; j++) {
-      const pos = keys[j] % 65536;
-      sorted[j] = ids[pos];
-      cs[j] = counts[pos];
+      const pos = keys[j]! % 65536;
+      sorted[j] = ids[pos]!;
+      cs[j] = counts[pos]!;
     }
+    const { idf, isChar } = this;
     const val = new Float32Array(m);
     let nw = 0;
     let nc = 0;
     for (let j = 0; j < m; j++) {
-      const id = sorted[j];
-      const v = (1 + Math.log(cs[j])) * this.idf[id];
+      const id = sorted[j]!;
+      const v = (1 + Math.log(cs[j]!)) * idf[id]!;
       val[j] = v;
-      if (this.isChar[id]) nc += v * v;
+      if (isChar[id]) nc += v * v;
       else nw += v * v;
     }
     const sw = nw > 0 ? 1 / Math.sqrt(nw) : 0;
     const sc = nc > 0 ? this.opts.charWeight / Math.sqrt(nc) : 0;
-    for (let j = 0; j < m; j++) val[j] *= this.isChar[sorted[j]] ? sc : sw;
+    for (let j = 0; j < m; j++) val[j]! *= isChar[sorted[j]!] ? sc : sw;
     return { idx: sorted, val };
   }
 }

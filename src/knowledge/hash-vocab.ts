@@ -85,7 +85,7 @@ export class HashVocab {
       const a = first(k);
       const b = second(k);
       let slot = mix(a, b) & mask;
-      while (ids[slot] >= 0) slot = (slot + 1) & mask;
+      while (ids[slot]! >= 0) slot = (slot + 1) & mask; // slot <= mask < cap
       h1[slot] = a;
       h2[slot] = b;
       ids[slot] = n++;
@@ -105,7 +105,7 @@ export class HashVocab {
     let slot = mix(a, b) & this.mask;
     // Bounded probe: the table is at most half full, but a detached (transferred-away) table is empty.
     for (let n = 0; n < this.ids.length; n++) {
-      const id = this.ids[slot];
+      const id = this.ids[slot]!; // slot <= mask = ids.length - 1
       if (id < 0) return undefined;
       if (this.h1[slot] === a && this.h2[slot] === b) return id;
       slot = (slot + 1) & this.mask;

@@ -67,39 +67,47 @@ export class Mlp {
     const keep = 1 / (1 - opts.dropout);
     const order = Array.from({ length: xs.length }, (_, i) => i);
     const epochs = Math.max(opts.epochs, Math.min(50, Math.ceil(opts.minSteps / Math.max(1, xs.length))));
+    // Hot loops below use `!` on indices that are in range by construction: n < xs.length =
+    // ys.length, labels < k, i < H, c < k, feature ids < nFeatures (w1 has nFeatures * H slots).
     for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, rand);
       const lrEpoch = opts.learningRate * (1 - (0.9 * epoch) / epochs);
       for (const n of order) {
-        const x = xs[n];
-        const target = ys[n];
-        const lr = lrEpoch * classWeight[target];
+        const x = xs[n]!;
+        const target = ys[n]!;
+        const lr = lrEpoch * classWeight[target]!;
         net.forward(x);
         for (let i = 0; i < H; i++) {
           mask[i] = rand() < opts.dropout ? 0 : keep;
-          h[i] *= mask[i];
+          h[i]! *= mask[i]!;
         }
         logits(h, w2, b2, k, p);
         softmaxInPlace(p);
-        p[target] -= 1;
+        p[target]! -= 1;
         for (let i = 0; i < H; i++) {
           dh[i] = 0;
-          if (h[i] === 0) continue;
+          const hi = h[i]!;
+          if (hi === 0) continue;
           const base = i * k;
           let g = 0;
           for (let c = 0; c < k; c++) {
-            g += p[c] * w2[base + c];
-            w2[base + c] -= lr * p[c] * h[i];
+            const pc = p[c]!;
+            g += pc * w2[base + c]!;
+            w2[base + c]! -= lr * pc * hi;
           }
-          dh[i] = g * mask[i];
+          dh[i] = g * mask[i]!;
         }
-        for (let c = 0; c < k; c++) b2[c] -= lr * p[c];
-        for (let j = 0; j < x.idx.length; j++) {
-          const base = x.idx[j] * H;
-          const v = x.val[j] * lr;
-          for (let i = 0; i < H; i++) if (dh[i] !== 0) w1[base + i] -= v * dh[i];
+        for (let c = 0; c < k; c++) b2[c]! -= lr * p[c]!;
+        const { idx, val } = x;
+        for (let j = 0; j < idx.length; j++) {
+          const base = idx[j]! * H;
+          const v = val[j]! * lr;
+          for (let i = 0; i < H; i++) {
+            const d = dh[i]!;
+            if (d !== 0) w1[base + i]! -= v * d;
+          }
         }
-        for (let i = 0; i < H; i++) b1[i] -= lr * dh[i];
+        for (let i = 0; i < H; i++) b1[i]! -= lr * dh[i]!;
         const wait = y();
         if (wait) await wait;
       }
@@ -119,21 +127,24 @@ export class Mlp {
     const { w1, b1, hidden: H } = this.s;
     const h = this.h;
     h.set(b1);
-    for (let j = 0; j < x.idx.length; j++) {
-      const base = x.idx[j] * H;
-      const v = x.val[j];
-      for (let i = 0; i < H; i++) h[i] += v * w1[base + i];
+    // h has H slots; feature ids index rows of H weights.
+    const { idx, val } = x;
+    for (let j = 0; j < idx.length; j++) {
+      const base = idx[j]! * H;
+      const v = val[j]!;
+      for (let i = 0; i < H; i++) h[i]! += v * w1[base + i]!;
     }
-    for (let i = 0; i < H; i++) if (h[i] < 0) h[i] = 0;
+    for (let i = 0; i < H; i++) if (h[i]! < 0) h[i] = 0;
   }
 }
 
 function logits(h: Float32Array, w2: Float32Array, b2: Float32Array, k: number, out: Float64Array): void {
-  for (let c = 0; c < k; c++) out[c] = b2[c];
+  // out and b2 have k slots, w2 has h.length * k.
+  for (let c = 0; c < k; c++) out[c] = b2[c]!;
   for (let i = 0; i < h.length; i++) {
-    const hi = h[i];
+    const hi = h[i]!;
     if (hi === 0) continue;
     const base = i * k;
-    for (let c = 0; c < k; c++) out[c] += hi * w2[base + c];
+    for (let c = 0; c < k; c++) out[c]! += hi * w2[base + c]!;
   }
 }

@@ -23,8 +23,8 @@ export interface ReloadRequest {
   entries?: EngineEntry[];
   maxClassifierEntries: number;
   engine: Partial<EngineOptions>;
-  /** Directory loads: the bot's small-talk phrases, for the warnings. */
-  smallTalk?: SmallTalkPhrases;
+  /** Directory loads: the bot's small-talk phrases, for the warnings (the defaults when not given). */
+  smallTalk?: SmallTalkPhrases | undefined;
 }
 
 export type ReloadReply =
@@ -75,7 +75,7 @@ export class ReloadWorker {
   private worker: Worker | undefined;
   private ready: Promise<Worker> | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: ReloadResult) => void; reject: (e: Error) => void; entries?: EngineEntry[] }>();
+  private readonly pending = new Map<number, { resolve: (r: ReloadResult) => void; reject: (e: Error) => void; entries: EngineEntry[] | undefined }>();
 
   private start(): Promise<Worker> {
     if (this.ready) return this.ready;

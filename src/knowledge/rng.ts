@@ -13,8 +13,9 @@ export function seededRandom(seed: number): () => number {
 export function shuffle<T>(arr: T[], rand: () => number): T[] {
   for (let i = arr.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    const t = arr[i];
-    arr[i] = arr[j];
+    // i and j are in 0..arr.length - 1: the swap moves elements, it never reads a hole.
+    const t = arr[i] as T;
+    arr[i] = arr[j] as T;
     arr[j] = t;
   }
   return arr;

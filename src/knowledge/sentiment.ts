@@ -119,6 +119,7 @@ export function sentimentScore(text: string): number {
 
   for (let i = 0; i < tokens.length; ) {
     const tok = tokens[i];
+    if (tok === undefined) break;
     if (tok.kind === 'bang') {
       bangs++;
       i++;

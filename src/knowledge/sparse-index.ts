@@ -14,13 +14,15 @@ export class SparseIndex {
   private readonly weights: Float32Array;
   readonly nDocs: number;
 
+  private constructor(s: SparseIndexState) {
+    this.start = s.start;
+    this.docs = s.docs;
+    this.weights = s.weights;
+    this.nDocs = s.nDocs;
+  }
+
   static fromState(s: SparseIndexState): SparseIndex {
-    const ix = Object.create(SparseIndex.prototype) as { -readonly [K in keyof SparseIndexState]: SparseIndexState[K] };
-    ix.start = s.start;
-    ix.docs = s.docs;
-    ix.weights = s.weights;
-    ix.nDocs = s.nDocs;
-    return ix as unknown as SparseIndex;
+    return new SparseIndex(s);
   }
 
   get state(): SparseIndexState {
@@ -31,40 +33,40 @@ export class SparseIndex {
    * `maxDf`: features in more documents than this are left out (their postings are long and their
    * weights small): scores become approximate cosines, and queries stay fast on big bases.
    */
-  constructor(vectors: readonly SparseVec[], nFeatures: number, maxDf = Infinity) {
-    this.nDocs = vectors.length;
+  static build(vectors: readonly SparseVec[], nFeatures: number, maxDf = Infinity): SparseIndex {
+    // Feature ids are < nFeatures; `!` below indexes arrays of nFeatures (+1) slots with them.
     const df = new Int32Array(nFeatures);
-    for (const v of vectors) for (let j = 0; j < v.idx.length; j++) df[v.idx[j]]++;
-    const counts = new Int32Array(nFeatures + 1);
+    for (const v of vectors) for (const f of v.idx) df[f]!++;
+    const start = new Int32Array(nFeatures + 1);
     let nnz = 0;
-    for (let f = 0; f < nFeatures; f++) {
-      if (df[f] > maxDf) continue;
-      counts[f + 1] = df[f];
-      nnz += df[f];
+    for (const [f, n] of df.entries()) {
+      if (n <= maxDf) nnz += n;
+      start[f + 1] = nnz;
     }
-    for (let f = 0; f < nFeatures; f++) counts[f + 1] += counts[f];
-    this.start = counts;
-    this.docs = new Int32Array(nnz);
-    this.weights = new Float32Array(nnz);
-    const fill = counts.slice(0, nFeatures);
+    const docs = new Int32Array(nnz);
+    const weights = new Float32Array(nnz);
+    const fill = start.slice(0, nFeatures);
     vectors.forEach((v, d) => {
       for (let j = 0; j < v.idx.length; j++) {
-        const f = v.idx[j];
-        if (df[f] > maxDf) continue;
-        const at = fill[f]++;
-        this.docs[at] = d;
-        this.weights[at] = v.val[j];
+        const f = v.idx[j]!;
+        if (df[f]! > maxDf) continue;
+        const at = fill[f]!++;
+        docs[at] = d;
+        weights[at] = v.val[j]!;
       }
     });
+    return new SparseIndex({ start, docs, weights, nDocs: vectors.length });
   }
 
   /** Adds query·doc into `out` (length nDocs). */
   accumulate(q: SparseVec, out: Float32Array): void {
+    // Query feature ids are < nFeatures (start has nFeatures + 1 slots); postings are < nDocs.
+    const { start, docs, weights } = this;
     for (let j = 0; j < q.idx.length; j++) {
-      const f = q.idx[j];
-      const w = q.val[j];
-      const end = this.start[f + 1];
-      for (let i = this.start[f]; i < end; i++) out[this.docs[i]] += w * this.weights[i];
+      const f = q.idx[j]!;
+      const w = q.val[j]!;
+      const end = start[f + 1]!;
+      for (let i = start[f]!; i < end; i++) out[docs[i]!]! += w * weights[i]!;
     }
   }
 }

@@ -26,13 +26,19 @@ export class SparseRows {
 
   static from(vectors: readonly SparseVec[], nFeatures: number): SparseRows {
     const start = new Int32Array(vectors.length + 1);
-    for (let d = 0; d < vectors.length; d++) start[d + 1] = start[d] + vectors[d].idx.length;
-    const idx = new Int32Array(start[vectors.length]);
-    const val = new Float32Array(start[vectors.length]);
-    vectors.forEach((v, d) => {
-      idx.set(v.idx, start[d]);
-      val.set(v.val, start[d]);
-    });
+    let nnz = 0;
+    for (const [d, v] of vectors.entries()) {
+      nnz += v.idx.length;
+      start[d + 1] = nnz;
+    }
+    const idx = new Int32Array(nnz);
+    const val = new Float32Array(nnz);
+    let at = 0;
+    for (const v of vectors) {
+      idx.set(v.idx, at);
+      val.set(v.val, at);
+      at += v.idx.length;
+    }
     return new SparseRows({ start, idx, val, nFeatures });
   }
 
@@ -49,19 +55,20 @@ export class SparseRows {
    * `ranges` ([from, to] pairs). The query is scattered once into a dense buffer, cleared after.
    */
   dots(q: SparseVec, ranges: readonly (readonly [number, number])[], each: (row: number, dot: number) => void): void {
-    const dense = this.dense;
-    for (let j = 0; j < q.idx.length; j++) dense[q.idx[j]] = q.val[j];
+    const { dense, start, idx, val } = this;
+    // Feature ids (query and rows) are < nFeatures = dense.length; rows `from`..`to` exist.
+    for (let j = 0; j < q.idx.length; j++) dense[q.idx[j]!] = q.val[j]!;
     try {
       for (const [from, to] of ranges) {
         for (let d = from; d < to; d++) {
           let s = 0;
-          const end = this.start[d + 1];
-          for (let i = this.start[d]; i < end; i++) s += this.val[i] * dense[this.idx[i]];
+          const end = start[d + 1]!;
+          for (let i = start[d]!; i < end; i++) s += val[i]! * dense[idx[i]!]!;
           each(d, s);
         }
       }
     } finally {
-      for (let j = 0; j < q.idx.length; j++) dense[q.idx[j]] = 0;
+      for (const f of q.idx) dense[f] = 0;
     }
   }
 }

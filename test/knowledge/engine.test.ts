@@ -27,6 +27,7 @@ const entries = [
 test('classifier mode: the best-example cosine is exact for the top entries and names the matching example', async () => {
   const engine = await Engine.build(entries, { yieldEveryMs: null });
   const [top] = engine.rank('activate the new card');
+  assert.ok(top);
   assert.equal(top.id, 'card_activate');
   assert.equal(top.question, 'activate the new card');
   assert.ok(Math.abs(top.cosine - 1) < 1e-5, `cosine of a question with itself is 1, got ${top.cosine}`);
@@ -41,9 +42,11 @@ test('classifier mode: the best-example cosine is exact for the top entries and 
 test('confidence is scaled by word coverage: words the base never saw lower it', async () => {
   const engine = await Engine.build(entries, { yieldEveryMs: null });
   const known = engine.rank('when will my card arrive')[0];
+  assert.ok(known);
   assert.equal(known.coverage, 1);
   assert.ok(Math.abs(known.confidence - known.classifier) < 1e-9);
   const half = engine.rank('when will my parrot sing')[0];
+  assert.ok(half);
   assert.ok(half.coverage > 0 && half.coverage < 1, `coverage ${half.coverage}`);
   assert.ok(Math.abs(half.confidence - half.classifier * half.coverage ** defaultEngineOptions.coverageExponent) < 1e-9);
 });
@@ -103,7 +106,9 @@ test('class-balanced training: a rare class is not drowned by a frequent one on 
     const c = await SoftmaxClassifier.train(xs, Int32Array.from(ys), 2, 3, { ...defaultTrainOptions, dropout: 0, balance }, () => undefined);
     const out = new Float64Array(2);
     c.predict(shared, out);
-    return out[1];
+    const [, rare] = out;
+    assert.ok(rare !== undefined);
+    return rare;
   };
   const plain = await prob('none');
   const balanced = await prob('weight');
@@ -125,8 +130,9 @@ test('Chinese homophone typos (pinyin input) still reach the right entry', async
   for (const [q, want] of [
     ['帐单怎么查', 'bill'],
     ['会员怎么叙费', 'renew'],
-  ]) {
+  ] as const) {
     const [top, second] = engine.rank(q);
+    assert.ok(top && second, q);
     assert.equal(top.id, want, q);
     assert.ok(top.classifier - second.classifier > 0.4, `${q}: ${top.classifier} vs ${second.classifier}`);
   }
@@ -143,15 +149,17 @@ test('one-typo words and ids keep full coverage; unknown words lose it', async (
   // Deletion, swap, insertion, substitution: each one edit from "transfer" / "cancel".
   for (const q of ['cancel transfr', 'cancel trasnfer', 'cancel transfeer', 'cancel tronsfer', 'cancl my transfer']) {
     const top = engine.rank(q)[0];
+    assert.ok(top, q);
     assert.equal(top.id, 'cancel_transfer', q);
     assert.equal(top.coverage, 1, `${q}: coverage ${top.coverage}`);
   }
   // Numbers (amounts, ids) do not count either way.
-  assert.equal(engine.rank('cancel my transfer 48213')[0].coverage, 1);
+  assert.equal(engine.rank('cancel my transfer 48213')[0]?.coverage, 1);
   const offTopic = engine.rank('what is photosynthesis')[0];
-  assert.ok(offTopic.coverage < 0.7, `off-topic coverage ${offTopic.coverage}`);
+  assert.ok(offTopic && offTopic.coverage < 0.7, `off-topic coverage ${offTopic?.coverage}`);
   // Two edits away is not a typo of a known word.
-  assert.ok(engine.rank('cancel trnsfre')[0].coverage < 1);
+  const twoEdits = engine.rank('cancel trnsfre')[0];
+  assert.ok(twoEdits && twoEdits.coverage < 1);
 });
 
 test('bases with enough examples add the small network: it trains, ranks, and survives the state round trip', async () => {
@@ -167,6 +175,7 @@ test('bases with enough examples add the small network: it trains, ranks, and su
   assert.equal(plain.state.mlp, null);
   const q = 'my card never arrived';
   const [top] = withNet.rank(q);
+  assert.ok(top);
   assert.equal(top.id, 'card_arrival');
   // Confidence is the mean of both models' probabilities, so it differs from the classifier's alone.
   assert.notEqual(top.confidence, top.classifier * top.coverage);

@@ -48,7 +48,7 @@ test('kb import writes a knowledge file the bot answers from; unanswered entries
     ['card_arrival'],
     'the pending entry is not loaded',
   );
-  assert.deepEqual(kb.entries[0].answer, { en: 'Cards arrive within 5 working days.', zh: '卡片 5 个工作日内送达。' });
+  assert.deepEqual(kb.entries[0]?.answer, { en: 'Cards arrive within 5 working days.', zh: '卡片 5 个工作日内送达。' });
   assert.match(await readFile(join(kbDir, 'faq.yaml'), 'utf8'), /- id: change_pin[\s\S]*status: pending/);
 
   const bot = await KnowledgeBot.create({ dir: kbDir, bot: botConfigSchema.parse({}) });

@@ -61,9 +61,9 @@ test('CSV import: one entry per category, answers from the answers file', () => 
     'category,answer\ncard_arrival,Cards arrive in 5 days.\n',
   );
   assert.equal(entries.length, 2);
-  assert.deepEqual(entries[0].questions, { en: ['where is my card', 'my card, has it shipped?'] });
-  assert.deepEqual(entries[0].answer, { en: 'Cards arrive in 5 days.' });
-  assert.equal(entries[1].id, 'change_pin_');
+  assert.deepEqual(entries[0]?.questions, { en: ['where is my card', 'my card, has it shipped?'] });
+  assert.deepEqual(entries[0]?.answer, { en: 'Cards arrive in 5 days.' });
+  assert.equal(entries[1]?.id, 'change_pin_');
 });
 
 test('English contractions give the same words with or without the apostrophe', () => {

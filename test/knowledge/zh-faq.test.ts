@@ -22,9 +22,9 @@ async function runEval(argv: string[]): Promise<{ code: number; lines: string[];
 test('eval on the zh FAQ: per-category table, then one JSON line with the figures', async () => {
   const { code, lines } = await runEval(['--kb-csv', join(DIR, 'train.csv'), '--test-csv', join(DIR, 'test.csv'), '--locale', 'zh']);
   assert.equal(code, 0);
-  assert.match(lines[0], /^category\tn\ttop1\tanswered_right\tescalated\tclarified$/);
+  assert.match(lines[0] ?? '', /^category\tn\ttop1\tanswered_right\tescalated\tclarified$/);
   assert.ok(lines.some((l) => l.startsWith('shipping_fee\t2\t')));
-  const r = JSON.parse(lines[lines.length - 1]) as Record<string, number | null>;
+  const r = JSON.parse(lines.at(-1) ?? '') as Record<string, number | null>;
   assert.equal(r.entries, 19);
   assert.equal(r.testRows, 43);
   assert.equal(r.oosRecall, null);
@@ -106,18 +106,23 @@ test('eval --sweep prints the trade-off per answer threshold and the calibration
     const { code, lines } = await runEval(['--kb-csv', join(DIR, 'train.csv'), '--test-csv', join(DIR, 'test.csv'), '--oos-csv', join(dir, 'oos.csv'), '--locale', 'zh', '--sweep', '--quiet']);
     assert.equal(code, 0);
     assert.equal(lines[0], 'answerThreshold\tinScopeAccuracy\tescalatedRate\toosRecall');
-    const rows = lines.slice(1, -1).map((l) => l.split('\t').map(Number));
+    const rows = lines.slice(1, -1).map((l) => {
+      const [threshold = NaN, inScope = NaN, escalated = NaN, oos = NaN] = l.split('\t').map(Number);
+      return { threshold, inScope, escalated, oos };
+    });
     assert.equal(rows.length, 16);
-    assert.deepEqual([rows[0][0], rows[rows.length - 1][0]], [0.2, 0.95]);
-    for (let i = 1; i < rows.length; i++) {
+    assert.deepEqual([rows[0]?.threshold, rows.at(-1)?.threshold], [0.2, 0.95]);
+    rows.slice(1).forEach((row, i) => {
+      const prev = rows[i];
+      assert.ok(prev);
       // A higher answer threshold never answers more: escalations and OOS recall only grow.
-      assert.ok(rows[i][2] >= rows[i - 1][2], `escalatedRate at ${rows[i][0]}`);
-      assert.ok(rows[i][3] >= rows[i - 1][3], `oosRecall at ${rows[i][0]}`);
-    }
-    const summary = JSON.parse(lines[lines.length - 1]) as { ece: number; oosRecall: number; inScopeAccuracy: number; escalatedRate: number };
+      assert.ok(row.escalated >= prev.escalated, `escalatedRate at ${row.threshold}`);
+      assert.ok(row.oos >= prev.oos, `oosRecall at ${row.threshold}`);
+    });
+    const summary = JSON.parse(lines.at(-1) ?? '') as { ece: number; oosRecall: number; inScopeAccuracy: number; escalatedRate: number };
     // The row at the default threshold (0.4) is exactly what respond() did.
-    const at = rows.find((r) => r[0] === 0.4);
-    assert.deepEqual([at?.[1], at?.[2]], [Number(summary.inScopeAccuracy.toFixed(3)), Number(summary.escalatedRate.toFixed(3))]);
+    const at = rows.find((r) => r.threshold === 0.4);
+    assert.deepEqual([at?.inScope, at?.escalated], [Number(summary.inScopeAccuracy.toFixed(3)), Number(summary.escalatedRate.toFixed(3))]);
     assert.ok(summary.ece >= 0 && summary.ece < 0.5, `ece ${summary.ece}`);
     assert.equal(summary.oosRecall, 1);
   } finally {
