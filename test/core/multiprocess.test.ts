@@ -1,6 +1,5 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { hubConfigSchema } from '../../src/hub/config-schema.js';
 import { HubQueues } from '../../src/core/queues/hub-queues.js';
