@@ -20,7 +20,7 @@ import { isHumanRequest } from './human.js';
 import { LiveSnapshot } from './live-snapshot.js';
 import { createLlmAnswerer, type LlmAnswerer, type LlmConfig } from './llm.js';
 import type { Ranked } from './ranked.js';
-import { entrySchema, fillTemplate, pickLocale, type KnowledgeEntry } from './schema.js';
+import { entrySchema, pickLocale, type KnowledgeEntry } from './schema.js';
 import { sentimentScore } from './sentiment.js';
 import { fillSlots, missingSlot, readSlotState, writeSlotState } from './slots.js';
 import { SmallTalkMatcher, type SmallTalk } from './small-talk.js';
@@ -186,7 +186,7 @@ export class KnowledgeBot implements Responder {
       const switched = verdict.kind === 'answer' && verdict.top.id !== pendingEntry.id;
       if (!switched && asking) {
         const asks = pending.asks + 1;
-        const prompt = `${fillTemplate(this.t(snap, 'slotInvalid', locale), { slot: asking.name })} ${pickLocale(asking.prompt, locale)}`;
+        const prompt = `${tpl(snap.templates, 'slotInvalid', locale, { slot: asking.name })} ${pickLocale(asking.prompt, locale)}`;
         return {
           kind: 'answer',
           text: prompt,

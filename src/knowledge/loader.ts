@@ -8,7 +8,8 @@ import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { HubError } from '../core/errors.js';
 import { entrySchema, fileSchema, type KnowledgeEntry } from './schema.js';
-import { mergeTemplates, templatesFileSchema, type Templates } from './templates.js';
+import { placeholderMessage } from '../core/templates.js';
+import { mergeTemplates, templateProblems, templatesFileSchema, type Templates } from './templates.js';
 import { SmallTalkMatcher, smallTalkWarnings, type SmallTalkPhrases } from './small-talk.js';
 import { normalize } from './tokenize.js';
 
@@ -114,6 +115,11 @@ export function parseTemplatesFile(file: string, source: string): Templates {
   const raw: unknown = p.doc.toJS() ?? {};
   const r = templatesFileSchema.safeParse(raw);
   if (!r.success) throw zodError(p, [], r.error);
+  const problem = templateProblems(r.data)[0];
+  if (problem) {
+    const path = problem.locale === undefined ? [problem.key] : [problem.key, problem.locale];
+    throw invalid(file, lineOf(p, path), fieldName(path), placeholderMessage(problem));
+  }
   return mergeTemplates(r.data);
 }
 

@@ -14,6 +14,7 @@
  *       status: approved            # `pending` entries are skipped
  */
 import { z } from 'zod';
+import { localeText } from '../core/templates.js';
 import { actionSpecSchema } from './action.js';
 
 export const localizedSchema = z.union([z.string().min(1), z.record(z.string(), z.string().min(1))]);
@@ -67,11 +68,9 @@ export interface KnowledgeEntry extends EntryInput {
   source: { file: string; line: number };
 }
 
-/** The text for `locale`, falling back to en, zh, then the first given. */
+/** The text for `locale`, falling back to its language, en, zh, then the first given ('' for none). */
 export function pickLocale(text: Localized, locale: string): string {
-  if (typeof text === 'string') return text;
-  const short = locale.toLowerCase().slice(0, 2);
-  return text[locale] ?? text[short] ?? text.en ?? text.zh ?? Object.values(text)[0] ?? '';
+  return localeText(text, locale) ?? '';
 }
 
 /** `{{name}}` and `{{a.b}}` substitution; unknown names become empty. */

@@ -1,9 +1,12 @@
 /**
  * Customer-facing texts of the bot. Code defaults (zh + en) below; `_templates.yaml` in the
  * knowledge directory overrides any key per locale, e.g. `clarify: { zh: "您是想问：", en: "Did you mean:" }`.
+ * Rendered by the core's renderer (locale fallback, `{{var}}`); `templateVars` says which
+ * variables a key's texts may use, and the loader rejects a text that uses any other.
  */
 import { z } from 'zod';
-import { localizedSchema, pickLocale, type Localized } from './schema.js';
+import { renderText, undeclaredVars, type PlaceholderProblem, type TemplateVars } from '../core/templates.js';
+import { localizedSchema, type Localized } from './schema.js';
 
 export const defaultTemplates = {
   clarify: { zh: '您是想问以下哪个问题？', en: 'Did you mean one of these?' },
@@ -48,6 +51,12 @@ export const defaultTemplates = {
 export type TemplateKey = keyof typeof defaultTemplates;
 export type Templates = Record<TemplateKey, Localized>;
 
+/** The variables of each key's texts (keys not listed take none): the name of the slot asked for. */
+export const templateVars = {
+  askSlot: ['slot'],
+  slotInvalid: ['slot'],
+} as const satisfies Partial<Record<TemplateKey, readonly string[]>>;
+
 export const templatesFileSchema = z
   .object(
     Object.fromEntries(Object.keys(defaultTemplates).map((k) => [k, localizedSchema.optional()])) as Record<
@@ -57,7 +66,7 @@ export const templatesFileSchema = z
   )
   .strict();
 
-export function mergeTemplates(overrides: Partial<Record<TemplateKey, Localized>>): Templates {
+export function mergeTemplates(overrides: { readonly [K in TemplateKey]?: Localized | undefined }): Templates {
   const out: Templates = { ...defaultTemplates };
   for (const key of Object.keys(defaultTemplates) as TemplateKey[]) {
     const o = overrides[key];
@@ -68,6 +77,12 @@ export function mergeTemplates(overrides: Partial<Record<TemplateKey, Localized>
   return out;
 }
 
-export function text(t: Templates, key: TemplateKey, locale: string): string {
-  return pickLocale(t[key], locale);
+/** Placeholders in `texts` that their key does not take (`templateVars`). */
+export function templateProblems(texts: { readonly [K in TemplateKey]?: Localized | undefined }): PlaceholderProblem[] {
+  return undeclaredVars(texts, templateVars);
+}
+
+/** The text of `key` in `locale` (else its language, English, Chinese, any) with `vars` filled in. */
+export function text(t: Templates, key: TemplateKey, locale: string, vars: TemplateVars = {}): string {
+  return renderText(t[key], locale, vars) ?? '';
 }

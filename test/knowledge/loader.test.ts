@@ -9,6 +9,7 @@ import { Engine, transferList } from '../../src/knowledge/engine.js';
 import { HashVocab } from '../../src/knowledge/hash-vocab.js';
 import { loadKnowledgeDir, parseKnowledgeFile, type ParseCache } from '../../src/knowledge/loader.js';
 import { ReloadWorker } from '../../src/knowledge/reloader.js';
+import { defaultTemplates, templateProblems } from '../../src/knowledge/templates.js';
 import { FIXTURES, tempCopy, turn, waitFor } from './helpers.js';
 
 const cfg = botConfigSchema.parse({ reloadDebounceMs: 50 });
@@ -78,6 +79,46 @@ test('templates file overrides texts per locale', async () => {
     assert.ok(zh.kind === 'answer' && zh.text === '你好呀！');
     assert.ok(en.kind === 'answer' && en.text.startsWith('Hello'));
     await bot.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('templates file: a text using a variable its key does not take is a load error naming file, line, key and variable', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    const file = join(dir, '_templates.yaml');
+    await writeFile(file, 'greeting: { zh: 您好！, en: Hello! }\nclarify:\n  zh: 您是想问{{slot}}吗？\n');
+    await assert.rejects(loadKnowledgeDir(dir), (err: unknown) => {
+      assert.ok(isHubError(err));
+      assert.equal(err.code, 'CONFIG_INVALID');
+      assert.deepEqual(err.context, { file, line: 3, field: 'clarify.zh' });
+      assert.match(err.message, /_templates\.yaml:3: clarify\.zh: uses \{\{slot\}\}, which clarify does not provide \(it takes no variables\)/);
+      return true;
+    });
+    await writeFile(file, 'askSlot: "Your {{slots}}?"\n');
+    await assert.rejects(loadKnowledgeDir(dir), /_templates\.yaml:1: askSlot: uses \{\{slots\}\}, which askSlot does not provide \(it takes \{\{slot\}\}\)/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the code defaults use only their declared variables; slotInvalid fills {{slot}} through the core renderer', async () => {
+  assert.deepEqual(templateProblems(defaultTemplates), []);
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    await writeFile(join(dir, 'orders.yaml'), await readFile(join(FIXTURES, 'orders-action.yaml'), 'utf8'));
+    await writeFile(join(dir, '_templates.yaml'), 'slotInvalid: { zh: "{{slot}} 格式不对。" }\n');
+    const bot = await KnowledgeBot.create({ dir, bot: cfg });
+    try {
+      const ask = await bot.respond(turn('我的订单到哪了', 'zh'));
+      assert.ok(ask.kind === 'answer' && ask.state, JSON.stringify(ask));
+      const again = await bot.respond(turn('不知道', 'zh', { state: ask.state }));
+      assert.ok(again.kind === 'answer', JSON.stringify(again));
+      assert.equal(again.text, 'order_no 格式不对。 请提供您的订单号。');
+    } finally {
+      await bot.close();
+    }
   } finally {
     await cleanup();
   }
