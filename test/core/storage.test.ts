@@ -196,9 +196,18 @@ for (const dialect of DIALECTS) {
       assert.equal(again.created, true);
       assert.equal((await storage.deskCases.insertPosted('slack', 'esc2', conv.id, 'C1', '111.222')).created, false);
       assert.equal((await storage.deskCases.byThread('slack', 'C1', '111.222'))?.escalationId, 'esc2');
-      await storage.deskCases.recordPost('slack', 'relay:1', conv.id, '111.333');
-      await storage.deskCases.recordPost('slack', 'relay:1', conv.id, '111.444');
+      const posts = await Promise.all([1, 2, 3].map((i) => storage.deskCases.claimPost('slack', 'relay:1', conv.id, `p${i}`, clock.now() - 60_000)));
+      assert.deepEqual(posts.map((p) => p.state).sort(), ['busy', 'busy', 'claimed']);
+      await storage.deskCases.completePost('slack', 'relay:1', '111.333');
+      assert.deepEqual(await storage.deskCases.claimPost('slack', 'relay:1', conv.id, 'p4', clock.now()), { state: 'posted', ts: '111.333' });
       assert.equal(await storage.deskCases.posted('slack', 'relay:1'), '111.333');
+      // A claim whose worker died is taken over once it is stale; a released one at once.
+      assert.equal((await storage.deskCases.claimPost('slack', 'note:1', conv.id, 'dead', clock.now() - 60_000)).state, 'claimed');
+      assert.equal((await storage.deskCases.claimPost('slack', 'note:1', conv.id, 'next', clock.now() - 60_000)).state, 'busy');
+      clock.advance(61_000);
+      assert.equal((await storage.deskCases.claimPost('slack', 'note:1', conv.id, 'next', clock.now() - 60_000)).state, 'claimed');
+      await storage.deskCases.releasePost('slack', 'note:1', 'next');
+      assert.equal((await storage.deskCases.claimPost('slack', 'note:1', conv.id, 'third', clock.now() - 60_000)).state, 'claimed');
     });
   });
 

@@ -30,4 +30,22 @@ describe('slack desk: a hand-over followed by a burst of messages', () => {
     assert.equal(casePosts().length, 3);
     assert.equal(h.lb.sentTo('burst').filter((m) => m.author === 'agent').length, 3);
   });
+
+  it('the same event handled by two workers at once posts once (the other waits and then finds the post)', async () => {
+    const h = await startSlackHub();
+    after(() => h.stop());
+    await h.lb.receive('twice', 'I want a human', { userName: 'Tess' });
+    const { conversation, ref } = await caseOf(h, 'twice');
+    await h.lb.receive('twice', 'are you there?', { userName: 'Tess' });
+    await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('are you there')), 'relay');
+    // The hand-over message itself was never relayed (it opened the case): relay it from two workers at once.
+    const first = (await h.t.hub.storage.events.ofConversation(conversation.id)).find((e) => e.type === 'message.received')!;
+    const ev = { ...first, payload: { ...(first.payload as object), toAgent: true } };
+    const both = await Promise.allSettled([h.t.hub.subs.deliver('desk-slack', ev), h.t.hub.subs.deliver('desk-slack', ev)]);
+    assert.ok(both.some((r) => r.status === 'fulfilled'));
+    for (const r of both) if (r.status === 'rejected') assert.match(String(r.reason), /being made by another worker/);
+    await h.t.hub.subs.deliver('desk-slack', ev); // the waiting one, retried: finds the post
+    assert.equal(threadPosts(h, ref.ts).filter((p) => p.text.includes('I want a human')).length, 1);
+    assert.equal(threadPosts(h, ref.ts).filter((p) => p.text.includes('are you there')).length, 1);
+  });
 });

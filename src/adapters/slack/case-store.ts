@@ -74,8 +74,21 @@ export class CaseStore {
     return this.storage.deskCases.posted(DESK, key);
   }
 
-  recordPost(conversationId: string, key: string, ts: string): Promise<void> {
-    return this.storage.deskCases.recordPost(DESK, key, conversationId, ts);
+  claimPost(key: string, conversationId: string, owner: string, staleBefore: number) {
+    return this.storage.deskCases.claimPost(DESK, key, conversationId, owner, staleBefore);
+  }
+
+  completePost(key: string, ts: string): Promise<void> {
+    return this.storage.deskCases.completePost(DESK, key, ts);
+  }
+
+  releasePost(key: string, owner: string): Promise<void> {
+    return this.storage.deskCases.releasePost(DESK, key, owner);
+  }
+
+  /** true when a case message is being posted right now (its thread is not known yet). */
+  posting(since: number): Promise<boolean> {
+    return this.storage.deskCases.posting(DESK, since);
   }
 
   snapshot(c: DeskCase): CaseSnapshot | undefined {

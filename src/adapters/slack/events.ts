@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { DeskContext } from '../../core/desk.js';
 import type { AttachmentMeta } from '../../core/types.js';
-import { isHubError, errorMessage } from '../../core/errors.js';
+import { HubError, isHubError, errorMessage } from '../../core/errors.js';
 import type { SlackApi } from './api.js';
 import type { SlackConfig } from './config.js';
 import type { CaseStore } from './case-store.js';
@@ -78,6 +78,10 @@ export class SlackInbound {
     if (!ev.thread_ts || ev.thread_ts === ev.ts || !ev.user) return; // not a thread reply by a person
     const found = await this.d.cases.findByThread(ev.channel, ev.thread_ts);
     if (!found) {
+      // A case message Slack already shows may not have its thread recorded yet: let Slack retry.
+      if (await this.d.cases.posting(this.d.ctx.now() - 60_000)) {
+        throw new HubError('WAITING', 'slack: a reply in a thread not known yet while a case is being posted; Slack will retry', { retry: 'retry' });
+      }
       log.info({ channel: ev.channel, thread: ev.thread_ts }, 'slack: unknown thread: a reply in a thread that is no Switchboard case; ignored');
       return;
     }

@@ -32,11 +32,12 @@ type Known = { conversation: Conversation; case: PostedCase };
 type Thread = Pick<PostedCase, 'threadChannel' | 'threadTs'>;
 
 /**
- * The desk's reactions to conversation events and its own reminders. Each step is repeatable: posts
- * are recorded under a key (`desk_posts`) and skipped when found; the case message is claimed in
- * `desk_cases` (unique per escalation) before it is posted, so one escalation gets one case however
- * many jobs race for it. The remaining duplicate window: the process dying after Slack accepted a
- * post and before its record was written (that one post may appear twice after the retry).
+ * The desk's reactions to conversation events and its own reminders. Each step is repeatable: every
+ * post is claimed under a key (`desk_posts`) before it is made and skipped once recorded; the case
+ * message is claimed in `desk_cases` (unique per escalation), so one escalation gets one case and one
+ * relay per message however many jobs race. The remaining duplicate window: the process dying after
+ * Slack accepted a post and before its ts was recorded (after the claim goes stale, 60 s, the retry
+ * posts it again).
  */
 export class CaseJobs {
   constructor(private readonly d: JobDeps) {}
@@ -125,12 +126,24 @@ export class CaseJobs {
     return { conversation: conv, case: c };
   }
 
-  /** Posts `text` in the case thread once per `key`; returns its ts. */
+  /**
+   * Posts `text` in the case thread once per `key`; returns its ts. The key is claimed before the
+   * post, so two workers running the same step at once post once (the other waits for the first).
+   */
   async postOnce(conversationId: string, key: string, c: Thread, text: string, broadcast = false): Promise<string> {
-    const done = await this.d.cases.posted(key);
-    if (done) return done;
-    const ts = await this.d.api.post({ channel: c.threadChannel, threadTs: c.threadTs, text, broadcast });
-    await this.d.cases.recordPost(conversationId, key, ts);
+    const { cases, api, ctx } = this.d;
+    const owner = randomBytes(6).toString('hex');
+    const claim = await cases.claimPost(key, conversationId, owner, ctx.now() - PENDING_MS);
+    if (claim.state === 'posted') return claim.ts;
+    if (claim.state === 'busy') throw new HubError('WAITING', `post ${key} is being made by another worker`, { retry: 'delay', retryAfterMs: CASE_WAIT_MS });
+    let ts: string;
+    try {
+      ts = await api.post({ channel: c.threadChannel, threadTs: c.threadTs, text, broadcast });
+    } catch (err) {
+      await cases.releasePost(key, owner).catch(() => undefined);
+      throw err;
+    }
+    await cases.completePost(key, ts);
     return ts;
   }
 

@@ -155,14 +155,56 @@ export class DeskCaseRepo {
   /** ts of what the desk posted under `key`, if it did. */
   async posted(desk: string, key: string): Promise<string | undefined> {
     const r = await this.q.selectFrom('desk_posts').select('ts').where('desk', '=', desk).where('key', '=', key).executeTakeFirst();
-    return r?.ts;
+    return r?.ts ?? undefined;
   }
 
-  async recordPost(desk: string, key: string, conversationId: string, ts: string): Promise<void> {
-    await this.q
+  /**
+   * Claims the post under `key` for `owner`: `posted` when it was made already, `claimed` for exactly
+   * one caller at a time, else `busy` (another worker is posting it; a claim older than `staleBefore`
+   * is taken over, its worker died mid-post).
+   */
+  async claimPost(desk: string, key: string, conversationId: string, owner: string, staleBefore: number): Promise<{ state: 'posted'; ts: string } | { state: 'claimed' | 'busy' }> {
+    const now = this.stamp.now();
+    const res = await this.q
       .insertInto('desk_posts')
-      .values({ desk, key, conversation_id: conversationId, ts, created_at: this.stamp.now() })
+      .values({ desk, key, conversation_id: conversationId, ts: null, owner, created_at: now })
       .onConflict((oc) => oc.columns(['desk', 'key']).doNothing())
-      .execute();
+      .executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 1) return { state: 'claimed' };
+    const r = await this.q.selectFrom('desk_posts').selectAll().where('desk', '=', desk).where('key', '=', key).executeTakeFirst();
+    if (r?.ts) return { state: 'posted', ts: r.ts };
+    if (!r || r.created_at >= staleBefore) return { state: 'busy' };
+    const taken = await this.q
+      .updateTable('desk_posts')
+      .set({ owner, created_at: now })
+      .where('desk', '=', desk)
+      .where('key', '=', key)
+      .where('ts', 'is', null)
+      .where('created_at', '=', r.created_at)
+      .executeTakeFirst();
+    return { state: Number(taken.numUpdatedRows) === 1 ? 'claimed' : 'busy' };
+  }
+
+  /** The claimed post is made: its ts. */
+  async completePost(desk: string, key: string, ts: string): Promise<void> {
+    await this.q.updateTable('desk_posts').set({ ts, owner: null }).where('desk', '=', desk).where('key', '=', key).execute();
+  }
+
+  /** Gives up a claimed post after a failure, so a retry posts at once. */
+  async releasePost(desk: string, key: string, owner: string): Promise<void> {
+    await this.q.deleteFrom('desk_posts').where('desk', '=', desk).where('key', '=', key).where('owner', '=', owner).where('ts', 'is', null).execute();
+  }
+
+  /** true when a case of this desk is being posted since `since` (its thread id is not recorded yet). */
+  async posting(desk: string, since: number): Promise<boolean> {
+    const r = await this.q
+      .selectFrom('desk_cases')
+      .select('id')
+      .where('desk', '=', desk)
+      .where('state', '=', 'posting')
+      .where('pending_since', '>=', since)
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
   }
 }

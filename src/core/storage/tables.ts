@@ -126,12 +126,16 @@ export interface DeskCaseTable {
   updated_at: number;
 }
 
-/** What a desk posted under a key (a relay, a note): repeated work finds it and posts nothing. */
+/**
+ * What a desk posted under a key (a relay, a note): repeated work finds it and posts nothing. A row
+ * without `ts` is a post in progress by `owner` (claimed at `created_at`).
+ */
 export interface DeskPostTable {
   desk: string;
   key: string;
   conversation_id: string;
-  ts: string;
+  ts: string | null;
+  owner: string | null;
   created_at: number;
 }
 

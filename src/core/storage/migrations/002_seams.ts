@@ -79,7 +79,8 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
     .addColumn('desk', 'varchar(32)', (c) => c.notNull())
     .addColumn('key', 'varchar(400)', (c) => c.notNull())
     .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
-    .addColumn('ts', 'varchar(64)', (c) => c.notNull())
+    .addColumn('ts', 'varchar(64)')
+    .addColumn('owner', 'varchar(64)')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('desk_posts_pk', ['desk', 'key'])
     .execute();
