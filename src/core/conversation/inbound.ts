@@ -2,6 +2,7 @@ import type { Conversation, Customer, Identity, StoredMessage } from '../model.j
 import type { Storage } from '../storage/storage.js';
 import type { Capabilities, InboundMessage } from '../types.js';
 import { detectLocale } from '../locale.js';
+import { HubError } from '../errors.js';
 import { inboundKey } from '../storage/messages.js';
 import { awaitingCsat, csatScore } from './csat.js';
 import { changeConversation, type ChangeDeps } from './change.js';
@@ -66,24 +67,34 @@ export async function processInbound(deps: InboundDeps, msg: InboundMessage): Pr
  * Stores an inbound message once per (channel, platform message id), with its identity and
  * conversation (routed by thread key when given), in one transaction.
  */
-export function recordInbound(
+export async function recordInbound(
   storage: Storage,
   msg: InboundMessage,
   routing: { threadKey?: string; reopenWindowMs: number; keepResolved?: (c: Conversation) => boolean },
 ): Promise<RecordedInbound> {
-  return storage.transaction(async (tx) => {
+  // The common case, a new message, costs no lookup of the key: the insert finds a duplicate.
+  const fresh = await storage.transaction(async (tx) => {
     const { customer, identity } = await tx.customers.resolve(msg);
-    const existing = await tx.messages.byKey(inboundKey(msg));
-    if (existing) {
-      const conversation = await tx.conversations.get(existing.conversationId);
-      if (!conversation) throw new Error(`conversation ${existing.conversationId} missing`);
-      return { message: existing, duplicate: true, customer, identity, conversation };
-    }
     const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing });
     const message = await tx.messages.insertInbound(msg, conversation.id, customer.id);
+    // A redelivery: undo what routing may have created, then read the stored message below.
+    if (!message) throw DUPLICATE;
     return { message, duplicate: false, customer, identity, conversation };
+  }).catch((err: unknown) => {
+    if (err === DUPLICATE) return undefined;
+    throw err;
+  });
+  if (fresh) return fresh;
+  return storage.transaction(async (tx) => {
+    const { customer, identity } = await tx.customers.resolve(msg);
+    const message = await tx.messages.byKey(inboundKey(msg));
+    const conversation = message ? await tx.conversations.get(message.conversationId) : undefined;
+    if (!message || !conversation) throw new HubError('STORAGE', `inbound message ${inboundKey(msg)} is stored but cannot be read back`, { retry: 'retry' });
+    return { message, duplicate: true, customer, identity, conversation };
   });
 }
+
+const DUPLICATE = new Error('duplicate inbound message');
 
 /** After a crash between commit and enqueue: queue again what the processing decided. */
 async function requeueEffects(deps: InboundDeps, inbound: StoredMessage): Promise<void> {

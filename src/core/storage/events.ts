@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { ConversationEventTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation } from './rows.js';
@@ -12,7 +11,7 @@ function toStored(r: Selectable<ConversationEventTable>): StoredEvent {
     payload = undefined;
   }
   return {
-    id: r.id,
+    id: String(r.id),
     type: r.type,
     conversationId: r.conversation_id,
     customerId: r.customer_id,
@@ -35,23 +34,24 @@ export class EventRepo {
    * there is nothing to dispatch (saves the later update).
    */
   async append(conversationId: string, customerId: string, e: NewEvent, dispatched: boolean): Promise<StoredEvent> {
-    const row: Selectable<ConversationEventTable> = {
-      id: randomUUID(),
+    const at = this.stamp.next();
+    const row = {
       conversation_id: conversationId,
       customer_id: customerId,
       type: e.type,
       actor: e.actor,
       payload: JSON.stringify(e.payload),
-      created_at: this.stamp.next(),
-      dispatched_at: null,
+      created_at: at,
+      dispatched_at: dispatched ? at : null,
     };
-    if (dispatched) row.dispatched_at = row.created_at;
-    await this.q.insertInto('conversation_events').values(row).execute();
-    return { ...toStored(row), payload: e.payload };
+    const { id } = await this.q.insertInto('conversation_events').values(row).returning('id').executeTakeFirstOrThrow();
+    return { ...toStored({ ...row, id }), payload: e.payload };
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {
-    const r = await this.q.selectFrom('conversation_events').selectAll().where('id', '=', id).executeTakeFirst();
+    const n = Number(id);
+    if (!Number.isSafeInteger(n)) return undefined;
+    const r = await this.q.selectFrom('conversation_events').selectAll().where('id', '=', n).executeTakeFirst();
     return r ? toStored(r) : undefined;
   }
 
@@ -61,7 +61,7 @@ export class EventRepo {
       .selectFrom('conversation_events')
       .selectAll()
       .where('conversation_id', '=', conversationId)
-      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
       .execute();
     return rows.map(toStored);
   }
@@ -81,7 +81,11 @@ export class EventRepo {
 
   async markDispatched(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.q.updateTable('conversation_events').set({ dispatched_at: this.stamp.now() }).where('id', 'in', ids).execute();
+    await this.q
+      .updateTable('conversation_events')
+      .set({ dispatched_at: this.stamp.now() })
+      .where('id', 'in', ids.map((id) => Number(id)))
+      .execute();
   }
 
   async hasReceipt(subscriber: string, eventId: string): Promise<boolean> {

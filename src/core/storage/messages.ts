@@ -11,8 +11,11 @@ export class MessageRepo {
     private readonly stamp: Stamp,
   ) {}
 
-  /** Stores an inbound message (its dedupe key `channel:platformMessageId` is unique). */
-  async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage> {
+  /**
+   * Stores an inbound message; undefined when its dedupe key `channel:platformMessageId` is stored
+   * already (no error, so a PostgreSQL transaction stays usable).
+   */
+  async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage | undefined> {
     const row: Selectable<MessageTable> = {
       id: randomUUID(),
       conversation_id: conversationId,
@@ -37,8 +40,12 @@ export class MessageRepo {
       created_at: this.stamp.next(),
       sent_at: null,
     };
-    await this.q.insertInto('messages').values(row).execute();
-    return toMessage(row);
+    const res = await this.q
+      .insertInto('messages')
+      .values(row)
+      .onConflict((oc) => oc.column('dedupe_key').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? toMessage(row) : undefined;
   }
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {

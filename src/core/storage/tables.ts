@@ -84,7 +84,8 @@ export interface EventTable {
 
 /** The conversation-event outbox: `dispatched_at` is set once every subscriber's job is queued. */
 export interface ConversationEventTable {
-  id: string;
+  /** Unique in the database (autoincrement): the event id subscribers dedupe on. */
+  id: Generated<number>;
   conversation_id: string;
   customer_id: string;
   type: string;

@@ -10,16 +10,15 @@ type Db = Kysely<unknown>;
 export async function up(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.alterTable('conversations').addColumn('thread_key', 'varchar(400)').execute();
   await db.schema.alterTable('conversations').addColumn('escalation_id', 'varchar(64)').execute();
-  await db.schema
-    .createIndex('conversations_thread')
-    .on('conversations')
-    .columns(['customer_id', 'channel', 'thread_key', 'created_at'])
-    .execute();
+  // Thread lookups use conversations_customer (customer_id, created_at): a customer has few
+  // conversations, and one index less keeps inserts cheap.
   await db.schema.createIndex('messages_customer').on('messages').columns(['customer_id', 'created_at']).execute();
 
   await db.schema
     .createTable('conversation_events')
-    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('id', dialect === 'postgres' ? sql`bigserial` : sql`integer`, (c) =>
+      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+    )
     .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
     .addColumn('customer_id', 'varchar(64)', (c) => c.notNull())
     .addColumn('type', 'varchar(48)', (c) => c.notNull())
@@ -28,7 +27,7 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('dispatched_at', 'bigint')
     .execute();
-  await db.schema.createIndex('conversation_events_conv').on('conversation_events').columns(['conversation_id', 'created_at']).execute();
+  await db.schema.createIndex('conversation_events_conv').on('conversation_events').columns(['conversation_id', 'id']).execute();
   await db.schema
     .createIndex('conversation_events_undispatched')
     .on('conversation_events')
@@ -101,7 +100,6 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
     await sql`update conversations set escalation_id = ${ref.escalationId} where id = ${r.id}`.execute(db);
   }
   await db.schema.alterTable('conversations').dropColumn('escalation_ref').execute();
-  void dialect;
 }
 
 export async function down(db: Db): Promise<void> {
@@ -109,7 +107,6 @@ export async function down(db: Db): Promise<void> {
     await db.schema.dropTable(t).ifExists().execute();
   }
   await db.schema.alterTable('conversations').addColumn('escalation_ref', 'text').execute();
-  await db.schema.dropIndex('conversations_thread').ifExists().execute();
   await db.schema.dropIndex('messages_customer').ifExists().execute();
   await db.schema.alterTable('conversations').dropColumn('thread_key').execute();
   await db.schema.alterTable('conversations').dropColumn('escalation_id').execute();
