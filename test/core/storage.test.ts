@@ -137,17 +137,27 @@ for (const dialect of DIALECTS) {
 
     it('events: appended in order with typed payloads, undispatched until marked, one receipt per subscriber', async () => {
       const r = await record(inbound('v10', 'e1'));
-      const [a, b] = await storage.transaction(async (tx) => [
-        await tx.events.append(r.conversation.id, r.customer.id, { type: 'message.received', actor: 'customer', payload: { messageId: r.message.id, channel: 'webchat', toAgent: false } }, false),
-        await tx.events.append(r.conversation.id, r.customer.id, { type: 'csat.given', actor: 'customer', payload: { score: 4, messageId: r.message.id } }, true),
-      ]);
+      const toDispatch = await storage.transaction((tx) =>
+        tx.events.append(
+          r.conversation.id,
+          r.customer.id,
+          [
+            { type: 'csat.given', actor: 'customer', payload: { score: 4, messageId: r.message.id } },
+            { type: 'message.received', actor: 'customer', payload: { messageId: r.message.id, channel: 'webchat', toAgent: false } },
+            { type: 'csat.given', actor: 'customer', payload: { score: 5, messageId: r.message.id } },
+          ],
+          (type) => type === 'message.received',
+        ),
+      );
       const ev = await storage.events.ofConversation(r.conversation.id);
-      assert.deepEqual(ev.map((e) => e.type), ['message.received', 'csat.given']);
-      assert.deepEqual(ev[1]?.payload, { score: 4, messageId: r.message.id });
+      assert.deepEqual(ev.map((e) => e.type), ['csat.given', 'message.received', 'csat.given']);
+      assert.deepEqual(ev.map((e) => (e.payload as { score?: number }).score), [4, undefined, 5]);
+      assert.deepEqual(toDispatch.map((e) => e.id), [ev[1]!.id], 'only what someone subscribes to is returned for dispatch');
+      const a = toDispatch[0];
       clock.advance(10_000);
       const lost = (await storage.events.undispatched(5_000)).map((e) => e.id);
       assert.ok(lost.includes(a!.id));
-      assert.ok(!lost.includes(b!.id), 'an event nobody subscribes to is written dispatched');
+      assert.ok(!lost.includes(ev[0]!.id) && !lost.includes(ev[2]!.id), 'an event nobody subscribes to is written dispatched');
       await storage.events.markDispatched([a!.id]);
       assert.ok(!(await storage.events.undispatched(5_000)).some((e) => e.id === a!.id));
       assert.equal(await storage.events.addReceipt('desk', a!.id), true);

@@ -24,6 +24,7 @@ export interface Changed<E> {
   /** false when `decide` returned null (nothing to do). */
   changed: boolean;
   replies: StoredMessage[];
+  /** The events that were queued for subscribers (events nobody subscribes to are only stored). */
   events: StoredEvent[];
   effect?: E;
 }
@@ -60,9 +61,8 @@ export async function changeConversation<E = undefined>(
       if (!(await tx.conversations.update(conv.id, conv.version, change.patch))) return null;
       const replies: StoredMessage[] = [];
       for (const r of change.replies ?? []) replies.push(await tx.messages.insertOutbound({ ...r, conversationId: conv.id, customerId: conv.customerId }));
-      const events: StoredEvent[] = [];
       const emitted = typeof change.events === 'function' ? change.events(replies) : change.events;
-      for (const e of emitted) events.push(await tx.events.append(conv.id, conv.customerId, e, !deps.dispatcher.wanted(e.type)));
+      const events = await tx.events.append(conv.id, conv.customerId, emitted, (t) => deps.dispatcher.wanted(t));
       const effect = change.effect ? await change.effect(tx, conv) : undefined;
       return { replies, events, effect };
     });

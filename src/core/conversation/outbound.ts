@@ -109,11 +109,7 @@ async function recordFailure(deps: OutboundDeps, row: StoredMessage, e: HubError
 
 /** Writes a delivery outcome and its events in one transaction. */
 function record(deps: OutboundDeps, row: StoredMessage, write: (tx: Repos) => Promise<NewEvent[]>): Promise<StoredEvent[]> {
-  return deps.storage.transaction(async (tx) => {
-    const out: StoredEvent[] = [];
-    for (const e of await write(tx)) out.push(await tx.events.append(row.conversationId, row.customerId, e, !deps.dispatcher.wanted(e.type)));
-    return out;
-  });
+  return deps.storage.transaction(async (tx) => tx.events.append(row.conversationId, row.customerId, await write(tx), (t) => deps.dispatcher.wanted(t)));
 }
 
 /** The send is recorded: a failed dispatch must not fail the job (the sweep dispatches it later). */

@@ -50,7 +50,7 @@ export class Proactive {
     const existing = await storage.messages.byKey(dedupeKey);
     if (existing) return this.again(existing);
     const target = req.conversationId ? await this.inConversation(req.conversationId, req.customerId) : await this.pick(req);
-    let stored: { row: StoredMessage; event: StoredEvent; conversation: Conversation };
+    let stored: { row: StoredMessage; events: StoredEvent[]; conversation: Conversation };
     try {
       stored = await storage.transaction(async (tx) => {
         const conversation =
@@ -66,13 +66,13 @@ export class Proactive {
           ...(req.content.attachments?.length ? { attachments: req.content.attachments } : {}),
           dedupeKey,
         });
-        const event = await tx.events.append(
+        const events = await tx.events.append(
           conversation.id,
           req.customerId,
-          { type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: req.kind, key: req.key, channel: row.channel } },
-          !this.d.dispatcher.wanted('message.queued'),
+          [{ type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: req.kind, key: req.key, channel: row.channel } }],
+          (t) => this.d.dispatcher.wanted(t),
         );
-        return { row, event, conversation };
+        return { row, events, conversation };
       });
     } catch (err) {
       // A concurrent call with the same key won the unique key.
@@ -80,7 +80,7 @@ export class Proactive {
       if (again) return this.again(again);
       throw err;
     }
-    await afterCommit(this.d, [stored.row], [stored.event]);
+    await afterCommit(this.d, [stored.row], stored.events);
     return { messageId: stored.row.id, conversationId: stored.conversation.id, channel: stored.row.channel, duplicate: false };
   }
 
