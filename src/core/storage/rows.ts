@@ -29,7 +29,7 @@ export function toCustomer(r: Selectable<CustomerTable>): Customer {
     timezone: r.timezone,
     preferredChannel: r.preferred_channel,
     consent: parseObject(r.consent),
-    tags: parseJson<string[]>(r.tags, []),
+    tags: list<string>(r.tags),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -75,6 +75,11 @@ export function toConversation(r: Selectable<ConversationTable>): Conversation {
   };
 }
 
+/** A JSON list column; most are empty, which costs no parse. */
+function list<T>(text: string): T[] {
+  return text === '[]' || text === '' ? [] : parseJson<T[]>(text, []);
+}
+
 export function toMessage(r: Selectable<MessageTable>): StoredMessage {
   return {
     id: r.id,
@@ -88,11 +93,11 @@ export function toMessage(r: Selectable<MessageTable>): StoredMessage {
     platformMessageId: r.platform_message_id,
     kind: r.kind as InboundKind,
     text: r.text,
-    attachments: parseJson<AttachmentMeta[]>(r.attachments, []),
-    buttons: parseJson<Button[]>(r.buttons, []),
+    attachments: list<AttachmentMeta>(r.attachments),
+    buttons: list<Button>(r.buttons),
     ref: parseRef(r.ref),
     deliveryStatus: r.delivery_status as DeliveryStatus,
-    sentParts: parseJson<string[]>(r.sent_parts, []),
+    sentParts: list<string>(r.sent_parts),
     error: r.error,
     causedBy: r.caused_by,
     processedAt: r.processed_at,
