@@ -8,6 +8,8 @@ import { MessageRepo } from './messages.js';
 import { EventRepo } from './events.js';
 import { ChannelStateRepo } from './channel-state.js';
 import { DeskCaseRepo } from './desk-cases.js';
+import { PendingAnswerRepo } from './pending-answers.js';
+import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 
@@ -19,6 +21,7 @@ export class Repos {
   readonly events: EventRepo;
   readonly channelState: ChannelStateRepo;
   readonly deskCases: DeskCaseRepo;
+  readonly pendingAnswers: PendingAnswerRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -27,6 +30,7 @@ export class Repos {
     this.events = new EventRepo(q, stamp);
     this.channelState = new ChannelStateRepo(q, stamp);
     this.deskCases = new DeskCaseRepo(q, stamp);
+    this.pendingAnswers = new PendingAnswerRepo(q, stamp);
   }
 }
 
@@ -48,11 +52,14 @@ export class Storage extends Repos {
     this.stamp = stamp;
   }
 
-  /** Opens `sqlite:<file>` or `postgres://…` and applies the core's and the modules' migrations. */
+  /**
+   * Opens `sqlite:<file>` or `postgres://…` and applies the core's migrations, those of the tables
+   * behind its own repositories (`storageMigrations`) and the modules'.
+   */
   static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[] } = {}): Promise<Storage> {
     const handle = openDb(url);
     try {
-      await migrate(handle, opts.migrations ?? []);
+      await migrate(handle, [...storageMigrations, ...(opts.migrations ?? [])]);
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err;

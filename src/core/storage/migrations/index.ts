@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from './001_core.js';
 import * as m001 from './001_core.js';
 import * as m002 from './002_seams.js';
+import * as knowledge001 from './knowledge_001_pending_answers.js';
 
 export type { Dialect };
 
@@ -24,3 +25,11 @@ export const coreMigrations: MigrationSet = {
   module: 'core',
   migrations: { '001_core': m001, '002_seams': m002 },
 };
+
+/**
+ * Sets whose tables back a repository of `Storage` itself (so every process that opens storage,
+ * the CLI included, has them), registered like a module's: stored as `<module>:<name>`.
+ */
+export const storageMigrations: readonly MigrationSet[] = [
+  { module: 'knowledge', migrations: { '001_pending_answers': knowledge001 } },
+];
