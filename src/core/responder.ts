@@ -61,7 +61,11 @@ export interface EscalateDecision extends DecisionBase {
   kind: 'escalate';
   reason: EscalationReason;
   priority: Priority;
-  /** Optional text for the customer before the hand-over notice (e.g. "the order service is down"). */
+  /**
+   * The hand-over message the customer sees, in place of the core's `handover` notice, so it must
+   * say that a person is coming (e.g. "the order service is down; I'm handing you over"). Absent ->
+   * the core's notice. Either way the customer gets one message per hand-over.
+   */
   text?: string;
 }
 

@@ -98,6 +98,11 @@ export interface Capabilities {
   maxTextLength: number;
   /** `send` can deliver files; without it the core sends attachments as name + link lines in the text. */
   attachments: boolean;
+  /**
+   * The platform shows each message's sender name as the adapter sets it (`authorName`, as the web
+   * chat does); without it the core puts an agent's name on the first line of the agent's replies.
+   */
+  authorNames: boolean;
 }
 
 export type MessageAuthor = 'customer' | 'bot' | 'agent' | 'system';

@@ -10,7 +10,7 @@ const DELIVER_ONCE = `if redis.call('set', KEYS[1], '1', 'EX', 600, 'NX') then r
  */
 export class RedisListAdapter implements ChannelAdapter {
   readonly channel = 'rec';
-  readonly capabilities: Capabilities = { threads: false, buttons: false, maxTextLength: 4096, attachments: false };
+  readonly capabilities: Capabilities = { threads: false, buttons: false, maxTextLength: 4096, attachments: false, authorNames: true };
   readonly connection = 'stateless' as const;
   readonly sendNeedsConnection = false;
 

@@ -25,7 +25,7 @@ export class LoopbackAdapter implements ChannelAdapter {
 
   constructor(private readonly opts: LoopbackOptions = {}) {
     this.channel = opts.channel ?? 'loopback';
-    this.capabilities = { threads: false, buttons: true, maxTextLength: 4096, attachments: false, ...opts.capabilities };
+    this.capabilities = { threads: false, buttons: true, maxTextLength: 4096, attachments: false, authorNames: true, ...opts.capabilities };
   }
 
   async mount(ctx: AdapterContext): Promise<void> {

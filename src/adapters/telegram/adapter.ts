@@ -26,7 +26,7 @@ const SEND_TIMEOUT_MS = 30_000;
  */
 export class TelegramAdapter implements ChannelAdapter {
   readonly channel = 'telegram';
-  readonly capabilities: Capabilities = { threads: false, buttons: true, maxTextLength: TELEGRAM_MAX_TEXT, attachments: false };
+  readonly capabilities: Capabilities = { threads: false, buttons: true, maxTextLength: TELEGRAM_MAX_TEXT, attachments: false, authorNames: false };
   readonly connection: 'long' | 'stateless';
   readonly sendNeedsConnection = false;
   readonly telegram: Telegram;

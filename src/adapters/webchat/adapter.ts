@@ -45,7 +45,7 @@ interface Mounted {
 
 export class WebchatAdapter implements ChannelAdapter {
   readonly channel = CHANNEL;
-  readonly capabilities: Capabilities = { threads: false, buttons: true, maxTextLength: 4000, attachments: false };
+  readonly capabilities: Capabilities = { threads: false, buttons: true, maxTextLength: 4000, attachments: false, authorNames: true };
   readonly connection = 'stateless' as const;
   readonly sendNeedsConnection = false;
   private m: Mounted | undefined;

@@ -38,7 +38,7 @@ export class WechatAdapter implements ChannelAdapter {
     private readonly deps: AdapterDeps,
     private readonly opts: WechatAdapterOptions = {},
   ) {
-    this.capabilities = { threads: false, buttons: false, maxTextLength: config.maxTextLength, attachments: false };
+    this.capabilities = { threads: false, buttons: false, maxTextLength: config.maxTextLength, attachments: false, authorNames: false };
     const clock = opts.clock ?? realPacingClock;
     this.pacer = new Pacer(config.pacing, clock, opts.random);
     this.session = new WechatSession({

@@ -1,5 +1,5 @@
 import type { Button, InboundMessage } from '../types.js';
-import type { Conversation } from '../model.js';
+import type { Conversation, StoredMessage } from '../model.js';
 import type { EventSubscriptions } from '../events.js';
 import type { Storage } from '../storage/storage.js';
 import type { Templates } from '../templates.js';
@@ -14,6 +14,14 @@ export const CSAT_WINDOW_MS = 24 * 3600_000;
 export function csatScore(msg: Pick<InboundMessage, 'buttonValue' | 'text'>): number | undefined {
   const m = /^csat:([1-5])$/.exec(msg.buttonValue ?? '') ?? /^\s*([1-5])\s*(分|stars?)?\s*$/i.exec(msg.text);
   return m ? Number(m[1]) : undefined;
+}
+
+/** The idempotency key prefix of CSAT questions (`proactive:csat:<event id>`). */
+const CSAT_KEY_PREFIX = 'proactive:csat:';
+
+/** true when this message is a CSAT question the hub asked. */
+export function isCsatQuestion(m: Pick<StoredMessage, 'direction' | 'dedupeKey'>): boolean {
+  return m.direction === 'out' && (m.dedupeKey?.startsWith(CSAT_KEY_PREFIX) ?? false);
 }
 
 export function awaitingCsat(c: Conversation, now: number): boolean {
@@ -33,7 +41,7 @@ export function subscribeCsatQuestion(subs: EventSubscriptions, d: { storage: St
       customerId: e.customerId,
       conversationId: e.conversationId,
       kind: 'csat',
-      key: `csat:${e.id}`,
+      key: `csat:${e.id}`, // stored as CSAT_KEY_PREFIX + event id
       content: { text: d.templates.render('csat_question', locale), buttons: CSAT_BUTTONS },
     });
   });

@@ -5,7 +5,7 @@ import type { NewEvent } from '../events.js';
 import type { JsonObject } from '../types.js';
 import type { Storage } from '../storage/storage.js';
 import { errorMessage } from '../errors.js';
-import { awaitingCsat, csatScore } from './csat.js';
+import { awaitingCsat, csatScore, isCsatQuestion } from './csat.js';
 import type { Plan, Turn, TurnHandler } from './turn.js';
 
 const HISTORY_TURNS = 10;
@@ -20,14 +20,20 @@ export const relayToAgent: TurnHandler = {
   },
 };
 
-/** A 1-5 answer (button or text) to the CSAT question of a resolved conversation. */
-export function csatAnswer(d: { templates: Templates; now(): number }): TurnHandler {
+/**
+ * A 1-5 answer (button or text) to the CSAT question of a resolved conversation, taken only while
+ * that question is the last thing the hub said there: a bare "3" answering anything else (or sent
+ * before the question went out) is an ordinary message.
+ */
+export function csatAnswer(d: { storage: Storage; templates: Templates; now(): number }): TurnHandler {
   return {
     name: 'csat-answer',
     async handle(turn, next) {
       const score = csatScore(turn.msg);
       const c = turn.conversation;
       if (score === undefined || !awaitingCsat(c, d.now())) return next();
+      const asked = await d.storage.messages.lastOutbound(c.id);
+      if (!asked || !isCsatQuestion(asked)) return next();
       return {
         patch: { botState: { ...c.botState, csatPending: false, csat: score } },
         replies: [{ author: 'system', text: d.templates.render('csat_thanks', turn.locale) }],
@@ -127,16 +133,21 @@ export function bot(d: BotDeps): TurnHandler {
   };
 }
 
-/** Hands the conversation over to a person: one escalation id per hand-over (the desk keeps one case each). */
+/**
+ * Hands the conversation over to a person: one escalation id per hand-over (the desk keeps one case
+ * each) and one message to the customer, `more.text` when given, else the core's `handover` notice.
+ */
 export function escalate(
   templates: Templates,
   turn: Turn,
   why: { reason: EscalationReason; priority: Priority },
   more: { text?: string; botState?: JsonObject; sentiment?: number | null } = {},
 ): Plan {
-  const replies: Plan['replies'] = [];
-  if (more.text) replies.push({ author: 'bot', text: more.text });
-  replies.push({ author: 'system', text: templates.render(why.reason === 'angry' ? 'handover_angry' : 'handover', turn.locale) });
+  // One hand-over, one message: the responder's own text (which says a person is coming) replaces
+  // the core's notice; without one the core says it.
+  const replies: Plan['replies'] = more.text
+    ? [{ author: 'bot', text: more.text }]
+    : [{ author: 'system', text: templates.render(why.reason === 'angry' ? 'handover_angry' : 'handover', turn.locale) }];
   const escalationId = turn.message.id;
   return {
     patch: {

@@ -46,7 +46,9 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
   const caps = adapter.capabilities;
   // A channel without attachments gets them as links in the text.
   const inline = !caps.attachments && row.attachments.length > 0 ? attachmentLines(row.attachments) : '';
-  const parts = splitText(`${row.text}${inline}`, caps.maxTextLength);
+  // Customers see who answers: a channel that cannot name the sender gets the name as a first line.
+  const byline = row.author === 'agent' && row.authorName && !caps.authorNames ? `${row.authorName}:\n` : '';
+  const parts = splitText(`${byline}${row.text}${inline}`, caps.maxTextLength);
   const sent = [...row.sentParts];
   try {
     for (let i = sent.length; i < parts.length; i++) {

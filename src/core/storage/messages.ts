@@ -180,6 +180,19 @@ export class MessageRepo {
     return rows.reverse().map(toMessage);
   }
 
+  /** The latest message the hub wrote in a conversation (bot, agent or system). */
+  async lastOutbound(conversationId: string): Promise<StoredMessage | undefined> {
+    const r = await this.q
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('direction', '=', 'out')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? toMessage(r) : undefined;
+  }
+
   /** The latest inbound message of a conversation (where agent replies go). */
   async lastInbound(conversationId: string): Promise<StoredMessage | undefined> {
     const r = await this.q
