@@ -3,7 +3,10 @@
  * own API, with `{{var}}` slots from the conversation and `${ENV}` secrets in header values, then
  * an answer rendered from the JSON result with {@link renderTemplate}.
  *
- * - url: `{{var}}` values are URL-encoded (a slot can never change host, path segments or query).
+ * - url: each `{{var}}` value fills one path segment, query value or the fragment, URL-encoded;
+ *   `.`/`..`, separators (`/ \ ? #`) and control characters, also percent-encoded, are refused
+ *   (ACTION_FAILED, `context.invalidSlot`, retry `final`), slots in the scheme or host fail the
+ *   load, and the filled URL must keep the template's origin (url-slots.ts).
  * - body (POST only; ignored for GET): `{{var}}` values are JSON-string-escaped, for templates like
  *   `{"order": "{{orderId}}"}`;
  *   `content-type: application/json` is sent unless a header says otherwise.
@@ -17,9 +20,16 @@
  */
 import { z } from 'zod';
 import { HubError } from '../core/errors.js';
+import { fillUrl, urlTemplateProblem } from './url-slots.js';
 
 export const actionSpecSchema = z.object({
-  url: z.string().min(1),
+  url: z
+    .string()
+    .min(1)
+    .superRefine((url, ctx) => {
+      const problem = urlTemplateProblem(url);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   method: z.enum(['GET', 'POST']).default('GET'),
   headers: z.record(z.string(), z.string()).default({}),
   body: z.string().optional(),
@@ -96,7 +106,7 @@ export async function callAction(
 
   let url: URL;
   try {
-    url = new URL(fill(spec.url, vars, encodeURIComponent));
+    url = new URL(fillUrl(spec.url, vars));
   } catch (err) {
     if (err instanceof HubError) throw err;
     throw fail('action url is not a valid URL', {}, 'final', err);

@@ -1,9 +1,12 @@
 /**
  * Slot dialogue of action entries: pull slot values out of messages, remember what is still
- * missing in the conversation state, and ask for it.
+ * missing in the conversation state, and ask for it. A value that cannot fill its place in the
+ * action's URL (`..`, `a/b`, `x?y=1`, see url-slots.ts) is not taken: the bot asks again as for any
+ * value it could not read.
  */
 import type { JsonObject } from '../core/types.js';
 import type { KnowledgeEntry, SlotSpec } from './schema.js';
+import { urlSlotParts, urlSlotProblem } from './url-slots.js';
 
 export interface SlotState {
   entryId: string;
@@ -48,11 +51,14 @@ export function extractSlot(slot: SlotSpec, text: string): string | undefined {
 /** Fills every slot that has a pattern and is found in `text` (patternless ones only when asked). */
 export function fillSlots(entry: KnowledgeEntry, values: Record<string, string>, text: string, asking?: string): Record<string, string> {
   const out = { ...values };
+  const inUrl = entry.action ? urlSlotParts(entry.action.url) : [];
   for (const slot of entry.slots ?? []) {
     if (out[slot.name] !== undefined) continue;
     if (!slot.pattern && slot.name !== asking) continue;
     const v = extractSlot(slot, text);
-    if (v !== undefined) out[slot.name] = v;
+    if (v === undefined) continue;
+    if (inUrl.some((u) => u.name === slot.name && urlSlotProblem(v, u.part) !== undefined)) continue;
+    out[slot.name] = v;
   }
   return out;
 }

@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { isHubError } from '../../src/core/errors.js';
 import { actionSpecSchema, callAction, renderTemplate, type ActionSpec } from '../../src/knowledge/action.js';
+import { KnowledgeBot } from '../../src/knowledge/bot.js';
+import type { BotDecision } from '../../src/core/responder.js';
+import { turn } from './helpers.js';
 
 interface Seen {
   method: string;
@@ -52,10 +55,10 @@ describe('actionSpecSchema', () => {
 describe('callAction', () => {
   it('GETs with URL-encoded slots and env-substituted headers, returning the JSON object', async () => {
     handler = json(200, '{"status":"shipped","eta":"2024-06-01","items":[{"name":"Mug"}]}');
-    const res = await callAction(spec({ headers: { authorization: 'Bearer ${SHOP_TOKEN}', 'x-tenant': 'acme' } }), { orderId: 'A 1/../admin?x=1#' }, { env: { SHOP_TOKEN: 'tok-123' } });
+    const res = await callAction(spec({ headers: { authorization: 'Bearer ${SHOP_TOKEN}', 'x-tenant': 'acme' } }), { orderId: 'A 1 & 2' }, { env: { SHOP_TOKEN: 'tok-123' } });
     assert.deepEqual(res, { status: 'shipped', eta: '2024-06-01', items: [{ name: 'Mug' }] });
     assert.equal(seen[0]?.method, 'GET');
-    assert.equal(seen[0]?.url, '/orders/A%201%2F..%2Fadmin%3Fx%3D1%23');
+    assert.equal(seen[0]?.url, '/orders/A%201%20%26%202');
     assert.equal(seen[0]?.headers.authorization, 'Bearer tok-123');
     assert.equal(seen[0]?.headers['x-tenant'], 'acme');
   });
@@ -140,6 +143,71 @@ describe('callAction', () => {
     };
     assert.deepEqual(await callAction(spec({}), { orderId: '7' }, { fetchImpl }), { ok: true });
     assert.deepEqual(calls, [`${base}/orders/7`]);
+  });
+});
+
+describe('slot values in the URL (path traversal)', () => {
+  const statusUrl = () => `${base}/api/orders/{{order_no}}/status`;
+  const refused = ['..', '.', '../../admin', 'a/b', '%2e%2e', '%2E%2e', '%252e%252e', 'x?y=1', 'a\\b', 'a#b', 'a%2Fb', 'a\nb', 'a\u202eb', ''];
+
+  it('refuses dot segments, separators and control characters (also percent-encoded) before any request', async () => {
+    handler = json(200, '{"status":"shipped"}');
+    for (const value of refused) {
+      await assert.rejects(callAction(spec({ url: statusUrl() }), { order_no: value }), (err) => {
+        assert.ok(isHubError(err, 'ACTION_FAILED'), String(err));
+        assert.equal(err.context.invalidSlot, 'order_no');
+        assert.equal(err.retry, 'final');
+        return true;
+      }, JSON.stringify(value));
+    }
+    assert.deepEqual(seen.map((s) => s.url), []);
+    assert.deepEqual(await callAction(spec({ url: statusUrl() }), { order_no: 'A-123_x.y' }), { status: 'shipped' });
+    assert.deepEqual(seen.map((s) => s.url), ['/api/orders/A-123_x.y/status']);
+  });
+
+  it('a query value is encoded as one value', async () => {
+    handler = json(200, '{}');
+    await callAction(spec({ url: `${base}/api/search?q={{q}}&lang=en` }), { q: 'a b&lang=zh+1' });
+    assert.deepEqual(seen.map((s) => s.url), ['/api/search?q=a%20b%26lang%3Dzh%2B1&lang=en']);
+    await assert.rejects(callAction(spec({ url: `${base}/api/search?q={{q}}` }), { q: 'x?y=1' }), (err) => isHubError(err, 'ACTION_FAILED') && err.context.invalidSlot === 'q');
+    assert.equal(seen.length, 1);
+  });
+
+  it('a slot in the scheme or host fails the load, and the call when the spec skipped the schema', async () => {
+    const parsed = actionSpecSchema.safeParse({ url: 'https://{{tenant}}.shop.example/api/orders/{{order_no}}' });
+    assert.equal(parsed.success, false);
+    assert.match(parsed.error?.issues[0]?.message ?? '', /\{\{tenant\}\} is in the scheme or host/);
+    assert.equal(actionSpecSchema.safeParse({ url: '{{base}}/api/orders' }).success, false);
+    const raw: ActionSpec = { url: 'http://{{host}}/x', method: 'GET', headers: {}, timeoutMs: 1000 };
+    await assert.rejects(callAction(raw, { host: '127.0.0.1' }), (err) => isHubError(err, 'ACTION_FAILED') && err.context.invalidSlot === 'host');
+  });
+
+  it('the bot asks again for a value that would leave its path segment, and calls only with a valid one', async () => {
+    handler = json(200, '{"status":"shipped"}');
+    const bot = await KnowledgeBot.fromEntries([
+      {
+        id: 'order_status',
+        questions: ['where is my order', 'track my order'],
+        answer: 'Order {{order_no}} is {{status}}.',
+        slots: [{ name: 'order_no', prompt: 'What is your order number?' }],
+        action: { url: statusUrl(), headers: { authorization: 'Bearer hub-secret' } },
+      },
+      { id: 'hours', questions: ['opening hours'], answer: '9-5' },
+    ]);
+    const first = await bot.respond(turn('where is my order', 'en'));
+    assert.ok(first.kind === 'answer' && first.text === 'What is your order number?', JSON.stringify(first));
+    const state = first.state ?? {};
+    for (const value of ['..', '../../admin', 'a/b', '%2e%2e', 'x?y=1']) {
+      const d: BotDecision = await bot.respond(turn(value, 'en', { state }));
+      assert.ok(d.kind === 'answer', JSON.stringify(d));
+      assert.equal(d.text, "Sorry, that doesn't look right. What is your order number?", value);
+      assert.ok(d.state?.slots, `${value}: still waiting for the order number`);
+    }
+    assert.deepEqual(seen.map((s) => s.url), [], 'no request for a refused value');
+    const done = await bot.respond(turn('A123', 'en', { state }));
+    assert.ok(done.kind === 'answer' && done.text === 'Order A123 is shipped.', JSON.stringify(done));
+    assert.deepEqual(seen.map((s) => s.url), ['/api/orders/A123/status']);
+    await bot.close();
   });
 });
 
