@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { HttpRoutes } from './adapter.js';
 import type { EventSubscriptions } from './events.js';
 import type { Storage } from './storage/storage.js';
+import type { PendingAnswer, ProposedAnswer } from './storage/pending-answers.js';
 import type { AgentActions } from './conversation/agent-actions.js';
 import type { Proactive } from './conversation/proactive.js';
 import type { Templates } from './templates.js';
@@ -34,7 +35,9 @@ export interface DeskContext {
   suggest(text: string, locale: string, n: number): Suggestion[];
   /** An agent-facing summary of these messages; LLM-written when configured, else extractive. */
   summarize(messages: { author: MessageAuthor; text: string }[], locale: string): Promise<string>;
-  /** Folder of the knowledge files (where learned.yaml goes). */
+  /** An agent's answer for the knowledge base, pending an admin's approval (`switchboard kb pending`); same key: stored once. */
+  proposeAnswer(a: ProposedAnswer): Promise<{ answer: PendingAnswer; created: boolean }>;
+  /** Folder of the knowledge files. */
   knowledgeDir: string;
   now(): number;
 }

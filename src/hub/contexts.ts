@@ -78,6 +78,7 @@ export function deskContext(
       }
       return extractiveSummary(msgs, locale);
     },
+    proposeAnswer: (a) => d.storage.pendingAnswers.propose(a),
     knowledgeDir: d.knowledgeDir,
     now: d.now,
   };

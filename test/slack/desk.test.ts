@@ -1,12 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { HubError } from '../../src/core/errors.js';
 import type { OutboundMessage } from '../../src/core/types.js';
-import { parseKnowledgeFile } from '../../src/knowledge/loader.js';
-import { entrySchema } from '../../src/knowledge/schema.js';
 import {
   CASES,
   caseOf,
@@ -180,27 +177,31 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('back to the bot')), 'return note');
   });
 
-  it('Save answer writes a pending entry to learned.yaml in the knowledge folder', async () => {
+  it('Save answer stores the answer as a pending answer in the database (once) and tells the agent it awaits approval', async () => {
     await h.lb.receive('dave', 'human', { userName: 'Dave' });
     const { conversation, ref } = await caseOf(h, 'dave');
     await h.lb.receive('dave', 'How do I reset my password?');
     await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('reset my password')), 'relay');
+    h.fake.users.set('UDANA', { name: 'dana', real_name: 'Dana Scully', display_name: 'Dana' });
     await sendEvent(h, threadReply('UDANA', 'Use the "Forgot password" link on the login page.', ref.ts));
     await waitFor(() => h.lb.sentTo('dave').find((m) => m.author === 'agent'), 'agent answer');
     await clickButton(h, 'UDANA', 'sb_save', conversation.id, ref.ts);
-    const file = join(h.dir, 'knowledge', 'learned.yaml');
-    await waitFor(() => existsSync(file), 'learned.yaml');
-    const source = readFileSync(file, 'utf8');
-    const doc = parse(source) as { entries: Record<string, unknown>[] };
-    assert.equal(doc.entries.length, 1);
-    const e = doc.entries[0] ?? {};
-    assert.equal(e.status, 'pending');
-    assert.deepEqual(e.questions, { en: ['How do I reset my password?'] });
-    assert.deepEqual(e.answer, { en: 'Use the "Forgot password" link on the login page.' });
-    assert.ok(entrySchema.safeParse(e).success, 'matches the knowledge entry schema');
-    assert.deepEqual(parseKnowledgeFile(file, source), [], 'pending entries are skipped by the loader');
-    assert.equal(parseKnowledgeFile(file, source.replace(/^(\s+)status: pending$/m, '$1status: approved')).length, 1);
-    await waitFor(() => threadPosts(h, ref.ts).some((p) => p.text.includes('pending review')), 'save note');
+    const note = await waitFor(() => threadPosts(h, ref.ts).find((p) => p.text.includes('awaits an admin')), 'save note');
+    const pending = async () => (await h.t.hub.storage.pendingAnswers.list('pending')).filter((a) => a.conversationId === conversation.id);
+    const rows = await pending();
+    assert.equal(rows.length, 1);
+    const a = rows[0]!;
+    assert.deepEqual(
+      { question: a.question, answer: a.answer, locale: a.locale, by: a.proposedBy, name: a.proposedByName, status: a.status },
+      { question: 'How do I reset my password?', answer: 'Use the "Forgot password" link on the login page.', locale: 'en', by: 'slack:UDANA', name: 'Dana', status: 'pending' },
+    );
+    assert.match(note.text, new RegExp(`^:books: <@UDANA> proposed the last answer for the knowledge base as \\*#${a.id}\\*\\. It awaits an admin's approval`));
+    assert.equal(existsSync(join(h.dir, 'knowledge', 'learned.yaml')), false, 'the desk writes no knowledge file');
+    // Saved again by another agent (or the action redelivered): still one row; the agent is told.
+    await clickButton(h, 'UEVE', 'sb_save', conversation.id, ref.ts);
+    const again = await waitFor(() => threadPosts(h, ref.ts).find((p) => p.text.includes('already proposed')), 'second save note');
+    assert.equal(again.text, `:information_source: <@UEVE> this answer was already proposed as *#${a.id}* by <@UDANA>: awaiting an admin's approval.`);
+    assert.deepEqual((await pending()).map((p) => p.id), [a.id]);
   });
 
   it('a failed delivery gets the failure reaction and a thread note with the reason', async () => {

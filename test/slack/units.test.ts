@@ -1,15 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { pino } from 'pino';
 import type { App } from '@slack/bolt';
 import { slackConfigSchema } from '../../src/adapters/slack/config.js';
 import { isOpen, opensAt } from '../../src/adapters/slack/business-hours.js';
 import { caseBlocks, esc, slackToPlain } from '../../src/adapters/slack/blocks.js';
-import { appendLearned } from '../../src/adapters/slack/learned.js';
+import { lastAnswer } from '../../src/adapters/slack/learned.js';
+import type { StoredMessage } from '../../src/core/model.js';
 import { parseRemindKey, slackOrigin } from '../../src/adapters/slack/keys.js';
 import { reminderJobId } from '../../src/core/queues/names.js';
 import { toHubError } from '../../src/adapters/slack/api.js';
@@ -113,22 +112,13 @@ describe('keys and errors', () => {
   });
 });
 
-describe('learned.yaml', () => {
-  it('appends concurrent saves without losing one, and a repeated key once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-learned-'));
-    try {
-      const file = join(dir, 'learned.yaml');
-      const save = (n: number, key = `k${n}`) =>
-        appendLearned(file, { conversationId: 'conv-1', question: `q${n}`, answer: `a${n}`, locale: 'en', agent: 'U1', key, savedAt: 0 });
-      const res = await Promise.all([save(1), save(2), save(3), save(4), save(2)]);
-      assert.equal(res.filter((r) => r.duplicate).length, 1);
-      const doc = parse(readFileSync(file, 'utf8')) as { entries: { id: string; status: string }[] };
-      assert.equal(doc.entries.length, 4);
-      assert.deepEqual(new Set(doc.entries.map((e) => e.id)).size, 4);
-      assert.ok(doc.entries.every((e) => e.status === 'pending'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+describe('Save answer', () => {
+  it('takes the last agent answer with text and the customer question before it', () => {
+    const m = (id: string, author: 'customer' | 'agent' | 'bot', text: string) => ({ id, author, text }) as StoredMessage;
+    const found = lastAnswer([m('1', 'customer', 'old question'), m('2', 'customer', 'How do I reset it?'), m('3', 'bot', 'hm'), m('4', 'agent', 'Use the link.'), m('5', 'agent', ' '), m('6', 'customer', 'thanks')]);
+    assert.deepEqual([found?.question.id, found?.answer.id], ['2', '4']);
+    assert.equal(lastAnswer([m('1', 'agent', 'hello'), m('2', 'customer', 'hi')]), undefined, 'no question before the answer');
+    assert.equal(lastAnswer([m('1', 'customer', 'hi')]), undefined, 'no answer');
   });
 });
 

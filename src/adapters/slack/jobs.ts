@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeskContext, DeskReminderJob } from '../../core/desk.js';
 import type { EventSubscriptions } from '../../core/events.js';
@@ -13,7 +12,7 @@ import { clip } from '../../core/conversation/summary.js';
 import { caseBlocks, caseText, esc, reasonText, type CaseView } from './blocks.js';
 import { isOpen, opensAt } from './business-hours.js';
 import { parseRemindKey, scheduleRemind, slackOrigin } from './keys.js';
-import { appendLearned } from './learned.js';
+import { saveAnswer } from './learned.js';
 
 export interface JobDeps {
   cfg: SlackConfig;
@@ -234,37 +233,16 @@ export class CaseJobs {
       resolve: `:white_check_mark: ${user} resolved the case; the customer was asked for a rating.`,
       return: `:robot_face: ${user} gave the conversation back to the bot.`,
     };
-    if (k.action === 'save') return this.saveAnswer(conversationId, ref, k.user, key);
+    if (k.action === 'save') {
+      await this.postOnce(conversationId, key, ref, await saveAnswer(this.d, conversationId, k.user));
+      return;
+    }
     if (k.action.startsWith('fail-')) {
       await this.postOnce(conversationId, key, ref, `:warning: ${user} could not ${k.action.slice(5)}: the case changed meanwhile (see its status above).`);
       return;
     }
     const note = notes[k.action];
     if (note) await this.postOnce(conversationId, key, ref, note);
-  }
-
-  private async saveAnswer(conversationId: string, ref: Thread, user: string, key: string): Promise<void> {
-    const { ctx, cfg } = this.d;
-    const msgs = await ctx.storage.messages.ofConversation(conversationId, 200);
-    const answerAt = findLastIndex(msgs, (m) => m.author === 'agent' && m.text.trim() !== '');
-    const question = answerAt < 0 ? undefined : [...msgs.slice(0, answerAt)].reverse().find((m) => m.author === 'customer' && m.text.trim() !== '');
-    const answer = msgs[answerAt];
-    if (!question || !answer) {
-      await this.postOnce(conversationId, key, ref, `:information_source: <@${user}> nothing to save yet: answer the customer in this thread first, then press *Save answer*.`);
-      return;
-    }
-    const file = join(ctx.knowledgeDir, cfg.learnedFile);
-    const saved = await appendLearned(file, {
-      conversationId,
-      question: question.text.trim(),
-      answer: answer.text.trim(),
-      locale: detectLocale(question.text),
-      agent: user,
-      key,
-      savedAt: ctx.now(),
-    });
-    this.d.log.info({ conversationId, id: saved.id, file }, 'agent answer saved to the knowledge base (pending review)');
-    await this.postOnce(conversationId, key, ref, `:books: <@${user}> saved the last answer to the knowledge base as \`${saved.id}\` — pending review in \`${cfg.learnedFile}\`.`);
   }
 
   /** Re-renders the case message from the conversation; re-posts it when it was deleted. */
@@ -344,11 +322,6 @@ function authorLabel(m: StoredMessage, customerName: string): string {
   if (m.author === 'customer') return m.authorName ?? customerName;
   if (m.author === 'agent') return `agent ${m.authorName ?? ''}`.trim();
   return m.author;
-}
-
-function findLastIndex<T>(xs: T[], f: (x: T) => boolean): number {
-  for (let i = xs.length - 1; i >= 0; i--) if (f(xs[i] as T)) return i;
-  return -1;
 }
 
 /** Why a reply did not reach the customer, in words for agents. */

@@ -1,90 +1,75 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
-import { HubError } from '../../core/errors.js';
+import type { Logger } from 'pino';
+import type { DeskContext } from '../../core/desk.js';
+import { detectLocale } from '../../core/locale.js';
+import type { StoredMessage } from '../../core/model.js';
+import type { PendingAnswer } from '../../core/storage/pending-answers.js';
+import type { SlackApi } from './api.js';
+import { esc } from './blocks.js';
 
-export interface LearnedInput {
-  conversationId: string;
-  question: string;
-  answer: string;
-  locale: string;
-  agent: string;
-  /** Unique per save request (a redelivered job writes nothing new). */
-  key: string;
-  savedAt: number;
+export interface SaveAnswerDeps {
+  ctx: DeskContext;
+  api: Pick<SlackApi, 'userName'>;
+  log: Logger;
 }
 
-const HEADER = `# Answers agents saved from Slack cases. Entries are \`status: pending\` and ignored by the bot
-# until a reviewer edits them (questions, answer, tags) and sets \`status: approved\`; hot reload
-# then picks them up. Written by the Slack desk: keep the list under \`entries:\`.
-`;
-
-const locks = new Map<string, Promise<unknown>>();
-
-/** Runs `fn` after every earlier call for the same file in this process. */
-function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(file) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const tail = run.catch(() => undefined);
-  locks.set(file, tail);
-  void tail.then(() => {
-    if (locks.get(file) === tail) locks.delete(file);
-  });
-  return run;
+/** The conversation's last agent answer with text, and the customer question before it. */
+export function lastAnswer(msgs: readonly StoredMessage[]): { question: StoredMessage; answer: StoredMessage } | undefined {
+  for (let i = msgs.length - 1; i >= 0; i--) {
+    const answer = msgs[i];
+    if (!answer || answer.author !== 'agent' || answer.text.trim() === '') continue;
+    for (let j = i - 1; j >= 0; j--) {
+      const question = msgs[j];
+      if (question && question.author === 'customer' && question.text.trim() !== '') return { question, answer };
+    }
+    return undefined;
+  }
+  return undefined;
 }
 
 /**
- * Appends a pending knowledge entry (the knowledge loader's schema: id, questions by locale,
- * answer by locale, tags, status) to `file`, keeping comments and other entries. Read-modify-write
- * under an in-process lock and an atomic rename; two hub processes saving at the same instant could
- * still lose one entry (single-writer assumption, documented).
+ * "Save answer to knowledge base": proposes the last agent answer of the conversation, with the
+ * customer question before it, as a pending answer in the database (any worker may; the answer's
+ * message id is the idempotency key, so a redelivered action or a second click stores it once). An
+ * admin approves it into the knowledge files with `switchboard kb pending --approve ID`. Returns
+ * the note for the case thread.
  */
-export async function appendLearned(file: string, input: LearnedInput): Promise<{ id: string; duplicate: boolean }> {
-  return withLock(file, async () => {
-    let source = '';
-    try {
-      source = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    const doc = parseDocument(source.trim() ? source : `${HEADER}entries: []\n`);
-    if (doc.errors.length) {
-      throw new HubError('CONFIG_INVALID', `${file} is not valid YAML (${doc.errors[0]?.message.split('\n')[0]}); not overwriting it`);
-    }
-    if (!isMap(doc.contents)) throw new HubError('CONFIG_INVALID', `${file}: expected a mapping with \`entries:\``);
-    let entries = doc.get('entries', true);
-    if (!isSeq(entries)) {
-      entries = new YAMLSeq();
-      doc.set('entries', entries);
-    }
-    const seq = entries as YAMLSeq;
-    seq.flow = false;
-    const existing = seq.toJSON() as { id?: string; learnedFrom?: { key?: string } }[];
-    const same = existing.find((e) => e?.learnedFrom?.key === input.key);
-    if (same?.id) return { id: same.id, duplicate: true };
-    const prefix = `learned-${input.conversationId.replace(/[^\w]/g, '').slice(0, 8)}-`;
-    const n = existing.filter((e) => typeof e?.id === 'string' && e.id.startsWith(prefix)).length + 1;
-    const id = `${prefix}${n}`;
-    seq.add(
-      doc.createNode({
-        id,
-        status: 'pending',
-        questions: { [input.locale]: [input.question] },
-        answer: { [input.locale]: input.answer },
-        tags: ['learned'],
-        learnedFrom: {
-          conversation: input.conversationId,
-          agent: input.agent,
-          savedAt: new Date(input.savedAt).toISOString(),
-          key: input.key,
-        },
-      }),
-    );
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
-    await writeFile(tmp, doc.toString({ lineWidth: 0 }), 'utf8');
-    await rename(tmp, file);
-    return { id, duplicate: false };
+export async function saveAnswer(d: SaveAnswerDeps, conversationId: string, user: string): Promise<string> {
+  const { ctx, log } = d;
+  const found = lastAnswer(await ctx.storage.messages.ofConversation(conversationId, 200));
+  if (!found) {
+    return `:information_source: ${mention(user)} nothing to save yet: answer the customer in this thread first, then press *Save answer*.`;
+  }
+  const name = await d.api.userName(user); // cached; undefined when Slack does not answer in time
+  const proposedBy = `slack:${user}`;
+  const { answer, created } = await ctx.proposeAnswer({
+    key: `message:${found.answer.id}`,
+    question: found.question.text.trim(),
+    answer: found.answer.text.trim(),
+    locale: detectLocale(found.question.text),
+    conversationId,
+    proposedBy,
+    proposedByName: name,
   });
+  log.info({ conversationId, pendingAnswer: answer.id, created }, 'agent answer proposed for the knowledge base (pending approval)');
+  // A retry of this very save (same agent, still pending) gets the same note as the first run.
+  if (created || (answer.status === 'pending' && answer.proposedBy === proposedBy)) {
+    return `:books: ${mention(user)} proposed the last answer for the knowledge base as *#${answer.id}*. It awaits an admin's approval (\`npx switchboard kb pending\`); the bot uses it once approved.`;
+  }
+  return `:information_source: ${mention(user)} this answer was already proposed as *#${answer.id}* by ${proposer(answer)}: ${statusText(answer)}.`;
+}
+
+function statusText(a: PendingAnswer): string {
+  if (a.status === 'approved') return `approved${a.entryId ? ` as \`${esc(a.entryId)}\`` : ''}`;
+  if (a.status === 'rejected') return 'rejected by an admin';
+  return "awaiting an admin's approval";
+}
+
+function proposer(a: PendingAnswer): string {
+  const m = /^slack:(.+)$/.exec(a.proposedBy);
+  return m?.[1] ? mention(m[1]) : esc(a.proposedByName ?? a.proposedBy);
+}
+
+/** A user mention when `id` looks like a Slack user id, else the escaped text (never markup). */
+function mention(id: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : esc(id);
 }
