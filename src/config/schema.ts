@@ -44,6 +44,15 @@ const queuesSchema = z
       .min(500)
       .default(30_000)
       .describe('Job lock: a killed worker\'s job is retried elsewhere after about this long.'),
+    leaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(600_000)
+      .default(15_000)
+      .describe(
+        'Lease of a long connection (Telegram polling, Slack Socket Mode, a WeChat login): another gateway takes over within about this long after the holder dies. Shorter = faster fail-over, but a Redis hiccup or a pause of the holder longer than a third of it can make the holder drop a healthy connection.',
+      ),
   })
   .strict();
 

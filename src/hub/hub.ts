@@ -17,7 +17,7 @@ import { Storage } from '../core/storage/storage.js';
 import type { MigrationSet } from '../core/storage/db.js';
 import { HubQueues } from '../core/queues/hub-queues.js';
 import { EventDispatcher } from '../core/queues/event-dispatcher.js';
-import { createRedis } from '../core/queues/redis.js';
+import { createRedis, durabilityWarnings, redisDurability } from '../core/queues/redis.js';
 import { Templates } from '../core/templates.js';
 import { validateInbound } from '../core/pipeline/validate.js';
 import { AgentActions } from '../core/conversation/agent-actions.js';
@@ -60,7 +60,7 @@ export interface HubOptions {
   migrations?: MigrationSet[];
   log?: Logger;
   clock?: Clock;
-  /** How long a long-connection lease lives without renewal (default 15 s). */
+  /** How long a long-connection lease lives without renewal (default: `queues.leaseMs`). */
   leaseTtlMs?: number;
   /** How old a pending send or an undispatched event must be before the sweep re-queues it (default 60 s). */
   sweepAfterMs?: number;
@@ -139,6 +139,7 @@ export class Hub {
     this.redis = createRedis(cfg.redis.url);
     this.redis.on('error', (err) => this.log.warn(`redis: ${errorMessage(err)}`));
     await this.waitForRedis();
+    await this.warnIfRedisForgets();
     this.bus = new RedisBus(this.redis, cfg.redis.prefix);
     this.queues = new HubQueues(this.redis, { prefix: cfg.redis.prefix, ...cfg.queues });
     this.dispatcher = new EventDispatcher(this.subs, this.storage, this.queues, this.log);
@@ -240,6 +241,16 @@ export class Hub {
     };
   }
 
+  /** Loud warnings, naming the fix, when Redis would lose acknowledged work in a crash. */
+  private async warnIfRedisForgets(): Promise<void> {
+    const d = await redisDurability(this.redis);
+    if (!d) {
+      this.log.info('redis: CONFIG GET is not allowed here; make sure it persists (appendonly yes, maxmemory-policy noeviction)');
+      return;
+    }
+    for (const w of durabilityWarnings(d, this.config.redis.url)) this.log.warn(`WARNING: ${w}`);
+  }
+
   private async waitForRedis(): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -294,7 +305,7 @@ export class Hub {
 
   /** Long connections (polling, sockets, logins) under a Redis lease: one gateway at a time. */
   private startConnections(): void {
-    const ttl = this.opts.leaseTtlMs ?? 15_000;
+    const ttl = this.opts.leaseTtlMs ?? this.config.queues.leaseMs;
     const prefix = this.config.redis.prefix;
     const runnerDeps = this.runnerDeps;
     for (const a of this.adapters.values()) {

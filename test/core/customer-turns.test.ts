@@ -37,7 +37,7 @@ describe('one hand-over, one message (knowledge bot from config/knowledge)', () 
     ['asked in Chinese words', '转人工', {}, 'asked_for_human', /人工/],
     ['asked in English words', 'I want to talk to a real person', {}, 'asked_for_human', /person/],
     ['an off-topic question', 'What is the boiling point of tungsten on Mars?', {}, 'low_confidence', /colleague|person/],
-    ['/human', '/human', { kind: 'command', command: { name: 'human', args: '' } }, 'asked_for_human', /person/],
+    ['/human', '/human', { kind: 'command', command: { name: 'human' } }, 'asked_for_human', /person/],
   ];
   for (const [name, text, extra, reason, said] of cases) {
     it(`${name}: the customer gets one hand-over message`, async () => {

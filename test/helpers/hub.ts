@@ -28,7 +28,7 @@ export async function startTestHub(
     redis: { url: input.redis?.url ?? REDIS_URL, prefix: input.redis?.prefix ?? uniqueName('sbt') },
     queues: { partitions: 4, backoffMs: 50, ...input.queues },
   });
-  const log = pino({ level: config.logLevel });
+  const log = opts.log ?? pino({ level: config.logLevel });
   const hub = await Hub.start({ ...opts, config, log });
   return {
     hub,

@@ -33,6 +33,16 @@ export interface OutboundJob {
 export class HubQueues {
   private readonly queues = new Map<string, Queue>();
   private readonly jobOpts: JobsOptions;
+  /**
+   * The ordering setting (a global concurrency of 1 per inbound partition) lives in Redis, which
+   * forgets it when it restarts without persistence. Set after each (re)connection, before this
+   * process queues an inbound message again.
+   */
+  private concurrency: Promise<void> | undefined;
+  private readonly onReady = () => void this.ensurePartitionConcurrency().catch(() => undefined);
+  private readonly onClose = () => {
+    this.concurrency = undefined;
+  };
 
   constructor(
     private readonly redis: Redis,
@@ -44,6 +54,8 @@ export class HubQueues {
       removeOnComplete: { age: 3600, count: 5000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     };
+    redis.on('ready', this.onReady);
+    redis.on('close', this.onClose);
   }
 
   queue(name: string): Queue {
@@ -61,6 +73,7 @@ export class HubQueues {
     const partition = partitionOf(msg.channel, msg.platformUserId, this.settings.partitions);
     const jobId = inboundJobId(msg.channel, msg.platformMessageId);
     const q = this.queue(inboundQueueName(partition));
+    await (this.concurrency ?? this.ensurePartitionConcurrency());
     await q.add('inbound', msg, { jobId });
     return { jobId };
   }
@@ -89,8 +102,15 @@ export class HubQueues {
 
   /** Ordering guarantee: each inbound partition is processed one job at a time, across all processes. */
   async ensurePartitionConcurrency(): Promise<void> {
-    for (let p = 0; p < this.settings.partitions; p++) {
-      await this.queue(inboundQueueName(p)).setGlobalConcurrency(1);
+    const done = Promise.all(Array.from({ length: this.settings.partitions }, (_, p) => this.queue(inboundQueueName(p)).setGlobalConcurrency(1))).then(
+      () => undefined,
+    );
+    this.concurrency = done;
+    try {
+      await done;
+    } catch (err) {
+      if (this.concurrency === done) this.concurrency = undefined;
+      throw err;
     }
   }
 
@@ -104,6 +124,8 @@ export class HubQueues {
   }
 
   async close(): Promise<void> {
+    this.redis.off('ready', this.onReady);
+    this.redis.off('close', this.onClose);
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
   }
