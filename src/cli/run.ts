@@ -1,9 +1,10 @@
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { configPath } from '../config/load.js';
 import { loadConfigFile } from '../hub/config-schema.js';
 import { errorMessage, isHubError } from '../core/errors.js';
 import { Hub, type Role } from '../hub/hub.js';
 import { createResponder } from '../hub/bot.js';
+import { createLogger } from '../hub/logger.js';
 
 /** Runs one hub process until SIGTERM/SIGINT, then shuts down gracefully. */
 export async function runHub(role: Role): Promise<number> {
@@ -15,7 +16,13 @@ export async function runHub(role: Role): Promise<number> {
     console.error(`switchboard: ${errorMessage(err)}`);
     return 1;
   }
-  const log = pino({ level: config.logLevel, redact: ['*.token', '*.apiKey', '*.secret', '*.password', '*.botToken'] });
+  let log: Logger;
+  try {
+    log = createLogger({ level: config.logLevel });
+  } catch (err) {
+    console.error(`switchboard: ${errorMessage(err)}`);
+    return 1;
+  }
   let hub: Hub;
   try {
     hub = await Hub.start({ config, role, log, responderFactory: (h) => createResponder(h) });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { HubConfig } from './config-schema.js';
@@ -35,6 +35,7 @@ import type { AdapterDeps, ChannelConfigBase, ChannelFactory } from '../adapters
 import { Router } from '../http/router.js';
 import { RedisBus } from './bus.js';
 import { adapterContext, deskContext } from './contexts.js';
+import { createLogger } from './logger.js';
 import { closeServer, listen, mountOps } from './ops.js';
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
 
@@ -106,7 +107,7 @@ export class Hub {
   private constructor(readonly opts: HubOptions) {
     this.role = opts.role ?? 'start';
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.log ?? pino({ level: opts.config.logLevel, redact: ['*.token', '*.apiKey', '*.secret', '*.password'] });
+    this.log = opts.log ?? createLogger({ level: opts.config.logLevel });
   }
 
   get config(): HubConfig {

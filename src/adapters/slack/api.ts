@@ -57,7 +57,7 @@ export function toHubError(method: string, err: unknown, log: Logger, channel?: 
     }
     if (CHANNEL_ERRORS.has(code)) {
       log.error(
-        { slack: code, method, channel },
+        { slack: code, method, slackChannel: channel },
         `Slack ${method} cannot use channel ${channel ?? '?'} (${code}): invite the bot to the channel (/invite @bot) or fix channels.slack.caseChannel. The case stays stored and is posted on retry.`,
       );
       return new HubError('PLATFORM_REFUSED', `Slack ${method}: ${code}`, { retry: 'retry', context });

@@ -82,7 +82,7 @@ export class SlackInbound {
       if (await this.d.cases.posting(this.d.ctx.now() - 60_000)) {
         throw new HubError('WAITING', 'slack: a reply in a thread not known yet while a case is being posted; Slack will retry', { retry: 'retry' });
       }
-      log.info({ channel: ev.channel, thread: ev.thread_ts }, 'slack: unknown thread: a reply in a thread that is no Switchboard case; ignored');
+      log.info({ slackChannel: ev.channel, thread: ev.thread_ts }, 'slack: unknown thread: a reply in a thread that is no Switchboard case; ignored');
       return;
     }
     const raw_text = ev.text ?? '';
