@@ -5,7 +5,7 @@
 // - finds Redis: REDIS_URL, else 127.0.0.1:6379 when something answers, else a private
 //   redis-server on a free port with its data in ./data/redis, stopped on exit; installs Debian's
 //   redis-server when missing and running as root with apt, else exits with how to install it.
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -71,7 +71,7 @@ async function ensureRedis(env) {
   }
   const port = await freePort();
   const dir = join(root, 'data', 'redis');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   say(`starting a private redis-server on 127.0.0.1:${port} (data in data/redis)`);
   const child = spawn(
     which('redis-server'),
@@ -90,7 +90,9 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
     if (!run('npm', ['install', '--no-audit', '--no-fund'])) process.exit(1);
   }
 }
-mkdirSync(join(root, 'data'), { recursive: true });
+// The hub's data (database, secrets, the private Redis's AOF) is the operator's only: 0700.
+mkdirSync(join(root, 'data'), { recursive: true, mode: 0o700 });
+chmodSync(join(root, 'data'), 0o700);
 
 const env = { ...process.env };
 const redis = await ensureRedis(env);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,7 @@ import { HubQueues } from '../core/queues/hub-queues.js';
 import { EventDispatcher } from '../core/queues/event-dispatcher.js';
 import { createRedis, durabilityWarnings, redisDurability } from '../core/queues/redis.js';
 import { Templates } from '../core/templates.js';
+import { ensurePrivateDir } from '../core/private-files.js';
 import { validateInbound } from '../core/pipeline/validate.js';
 import { AgentActions } from '../core/conversation/agent-actions.js';
 import type { ChangeDeps } from '../core/conversation/change.js';
@@ -134,6 +136,8 @@ export class Hub {
 
   private async boot(): Promise<void> {
     const cfg = this.config;
+    // Data at rest: tighten a data folder made earlier (npm start's setup, an older version) to 0700.
+    if (existsSync(cfg.dataDir) && ensurePrivateDir(cfg.dataDir)) this.log.info({ dataDir: cfg.dataDir }, 'data folder tightened to 0700');
     this.templates = Templates.load(join(this.opts.configDir ?? 'config', 'templates', 'core.yaml'));
     this.storage = await Storage.open(cfg.storage.url, { clock: this.clock, migrations: this.opts.migrations ?? [] });
 

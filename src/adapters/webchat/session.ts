@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { ensurePrivateDir } from '../../core/private-files.js';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 
@@ -53,7 +54,7 @@ export async function loadSecret(configured: string | undefined, dataDir: string
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdir(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const fresh = randomBytes(32).toString('base64url');
   try {
     // `wx`: when two processes race on first start, one wins and both read its secret.

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   Kysely,
@@ -14,6 +13,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { HubError } from '../errors.js';
+import { ensurePrivateDir, ensurePrivateFile, tightenFile } from '../private-files.js';
 import type { Database } from './tables.js';
 import { coreMigrations, type Dialect, type MigrationSet } from './migrations/index.js';
 
@@ -33,7 +33,12 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 export function openDb(url: string): Db {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length) || ':memory:';
-    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+    if (file !== ':memory:') {
+      // The database is the operator's only: 0700 folder, 0600 files (WAL and shm follow the file).
+      ensurePrivateDir(dirname(resolve(file)));
+      ensurePrivateFile(file);
+      for (const extra of ['-wal', '-shm']) tightenFile(`${file}${extra}`);
+    }
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
