@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type {
   Capabilities,
@@ -43,6 +43,23 @@ export interface HistoryItem {
   buttons?: { label: string; value: string }[];
 }
 
+/** The bytes behind an attachment's `fetchHandle`, fetched by the adapter from its platform. */
+export interface AttachmentContent {
+  body: Readable;
+  /** The platform's content type, when it tells; the hub serves only a few types inline. */
+  mimeType?: string;
+  size?: number;
+  /** A file name for the download. */
+  name?: string;
+}
+
+/**
+ * Fetches one attachment by its `fetchHandle`. Rejects with HubError NOT_FOUND (gone), PLATFORM_REFUSED
+ * (e.g. too big for the platform's API) or NETWORK; error texts name no platform secret (they are
+ * shown to the agent who opened the link).
+ */
+export type AttachmentFetcher = (handle: string, signal: AbortSignal) => Promise<AttachmentContent>;
+
 /** What the hub gives an adapter. Everything here is safe to call from any process role. */
 export interface AdapterContext {
   /**
@@ -55,6 +72,12 @@ export interface AdapterContext {
   log: Logger;
   /** Past messages of the customer behind (channel, platform user id), oldest first. */
   history(channel: ChannelName, platformUserId: string, limit: number): Promise<HistoryItem[]>;
+  /**
+   * Lets agents open this channel's attachments without any platform secret: a desk links them as
+   * short-lived signed hub URLs (`/files/<channel>/<fetchHandle>?exp=…&sig=…`), and the hub serving
+   * such a URL calls `fetch`. Call it in `mount` (every process mounts, so every process can link).
+   */
+  serveAttachments?(channel: ChannelName, fetch: AttachmentFetcher): void;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { PendingAnswer, ProposedAnswer } from './storage/pending-answers.js
 import type { AgentActions } from './conversation/agent-actions.js';
 import type { Proactive } from './conversation/proactive.js';
 import type { Templates } from './templates.js';
-import type { MessageAuthor } from './types.js';
+import type { AttachmentMeta, ChannelName, MessageAuthor } from './types.js';
 
 export interface Suggestion {
   entryId: string;
@@ -35,6 +35,13 @@ export interface DeskContext {
   suggest(text: string, locale: string, n: number): Suggestion[];
   /** An agent-facing summary of these messages; LLM-written when configured, else extractive. */
   summarize(messages: { author: MessageAuthor; text: string }[], locale: string): Promise<string>;
+  /**
+   * A link an agent may open to a customer's attachment: for a `fetchHandle` of a channel that serves
+   * its files (AdapterContext.serveAttachments), a hub URL under `baseUrl` signed until `ttlMs` from
+   * now, which the hub answers by fetching the file through the adapter (no platform secret in it);
+   * else the attachment's own http(s) `url`; else undefined (no `baseUrl`, nothing to link).
+   */
+  attachmentUrl(channel: ChannelName, attachment: AttachmentMeta, opts: { baseUrl?: string | undefined; ttlMs: number }): Promise<string | undefined>;
   /** An agent's answer for the knowledge base, pending an admin's approval (`switchboard kb pending`); same key: stored once. */
   proposeAnswer(a: ProposedAnswer): Promise<{ answer: PendingAnswer; created: boolean }>;
   /** Folder of the knowledge files. */

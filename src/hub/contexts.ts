@@ -11,6 +11,7 @@ import type { InboundMessage } from '../core/types.js';
 import { reminderJobId } from '../core/queues/names.js';
 import { extractiveSummary } from '../core/conversation/summary.js';
 import { errorMessage } from '../core/errors.js';
+import { attachmentLinks, attachmentUrl } from './files.js';
 
 /** What the hub gives every adapter. */
 export function adapterContext(d: {
@@ -38,6 +39,7 @@ export function adapterContext(d: {
         ...(m.buttons.length ? { buttons: m.buttons } : {}),
       }));
     },
+    serveAttachments: (channel, fetch) => attachmentLinks(d.http, d.storage, d.log).serve(channel, fetch),
   };
 }
 
@@ -79,6 +81,7 @@ export function deskContext(
       return extractiveSummary(msgs, locale);
     },
     proposeAnswer: (a) => d.storage.pendingAnswers.propose(a),
+    attachmentUrl: (channel, a, o) => attachmentUrl(attachmentLinks(d.http, d.storage, d.log), channel, a, o),
     knowledgeDir: d.knowledgeDir,
     now: d.now,
   };

@@ -73,8 +73,13 @@ export interface FakeTelegram {
   failNext(method: string, failure: ApiFailure | 'network', times?: number): void;
   /** sendMessage to this chat answers 403 "Forbidden: bot was blocked by the user". */
   blockUser(chatId: number | string): void;
-  /** getFile of this file_id answers with this size; over 20 MB: 400 "file is too big". */
-  addFile(fileId: string, size: number, content?: string): void;
+  /**
+   * getFile of this file_id answers with this size and `path` (default `documents/file_<id>.bin`);
+   * over 20 MB: 400 "file is too big". `GET /file/bot<token>/<path>` serves `content`.
+   */
+  addFile(fileId: string, size: number, content?: string | Buffer, path?: string): void;
+  /** Downloads of `/file/bot<token>/…` (the path after the token; `token` says whether it was right). */
+  downloads: { path: string; token: boolean }[];
   callsOf(method: string): Call[];
   /** Resolves once `predicate` holds (polled), rejects after `timeoutMs`. */
   waitFor<T>(predicate: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
@@ -84,7 +89,9 @@ export interface FakeTelegram {
 }
 
 export interface UpdateBuilders {
-  text(userId: number, text: string, opts?: { chat?: Chat; entities?: Entity[]; reply_to_message?: Params; language_code?: string }): Record<string, unknown>;
+  text(userId: number, text: string, opts?: { chat?: Chat; entities?: Entity[]; reply_to_message?: Params; language_code?: string; first_name?: string }): Record<string, unknown>;
+  /** A private photo message (three sizes; the largest has `fileId`), as Telegram sends it. */
+  photo(userId: number, fileId: string, opts?: { caption?: string; first_name?: string; size?: number }): Record<string, unknown>;
   callback(userId: number, data: string, message?: Params): Record<string, unknown>;
   /** A bot message with an inline keyboard, as a callback query carries it. */
   botMessage(chatId: number, text: string, buttons: { text: string; callback_data: string }[][]): Params;
@@ -111,7 +118,9 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
   const answeredCallbacks: Params[] = [];
   const failures = new Map<string, (ApiFailure | 'network')[]>();
   const blocked = new Set<string>();
-  const files = new Map<string, { size: number; content: string }>();
+  const files = new Map<string, { size: number; content: string | Buffer; path: string }>();
+  const downloads: { path: string; token: boolean }[] = [];
+  const defaultPath = (id: string) => `documents/file_${id.slice(0, 12)}.bin`;
   const openCallbacks = new Set<string>();
   let queue: Update[] = [];
   let forced: Update[] = [];
@@ -131,12 +140,30 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
       return {
         message: {
           message_id: ++nextMessageId,
-          from: { id: userId, is_bot: false, first_name: `User${userId}`, language_code: o.language_code ?? 'en' },
-          chat: chat.type === 'private' ? { id: chat.id, first_name: `User${userId}`, type: 'private' } : chat,
+          from: { id: userId, is_bot: false, first_name: o.first_name ?? `User${userId}`, language_code: o.language_code ?? 'en' },
+          chat: chat.type === 'private' ? { id: chat.id, first_name: o.first_name ?? `User${userId}`, type: 'private' } : chat,
           date: now(),
           text,
           ...(entities ? { entities } : {}),
           ...(o.reply_to_message ? { reply_to_message: o.reply_to_message } : {}),
+        },
+      };
+    },
+    photo(userId, fileId, o = {}) {
+      const name = o.first_name ?? `User${userId}`;
+      const unique = `AQAD${fileId.slice(-6)}`;
+      return {
+        message: {
+          message_id: ++nextMessageId,
+          from: { id: userId, is_bot: false, first_name: name, language_code: 'en' },
+          chat: { id: userId, first_name: name, type: 'private' },
+          date: now(),
+          photo: [
+            { file_id: `${fileId}_s`, file_unique_id: `${unique}s`, file_size: 1200, width: 90, height: 67 },
+            { file_id: `${fileId}_m`, file_unique_id: `${unique}m`, file_size: 14_000, width: 320, height: 240 },
+            { file_id: fileId, file_unique_id: unique, file_size: o.size ?? 80_000, width: 1280, height: 960 },
+          ],
+          ...(o.caption ? { caption: o.caption } : {}),
         },
       };
     },
@@ -279,9 +306,10 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
         return ok(res, { message_id: Number(p.message_id), chat: { id: Number(p.chat_id), type: 'private' }, date: now(), text: '', ...(p.reply_markup ? { reply_markup: p.reply_markup } : {}) });
       case 'getFile': {
         const id = String(p.file_id ?? '');
-        const f = files.get(id) ?? { size: 1234, content: 'file-bytes' };
+        if (id.startsWith('unknown')) return fail(res, { error_code: 400, description: 'Bad Request: wrong file_id or the file is temporarily unavailable' });
+        const f = files.get(id) ?? { size: 1234, content: 'file-bytes', path: defaultPath(id) };
         if (f.size > MAX_DOWNLOAD) return fail(res, { error_code: 400, description: 'Bad Request: file is too big' });
-        return ok(res, { file_id: id, file_unique_id: `u${id.slice(0, 8)}`, file_size: f.size, file_path: `documents/file_${id.slice(0, 12)}.bin` });
+        return ok(res, { file_id: id, file_unique_id: `u${id.slice(0, 8)}`, file_size: f.size, file_path: f.path });
       }
       case 'setWebhook': {
         const url = String(p.url ?? '');
@@ -311,10 +339,13 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
       const url = new URL(req.url ?? '/', 'http://fake');
       const file = /^\/file\/bot([^/]+)\/(.+)$/.exec(url.pathname);
       if (file && req.method === 'GET') {
+        downloads.push({ path: file[2] ?? '', token: file[1] === token });
         if (file[1] !== token) return fail(res, { error_code: 401, description: 'Unauthorized' });
-        const id = [...files.entries()].find(([k]) => file[2]?.includes(k.slice(0, 12)))?.[1];
-        res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        res.end(id?.content ?? 'file-bytes');
+        const all = [...files.values()];
+        const f = all.find((x) => x.path === file[2]);
+        const content = f?.content ?? 'file-bytes';
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(content) });
+        res.end(content);
         return;
       }
       const m = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
@@ -379,9 +410,10 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
     blockUser(chatId) {
       blocked.add(String(chatId));
     },
-    addFile(fileId, size, content = 'file-bytes') {
-      files.set(fileId, { size, content });
+    addFile(fileId, size, content = 'file-bytes', path = defaultPath(fileId)) {
+      files.set(fileId, { size, content, path });
     },
+    downloads,
     callsOf(method) {
       return calls.filter((c) => c.method === method);
     },

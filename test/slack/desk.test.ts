@@ -139,6 +139,29 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     assert.equal((await h.t.hub.storage.conversations.get(c.conversation.id))?.status, 'agent');
   });
 
+  it('correctly signed requests dated more than 5 minutes ahead get 401 and change nothing; within the window they are accepted', async () => {
+    const { conversation, ref } = await caseOf(h, 'alice');
+    const now = Math.floor(Date.now() / 1000);
+    const agentReplies = () => h.lb.sentTo('alice').filter((m) => m.author === 'agent');
+    const before = agentReplies().length;
+    for (const [ahead, text] of [[600, 'ten minutes ahead'], [365 * 86_400, 'a year ahead']] as const) {
+      const r = await sendEvent(h, threadReply('UDANA', text, ref.ts), { timestamp: now + ahead });
+      assert.equal(r.status, 401, `${text}: ${r.status}`);
+      const click = await clickButton(h, 'UEVE', 'sb_return', conversation.id, ref.ts, { timestamp: now + ahead });
+      assert.equal(click.status, 401, `${text} (button): ${click.status}`);
+    }
+    await sleep(300);
+    assert.equal(agentReplies().length, before);
+    assert.equal((await h.t.hub.storage.conversations.get(conversation.id))?.status, 'agent');
+    assert.ok(h.logs.some((l) => l.includes('in the future')), 'the refusal is logged');
+    // Slack's clock may be a little ahead or behind ours: both edges of the window pass.
+    for (const [skew, text] of [[240, 'four minutes ahead'], [-240, 'four minutes behind']] as const) {
+      const r = await sendEvent(h, threadReply('UDANA', text, ref.ts), { timestamp: now + skew });
+      assert.equal(r.status, 200, `${text}: ${r.status}`);
+      await waitFor(() => agentReplies().some((m) => m.text === text), `${text} relayed`);
+    }
+  });
+
   it('Claim, Resolve (CSAT question with buttons, answer posted and stored) and reopen', async () => {
     await h.lb.receive('bob', 'human please', { userName: 'Bob' });
     const { conversation, ref } = await caseOf(h, 'bob');

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { slackDesk } from '../../src/adapters/slack/index.js';
 import { slackConfigSchema, type SlackConfigInput } from '../../src/adapters/slack/config.js';
 import type { BotDecision, Responder, ResponderTurn } from '../../src/core/responder.js';
 import type { Conversation } from '../../src/core/model.js';
+import type { ChannelAdapter } from '../../src/core/adapter.js';
 import type { HubConfigInput } from '../../src/hub/config-schema.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import type { Dialect } from '../helpers/env.js';
@@ -39,15 +41,36 @@ export interface SlackHub {
   stop(): Promise<void>;
 }
 
+/** A port nothing listens on right now (for a hub whose public URL must be known before it starts). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
 export async function startSlackHub(
-  opts: { slack?: Partial<SlackConfigInput>; loopback?: LoopbackOptions; config?: HubConfigInput; responder?: Responder; dialect?: Dialect } = {},
+  opts: {
+    slack?: Partial<SlackConfigInput>;
+    loopback?: LoopbackOptions;
+    config?: HubConfigInput;
+    responder?: Responder;
+    dialect?: Dialect;
+    /** More channels besides the loopback web chat. */
+    adapters?: ChannelAdapter[];
+    /** Serve on a fixed free port with `server.publicUrl` = that address (attachment links need it). */
+    publicUrl?: boolean;
+    /** Log lines of the desk (and whoever else writes here). */
+    logs?: string[];
+  } = {},
 ): Promise<SlackHub> {
   const fake = await startFakeSlack();
   const dir = mkdtempSync(join(tmpdir(), 'sb-slack-'));
   mkdirSync(join(dir, 'templates'));
   mkdirSync(join(dir, 'knowledge'));
   copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
-  const logs: string[] = [];
+  const logs: string[] = opts.logs ?? [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) });
   const cfg = slackConfigSchema.parse({
     enabled: true,
@@ -58,12 +81,18 @@ export async function startSlackHub(
     onCallGroup: 'SONCALL',
     ...opts.slack,
   });
-  const desk = slackDesk.create(cfg, { log, dataDir: dir });
+  const port = opts.publicUrl ? await freePort() : undefined;
+  const publicUrl = port ? `http://127.0.0.1:${port}` : undefined;
+  const desk = slackDesk.create(cfg, { log, dataDir: dir, ...(publicUrl ? { publicUrl } : {}) });
   const lb = new LoopbackAdapter({ channel: 'webchat', ...opts.loopback });
-  const t = await startTestHub({ adapters: [lb], responder: opts.responder ?? new HumanResponder(), desk,
+  const t = await startTestHub({ adapters: [lb, ...(opts.adapters ?? [])], responder: opts.responder ?? new HumanResponder(), desk,
     configDir: dir,
     dialect: opts.dialect ?? 'sqlite',
-    config: { ...opts.config, bot: { ...opts.config?.bot, knowledgeDir: join(dir, 'knowledge') } },
+    config: {
+      ...opts.config,
+      ...(port ? { server: { ...opts.config?.server, host: '127.0.0.1', port, publicUrl } } : {}),
+      bot: { ...opts.config?.bot, knowledgeDir: join(dir, 'knowledge') },
+    },
   });
   return {
     t,
@@ -160,9 +189,13 @@ export async function conversationOf(h: SlackHub, userId: string, channel = 'web
 }
 
 /** Waits until the customer's conversation has a posted case; returns it with its thread ts. */
-export async function caseOf(h: SlackHub, userId: string): Promise<{ conversation: Conversation; ref: { channel: string; ts: string; escalationId: string } }> {
+export async function caseOf(
+  h: SlackHub,
+  userId: string,
+  channel = 'webchat',
+): Promise<{ conversation: Conversation; ref: { channel: string; ts: string; escalationId: string } }> {
   return until(async () => {
-    const c = await conversationOf(h, userId);
+    const c = await conversationOf(h, userId, channel);
     const fresh = await h.t.hub.storage.conversations.get(c.id);
     if (!fresh?.escalationId) return undefined;
     const k = await h.t.hub.storage.deskCases.get('slack', fresh.escalationId);

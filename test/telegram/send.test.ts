@@ -133,21 +133,28 @@ describe('telegram send', () => {
     assert.equal((await sendError(adapter, out('509', 'x'.repeat(4097)))).retry, 'final');
   });
 
-  it('fileUrl resolves a file_id through getFile to a download URL that works', async () => {
-    fake.addFile('BQACAgIAAxkBAAIBaWb_small', 2048, 'PDF-bytes');
-    const url = await adapter.fileUrl('BQACAgIAAxkBAAIBaWb_small');
-    assert.ok(url.startsWith(`${fake.apiRoot}/file/bot${fake.token}/documents/`), url);
-    const body = await (await fetch(url)).text();
-    assert.equal(body, 'PDF-bytes');
+  it('fetchAttachment streams a file through getFile and the file endpoint; what it returns holds no token', async () => {
+    const bytes = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3, 250, 251]);
+    fake.addFile('AgACAgIAAxkBAAIBZ2b_photo', bytes.length, bytes, 'photos/file_7.jpg');
+    const file = await adapter.fetchAttachment('AgACAgIAAxkBAAIBZ2b_photo');
+    const chunks: Buffer[] = [];
+    for await (const c of file.body) chunks.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), bytes);
+    assert.equal(file.mimeType, 'image/jpeg', 'typed by the file_path extension (the file endpoint says octet-stream)');
+    assert.equal(file.size, bytes.length);
+    assert.equal(file.name, 'file_7.jpg');
+    assert.ok(!JSON.stringify({ ...file, body: undefined }).includes(fake.token));
+    assert.deepEqual(fake.downloads.at(-1), { path: 'photos/file_7.jpg', token: true });
   });
 
-  it('fileUrl of a 50 MB file: refused clearly (cloud Bot API limit), not retried', async () => {
+  it('fetchAttachment of a 50 MB file: refused clearly (cloud Bot API limit), not retried; an unknown file_id is NOT_FOUND; no token in errors', async () => {
     fake.addFile('BQACAgIAAxkBAAIBaWb_bigzip', 52_428_800);
-    await assert.rejects(adapter.fileUrl('BQACAgIAAxkBAAIBaWb_bigzip'), (err: HubError) => {
-      assert.equal(err.code, 'PLATFORM_REFUSED');
-      assert.equal(err.retry, 'final');
-      assert.match(err.message, /file is too big/);
-      return true;
-    });
+    const big = await adapter.fetchAttachment('BQACAgIAAxkBAAIBaWb_bigzip').then(() => assert.fail('should fail'), (e: unknown) => e as HubError);
+    assert.equal(big.code, 'PLATFORM_REFUSED');
+    assert.equal(big.retry, 'final');
+    assert.match(big.message, /file is too big/);
+    const unknown = await adapter.fetchAttachment('unknown-file-id').then(() => assert.fail('should fail'), (e: unknown) => e as HubError);
+    assert.equal(unknown.code, 'NOT_FOUND');
+    for (const e of [big, unknown]) assert.ok(!`${e.message} ${JSON.stringify(e.context)}`.includes(fake.token), e.message);
   });
 });

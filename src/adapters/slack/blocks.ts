@@ -31,9 +31,39 @@ export interface CaseView {
   csat: number | null;
 }
 
-/** Slack mrkdwn control characters escaped, so customer text cannot mention @channel or fake links. */
+/**
+ * The one escape for everything Slack renders that did not come from us (customer names and texts,
+ * platform names, summaries, suggestions, error texts): Slack's control characters `&`, `<`, `>` as
+ * entities, so nobody can mention @channel, fake a link or a user through what they type.
+ */
 export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A user mention when `id` looks like a Slack user id, else the escaped text (never markup). */
+export function mention(id: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : esc(id);
+}
+
+/**
+ * A Slack link `<url|label>`: only http(s) URLs, with `|`, `<`, `>` percent-encoded and `&` as an
+ * entity so the URL cannot end the link early; the label escaped. Anything else: the label alone.
+ */
+export function slackLink(url: string, label: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return esc(label);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return esc(label);
+  const href = u.href.replace(/\|/g, '%7C').replace(/</g, '%3C').replace(/>/g, '%3E').replace(/&/g, '&amp;');
+  return `<${href}|${esc(label)}>`;
+}
+
+/** A mrkdwn text object that Slack shows as written: no automatic linking of names, channels or URLs. */
+function mrkdwn(text: string): object {
+  return { type: 'mrkdwn', text, verbatim: true };
 }
 
 const REASONS: Record<string, string> = {
@@ -55,7 +85,7 @@ export function statusText(status: ConversationStatus, assignee: string | null):
     case 'waiting_agent':
       return ':hourglass_flowing_sand: Waiting for an agent';
     case 'agent':
-      return assignee ? `:raising_hand: Claimed by <@${assignee}>` : ':raising_hand: With an agent';
+      return assignee ? `:raising_hand: Claimed by ${mention(assignee)}` : ':raising_hand: With an agent';
     case 'resolved':
       return ':white_check_mark: Resolved';
     case 'bot':
@@ -73,9 +103,10 @@ function button(text: string, actionId: string, value: string, style?: 'primary'
   return { type: 'button', text: { type: 'plain_text', text }, action_id: actionId, value, ...(style ? { style } : {}) };
 }
 
-/** Fallback text of the case message (notifications, clients without blocks). */
+/** Fallback text of the case message (notifications, clients without blocks): rendered by Slack too. */
 export function caseText(v: CaseView): string {
-  return `Case: ${clip(v.customerName, 80)} on ${v.channel} — ${reasonText(v.reason)} — ${statusText(v.status, v.assignee).replace(/:[a-z_]+: /, '')}`;
+  const status = statusText(v.status, v.assignee).replace(/:[a-z_]+: /, '');
+  return `Case: ${esc(clip(v.customerName, 80))} on ${esc(v.channel)} — ${esc(reasonText(v.reason))} — ${status}`;
 }
 
 /** The case message (Block Kit); rebuilt from the conversation on every status change. */
@@ -89,21 +120,22 @@ export function caseBlocks(v: CaseView): object[] {
     `*Sentiment*\n${sentimentText(v.sentiment)}`,
     `*Why*\n${urgent}${esc(reasonText(v.reason))}`,
     `*Status*\n${statusText(v.status, v.assignee)}`,
-    `*Assignee*\n${v.assignee ? `<@${v.assignee}>` : 'nobody yet'}`,
+    `*Assignee*\n${v.assignee ? mention(v.assignee) : 'nobody yet'}`,
   ];
   if (v.csat !== null) fields.push(`*CSAT*\n${'★'.repeat(v.csat)}${'☆'.repeat(5 - v.csat)} (${v.csat}/5)`);
   const blocks: object[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(`${v.priority === 'high' ? '🔴 ' : ''}Case: ${v.customerName} (${v.channel})`, 150) } },
-    { type: 'section', fields: fields.slice(0, 10).map((text) => ({ type: 'mrkdwn', text: clip(text, 1900) })) },
-    { type: 'section', text: { type: 'mrkdwn', text: clip(`*Summary*\n${esc(v.summary || '—')}`, 2900) } },
+    // plain_text as well: Slack decodes the entities there, and a raw `<!channel>` must never be sent.
+    { type: 'header', text: { type: 'plain_text', text: clip(`${v.priority === 'high' ? '🔴 ' : ''}Case: ${esc(clip(v.customerName, 100))} (${esc(v.channel)})`, 150) } },
+    { type: 'section', fields: fields.slice(0, 10).map((text) => mrkdwn(clip(text, 1900))) },
+    { type: 'section', text: mrkdwn(clip(`*Summary*\n${esc(v.summary || '—')}`, 2900)) },
   ];
   if (v.lastMessages.length) {
     const lines = v.lastMessages.map((m) => `>*${esc(m.author)}* _(${esc(m.channel)})_: ${esc(clip(m.text, 300))}`);
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Last messages*\n${lines.join('\n')}`, 2900) } });
+    blocks.push({ type: 'section', text: mrkdwn(clip(`*Last messages*\n${lines.join('\n')}`, 2900)) });
   }
   if (v.suggestions.length) {
     const lines = v.suggestions.map((s, i) => `${i + 1}. _${esc(clip(s.question, 120))}_\n${esc(clip(s.answer, 400))}`);
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Suggested replies*\n${lines.join('\n')}`, 2900) } });
+    blocks.push({ type: 'section', text: mrkdwn(clip(`*Suggested replies*\n${lines.join('\n')}`, 2900)) });
   }
   const id = v.conversationId;
   const buttons =
@@ -118,7 +150,7 @@ export function caseBlocks(v: CaseView): object[] {
   blocks.push({ type: 'actions', block_id: 'sb_case', elements: buttons });
   blocks.push({
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: `Reply in this thread to answer the customer · start with the note prefix to keep it internal · conversation \`${id}\`` }],
+    elements: [mrkdwn(`Reply in this thread to answer the customer · start with the note prefix to keep it internal · conversation \`${esc(id)}\``)],
   });
   return blocks;
 }

@@ -44,6 +44,12 @@ export const slackConfigSchema = z
     unclaimedReminderMinutes: z.number().min(0).default(10).describe('Remind the on-call group after this long unclaimed; 0 = never.'),
     businessHours: businessHoursSchema.optional(),
     eventsPath: z.string().startsWith('/').default('/slack/events').describe('Events API and interactivity request URL path.'),
+    attachmentLinkMinutes: z
+      .number()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(24 * 60)
+      .describe("How long a link to a customer's attachment in a case thread works (signed hub URL; needs server.publicUrl)."),
     learnedFile: z
       .string()
       .regex(/^[\w.-]+\.ya?ml$/, 'a file name in the knowledge folder, e.g. learned.yaml')

@@ -12,6 +12,15 @@ import { SlackInbound } from './events.js';
 import { CaseJobs } from './jobs.js';
 import { DeferredAckSocketReceiver } from './socket-receiver.js';
 
+/** How far a signed request's timestamp may be from our clock, either way (Slack's own rule: 5 minutes). */
+const MAX_SKEW_SEC = 5 * 60;
+
+/** Seconds the `X-Slack-Request-Timestamp` is ahead of `nowMs` (negative: behind); undefined when absent or not a number (Bolt refuses those). */
+export function timestampSkewSec(header: string | string[] | undefined, nowMs: number): number | undefined {
+  if (typeof header !== 'string' || !/^\d{1,15}$/.test(header.trim())) return undefined;
+  return Number(header.trim()) - Math.floor(nowMs / 1000);
+}
+
 /**
  * The Slack agent desk: cases are threads in `caseChannel`, agents answer in the thread. Events
  * arrive through Bolt (HTTP on the hub's own server, signatures verified by Bolt's HTTPReceiver;
@@ -22,6 +31,7 @@ export class SlackDesk implements AgentDesk {
   readonly connection: 'long' | 'stateless';
   readonly api: SlackApi;
   private readonly log: Logger;
+  private readonly publicUrl: string | undefined;
   private jobs: CaseJobs | undefined;
   private receiver: HTTPReceiver | DeferredAckSocketReceiver | undefined;
   private connected = false;
@@ -32,12 +42,13 @@ export class SlackDesk implements AgentDesk {
   ) {
     this.connection = cfg.mode === 'socket' ? 'long' : 'stateless';
     this.log = deps.log;
+    this.publicUrl = deps.publicUrl;
     this.api = new SlackApi(cfg.botToken, cfg.apiUrl, deps.log);
   }
 
   async mount(ctx: DeskContext): Promise<void> {
     const cases = new CaseStore(ctx.storage);
-    const deps = { cfg: this.cfg, ctx, api: this.api, cases, log: this.log };
+    const deps = { cfg: this.cfg, ctx, api: this.api, cases, log: this.log, publicUrl: this.publicUrl };
     this.jobs = new CaseJobs(deps);
     const inbound = new SlackInbound(deps);
     const logger = slackLogger(this.log);
@@ -58,7 +69,17 @@ export class SlackDesk implements AgentDesk {
           return false;
         },
       });
-      ctx.http.route('POST', this.cfg.eventsPath, (req: IncomingMessage, res: ServerResponse) => http.requestListener(req, res));
+      ctx.http.route('POST', this.cfg.eventsPath, (req: IncomingMessage, res: ServerResponse) => {
+        // Bolt refuses only timestamps too far in the past; one too far ahead is refused here.
+        const skew = timestampSkewSec(req.headers['x-slack-request-timestamp'], Date.now());
+        if (skew !== undefined && Math.abs(skew) > MAX_SKEW_SEC) {
+          this.log.warn({ skewSec: skew }, `slack: request refused: its timestamp is ${Math.abs(skew)} s in the ${skew > 0 ? 'future' : 'past'} (more than ${MAX_SKEW_SEC / 60} minutes off)`);
+          res.writeHead(401);
+          res.end();
+          return;
+        }
+        return http.requestListener(req, res);
+      });
       receiver = http;
     } else {
       receiver = new DeferredAckSocketReceiver({ appToken: this.cfg.appToken ?? '', log: this.log });

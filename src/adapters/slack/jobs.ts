@@ -3,13 +3,14 @@ import type { Logger } from 'pino';
 import type { DeskContext, DeskReminderJob } from '../../core/desk.js';
 import type { EventSubscriptions } from '../../core/events.js';
 import type { Conversation, Customer, DeskCase, StoredMessage } from '../../core/model.js';
+import type { AttachmentMeta } from '../../core/types.js';
 import { HubError, errorMessage, isHubError } from '../../core/errors.js';
 import { detectLocale } from '../../core/locale.js';
 import type { SlackApi } from './api.js';
 import type { SlackConfig } from './config.js';
 import { CaseStore, isPosted, type CaseSnapshot, type PostedCase } from './case-store.js';
 import { clip } from '../../core/conversation/summary.js';
-import { caseBlocks, caseText, esc, reasonText, type CaseView } from './blocks.js';
+import { caseBlocks, caseText, esc, mention, reasonText, slackLink, type CaseView } from './blocks.js';
 import { isOpen, opensAt } from './business-hours.js';
 import { parseRemindKey, scheduleRemind, slackOrigin } from './keys.js';
 import { saveAnswer } from './learned.js';
@@ -20,6 +21,8 @@ export interface JobDeps {
   api: SlackApi;
   cases: CaseStore;
   log: Logger;
+  /** server.publicUrl: the base of attachment links agents can open (none without it). */
+  publicUrl?: string | undefined;
 }
 
 /** How long a worker's claim on posting a case blocks the others (a crashed poster is taken over after). */
@@ -156,15 +159,23 @@ export class CaseJobs {
     }
     const customer = await this.d.ctx.storage.customers.get(conversation.customerId);
     const name = msg.authorName ?? customer?.displayName ?? 'Customer';
-    const files = msg.attachments.map((a) => `\n:paperclip: ${a.url ? `<${a.url}|${esc(a.name)}>` : esc(a.name)}`);
+    const files = await Promise.all(msg.attachments.map(async (a) => `\n:paperclip: ${await this.fileLink(msg.channel, a)}`));
     const text = `*[${esc(msg.channel)}]* *${esc(clip(name, 80))}*: ${esc(msg.text)}${files.join('')}`;
     await this.postOnce(conversationId, `relay:${messageId}`, c, clip(text, 39_000));
+  }
+
+  /** An attachment as a link agents can open (a signed hub URL: no platform secret), else its name. */
+  private async fileLink(channel: string, a: AttachmentMeta): Promise<string> {
+    const { ctx, cfg, publicUrl } = this.d;
+    const url = await ctx.attachmentUrl(channel, a, { baseUrl: publicUrl, ttlMs: cfg.attachmentLinkMinutes * 60_000 });
+    if (url) return slackLink(url, a.name);
+    return a.fetchHandle && !publicUrl ? `${esc(a.name)} _(no link: the hub has no server.publicUrl)_` : esc(a.name);
   }
 
   private async reopen(conversationId: string, messageId: string): Promise<void> {
     const known = await this.ensureCase(conversationId);
     const { conversation, case: c } = known;
-    const who = conversation.assignee ? `back to <@${conversation.assignee}>` : 'waiting for an agent';
+    const who = conversation.assignee ? `back to ${mention(conversation.assignee)}` : 'waiting for an agent';
     await this.postOnce(conversationId, `reopen:${messageId}`, c, `:leftwards_arrow_with_hook: The customer wrote again after the case was resolved: reopened, ${who}.`, true);
     await this.relay(conversationId, messageId, known);
     await this.refresh(conversationId);
@@ -193,7 +204,7 @@ export class CaseJobs {
         conversationId,
         `delivery:${messageId}`,
         where,
-        `:warning: ${conv.assignee ? `<@${conv.assignee}> ` : ''}This reply did not reach the customer on ${esc(row.channel)}: *${why}* (${esc(clip(error ?? row.error ?? '', 200))}). It stays in the conversation; the customer can still write in, and a reply after they do will be sent.`,
+        `:warning: ${conv.assignee ? `${mention(conv.assignee)} ` : ''}This reply did not reach the customer on ${esc(row.channel)}: *${why}* (${esc(clip(error ?? row.error ?? '', 200))}). It stays in the conversation; the customer can still write in, and a reply after they do will be sent.`,
       );
     }
   }
@@ -226,7 +237,7 @@ export class CaseJobs {
       return;
     }
     await this.refresh(conversationId);
-    const user = `<@${k.user}>`;
+    const user = mention(k.user);
     const notes: Record<string, string> = {
       claim: `:raising_hand: ${user} claimed the case.`,
       reply: `:raising_hand: ${user} claimed the case by replying.`,
@@ -238,7 +249,7 @@ export class CaseJobs {
       return;
     }
     if (k.action.startsWith('fail-')) {
-      await this.postOnce(conversationId, key, ref, `:warning: ${user} could not ${k.action.slice(5)}: the case changed meanwhile (see its status above).`);
+      await this.postOnce(conversationId, key, ref, `:warning: ${user} could not ${esc(k.action.slice(5))}: the case changed meanwhile (see its status above).`);
       return;
     }
     const note = notes[k.action];

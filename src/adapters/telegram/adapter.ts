@@ -1,6 +1,6 @@
 import { Telegram } from 'telegraf';
 import type { Logger } from 'pino';
-import type { AdapterContext, ChannelAdapter } from '../../core/adapter.js';
+import type { AdapterContext, AttachmentContent, ChannelAdapter } from '../../core/adapter.js';
 import { HubError, errorMessage, isHubError } from '../../core/errors.js';
 import type { Button, Capabilities, InboundMessage, OutboundMessage, SendResult } from '../../core/types.js';
 import type { TelegramConfig } from './config.js';
@@ -10,6 +10,7 @@ import { webhookHandler } from './webhook.js';
 import { inlineKeyboard, isHashedCallbackData, resolveHashedValue } from './buttons.js';
 import { isAbort, scrubToken, toHubError } from './api-errors.js';
 import { ALLOWED_UPDATES, updateIdOf } from './update-schema.js';
+import { fetchTelegramFile } from './files.js';
 
 export const TELEGRAM_MAX_TEXT = 4096;
 /** Button values looked up in the customer's history to resolve a hashed `callback_data`. */
@@ -47,6 +48,8 @@ export class TelegramAdapter implements ChannelAdapter {
 
   async mount(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
+    // Agents open customers' files through the hub's signed links, never a URL holding the token.
+    ctx.serveAttachments?.(this.channel, (fileId, signal) => this.fetchAttachment(fileId, signal));
     if (this.config.mode === 'webhook') {
       ctx.http.route(
         'POST',
@@ -143,14 +146,12 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   /**
-   * A download URL for an attachment's `fetchHandle` (a file_id), via getFile. The URL embeds the
-   * bot token: hand it only to trusted agents, never log it. Telegram's cloud Bot API refuses files
-   * over 20 MB (PLATFORM_REFUSED); a self-hosted Bot API server (`apiRoot`) lifts that limit.
+   * The bytes of an attachment's `fetchHandle` (a file_id), via getFile and the Bot API file
+   * endpoint; the token stays inside (see files.ts). Over 20 MB the cloud Bot API refuses
+   * (PLATFORM_REFUSED); a self-hosted Bot API server (`apiRoot`) lifts that limit.
    */
-  async fileUrl(fileId: string): Promise<string> {
-    const file = await this.call('getFile', () => this.telegram.getFile(fileId));
-    if (!file.file_path) throw new HubError('NOT_FOUND', `Telegram getFile: no file_path for ${fileId}`, { retry: 'final' });
-    return new URL(`./file/bot${this.config.token}/${file.file_path}`, withSlash(this.config.apiRoot)).toString();
+  fetchAttachment(fileId: string, signal: AbortSignal = AbortSignal.timeout(SEND_TIMEOUT_MS)): Promise<AttachmentContent> {
+    return fetchTelegramFile(this.telegram, this.config, fileId, signal);
   }
 
   /** Registers `webhook.url` with its secret (idempotent). */
@@ -217,8 +218,4 @@ export class TelegramAdapter implements ChannelAdapter {
   private apiHost(): string {
     return new URL(this.config.apiRoot).host;
   }
-}
-
-function withSlash(url: string): string {
-  return url.endsWith('/') ? url : `${url}/`;
 }
