@@ -8,6 +8,9 @@
  * Nothing is written that would not load: a name the bot does not read, an existing file (without
  * `--force`), or an id another knowledge file of that directory defines (pending entries included).
  * A file there that does not parse is named in a warning.
+ *
+ * `switchboard kb pending [--approve ID | --reject ID]`: answers agents saved, waiting for an admin
+ * (kb-pending.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -19,17 +22,18 @@ import { errorMessage } from '../core/errors.js';
 import { entriesToYaml } from '../knowledge/csv-import.js';
 import { TEMPLATES_FILE, isKnowledgeFileName, parseKnowledgeFile } from '../knowledge/loader.js';
 import { importCsv, InputError, readInput, type CliIo } from './input.js';
+import { kbPending, PENDING_USAGE, type PendingOptions } from './kb-pending.js';
 
 const USAGE = 'usage: switchboard kb import --csv FAQ.csv [--answers-csv A.csv] [--locale en] [--out FILE] [--force]\n';
 
-export async function kbCommand(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function kbCommand(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }, opts: PendingOptions = {}): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'import') {
-    io.err.write(USAGE);
+  if (sub !== 'import' && sub !== 'pending') {
+    io.err.write(`${USAGE}${PENDING_USAGE}\n`);
     return 2;
   }
   try {
-    io.out.write(await kbImport(rest));
+    io.out.write(sub === 'import' ? await kbImport(rest) : await kbPending(rest, opts));
     return 0;
   } catch (err) {
     io.err.write(`${errorMessage(err)}\n`);

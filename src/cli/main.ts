@@ -9,6 +9,8 @@ const USAGE = `usage: switchboard <command>
   config schema         regenerate config/schema/hub.schema.json
   kb import --csv F [--answers-csv F] [--locale en] [--out F] [--force]
                         turn a text,category CSV (an FAQ or intent set) into a knowledge file
+  kb pending [--approve ID | --reject ID] [--by NAME]
+                        answers agents saved from desk cases: list, approve into learned.yaml, reject
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
