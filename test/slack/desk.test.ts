@@ -94,6 +94,24 @@ describe('slack desk (HTTP Events API, real hub, fake Slack)', () => {
     assert.equal(h.lb.sentTo('alice').filter((m) => m.author === 'agent').length, 1);
   });
 
+  it('attachments: a platform http(s) url is linked (escaped), another scheme is not, a handle without server.publicUrl says why there is no link', async () => {
+    const { ref } = await caseOf(h, 'alice');
+    await h.lb.receive('alice', 'files attached', {
+      userName: 'Alice',
+      kind: 'media',
+      attachments: [
+        { name: 'scan<1>.pdf', mimeType: 'application/pdf', url: 'https://files.example/a?x=1&y=2' },
+        { name: 'evil.html', mimeType: 'text/html', url: 'javascript:alert(1)' },
+        { name: 'photo.jpg', mimeType: 'image/jpeg', fetchHandle: 'handle-1' },
+      ],
+    });
+    const post = await waitFor(() => threadPosts(h, ref.ts).find((p) => p.text.includes('files attached')), 'relay with files');
+    assert.ok(post.text.includes('\n:paperclip: <https://files.example/a?x=1&amp;y=2|scan&lt;1&gt;.pdf>'), post.text);
+    assert.ok(post.text.includes('\n:paperclip: evil.html\n'), post.text);
+    assert.ok(!post.text.includes('javascript:'), post.text);
+    assert.ok(post.text.endsWith('\n:paperclip: photo.jpg _(no link: the hub has no server.publicUrl)_'), post.text);
+  });
+
   it('an internal note is not relayed; the bot\'s own posts are ignored; edits are logged', async () => {
     const { ref } = await caseOf(h, 'alice');
     const before = h.lb.sentTo('alice').length;

@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import type { App } from '@slack/bolt';
 import { slackConfigSchema } from '../../src/adapters/slack/config.js';
 import { isOpen, opensAt } from '../../src/adapters/slack/business-hours.js';
-import { caseBlocks, esc, slackToPlain } from '../../src/adapters/slack/blocks.js';
+import { caseBlocks, caseText, esc, mention, slackLink, slackToPlain, type CaseView } from '../../src/adapters/slack/blocks.js';
+import { timestampSkewSec } from '../../src/adapters/slack/desk.js';
 import { lastAnswer } from '../../src/adapters/slack/learned.js';
 import type { StoredMessage } from '../../src/core/model.js';
 import { parseRemindKey, slackOrigin } from '../../src/adapters/slack/keys.js';
@@ -30,6 +31,12 @@ describe('slack config', () => {
     assert.equal(ok.apiUrl, 'http://127.0.0.1:9/api/');
     assert.equal(ok.notePrefix, 'note:');
     assert.equal(ok.eventsPath, '/slack/events');
+    assert.equal(ok.attachmentLinkMinutes, 24 * 60);
+    assert.equal(slackConfigSchema.parse({ ...base, signingSecret: 's', attachmentLinkMinutes: 5 }).attachmentLinkMinutes, 5);
+    for (const bad of [0, 8 * 24 * 60]) {
+      const r = slackConfigSchema.safeParse({ ...base, signingSecret: 's', attachmentLinkMinutes: bad });
+      assert.match(JSON.stringify(r.error?.issues), /attachmentLinkMinutes/);
+    }
     assert.ok(slackConfigSchema.safeParse({ ...base, mode: 'socket', appToken: 'xapp-1' }).success);
     assert.equal(slackConfigSchema.safeParse({ ...base, signingSecret: 's', businessHours: { timezone: 'Mars/Base' } }).success, false);
     assert.equal(slackConfigSchema.safeParse({ ...base, signingSecret: 's', extra: 1 }).success, false);
@@ -82,6 +89,39 @@ describe('case blocks and text', () => {
     assert.ok(!blocks.includes('<!everyone>') && !blocks.includes('*Customer*\\n<!here>'));
     assert.ok(blocks.includes('sb_save') && !blocks.includes('sb_claim'));
     assert.ok(blocks.includes('(4/5)'));
+  });
+  it('escapes the notification text and the header too; mentions only for user ids; links only http(s) and unbreakable', () => {
+    const v: CaseView = {
+      conversationId: 'c1',
+      customerName: '<!channel> <https://evil.example|Bank Support>',
+      channel: 'tele<gram>',
+      identities: [{ channel: 'telegram', name: '<!subteam^S1>' }],
+      locale: 'en',
+      sentiment: null,
+      reason: '<!here>',
+      priority: 'high',
+      summary: 's',
+      lastMessages: [],
+      suggestions: [{ question: '<@U9>', answer: '<https://evil.example|ok>' }],
+      status: 'agent',
+      assignee: '<!channel>',
+      csat: null,
+    };
+    const all = JSON.stringify([caseText(v), caseBlocks(v)]);
+    for (const raw of ['<!channel>', '<!here>', '<https://evil', '<!subteam', '<@U9>', '<gram>']) assert.ok(!all.includes(raw), `${raw} in ${all}`);
+    assert.equal(caseText(v), 'Case: &lt;!channel&gt; &lt;https://evil.example|Bank Support&gt; on tele&lt;gram&gt; — &lt;!here&gt; — Claimed by &lt;!channel&gt;');
+    assert.equal(mention('U0123ABC'), '<@U0123ABC>');
+    assert.equal(mention('<!channel>'), '&lt;!channel&gt;');
+    assert.equal(slackLink('https://hub.example/files/t/x?exp=1&sig=ab|c>d', 'a<b>.jpg'), '<https://hub.example/files/t/x?exp=1&amp;sig=ab%7Cc%3Ed|a&lt;b&gt;.jpg>');
+    assert.equal(slackLink('javascript:alert(1)', 'x.jpg'), 'x.jpg');
+    assert.equal(slackLink('not a url', '<!here>'), '&lt;!here&gt;');
+  });
+  it('measures how far a Slack request timestamp is from our clock', () => {
+    const now = 1_800_000_000_000;
+    assert.equal(timestampSkewSec('1800000600', now), 600);
+    assert.equal(timestampSkewSec('1799999700', now), -300);
+    assert.equal(timestampSkewSec(undefined, now), undefined);
+    assert.equal(timestampSkewSec('12abc', now), undefined);
   });
   it('turns agent mrkdwn into plain text', () => {
     assert.equal(slackToPlain('see <https://a.example|the docs> &amp; <https://b.example> <@U1>'), 'see the docs (https://a.example) & https://b.example');

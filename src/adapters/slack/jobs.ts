@@ -161,7 +161,8 @@ export class CaseJobs {
     const name = msg.authorName ?? customer?.displayName ?? 'Customer';
     const files = await Promise.all(msg.attachments.map(async (a) => `\n:paperclip: ${await this.fileLink(msg.channel, a)}`));
     const text = `*[${esc(msg.channel)}]* *${esc(clip(name, 80))}*: ${esc(msg.text)}${files.join('')}`;
-    await this.postOnce(conversationId, `relay:${messageId}`, c, clip(text, 39_000));
+    // Cut to Slack's limit without clip(), which would fold the customer's line breaks and the file lines into one.
+    await this.postOnce(conversationId, `relay:${messageId}`, c, text.length > 39_000 ? `${text.slice(0, 38_999)}…` : text);
   }
 
   /** An attachment as a link agents can open (a signed hub URL: no platform secret), else its name. */
