@@ -11,6 +11,7 @@ const USAGE = `usage: switchboard <command>
                         turn a text,category CSV (an FAQ or intent set) into a knowledge file
   kb pending [--approve ID | --reject ID] [--by NAME]
                         answers agents saved from desk cases: list, approve into learned.yaml, reject
+  token create NAME --role ROLE [--role ROLE]   a new API token (admin, agent, events), shown once
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
       const { kbCommand } = await import('./kb-cmd.js');
       return kbCommand(argv.slice(1));
     }
+    case 'token': return (await import('./token-cmd.js')).tokenCommand(argv.slice(1));
     case 'eval': {
       const { evalCommand } = await import('./eval.js');
       return evalCommand(argv.slice(1));

@@ -1,5 +1,5 @@
 /**
- * The generic sections of hub.yaml (server, storage, redis, queues, escalation, workflows) and
+ * The generic sections of hub.yaml (server, api, storage, redis, queues, escalation, workflows) and
  * `buildConfigSchema`, which joins them with the sections of the modules and channels. This folder
  * is a leaf: the composition root (`src/hub/config-schema.ts`) brings the module and channel parts.
  */
@@ -10,10 +10,69 @@ const serverSchema = z
     host: z.string().default('127.0.0.1').describe('Interface the HTTP server binds to.'),
     port: z.number().int().min(0).max(65535).default(3000).describe('HTTP port; PORT overrides.'),
     publicUrl: z.string().url().optional().describe('URL customers and platforms reach the hub at.'),
-    adminToken: z.string().min(16).optional().describe('Bearer token for /api/admin routes (use ${ENV}).'),
+    adminToken: z
+      .never({
+        error:
+          'removed (no route ever read it): create a token with `npx switchboard token create NAME --role admin` and paste the line it prints under api.tokens',
+      })
+      .optional()
+      .describe('Removed: use api.tokens (npx switchboard token create NAME --role admin).'),
     trustProxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For.'),
   })
   .strict();
+
+/** Roles of an API token: `admin` may do everything, `agent` reads customers and conversations, `events` sends messages. */
+export const API_ROLES = ['admin', 'agent', 'events'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** An API token's name: what logs show instead of the token. */
+export const API_TOKEN_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Why a `sha256` value is not a lowercase hex SHA-256 (the value itself is never repeated: it may be a token). */
+function sha256Problem(value: unknown): string {
+  if (typeof value !== 'string') return 'must be the SHA-256 of the token, 64 lowercase hex characters';
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return 'must be lowercase hex: write the same 64 characters in lowercase';
+  if (/^[0-9a-fA-F]+$/.test(value)) return `must be 64 lowercase hex characters (the whole SHA-256 digest), got ${value.length}`;
+  return 'must be the SHA-256 of the token (64 lowercase hex characters), not the token itself: never put a token in hub.yaml; `npx switchboard token create` prints the line to paste (for an existing token: printf %s "$TOKEN" | sha256sum)';
+}
+
+const apiTokenSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(API_TOKEN_NAME, 'must start with a letter and hold only letters, digits, _ . - (at most 64)')
+      .describe('Shown in logs instead of the token.'),
+    roles: z
+      .array(z.enum(API_ROLES))
+      .min(1, 'give the token at least one role: admin, agent or events')
+      .describe('admin (everything), agent (reads customers and conversations), events (sends messages).'),
+    sha256: z
+      .string()
+      .regex(SHA256_HEX, { error: (issue) => sha256Problem(issue.input) })
+      .describe('Lowercase hex SHA-256 of the token (never the token itself).'),
+  })
+  .strict();
+
+const apiSchema = z
+  .object({
+    tokens: z
+      .array(apiTokenSchema)
+      .superRefine((tokens, ctx) => {
+        tokens.forEach((t, i) => {
+          const j = tokens.findIndex((o) => o.name === t.name);
+          if (j < i) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${t.name}" is also the name of api.tokens[${j}]: names must be unique` });
+          const k = tokens.findIndex((o) => o.sha256 === t.sha256);
+          if (k < i) ctx.addIssue({ code: 'custom', path: [i, 'sha256'], message: `the same token as api.tokens[${k}] (${tokens[k]?.name}): give each client its own token` });
+        });
+      })
+      .default([])
+      .describe('Bearer tokens of the API and /metrics; `npx switchboard token create` makes one.'),
+  })
+  .strict()
+  .describe('The hub\'s API: who may call it.');
+
+export type ApiTokenConfig = z.infer<typeof apiTokenSchema>;
 
 const storageSchema = z
   .object({
@@ -76,6 +135,7 @@ const headSections = {
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   dataDir: z.string().default('./data'),
   server: serverSchema.default(serverSchema.parse({})),
+  api: apiSchema.default(apiSchema.parse({})),
   storage: storageSchema.default(storageSchema.parse({})),
   redis: redisSchema.default(redisSchema.parse({})),
   queues: queuesSchema.default(queuesSchema.parse({})),

@@ -35,6 +35,7 @@ import type { InboundMessage } from '../core/types.js';
 import { adapterFactories, deskFactories } from '../adapters/registry.js';
 import type { AdapterDeps, ChannelConfigBase, ChannelFactory } from '../adapters/define.js';
 import { Router } from '../http/router.js';
+import { createTokenAuth, type TokenAuth } from '../api/tokens.js';
 import { RedisBus } from './bus.js';
 import { adapterContext, deskContext } from './contexts.js';
 import { createLogger } from './logger.js';
@@ -89,6 +90,8 @@ export class Hub {
   readonly subs = new EventSubscriptions();
   readonly role: Role;
   readonly clock: Clock;
+  /** Bearer tokens of the API and /metrics (`api.tokens`): `authorize(header, role)`. */
+  readonly tokenAuth: TokenAuth;
   storage!: Storage;
   queues!: HubQueues;
   redis!: Redis;
@@ -109,6 +112,7 @@ export class Hub {
   private constructor(readonly opts: HubOptions) {
     this.role = opts.role ?? 'start';
     this.clock = opts.clock ?? systemClock;
+    this.tokenAuth = createTokenAuth(opts.config.api.tokens);
     this.log = opts.log ?? createLogger({ level: opts.config.logLevel });
   }
 

@@ -123,7 +123,7 @@ describe('config from parts (src/config is a leaf)', () => {
 
   it('module sections stand between queues and escalation; generic defaults still apply', () => {
     assert.deepEqual(Object.keys(schema.shape), [
-      'logLevel', 'dataDir', 'server', 'storage', 'redis', 'queues', 'greeter', 'escalation', 'workflows', 'channels',
+      'logLevel', 'dataDir', 'server', 'api', 'storage', 'redis', 'queues', 'greeter', 'escalation', 'workflows', 'channels',
     ]);
     const cfg = parse('x.yaml', 'greeter:\n  enabled: true\n  token: abcd\n', { env: {} });
     assert.equal(cfg.greeter?.token, 'abcd');
