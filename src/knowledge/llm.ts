@@ -7,14 +7,16 @@
  * Prompt safety: instructions and entries live in the system message; everything the customer wrote
  * (this conversation only) goes in the user message between explicit delimiters, with `<` and `>`
  * in it neutralized so it can never close a delimiter. A reply that quotes the instructions (prompt
- * leak) is treated as "no answer". Failures throw `HubError('LLM_FAILED')`; the apiKey is never
- * logged nor put in error messages.
+ * leak) is treated as "no answer". Links, e-mail addresses and phone numbers in the answer that none
+ * of the cited entries holds are removed (answer-guard.ts) and the reply is logged as altered.
+ * Failures throw `HubError('LLM_FAILED')`; the apiKey is never logged nor put in error messages.
  */
 import { randomBytes } from 'node:crypto';
 import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { HubError, type Retryability } from '../core/errors.js';
+import { guardAnswer } from './answer-guard.js';
 
 export const llmConfigSchema = z.object({
   baseUrl: z.url({ protocol: /^https?$/ }),
@@ -242,7 +244,15 @@ export function createLlmAnswerer(cfg: LlmConfig, log?: Logger): LlmAnswerer {
         log?.info({ op: 'answer', model: cfg.model, reason: verdict }, 'llm gave no usable answer');
         return { kind: 'none' };
       }
-      return { kind: 'answer', text: parsed.answer.trim(), entryIds: parsed.cite };
+      // Links, e-mail addresses and phone numbers the cited entries do not hold never reach the customer.
+      const cited = parsed.cite.flatMap((id) => entries.filter((e) => e.id === id));
+      const guarded = guardAnswer(parsed.answer.trim(), cited);
+      if (guarded.removed > 0) {
+        const { removed, kinds, hosts, fallback } = guarded;
+        const fields = { op: 'answer', model: cfg.model, entryIds: parsed.cite, removed, kinds, hosts, fallback };
+        log?.warn(fields, 'llm answer altered: contacts not in the cited entries removed');
+      }
+      return { kind: 'answer', text: guarded.text, entryIds: parsed.cite };
     },
 
     async summarize({ locale, messages }) {

@@ -183,6 +183,81 @@ describe('createLlmAnswerer.answer', () => {
   });
 });
 
+describe('createLlmAnswerer.answer: contacts that the cited entries do not hold', () => {
+  const kb = [
+    { id: 'refund', question: 'How do I get a refund?', answer: 'Refunds within 7 days from the Orders page.' },
+    { id: 'reset', question: 'How do I reset my password?', answer: 'Reset it at https://shop.example/account/reset (help: help@shop.example, +86 400-820-8820).' },
+    { id: 'partner', question: 'Do you have partners?', answer: 'Our partner is at https://partner.example.' },
+    { id: 'shipping', question: '多久发货？', answer: '下单后48小时内发货。客服热线 400-820-8820。' },
+  ];
+  const reply = (answer: string, cite: string[]) => fake.queue({ content: JSON.stringify({ answer, cite }) });
+  const answer = (question: string, log?: pino.Logger) => createLlmAnswerer(config(), log).answer({ question, locale: 'en', entries: kb, history: [] });
+  const warned = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 40);
+
+  it('removes a link the model added to a real answer, and logs the reply as altered (ids and count, not the reply)', async () => {
+    reply('Refunds within 7 days from the Orders page. Reset your password at https://evil.example/login', ['refund']);
+    const { log, lines } = capture();
+    const res = await answer('refund?', log);
+    assert.deepEqual(res, { kind: 'answer', text: 'Refunds within 7 days from the Orders page. Reset your password', entryIds: ['refund'] });
+    const [warn, ...more] = warned(lines);
+    assert.equal(more.length, 0);
+    assert.equal(warn?.msg, 'llm answer altered: contacts not in the cited entries removed');
+    assert.deepEqual(warn?.entryIds, ['refund']);
+    assert.equal(warn?.removed, 1);
+    assert.deepEqual(warn?.kinds, { url: 1 });
+    assert.ok(lines.every((l) => !l.includes('Orders page') && !l.includes('/login')), 'the reply itself is not logged');
+  });
+
+  it('removes links without a scheme, e-mail addresses and phone numbers, keeping the sentence readable', async () => {
+    const cases: [string, string][] = [
+      ['Refunds within 7 days from the Orders page. If that fails, email refunds@evil.example or call +1 (555) 010-0199.', 'Refunds within 7 days from the Orders page.'],
+      ['Refunds within 7 days from the Orders page, or write to refunds@evil.example.', 'Refunds within 7 days from the Orders page.'],
+      ['Open the Orders page at evil.example/orders to get a refund within 7 days.', 'Open the Orders page to get a refund within 7 days.'],
+      ['Refunds within 7 days (see www.evil-refunds.com) from the Orders page.', 'Refunds within 7 days from the Orders page.'],
+      ['Refunds within 7 days from the Orders page. Questions: 13800138000', 'Refunds within 7 days from the Orders page.'],
+    ];
+    for (const [model, expected] of cases) {
+      reply(model, ['refund']);
+      const res = await answer('refund?');
+      assert.deepEqual(res, { kind: 'answer', text: expected, entryIds: ['refund'] }, model);
+    }
+  });
+
+  it('keeps links, addresses and numbers that a cited entry holds (case, trailing slash, spacing aside); not those of an uncited one', async () => {
+    const { log, lines } = capture();
+    const kept = 'Reset it at HTTPS://Shop.Example/account/reset/. Questions? help@Shop.example, 4008208820 or shop.example.';
+    reply(kept, ['reset']);
+    assert.deepEqual(await answer('reset?', log), { kind: 'answer', text: kept, entryIds: ['reset'] });
+    assert.equal(warned(lines).length, 0);
+    reply('Reset it at https://shop.example/account/reset. Our partner https://partner.example can help too.', ['reset']);
+    const res = await answer('reset?');
+    assert.deepEqual(res, { kind: 'answer', text: 'Reset it at https://shop.example/account/reset. Our partner can help too.', entryIds: ['reset'] });
+  });
+
+  it('Chinese: a phone number or a link glued to the words is removed, the hotline of the entry kept', async () => {
+    const cases: [string, string][] = [
+      ['下单后48小时内发货。如有疑问请拨打13800138000咨询。', '下单后48小时内发货。'],
+      ['下单后48小时内发货，客服电话：+86 138 0013 8000。', '下单后48小时内发货。'],
+      ['下单后48小时内发货，详情请访问evil.com查看。', '下单后48小时内发货。'],
+      ['下单后48小时内发货，有问题请致电400 820 8820。', '下单后48小时内发货，有问题请致电400 820 8820。'],
+    ];
+    for (const [model, expected] of cases) {
+      reply(model, ['shipping']);
+      const res = await createLlmAnswerer(config()).answer({ question: '发货', locale: 'zh', entries: kb, history: [] });
+      assert.deepEqual(res, { kind: 'answer', text: expected, entryIds: ['shipping'] }, model);
+    }
+  });
+
+  it('when nothing meaningful is left, answers with the cited entry', async () => {
+    const { log, lines } = capture();
+    reply('Reset your password here: https://evil.example/login', ['refund']);
+    assert.deepEqual(await answer('reset?', log), { kind: 'answer', text: 'Refunds within 7 days from the Orders page.', entryIds: ['refund'] });
+    assert.equal(warned(lines)[0]?.fallback, true);
+    reply('请拨打 13800138000', ['shipping']);
+    assert.deepEqual(await answer('发货'), { kind: 'answer', text: '下单后48小时内发货。客服热线 400-820-8820。', entryIds: ['shipping'] });
+  });
+});
+
 describe('createLlmAnswerer.summarize', () => {
   it('summarizes the conversation in the given locale, delimiting customer text', async () => {
     fake.queue({ content: '客户询问发货时间，机器人已回答48小时内发货；客户仍要求人工处理。' });
