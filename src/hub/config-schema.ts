@@ -9,6 +9,7 @@ import { createConfigLoader } from '../config/load.js';
 import { buildConfigSchema } from '../config/schema.js';
 import { botConfigSchema } from '../knowledge/config.js';
 import { llmConfigSchema } from '../knowledge/llm.js';
+import { webhooksConfigSchema } from '../webhooks/config.js';
 
 const botSchema = botConfigSchema.strict().describe('Knowledge bot: thresholds, human keywords, strikes, knowledge folder.');
 
@@ -19,6 +20,7 @@ export const hubConfigSchema = buildConfigSchema({
       .strict()
       .optional()
       .describe('OpenAI-compatible LLM (OpenAI, DeepSeek, Qwen/DashScope, Ollama, vLLM); absent = local engine only.'),
+    webhooks: webhooksConfigSchema.default([]),
   },
   channels: channelConfigSchemas(),
 });

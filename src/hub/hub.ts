@@ -41,6 +41,7 @@ import { adapterContext, deskContext } from './contexts.js';
 import { createLogger } from './logger.js';
 import { closeServer, listen, mountOps } from './ops.js';
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
+import { Webhooks } from '../webhooks/index.js';
 
 export type Role = 'start' | 'worker' | 'gateway';
 
@@ -100,6 +101,7 @@ export class Hub {
   dispatcher!: EventDispatcher;
   agentActions!: AgentActions;
   proactive!: Proactive;
+  webhooks!: Webhooks;
   responder: Responder = new HandOverResponder();
   desk: AgentDesk | undefined;
   private server: Server | undefined;
@@ -169,6 +171,9 @@ export class Hub {
     for (const a of this.adapters.values()) await a.mount(ctx);
     // Subscribers: every process registers the same ones before any event is written.
     subscribeCsatQuestion(this.subs, { storage: this.storage, proactive: this.proactive, templates: this.templates });
+    const { lockMs, backoffMs } = cfg.queues;
+    this.webhooks = new Webhooks(cfg.webhooks, { storage: this.storage, redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs, backoffMs, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, now: () => this.clock.now() });
+    this.webhooks.subscribe(this.subs);
     if (this.desk) {
       await this.desk.mount(
         deskContext(this.desk.name, {
@@ -189,7 +194,7 @@ export class Hub {
     this.opts.subscribe?.(this.subs, this);
 
     this.runnerDeps = this.createRunnerDeps();
-    if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())));
+    if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())), ...(await this.webhooks.start()));
     if (this.role !== 'worker') this.startConnections();
     if (serves) this.server = await listen(this.router, cfg.server.host, cfg.server.port, this.log);
   }
@@ -374,6 +379,7 @@ export class Hub {
     await this.responder.close?.().catch(() => undefined);
     await closing;
     await this.bus?.close();
+    await this.webhooks?.close().catch(() => undefined);
     await this.queues?.close().catch(() => undefined);
     if (this.redis) this.redis.disconnect();
     await this.storage?.close().catch(() => undefined);

@@ -9,6 +9,7 @@ import { EventRepo } from './events.js';
 import { ChannelStateRepo } from './channel-state.js';
 import { DeskCaseRepo } from './desk-cases.js';
 import { PendingAnswerRepo } from './pending-answers.js';
+import { WebhookDeliveryRepo } from './webhook-deliveries.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
@@ -22,6 +23,7 @@ export class Repos {
   readonly channelState: ChannelStateRepo;
   readonly deskCases: DeskCaseRepo;
   readonly pendingAnswers: PendingAnswerRepo;
+  readonly webhookDeliveries: WebhookDeliveryRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -31,6 +33,7 @@ export class Repos {
     this.channelState = new ChannelStateRepo(q, stamp);
     this.deskCases = new DeskCaseRepo(q, stamp);
     this.pendingAnswers = new PendingAnswerRepo(q, stamp);
+    this.webhookDeliveries = new WebhookDeliveryRepo(q, stamp);
   }
 }
 

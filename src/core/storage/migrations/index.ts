@@ -3,6 +3,7 @@ import type { Dialect } from './001_core.js';
 import * as m001 from './001_core.js';
 import * as m002 from './002_seams.js';
 import * as knowledge001 from './knowledge_001_pending_answers.js';
+import * as webhooks001 from './webhooks_001_deliveries.js';
 
 export type { Dialect };
 
@@ -32,4 +33,5 @@ export const coreMigrations: MigrationSet = {
  */
 export const storageMigrations: readonly MigrationSet[] = [
   { module: 'knowledge', migrations: { '001_pending_answers': knowledge001 } },
+  { module: 'webhooks', migrations: { '001_deliveries': webhooks001 } },
 ];
