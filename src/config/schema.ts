@@ -3,6 +3,7 @@
  * `buildConfigSchema`, which joins them with the sections of the modules and channels. This folder
  * is a leaf: the composition root (`src/hub/config-schema.ts`) brings the module and channel parts.
  */
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 const serverSchema = z
@@ -17,9 +18,51 @@ const serverSchema = z
       })
       .optional()
       .describe('Removed: use api.tokens (npx switchboard token create NAME --role admin).'),
-    trustProxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For.'),
+    trustProxy: z
+      .union([
+        z.boolean(),
+        z.number().int().min(0).max(32),
+        z
+          .array(z.string().min(1))
+          .min(1, 'list at least one proxy address or CIDR, or write false')
+          .superRefine((list, ctx) => {
+            list.forEach((entry, i) => {
+              const problem = proxyProblem(entry);
+              if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+            });
+          }),
+      ])
+      .default(false)
+      .describe(
+        'Proxies in front of the hub whose X-Forwarded-For / -Proto are believed: false (none), a number of hops, or a list of proxy addresses / CIDRs; true believes every hop (a client can then pick its own IP).',
+      ),
+    bodyLimit: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1_048_576)
+      .default(1_048_576)
+      .describe('Largest request body in bytes (webhooks, the API); beyond it the answer is 413.'),
+    apiRateLimit: z
+      .object({
+        max: z.number().int().min(1).max(1_000_000).default(600).describe('Requests per window and client IP.'),
+        windowSeconds: z.number().int().min(1).max(86_400).default(60),
+      })
+      .strict()
+      .default({ max: 600, windowSeconds: 60 })
+      .describe('Limit of /api/* per client IP, shared by every gateway (kept in Redis).'),
   })
   .strict();
+
+/** Why a `server.trustProxy` entry is not an IP address, a CIDR or one of proxy-addr's names. */
+function proxyProblem(entry: string): string | undefined {
+  try {
+    proxyAddr.compile(entry);
+    return undefined;
+  } catch (err) {
+    return `"${entry}" is not an IP address, a CIDR (10.0.0.0/8) or loopback / linklocal / uniquelocal: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
 
 /** Roles of an API token: `admin` may do everything, `agent` reads customers and conversations, `events` sends messages. */
 export const API_ROLES = ['admin', 'agent', 'events'] as const;

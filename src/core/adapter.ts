@@ -10,14 +10,46 @@ import type {
   MessageAuthor,
 } from './types.js';
 
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** What the hub's HTTP server tells a handler about the request. */
+export interface RequestInfo {
+  /** The request id, also on the server's log lines and in the `x-request-id` answer header. */
+  id: string;
+  /**
+   * The client's address as the server computed it under `server.trustProxy`: the peer's address,
+   * or behind trusted proxies the address the nearest trusted proxy reported. Never read
+   * `X-Forwarded-For` yourself.
+   */
+  ip: string;
+  /** true when the client reached the hub over https (directly, or as a trusted proxy says). */
+  https: boolean;
+}
+
+/**
+ * A raw handler: it owns `res`. A request body (POST, PUT, PATCH, DELETE) was already read by the
+ * server within the route's body limit (413 beyond it) and is handed over as `req`'s stream, unchanged.
+ */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => void | Promise<void>;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, info: RequestInfo) => void;
+
+/** A limit per client IP, shared by every gateway of the hub (kept in Redis). */
+export interface HttpRateLimit {
+  /** Requests allowed per window; the next one is answered 429 with Retry-After. */
+  max: number;
+  windowMs: number;
+}
+
+export interface RouteOptions {
+  /** Largest request body in bytes (default `server.bodyLimit`); beyond it the answer is 413 and the handler is not called. */
+  bodyLimit?: number;
+  rateLimit?: HttpRateLimit;
+}
 
 /** Where adapters hang webhook endpoints and pages on the hub's own HTTP server. */
 export interface HttpRoutes {
-  /** `path` is exact, or a prefix when it ends with `*`. */
-  route(method: string, path: string, handler: HttpHandler): void;
-  upgrade(path: string, handler: UpgradeHandler): void;
+  /** `path` is exact, or a prefix when it ends with `*`. Register in `mount`, before the server starts. */
+  route(method: string, path: string, handler: HttpHandler, options?: RouteOptions): void;
+  /** WebSocket (or other) upgrades on `path`; the handler owns the socket. */
+  upgrade(path: string, handler: UpgradeHandler, options?: Pick<RouteOptions, 'rateLimit'>): void;
 }
 
 /** Cross-process notifications (Redis pub/sub), e.g. to reach the process holding a WebSocket. */

@@ -34,12 +34,13 @@ import { Lease, LeaseKeeper } from '../core/lease.js';
 import type { InboundMessage } from '../core/types.js';
 import { adapterFactories, deskFactories } from '../adapters/registry.js';
 import type { AdapterDeps, ChannelConfigBase, ChannelFactory } from '../adapters/define.js';
-import { Router } from '../http/router.js';
+import { HttpSurface } from '../http/surface.js';
 import { createTokenAuth, type TokenAuth } from '../api/tokens.js';
 import { RedisBus } from './bus.js';
 import { adapterContext, deskContext } from './contexts.js';
 import { createLogger } from './logger.js';
-import { closeServer, listen, mountOps } from './ops.js';
+import { attachmentLinks } from './files.js';
+import { closeServer, httpOptions, listen, mountOps } from './ops.js';
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
 import { Webhooks } from '../webhooks/index.js';
 
@@ -86,7 +87,8 @@ export interface HubOptions {
 export class Hub {
   readonly log: Logger;
   readonly metrics = new HubMetrics();
-  readonly router = new Router();
+  /** The HTTP surface: adapters' routes (the `HttpRoutes` port), the hub's own (`plugin`, `api`); served through Fastify. */
+  readonly router = new HttpSurface();
   readonly adapters = new Map<string, ChannelAdapter>();
   readonly subs = new EventSubscriptions();
   readonly role: Role;
@@ -196,7 +198,11 @@ export class Hub {
     this.runnerDeps = this.createRunnerDeps();
     if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())), ...(await this.webhooks.start()));
     if (this.role !== 'worker') this.startConnections();
-    if (serves) this.server = await listen(this.router, cfg.server.host, cfg.server.port, this.log);
+    if (serves) {
+      // GET /files/* on every gateway: a desk may sign its first link after the server took its last route.
+      attachmentLinks(this.router, this.storage, this.log);
+      this.server = await listen(this.router, cfg.server.host, cfg.server.port, httpOptions(cfg, this.log));
+    }
   }
 
   /** What the hub gives every adapter (accept, routes, bus, history). */

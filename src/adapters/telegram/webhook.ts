@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { HttpHandler } from '../../core/adapter.js';
+import type { HttpHandler, RequestInfo } from '../../core/adapter.js';
 import { errorMessage } from '../../core/errors.js';
 import { readBody, safeEqual, sendJson } from '../../http/router.js';
 import { updateIdOf } from './update-schema.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
-const MAX_BODY_BYTES = 1_048_576;
 
 export interface WebhookOptions {
   secretToken: string;
@@ -21,16 +20,17 @@ export interface WebhookOptions {
  * the update is durably queued (or deliberately ignored), 503 when it could not be: Telegram retries.
  */
 export function webhookHandler(o: WebhookOptions): HttpHandler {
-  return async (req: IncomingMessage, res: ServerResponse) => {
+  return async (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => {
     if (!secretMatches(req.headers[SECRET_HEADER], o.secretToken)) {
-      o.log.warn({ ip: req.socket.remoteAddress }, 'telegram webhook call refused: wrong or missing secret token header');
+      o.log.warn({ ip: info.ip, reqId: info.id }, 'telegram webhook call refused: wrong or missing secret token header');
       res.setHeader('connection', 'close');
       sendJson(res, 401, { ok: false, error: 'unauthorized' });
       return;
     }
     let body: Buffer;
     try {
-      body = await readBody(req, MAX_BODY_BYTES);
+      // Read by the hub's server within server.bodyLimit (413 beyond it, before this handler).
+      body = await readBody(req);
     } catch (err) {
       const status = (err as { status?: number }).status === 413 ? 413 : 400;
       o.log.warn(`telegram webhook body unreadable: ${errorMessage(err)}`);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AdapterContext, ChannelAdapter } from '../../core/adapter.js';
+import type { AdapterContext, ChannelAdapter, HttpRateLimit, RequestInfo } from '../../core/adapter.js';
 import { HubError, errorMessage } from '../../core/errors.js';
 import { RateLimiter } from '../../core/rate-limit.js';
 import type { Capabilities, OutboundMessage, SendResult } from '../../core/types.js';
@@ -16,7 +16,6 @@ import {
   VisitorSigner,
   acceptLanguage,
   cleanLocale,
-  clientIp,
   isHttps,
   isSameOrigin,
   loadSecret,
@@ -27,8 +26,11 @@ import {
 } from './session.js';
 import { SocketRegistry, busTopic, encodeBus } from './sockets.js';
 
-/** Per IP: page loads, session calls and WebSocket upgrades. */
-const IP_HTTP = { perSecond: 5, burst: 40 };
+/**
+ * Per client IP and route (the page, session calls, WebSocket upgrades): kept in Redis by the hub's
+ * server, so every gateway counts the same calls. About the old 5/s with bursts of 40.
+ */
+const IP_HTTP: HttpRateLimit = { max: 50, windowMs: 10_000 };
 const HEARTBEAT_MS = 30_000;
 const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
@@ -50,7 +52,6 @@ export class WebchatAdapter implements ChannelAdapter {
   readonly sendNeedsConnection = false;
   private m: Mounted | undefined;
   private stopped = false;
-  private readonly ipHttp = new RateLimiter(IP_HTTP.perSecond, IP_HTTP.burst);
   private readonly pendingCookies = new WeakMap<IncomingMessage, string>();
   private readonly alive = new WeakSet<WebSocket>();
 
@@ -82,16 +83,16 @@ export class WebchatAdapter implements ChannelAdapter {
     heartbeat.unref();
     this.m = { ctx, signer, assets, registry, wss, conn, heartbeat };
 
-    ctx.http.route('GET', '/', (req, res) => this.page(req, res));
+    ctx.http.route('GET', '/', (req, res, info) => this.page(req, res, info), { rateLimit: IP_HTTP });
     ctx.http.route('GET', '/widget.js', (req, res) => serveAsset(req, res, assets.widget, { 'cross-origin-resource-policy': 'cross-origin' }));
-    ctx.http.route('GET', '/webchat/session', (req, res) => this.session(req, res));
+    ctx.http.route('GET', '/webchat/session', (req, res, info) => this.session(req, res, info), { rateLimit: IP_HTTP });
     ctx.http.route('GET', '/webchat/*', (req, res) => {
       const name = (req.url ?? '').split('?')[0]?.slice('/webchat/'.length) ?? '';
       const a = assets.files.get(name);
       if (!a) return sendJson(res, 404, { error: 'not found' });
       serveAsset(req, res, a, { 'cross-origin-resource-policy': 'cross-origin' });
     });
-    ctx.http.upgrade('/webchat/ws', (req, socket, head) => this.upgrade(req, socket, head));
+    ctx.http.upgrade('/webchat/ws', (req, socket, head, info) => this.upgrade(req, socket, head, info), { rateLimit: IP_HTTP });
   }
 
   async send(message: OutboundMessage): Promise<SendResult> {
@@ -134,20 +135,19 @@ export class WebchatAdapter implements ChannelAdapter {
     return { id: signer.newVisitorId(), fromCookie: false, fromToken: false };
   }
 
-  private cookieFor(req: IncomingMessage, visitorId: string): string {
-    return visitorCookie(this.mounted().signer.sign(visitorId), isHttps(req, this.config.trustProxy, this.deps.publicUrl));
+  private cookieFor(info: RequestInfo, visitorId: string): string {
+    return visitorCookie(this.mounted().signer.sign(visitorId), isHttps(info, this.deps.publicUrl));
   }
 
-  private page(req: IncomingMessage, res: ServerResponse): void {
+  private page(req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
     const m = this.mounted();
-    if (!this.ipHttp.take(clientIp(req, this.config.trustProxy))) return tooMany(res);
     const v = this.visitor(req, null);
     const extra: Record<string, string> = {
       'content-security-policy': PAGE_CSP,
       'referrer-policy': 'no-referrer',
       'x-frame-options': 'SAMEORIGIN',
     };
-    if (!v.fromCookie) res.setHeader('set-cookie', this.cookieFor(req, v.id));
+    if (!v.fromCookie) res.setHeader('set-cookie', this.cookieFor(info, v.id));
     serveAsset(req, res, m.assets.page, extra);
   }
 
@@ -155,8 +155,7 @@ export class WebchatAdapter implements ChannelAdapter {
    * For the embed: sets the cookie and, to a cross-origin caller that is allowed, returns the signed
    * token too (third-party cookies are often blocked, and SameSite=None needs https).
    */
-  private session(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.ipHttp.take(clientIp(req, this.config.trustProxy))) return tooMany(res);
+  private session(req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
     const origin = req.headers.origin;
     const cross = origin !== undefined && !isSameOrigin(req);
     if (cross && !originAllowed(req, this.config.allowedOrigins)) return sendJson(res, 403, { error: 'origin not allowed' });
@@ -167,7 +166,7 @@ export class WebchatAdapter implements ChannelAdapter {
       res.setHeader('access-control-allow-credentials', 'true');
       res.setHeader('vary', 'Origin');
     }
-    if (!v.fromCookie) res.setHeader('set-cookie', this.cookieFor(req, v.id));
+    if (!v.fromCookie) res.setHeader('set-cookie', this.cookieFor(info, v.id));
     res.setHeader('cache-control', 'no-store');
     sendJson(res, 200, {
       visitorId: v.id,
@@ -176,15 +175,14 @@ export class WebchatAdapter implements ChannelAdapter {
     });
   }
 
-  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, info: RequestInfo): void {
     const m = this.m;
     if (!m || this.stopped) return refuse(socket, 503, 'Service Unavailable');
-    const ip = clientIp(req, this.config.trustProxy);
-    if (!this.ipHttp.take(ip)) return refuse(socket, 429, 'Too Many Requests');
+    const ip = info.ip;
     if (!originAllowed(req, this.config.allowedOrigins)) return refuse(socket, 403, 'Forbidden');
     const url = new URL(req.url ?? '/', 'http://x');
     const v = this.visitor(req, url.searchParams.get('token'));
-    if (!v.fromCookie && !v.fromToken) this.pendingCookies.set(req, this.cookieFor(req, v.id));
+    if (!v.fromCookie && !v.fromToken) this.pendingCookies.set(req, this.cookieFor(info, v.id));
     const locale = cleanLocale(url.searchParams.get('lang')) ?? acceptLanguage(req);
     m.wss.handleUpgrade(req, socket, head, (ws) => {
       this.alive.add(ws);
@@ -209,11 +207,6 @@ export class WebchatAdapter implements ChannelAdapter {
     if (!this.m) throw new HubError('INTERNAL', 'webchat adapter is not mounted');
     return this.m;
   }
-}
-
-function tooMany(res: ServerResponse): void {
-  res.setHeader('retry-after', '1');
-  sendJson(res, 429, { error: 'too many requests' });
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {

@@ -30,7 +30,13 @@ export const webchatConfigSchema = z
       .default([])
       .describe('Other sites that may embed the widget (WebSocket Origin check); "*" allows any.'),
     rateLimit: rateLimitSchema.default(rateLimitSchema.parse({})),
-    trustProxy: z.boolean().default(false).describe('Take the client IP and scheme from X-Forwarded-For / -Proto.'),
+    trustProxy: z
+      .literal(false, {
+        error:
+          'moved to server.trustProxy: set that to the number of proxies in front of the hub (1 behind one reverse proxy) or their addresses; the web chat takes the client IP and scheme the hub computes',
+      })
+      .default(false)
+      .describe('Moved: server.trustProxy decides whose X-Forwarded-For / -Proto the hub believes (true here stops start-up).'),
   })
   .strict();
 

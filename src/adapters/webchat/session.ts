@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { ensurePrivateDir } from '../../core/private-files.js';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
+import type { RequestInfo } from '../../core/adapter.js';
 
 /** Visitor identity: a random id signed with HMAC-SHA256, carried in a cookie or (embeds on http) a token. */
 
@@ -83,19 +84,9 @@ export function visitorCookie(token: string, secure: boolean): string {
   return secure ? `${base}; SameSite=None; Secure` : `${base}; SameSite=Lax`;
 }
 
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const fwd = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
-    if (first) return first;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
-export function isHttps(req: IncomingMessage, trustProxy: boolean, publicUrl: string | undefined): boolean {
-  if ('encrypted' in req.socket && req.socket.encrypted === true) return true;
-  if (trustProxy && req.headers['x-forwarded-proto'] === 'https') return true;
-  return publicUrl?.startsWith('https:') ?? false;
+/** https: the client reached the hub over TLS (directly, or as a trusted proxy says), or the hub's public URL is https. */
+export function isHttps(info: RequestInfo, publicUrl: string | undefined): boolean {
+  return info.https || (publicUrl?.startsWith('https:') ?? false);
 }
 
 /** True when the browser origin is the hub itself, is listed, or `*` is listed. No Origin (not a browser): true. */
