@@ -167,7 +167,7 @@ export class Hub {
 
     const serves = this.role !== 'worker';
     if (serves) {
-      mountOps({ router: this.router, storage: this.storage, redis: this.redis, queues: this.queues, metrics: this.metrics, stopping: () => this.stopping });
+      mountOps({ router: this.router, storage: this.storage, redis: this.redis, queues: this.queues, metrics: this.metrics, auth: this.tokenAuth, stopping: () => this.stopping });
     }
     const ctx = this.adapterContext();
     for (const a of this.adapters.values()) await a.mount(ctx);

@@ -7,6 +7,7 @@ import type { HubMetrics } from '../core/metrics.js';
 import { errorMessage } from '../core/errors.js';
 import type { HttpSurface } from '../http/surface.js';
 import type { HttpServerOptions } from '../http/server.js';
+import { authLogFields, type TokenAuth } from '../api/tokens.js';
 
 export interface OpsDeps {
   router: HttpSurface;
@@ -14,10 +15,12 @@ export interface OpsDeps {
   redis: Redis;
   queues: HubQueues;
   metrics: HubMetrics;
+  /** `/metrics` requires a token with the `admin` role (api.tokens). */
+  auth: TokenAuth;
   stopping(): boolean;
 }
 
-/** `/healthz`, `/readyz` (storage and Redis) and Prometheus `/metrics`, as Fastify routes (hooks such as a `preHandler` go in their options). */
+/** `/healthz`, `/readyz` (storage and Redis), open, and Prometheus `/metrics` (an `admin` token), as Fastify routes (hooks such as a `preHandler` go in their options). */
 export function mountOps(d: OpsDeps): void {
   d.router.plugin((app) => {
     app.get('/healthz', async () => ({ ok: true }));
@@ -36,7 +39,13 @@ export function mountOps(d: OpsDeps): void {
       return reply.code(ok ? 200 : 503).send({ ok, ...checks });
     });
 
-    app.get('/metrics', async (_request, reply) => {
+    app.get('/metrics', async (request, reply) => {
+      const auth = d.auth.authorize(request.headers.authorization, 'admin');
+      if (!auth.ok) {
+        request.log.warn({ ...authLogFields(auth), route: 'GET /metrics' }, `metrics refused: ${auth.status}`);
+        return reply.code(auth.status).headers(auth.headers).send({ error: auth.error });
+      }
+      request.log.debug({ ...authLogFields(auth), route: 'GET /metrics' }, 'metrics served');
       try {
         for (const [q, n] of Object.entries(await d.queues.depths())) d.metrics.queueDepth.set({ queue: q }, n);
       } catch {

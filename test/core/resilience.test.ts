@@ -7,6 +7,7 @@ import type { Responder } from '../../src/core/responder.js';
 import { processInbound } from '../../src/core/conversation/inbound.js';
 import { Storage } from '../../src/core/storage/storage.js';
 import { startTestHub, until } from '../helpers/hub.js';
+import { hashToken } from '../../src/api/tokens.js';
 
 const echo: Responder = { respond: async (t) => ({ kind: 'answer', text: `echo: ${t.text}` }) };
 
@@ -34,7 +35,7 @@ function startRedis(port: number): Promise<ChildProcess> {
 describe('operations and resilience', () => {
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     const lb = new LoopbackAdapter();
-    const t = await startTestHub({ adapters: [lb], responder: echo });
+    const t = await startTestHub({ adapters: [lb], responder: echo, config: { api: { tokens: [{ name: 'ops', roles: ['admin'], sha256: hashToken('sb_ops') }] } } });
     after(() => t.stop());
     await lb.receive('o1', 'hi');
     await lb.waitForSent(1);
@@ -42,7 +43,7 @@ describe('operations and resilience', () => {
     assert.equal(health.status, 200);
     const ready = await (await fetch(`${t.hub.url}/readyz`)).json();
     assert.deepEqual(ready, { ok: true, storage: 'ok', redis: 'ok' });
-    const metrics = await (await fetch(`${t.hub.url}/metrics`)).text();
+    const metrics = await (await fetch(`${t.hub.url}/metrics`, { headers: { authorization: 'Bearer sb_ops' } })).text();
     assert.match(metrics, /switchboard_messages_in_total\{channel="loopback"\} 1/);
     assert.match(metrics, /switchboard_messages_out_total\{channel="loopback"\} 1/);
     assert.match(metrics, /switchboard_reply_latency_seconds_count\{channel="loopback"\} 1/);
