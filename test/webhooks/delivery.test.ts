@@ -28,7 +28,7 @@ interface Setup {
 
 type Events = ('*' | EventType)[];
 
-async function setup(opts: { events?: Events; more?: { name?: string; url: string; events: Events; secret: string }[]; hub?: Partial<HubOptions> } = {}): Promise<Setup> {
+async function setup(opts: { events?: Events; more?: { name?: string; url: string; events: Events; secret: string; timeoutMs?: number }[]; hub?: Partial<HubOptions> } = {}): Promise<Setup> {
   const rx = await startReceiver();
   const lb = new LoopbackAdapter();
   const logs: Setup['logs'] = [];
@@ -177,6 +177,38 @@ describe('outgoing webhooks', () => {
     assert.deepEqual(log.map((x) => [x.status, x.attempts]), [['delivered', 1], ['failed', 1]]);
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(s.rx.requests.map((r) => r.status), [422, 204], 'the refused event was not POSTed again');
+  });
+
+  it('a redirect is not followed (final, naming the target); no answer within timeoutMs is retried', async () => {
+    const slow = await startReceiver();
+    after(() => slow.close());
+    let slowCalls = 0;
+    slow.answer = () => (slowCalls++ === 0 ? { status: 200, delayMs: 1500 } : { status: 200 });
+    const s = await setup({ events: ['message.received'], more: [{ name: 'slow', url: slow.url, events: ['message.received'], secret: slow.secret, timeoutMs: 1000 }] });
+    s.rx.answer = () => ({ status: 308, headers: { location: 'https://new.example.com/hooks' } });
+    await s.lb.receive('u1', 'hi');
+    const [d] = await settled(s, 1);
+    assert.deepEqual([d!.status, d!.attempts, d!.lastStatusCode], ['failed', 1, 308]);
+    assert.equal(d!.lastError, 'HTTP 308: redirected to https://new.example.com/hooks; put the final URL in hub.yaml');
+    const [t] = await settled(s, 1, 'slow');
+    assert.deepEqual([t!.status, t!.attempts, t!.lastStatusCode], ['delivered', 2, 200]);
+    const timedOut = s.logs.find((l) => l.webhook === 'slow' && l.msg.startsWith('webhook failed, will retry'));
+    assert.equal(timedOut?.msg, 'webhook failed, will retry: no answer within 1000 ms');
+  });
+
+  it('a pending delivery whose job Redis lost is queued again by the sweep', async () => {
+    const s = await setup({ events: ['message.received'], hub: { sweepAfterMs: 1000 } });
+    const storage = s.t.hub.storage;
+    // A delivery recorded while its job never reached Redis (or Redis forgot it).
+    const [e] = await storage.transaction((tx) =>
+      tx.events.append('conv-lost', 'cust-lost', [{ type: 'message.received', actor: 'customer', payload: { messageId: 'm-lost', channel: 'loopback', toAgent: false } }], () => true),
+    );
+    await storage.events.markDispatched([e!.id]); // so only the webhooks sweep can bring it out
+    const body = JSON.stringify({ id: e!.id, type: e!.type });
+    await storage.webhookDeliveries.record({ endpoint: 'rx', eventId: e!.id, eventType: e!.type, conversationId: 'conv-lost', body });
+    const [d] = await settled(s, 1, 'rx', 10_000);
+    assert.equal(d!.status, 'delivered');
+    assert.deepEqual(s.rx.requests.map((r) => [r.eventId, r.raw, r.verified]), [[e!.id, body, true]]);
   });
 
   it('gives up 24 h after the event', async () => {
