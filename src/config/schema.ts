@@ -19,19 +19,22 @@ const serverSchema = z
       .optional()
       .describe('Removed: use api.tokens (npx switchboard token create NAME --role admin).'),
     trustProxy: z
-      .union([
-        z.boolean(),
-        z.number().int().min(0).max(32),
-        z
-          .array(z.string().min(1))
-          .min(1, 'list at least one proxy address or CIDR, or write false')
-          .superRefine((list, ctx) => {
-            list.forEach((entry, i) => {
-              const problem = proxyProblem(entry);
-              if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem });
-            });
-          }),
-      ])
+      .union(
+        [
+          z.boolean(),
+          z.number().int().min(0).max(32),
+          z
+            .array(z.string().min(1))
+            .min(1, 'list at least one proxy address or CIDR, or write false')
+            .superRefine((list, ctx) => {
+              list.forEach((entry, i) => {
+                const problem = proxyProblem(entry);
+                if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+              });
+            }),
+        ],
+        { error: 'must be false, a number of proxy hops (1 behind one reverse proxy), a list of proxy addresses / CIDRs, or true' },
+      )
       .default(false)
       .describe(
         'Proxies in front of the hub whose X-Forwarded-For / -Proto are believed: false (none), a number of hops, or a list of proxy addresses / CIDRs; true believes every hop (a client can then pick its own IP).',

@@ -7,7 +7,7 @@ import { readBody, sendJson } from '../../src/http/router.js';
 /**
  * A channel that only hangs routes on the hub through the `HttpRoutes` port, as an adapter does:
  * `POST /t/echo` (default body limit), `POST /t/small` (`bodyLimit: 64`), `GET /t/limited` (rate
- * limited), `GET /t/info` and `/t/files/*`. Each answers what it saw: body bytes, client info.
+ * limited), `GET /t/info`, `/t/files/*`, `GET /api/t/raw` (under the API's limit) and `GET /t/boom` (throws). Each answers what it saw: body bytes, client info.
  */
 export class RoutesAdapter implements ChannelAdapter {
   readonly channel = 'routes-test';
@@ -35,6 +35,7 @@ export class RoutesAdapter implements ChannelAdapter {
     ctx.http.route('GET', '/t/info', (_req, res, info) => sendJson(res, 200, info));
     ctx.http.route('GET', '/t/limited', (_req, res, info) => sendJson(res, 200, info), { rateLimit: this.limit });
     ctx.http.route('GET', '/t/files/*', (req, res) => sendJson(res, 200, { url: req.url }));
+    ctx.http.route('GET', '/api/t/raw', (_req, res, info) => sendJson(res, 200, info));
     ctx.http.route('GET', '/t/boom', () => {
       throw new Error('handler bug');
     });
