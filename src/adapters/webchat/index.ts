@@ -10,8 +10,8 @@
  *
  * Visitor identity: a random 128-bit id, signed with HMAC-SHA256 (`<id>.<sig>`, verified in constant
  * time; a bad or missing signature means a new visitor, an unsigned id is never trusted), in the
- * HttpOnly cookie `sb_wc` (Path=/, 1 year). On http the cookie is `SameSite=Lax`; on https (TLS, a
- * trusted `X-Forwarded-Proto`, or an https `publicUrl`) it is `SameSite=None; Secure` so embeds can
+ * HttpOnly cookie `sb_wc` (Path=/, 1 year). On http the cookie is `SameSite=Lax`; on https (TLS, an
+ * `X-Forwarded-Proto` from a proxy `server.trustProxy` trusts, or an https `publicUrl`) it is `SameSite=None; Secure` so embeds can
  * use it. Because browsers often block third-party cookies (and on http they cannot work at all),
  * `/webchat/session` also returns the signed token to an allowed cross-origin caller; widget.js
  * keeps it in the host site's localStorage and passes it as `?token=` on the WebSocket URL. The
@@ -34,9 +34,10 @@
  * After an ack the hub publishes the customer's message (for other tabs) and `typing on`; a reply
  * turns it off, else it goes off after 15 s.
  *
- * Limits: per visitor `rateLimit` messages (and 5x that per IP); per IP 5/s (burst 40) on page
- * loads, session calls and WebSocket upgrades; 20 tabs per visitor per process; static assets are
- * not limited (cached, ETag). Locale: `?lang=` (navigator.language) on the WebSocket URL, else
+ * Limits: per visitor `rateLimit` messages (and 5x that per IP), in process memory; per client IP
+ * 50 per 10 s each on page loads, session calls and WebSocket upgrades, counted in Redis by the hub's
+ * server (every gateway shares them; the IP as `server.trustProxy` says); 20 tabs per visitor per
+ * process; static assets are not limited (cached, ETag). Locale: `?lang=` (navigator.language) on the WebSocket URL, else
  * Accept-Language; the UI picks zh/en from navigator.language.
  */
 import type { AdapterDeps } from '../define.js';
