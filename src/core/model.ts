@@ -21,6 +21,8 @@ export interface Customer {
   timezone: string | null;
   /** Where proactive messages go first (the first channel the customer used, until changed). */
   preferredChannel: ChannelName | null;
+  /** The business's own id of this customer (set through the API), unique. */
+  externalId: string | null;
   consent: JsonObject;
   tags: string[];
   createdAt: number;
@@ -130,6 +132,34 @@ export interface DeskCase {
   threadTs: string | null;
   /** What the desk computed once for this escalation (summary, suggestions...), desk-defined. */
   snapshot: JsonObject | null;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One channel tried by a proactive send: sent, failed (with the platform's reason), or skipped. */
+export interface SendAttempt {
+  channel: ChannelName;
+  status: 'queued' | 'sent' | 'failed' | 'skipped';
+  at: number;
+  error?: string;
+  /** The outbound message of this attempt (absent for skipped channels). */
+  messageId?: string;
+}
+
+/** A proactive send that falls back across the customer's channels until one delivers. */
+export interface ProactiveSend {
+  id: string;
+  key: string;
+  customerId: string;
+  kind: string;
+  content: { text: string; buttons?: Button[]; attachments?: AttachmentMeta[] };
+  /** Channels in the order to try. */
+  channels: ChannelName[];
+  attempts: SendAttempt[];
+  status: 'queued' | 'sent' | 'failed';
+  /** The outbound message in flight (the latest attempt's). */
+  messageId: string | null;
   version: number;
   createdAt: number;
   updatedAt: number;

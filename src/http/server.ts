@@ -88,11 +88,28 @@ export async function buildHttpServer(surface: HttpSurface, o: HttpServerOptions
     );
     await methods.answer405();
     await app.ready();
+    // Limits are checked without an offline queue (fail open while Redis is away): listening before
+    // the connection is up would serve the first requests unlimited and uncounted.
+    if (!(await readyWithin(redis, 3000))) o.log.warn('rate-limit redis is not connected yet: limits are not enforced until it is');
   } catch (err) {
     await close();
     throw err;
   }
   return { app, close };
+}
+
+function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    redis.on('ready', onReady);
+  });
 }
 
 /** The hub's HTTP server on `host:port`, serving `surface` through Fastify. */

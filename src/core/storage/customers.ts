@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
-import { type Q, type Stamp, toCustomer, toIdentity } from './rows.js';
+import { type Q, type Stamp, isUniqueViolation, toCustomer, toIdentity } from './rows.js';
 import type { Customer, Identity } from '../model.js';
 import type { ChannelName, InboundMessage } from '../types.js';
 
@@ -45,6 +45,7 @@ export class CustomerRepo {
       locale: msg.locale ?? null,
       timezone: null,
       preferred_channel: msg.channel,
+      external_id: null,
       consent: '{}',
       tags: '[]',
       created_at: now,
@@ -86,6 +87,30 @@ export class CustomerRepo {
       .where('platform_user_id', '=', platformUserId)
       .executeTakeFirst();
     return r ? toIdentity(r) : undefined;
+  }
+
+  /** The customer the business knows by `externalId`. */
+  async byExternalId(externalId: string): Promise<Customer | undefined> {
+    const r = await this.q.selectFrom('customers').selectAll().where('external_id', '=', externalId).executeTakeFirst();
+    return r ? toCustomer(r) : undefined;
+  }
+
+  /** Gives a customer the business's id; false when another customer already has it. */
+  async setExternalId(customerId: string, externalId: string): Promise<boolean> {
+    const taken = await this.byExternalId(externalId);
+    if (taken) return taken.id === customerId;
+    try {
+      const r = await this.q
+        .updateTable('customers')
+        .set({ external_id: externalId, updated_at: this.stamp.now() })
+        .where('id', '=', customerId)
+        .where('external_id', 'is', null)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false; // another customer took it meanwhile
+      throw err;
+    }
   }
 
   async setPreferredChannel(customerId: string, channel: ChannelName | null): Promise<void> {

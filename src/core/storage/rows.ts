@@ -28,6 +28,7 @@ export function toCustomer(r: Selectable<CustomerTable>): Customer {
     locale: r.locale,
     timezone: r.timezone,
     preferredChannel: r.preferred_channel,
+    externalId: r.external_id ?? null,
     consent: parseObject(r.consent),
     tags: list<string>(r.tags),
     createdAt: r.created_at,

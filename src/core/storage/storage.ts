@@ -9,6 +9,7 @@ import { EventRepo } from './events.js';
 import { ChannelStateRepo } from './channel-state.js';
 import { DeskCaseRepo } from './desk-cases.js';
 import { PendingAnswerRepo } from './pending-answers.js';
+import { ProactiveSendRepo } from './proactive-sends.js';
 import { WebhookDeliveryRepo } from './webhook-deliveries.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
@@ -24,6 +25,7 @@ export class Repos {
   readonly deskCases: DeskCaseRepo;
   readonly pendingAnswers: PendingAnswerRepo;
   readonly webhookDeliveries: WebhookDeliveryRepo;
+  readonly proactiveSends: ProactiveSendRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -34,6 +36,7 @@ export class Repos {
     this.deskCases = new DeskCaseRepo(q, stamp);
     this.pendingAnswers = new PendingAnswerRepo(q, stamp);
     this.webhookDeliveries = new WebhookDeliveryRepo(q, stamp);
+    this.proactiveSends = new ProactiveSendRepo(q, stamp);
   }
 }
 

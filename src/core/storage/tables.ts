@@ -7,6 +7,8 @@ export interface CustomerTable {
   locale: string | null;
   timezone: string | null;
   preferred_channel: string | null;
+  /** The business's own id of this customer (unique when set). */
+  external_id: string | null;
   consent: string; // JSON object of flags
   tags: string; // JSON array
   created_at: number;
@@ -151,4 +153,20 @@ export interface Database {
   channel_state: ChannelStateTable;
   desk_cases: DeskCaseTable;
   desk_posts: DeskPostTable;
+  proactive_sends: ProactiveSendTable;
+}
+
+export interface ProactiveSendTable {
+  id: string;
+  dedupe_key: string;
+  customer_id: string;
+  kind: string;
+  content: string; // JSON ProactiveContent
+  channels: string; // JSON array: the order to try
+  attempts: string; // JSON array of SendAttempt
+  status: string;
+  message_id: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
 }

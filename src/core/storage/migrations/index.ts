@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from './001_core.js';
 import * as m001 from './001_core.js';
 import * as m002 from './002_seams.js';
+import * as m003 from './003_proactive_sends.js';
 import * as knowledge001 from './knowledge_001_pending_answers.js';
 import * as webhooks001 from './webhooks_001_deliveries.js';
 
@@ -24,7 +25,7 @@ export interface MigrationSet {
 
 export const coreMigrations: MigrationSet = {
   module: 'core',
-  migrations: { '001_core': m001, '002_seams': m002 },
+  migrations: { '001_core': m001, '002_seams': m002, '003_proactive_sends': m003 },
 };
 
 /**

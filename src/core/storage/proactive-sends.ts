@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { ProactiveSendTable } from './tables.js';
+import { parseJson } from './json.js';
+import { type Q, type Stamp } from './rows.js';
+import type { ProactiveSend, SendAttempt } from '../model.js';
+import type { ChannelName } from '../types.js';
+
+function toSend(r: Selectable<ProactiveSendTable>): ProactiveSend {
+  return {
+    id: r.id,
+    key: r.dedupe_key,
+    customerId: r.customer_id,
+    kind: r.kind,
+    content: parseJson<ProactiveSend['content']>(r.content, { text: '' }),
+    channels: parseJson<ChannelName[]>(r.channels, []),
+    attempts: parseJson<SendAttempt[]>(r.attempts, []),
+    status: r.status as ProactiveSend['status'],
+    messageId: r.message_id,
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export type NewProactiveSend = Pick<ProactiveSend, 'key' | 'customerId' | 'kind' | 'content' | 'channels' | 'attempts' | 'status' | 'messageId'>;
+
+/** Proactive sends that fall back across channels (see `Proactive.sendWithFallback`). */
+export class ProactiveSendRepo {
+  constructor(
+    private readonly q: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  /** Stores a new send; throws a unique violation when its key is taken (the caller reads that one). */
+  async insert(s: NewProactiveSend): Promise<ProactiveSend> {
+    const now = this.stamp.next();
+    const row: Selectable<ProactiveSendTable> = {
+      id: randomUUID(),
+      dedupe_key: s.key,
+      customer_id: s.customerId,
+      kind: s.kind,
+      content: JSON.stringify(s.content),
+      channels: JSON.stringify(s.channels),
+      attempts: JSON.stringify(s.attempts),
+      status: s.status,
+      message_id: s.messageId,
+      version: 1,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.q.insertInto('proactive_sends').values(row).execute();
+    return toSend(row);
+  }
+
+  async get(id: string): Promise<ProactiveSend | undefined> {
+    const r = await this.q.selectFrom('proactive_sends').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toSend(r) : undefined;
+  }
+
+  async byKey(key: string): Promise<ProactiveSend | undefined> {
+    const r = await this.q.selectFrom('proactive_sends').selectAll().where('dedupe_key', '=', key).executeTakeFirst();
+    return r ? toSend(r) : undefined;
+  }
+
+  /** The send whose attempt in flight is this outbound message. */
+  async byMessage(messageId: string): Promise<ProactiveSend | undefined> {
+    const r = await this.q.selectFrom('proactive_sends').selectAll().where('message_id', '=', messageId).executeTakeFirst();
+    return r ? toSend(r) : undefined;
+  }
+
+  /** Compare-and-set on the version: false when someone else changed it first. */
+  async update(s: ProactiveSend, patch: Pick<ProactiveSend, 'attempts' | 'status' | 'messageId'>): Promise<boolean> {
+    const r = await this.q
+      .updateTable('proactive_sends')
+      .set({
+        attempts: JSON.stringify(patch.attempts),
+        status: patch.status,
+        message_id: patch.messageId,
+        version: s.version + 1,
+        updated_at: this.stamp.next(),
+      })
+      .where('id', '=', s.id)
+      .where('version', '=', s.version)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+}
