@@ -14,6 +14,8 @@ export type HubErrorCode =
   | 'RECIPIENT_UNREACHABLE'
   | 'AUTH_FAILED'
   | 'NOT_FOUND'
+  /** The request contradicts what is stored (an id already given to someone else, a reused idempotency key). */
+  | 'CONFLICT'
   | 'LLM_FAILED'
   | 'ACTION_FAILED'
   | 'INTERNAL';

@@ -19,8 +19,9 @@ export function failedField(err: FastifyError): string | undefined {
   const v = err.validation?.[0];
   if (!v) return undefined;
   const parts = v.instancePath.split('/').filter(Boolean);
-  const missing = (v.params as { missingProperty?: unknown }).missingProperty;
-  if (typeof missing === 'string') parts.push(missing);
+  const { missingProperty, additionalProperty } = v.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  if (typeof missingProperty === 'string') parts.push(missingProperty);
+  else if (typeof additionalProperty === 'string') parts.push(additionalProperty);
   return [err.validationContext ?? 'body', ...parts].join('.');
 }
 

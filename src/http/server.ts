@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { HttpRateLimit } from '../core/adapter.js';
 import { HubError, errorMessage } from '../core/errors.js';
 import { jsonErrors, methodsByPath, notFound } from './answers.js';
+import { OPENAPI_PATH, registerOpenApi } from './openapi.js';
 import { registerRaw, routeUpgrades } from './raw.js';
 import { rateLimitRedis, registerRateLimit } from './rate-limit.js';
 import type { HttpSurface } from './surface.js';
@@ -48,6 +49,8 @@ export async function buildHttpServer(surface: HttpSurface, o: HttpServerOptions
     trustProxy: trust === false ? false : trust,
     bodyLimit: o.bodyLimit,
     return503OnClosing: true,
+    // An unknown field is a 400 naming it (a typo must not be dropped silently, Fastify's default).
+    ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   surface.seal('HTTP server');
   const redis = rateLimitRedis(o.redisUrl);
@@ -65,6 +68,7 @@ export async function buildHttpServer(surface: HttpSurface, o: HttpServerOptions
     jsonErrors(app);
     const methods = methodsByPath(app);
     await registerRateLimit(app, { redis, prefix: o.redisPrefix, api: o.apiRateLimit });
+    await registerOpenApi(app, API_PREFIX);
     routeUpgrades(app);
 
     const isApi = (path: string) => path.startsWith(`${API_PREFIX}/`);
@@ -80,6 +84,8 @@ export async function buildHttpServer(surface: HttpSurface, o: HttpServerOptions
       async (api) => {
         api.addHook('onRequest', api.rateLimit());
         api.setNotFoundHandler(notFound);
+        // The OpenAPI document of the routes below, open like the docs it is generated for.
+        api.get(OPENAPI_PATH, { config: { methodNotAllowed: false } }, async () => app.swagger());
         const raw = surface.routes.filter((r) => isApi(r.path));
         if (raw.length) await api.register(async (scope) => registerRaw(scope, raw, [], API_PREFIX));
         for (const p of surface.plugins.api) await api.register(async (scope) => p(scope));

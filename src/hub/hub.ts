@@ -29,6 +29,9 @@ import { coreTurnHandlers } from '../core/conversation/handlers.js';
 import type { InboundDeps } from '../core/conversation/inbound.js';
 import type { OutboundDeps } from '../core/conversation/outbound.js';
 import { Proactive } from '../core/conversation/proactive.js';
+import { FallbackSends } from '../core/conversation/fallback.js';
+import { mountApi } from '../api/routes.js';
+import { MessageTemplates } from '../api/templates.js';
 import { composeTurn, type TurnHandler } from '../core/conversation/turn.js';
 import { Lease, LeaseKeeper } from '../core/lease.js';
 import type { InboundMessage } from '../core/types.js';
@@ -104,6 +107,8 @@ export class Hub {
   agentActions!: AgentActions;
   proactive!: Proactive;
   webhooks!: Webhooks;
+  /** Proactive sends that fall back across channels (`POST /api/messages`). */
+  sends!: FallbackSends;
   responder: Responder = new HandOverResponder();
   desk: AgentDesk | undefined;
   private server: Server | undefined;
@@ -159,6 +164,7 @@ export class Hub {
     const change = this.changeDeps();
     this.agentActions = new AgentActions({ ...change, now: () => this.clock.now() });
     this.proactive = new Proactive({ ...change, available: (c) => this.adapters.has(c) });
+    this.sends = new FallbackSends({ ...change, available: (c) => this.adapters.has(c), now: () => this.clock.now() });
 
     this.createAdapters();
     if (this.opts.responder) this.responder = this.opts.responder;
@@ -168,6 +174,17 @@ export class Hub {
     const serves = this.role !== 'worker';
     if (serves) {
       mountOps({ router: this.router, storage: this.storage, redis: this.redis, queues: this.queues, metrics: this.metrics, auth: this.tokenAuth, stopping: () => this.stopping });
+      const templates = MessageTemplates.load(join(this.opts.configDir ?? 'config', 'templates', 'messages.yaml'));
+      this.router.api((app) =>
+        mountApi(app, {
+          auth: this.tokenAuth,
+          storage: this.storage,
+          sends: this.sends,
+          templates,
+          deliveries: { recent: (o) => this.webhooks.deliveries.recent(o) },
+          log: this.log,
+        }),
+      );
     }
     const ctx = this.adapterContext();
     for (const a of this.adapters.values()) await a.mount(ctx);
@@ -176,6 +193,7 @@ export class Hub {
     const { lockMs, backoffMs } = cfg.queues;
     this.webhooks = new Webhooks(cfg.webhooks, { storage: this.storage, redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs, backoffMs, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, now: () => this.clock.now() });
     this.webhooks.subscribe(this.subs);
+    this.sends.subscribe(this.subs);
     if (this.desk) {
       await this.desk.mount(
         deskContext(this.desk.name, {

@@ -3,6 +3,7 @@ import type { Conversation, Identity, StoredMessage } from '../model.js';
 import type { AttachmentMeta, Button, ChannelName, ConversationRef } from '../types.js';
 import { HubError } from '../errors.js';
 import { isUniqueViolation } from '../storage/rows.js';
+import type { Repos } from '../storage/storage.js';
 import { afterCommit, type ChangeDeps } from './change.js';
 
 export interface ProactiveContent {
@@ -50,30 +51,11 @@ export class Proactive {
     const existing = await storage.messages.byKey(dedupeKey);
     if (existing) return this.again(existing);
     const target = req.conversationId ? await this.inConversation(req.conversationId, req.customerId) : await this.pick(req);
-    let stored: { row: StoredMessage; events: StoredEvent[]; conversation: Conversation };
+    let stored: StoredProactive;
     try {
-      stored = await storage.transaction(async (tx) => {
-        const conversation =
-          target.conversation ?? (await tx.conversations.openOn(req.customerId, target.ref.channel)) ?? (await tx.conversations.create(req.customerId, target.ref.channel, null));
-        const row = await tx.messages.insertOutbound({
-          conversationId: conversation.id,
-          customerId: req.customerId,
-          channel: target.ref.channel,
-          ref: target.ref,
-          author: 'system',
-          text: req.content.text,
-          ...(req.content.buttons?.length ? { buttons: req.content.buttons } : {}),
-          ...(req.content.attachments?.length ? { attachments: req.content.attachments } : {}),
-          dedupeKey,
-        });
-        const events = await tx.events.append(
-          conversation.id,
-          req.customerId,
-          [{ type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: req.kind, key: req.key, channel: row.channel } }],
-          (t) => this.d.dispatcher.wanted(t),
-        );
-        return { row, events, conversation };
-      });
+      stored = await storage.transaction((tx) =>
+        storeProactive(this.d, tx, { customerId: req.customerId, ref: target.ref, content: req.content, dedupeKey, kind: req.kind, key: req.key }, target.conversation),
+      );
     } catch (err) {
       // A concurrent call with the same key won the unique key.
       const again = isUniqueViolation(err) ? await storage.messages.byKey(dedupeKey) : undefined;
@@ -123,6 +105,43 @@ export class Proactive {
       context: { customerId: customer.id, tried },
     });
   }
+}
+
+export interface StoredProactive {
+  row: StoredMessage;
+  events: StoredEvent[];
+  conversation: Conversation;
+}
+
+/**
+ * Stores one proactive outbound row and its `message.queued` event in `tx`: in `conversation`, else
+ * the customer's open conversation on the ref's channel, else a new one. The caller queues it after commit.
+ */
+export async function storeProactive(
+  d: Pick<ChangeDeps, 'dispatcher'>,
+  tx: Repos,
+  s: { customerId: string; ref: ConversationRef; content: ProactiveContent; dedupeKey: string; kind: ProactiveKind; key: string },
+  conversation?: Conversation,
+): Promise<StoredProactive> {
+  const conv = conversation ?? (await tx.conversations.openOn(s.customerId, s.ref.channel)) ?? (await tx.conversations.create(s.customerId, s.ref.channel, null));
+  const row = await tx.messages.insertOutbound({
+    conversationId: conv.id,
+    customerId: s.customerId,
+    channel: s.ref.channel,
+    ref: s.ref,
+    author: 'system',
+    text: s.content.text,
+    ...(s.content.buttons?.length ? { buttons: s.content.buttons } : {}),
+    ...(s.content.attachments?.length ? { attachments: s.content.attachments } : {}),
+    dedupeKey: s.dedupeKey,
+  });
+  const events = await tx.events.append(
+    conv.id,
+    s.customerId,
+    [{ type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: s.kind, key: s.key, channel: row.channel } }],
+    (t) => d.dispatcher.wanted(t),
+  );
+  return { row, events, conversation: conv };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation, toCustomer, toIdentity } from './rows.js';
 import type { Customer, Identity } from '../model.js';
-import type { ChannelName, InboundMessage } from '../types.js';
+import type { ChannelName, ConversationRef, InboundMessage } from '../types.js';
 
 /** Customers and their identities (one customer, many (channel, platform user id) pairs). */
 export class CustomerRepo {
@@ -67,6 +67,29 @@ export class CustomerRepo {
     await this.q.insertInto('customers').values(customer).execute();
     await this.q.insertInto('identities').values(identity).execute();
     return { customer: toCustomer(customer), identity: toIdentity(identity) };
+  }
+
+  /**
+   * Gives a customer one more identity (a channel they were proven to own: the identity linking's
+   * job). Throws a unique violation when (channel, platform user id) is someone's already.
+   */
+  async addIdentity(i: { customerId: string; channel: ChannelName; platformUserId: string; ref: ConversationRef; verified: boolean; displayName?: string | null }): Promise<Identity> {
+    const now = this.stamp.now();
+    const row: Selectable<IdentityTable> = {
+      id: randomUUID(),
+      customer_id: i.customerId,
+      channel: i.channel,
+      platform_user_id: i.platformUserId,
+      display_name: i.displayName ?? null,
+      verified: i.verified ? 1 : 0,
+      last_ref: JSON.stringify(i.ref),
+      unreachable_at: null,
+      unreachable_reason: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.q.insertInto('identities').values(row).execute();
+    return toIdentity(row);
   }
 
   async get(id: string): Promise<Customer | undefined> {

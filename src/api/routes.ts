@@ -1,0 +1,167 @@
+/**
+ * The hub's public API under `/api` (docs/api.md): proactive messages (`events`), customers and
+ * conversations (`agent`), the webhook delivery log (`admin`). Bearer tokens from `api.tokens`;
+ * every call is logged with the token's name. Bodies and queries are checked by the JSON schemas
+ * below (400 naming the field), which are also the OpenAPI document at `/api/openapi.json`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { FallbackSends } from '../core/conversation/fallback.js';
+import type { Storage } from '../core/storage/storage.js';
+import type { WebhookDeliveryStatus } from '../core/storage/webhook-deliveries.js';
+import type { WebhookDelivery } from '../core/storage/webhook-deliveries.js';
+import { HubError, isHubError } from '../core/errors.js';
+import { detectLocale } from '../core/locale.js';
+import { authLogFields, type ApiCaller, type ApiRole, type TokenAuth } from './tokens.js';
+import { MessageTemplates } from './templates.js';
+import { conversationView, customerView, findCustomer, iso, sendView, type CustomerLookup } from './views.js';
+import * as s from './schemas.js';
+
+export interface ApiDeps {
+  auth: TokenAuth;
+  storage: Storage;
+  sends: FallbackSends;
+  templates: MessageTemplates;
+  deliveries: { recent(o: { endpoint?: string | undefined; status?: WebhookDeliveryStatus | undefined; limit?: number | undefined }): Promise<WebhookDelivery[]> };
+  log: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API token of the call (set by the role check). */
+    apiCaller?: ApiCaller;
+  }
+}
+
+/** HubError codes as HTTP statuses; anything else is a 500. */
+const STATUS: Partial<Record<string, number>> = { INPUT_INVALID: 400, NOT_FOUND: 404, CONFLICT: 409, RECIPIENT_UNREACHABLE: 422 };
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The route's role check: 401 / 403 with `WWW-Authenticate`, logged with the token's name. */
+function requires(auth: TokenAuth, role: ApiRole) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const result = auth.authorize(request.headers.authorization, role);
+    if (result.ok) {
+      request.apiCaller = result.token;
+      return;
+    }
+    request.log.warn({ ...authLogFields(result), route: `${request.method} ${request.routeOptions.url ?? request.url}` }, `api call refused: ${result.status}`);
+    return reply.code(result.status).headers(result.headers).send({ error: result.error });
+  };
+}
+
+/** Answers a HubError by its code (with the field it names), rethrows anything else (500). */
+function answerError(reply: FastifyReply, err: unknown): FastifyReply {
+  const status = isHubError(err) ? STATUS[err.code] : undefined;
+  if (!isHubError(err) || status === undefined) throw err;
+  const field = typeof err.context.field === 'string' ? err.context.field : undefined;
+  return reply.code(status).send({ error: err.message, code: err.code, ...(field ? { field } : {}) });
+}
+
+function bodyError(field: string, message: string): HubError {
+  return new HubError('INPUT_INVALID', message, { context: { field } });
+}
+
+/** The locale of the customer's latest message (English when they never wrote). */
+async function lastLocale(storage: Storage, customerId: string): Promise<string> {
+  const last = (await storage.messages.ofCustomer(customerId, 10)).filter((m) => m.direction === 'in').pop();
+  return detectLocale(last?.text ?? '', null);
+}
+
+/** The routes, registered in the `/api` scope (`hub.router.api(app => mountApi(app, deps))`). */
+export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> {
+  app.addHook('onResponse', async (request, reply) => {
+    if (!request.apiCaller) return; // refusals are logged by the role check
+    request.log.info(
+      { tokenName: request.apiCaller.name, method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'api call',
+    );
+  });
+
+  app.post<{ Body: s.SendBody; Headers: { 'idempotency-key'?: string } }>(
+    '/messages',
+    { schema: s.sendMessage, preHandler: requires(d.auth, 'events') },
+    async (request, reply) => {
+      try {
+        const b = request.body;
+        const given = request.headers['idempotency-key'];
+        if (given !== undefined && !IDEMPOTENCY_KEY.test(given)) throw bodyError('headers.idempotency-key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+        if ((b.text === undefined) === (b.template === undefined)) throw bodyError('body.text', 'give either text or template (with vars), not both and not neither');
+        if (b.vars !== undefined && b.template === undefined) throw bodyError('body.vars', 'vars go with a template');
+        const customer = await findCustomer(d.storage, b.customer as CustomerLookup);
+        const locale = b.locale ?? customer.locale ?? (await lastLocale(d.storage, customer.id));
+        const text = b.template !== undefined ? d.templates.render(b.template, locale, b.vars ?? {}) : (b.text ?? '');
+        const key = `api:${given ?? randomUUID()}`;
+        const { send, duplicate } = await d.sends.send({
+          customerId: customer.id,
+          content: { text, ...(b.buttons?.length ? { buttons: b.buttons } : {}) },
+          ...(b.channels?.length ? { channels: b.channels } : {}),
+          kind: 'api',
+          key,
+        });
+        if (duplicate && (send.customerId !== customer.id || send.content.text !== text)) {
+          throw new HubError('CONFLICT', `Idempotency-Key "${given ?? ''}" was used for a different message (customer or text differ); use a new key`, {
+            context: { field: 'headers.idempotency-key' },
+          });
+        }
+        return reply.code(duplicate ? 200 : 202).send({ id: send.id, status: 'queued' });
+      } catch (err) {
+        return answerError(reply, err);
+      }
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/messages/:id', { schema: s.getMessage, preHandler: requires(d.auth, 'events') }, async (request, reply) => {
+    const send = await d.sends.get(request.params.id);
+    if (!send) return reply.code(404).send({ error: `no message ${request.params.id}`, code: 'NOT_FOUND' });
+    return sendView(send);
+  });
+
+  app.get<{ Params: { id: string } }>('/customers/:id', { schema: s.getCustomer, preHandler: requires(d.auth, 'agent') }, async (request, reply) => {
+    const customer = await d.storage.customers.get(request.params.id);
+    if (!customer) return reply.code(404).send({ error: `no customer ${request.params.id}`, code: 'NOT_FOUND' });
+    return customerView(customer, await d.storage.customers.identitiesOf(customer.id), await d.storage.conversations.ofCustomer(customer.id));
+  });
+
+  app.get<{ Querystring: { externalId: string } }>('/customers', { schema: s.findCustomerByExternalId, preHandler: requires(d.auth, 'agent') }, async (request, reply) => {
+    const customer = await d.storage.customers.byExternalId(request.query.externalId);
+    if (!customer) return reply.code(404).send({ error: `no customer with externalId "${request.query.externalId}"`, code: 'NOT_FOUND' });
+    return customerView(customer, await d.storage.customers.identitiesOf(customer.id), await d.storage.conversations.ofCustomer(customer.id));
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { limit: number } }>(
+    '/conversations/:id',
+    { schema: s.getConversation, preHandler: requires(d.auth, 'agent') },
+    async (request, reply) => {
+      const c = await d.storage.conversations.get(request.params.id);
+      if (!c) return reply.code(404).send({ error: `no conversation ${request.params.id}`, code: 'NOT_FOUND' });
+      return conversationView(c, await d.storage.messages.ofConversation(c.id, request.query.limit));
+    },
+  );
+
+  app.get<{ Querystring: { endpoint?: string; status?: WebhookDeliveryStatus; limit: number } }>(
+    '/webhooks/deliveries',
+    { schema: s.getDeliveries, preHandler: requires(d.auth, 'admin') },
+    async (request) => {
+      const rows = await d.deliveries.recent(request.query);
+      return {
+        deliveries: rows.map((r) => ({
+          id: r.id,
+          endpoint: r.endpoint,
+          eventId: r.eventId,
+          eventType: r.eventType,
+          conversationId: r.conversationId,
+          status: r.status,
+          attempts: r.attempts,
+          lastStatusCode: r.lastStatusCode,
+          lastError: r.lastError,
+          nextAttemptAt: iso(r.nextAttemptAt),
+          createdAt: iso(r.createdAt),
+          deliveredAt: iso(r.deliveredAt),
+        })),
+      };
+    },
+  );
+}
