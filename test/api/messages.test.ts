@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { HubError } from '../../src/core/errors.js';
+import { DIALECTS } from '../helpers/env.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 const EVENTS = generateToken();
@@ -35,7 +36,8 @@ function configDir(): string {
   return dir;
 }
 
-describe('POST /api/messages', () => {
+for (const dialect of DIALECTS) {
+describe(`POST /api/messages (${dialect})`, () => {
   let t: TestHub;
   let failOnA = false;
   const lines: Record<string, unknown>[] = [];
@@ -89,7 +91,7 @@ describe('POST /api/messages', () => {
         },
       }),
     );
-    t = await startTestHub({ adapters: [a, b], configDir: configDir(), log, config: { api: { tokens: TOKENS } } });
+    t = await startTestHub({ dialect, adapters: [a, b], configDir: configDir(), log, config: { api: { tokens: TOKENS } } });
     await a.receive('alice', 'hello, I need help');
     await a.waitForSent(1);
     const identity = await until(() => t.hub.storage.customers.findIdentity('alpha', 'alice'));
@@ -163,6 +165,24 @@ describe('POST /api/messages', () => {
     );
     assert.match(s2.attempts[0]?.error ?? '', /unreachable: the user blocked the bot/);
     // Writing again makes alice reachable on alpha.
+    await writesAgain();
+  });
+
+  it('a failure handled several times at once (redelivered event, two workers) moves on to the next channel once', async () => {
+    failOnA = true;
+    try {
+      const r = await send({ customer: { identities: [{ channel: 'alpha', id: 'alice' }] }, channels: ['alpha', 'beta'], text: 'Exactly one fallback.' });
+      const stored = await t.hub.storage.proactiveSends.get(r.body.id);
+      const first = stored?.attempts[0]?.messageId;
+      assert.ok(first);
+      await Promise.all([1, 2, 3].map(() => t.hub.sends.failed(first, 'RECIPIENT_UNREACHABLE: blocked', Date.now())));
+      await statusOf(r.body.id, (x) => x.status === 'sent');
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal(b.sent.filter((m) => m.text === 'Exactly one fallback.').length, 1);
+      assert.equal((await t.hub.storage.proactiveSends.get(r.body.id))?.attempts.length, 2);
+    } finally {
+      failOnA = false;
+    }
     await writesAgain();
   });
 
@@ -244,3 +264,4 @@ describe('POST /api/messages', () => {
     assert.equal(res.status, 404);
   });
 });
+}

@@ -127,7 +127,8 @@ export class FallbackSends {
         if (!(await tx.proactiveSends.update(send, { attempts: next, status: 'queued', messageId: s.row.id }))) throw new Moved();
         return s;
       }).catch((err: unknown) => {
-        if (err instanceof Moved) return undefined;
+        // Someone else moved the send on first (its version, or this attempt's message key, is taken).
+        if (err instanceof Moved || isUniqueViolation(err)) return undefined;
         throw err;
       });
       if (done) {
