@@ -62,6 +62,20 @@ module.exports = {
       to: { path: SRC, pathNot: ['^src/knowledge/', '^src/core/'] },
     },
     {
+      name: 'api-imports-core-config-own-folder',
+      severity: 'error',
+      comment: 'src/api (tokens, routes, templates) imports only src/core, src/config and itself: the hub hands it its dependencies.',
+      from: { path: '^src/api/' },
+      to: { path: SRC, pathNot: ['^src/api/', '^src/core/', '^src/config/'] },
+    },
+    {
+      name: 'webhooks-imports-core-config-own-folder',
+      severity: 'error',
+      comment: 'src/webhooks (a module: subscribers of conversation events) imports only src/core, src/config and itself.',
+      from: { path: '^src/webhooks/' },
+      to: { path: SRC, pathNot: ['^src/webhooks/', '^src/core/', '^src/config/'] },
+    },
+    {
       name: 'no-unresolvable-imports',
       severity: 'error',
       comment: 'An import in src that resolves to nothing (a moved or deleted file).',
