@@ -30,8 +30,6 @@ import type { InboundDeps } from '../core/conversation/inbound.js';
 import type { OutboundDeps } from '../core/conversation/outbound.js';
 import { Proactive } from '../core/conversation/proactive.js';
 import { FallbackSends } from '../core/conversation/fallback.js';
-import { mountApi } from '../api/routes.js';
-import { MessageTemplates } from '../api/templates.js';
 import { composeTurn, type TurnHandler } from '../core/conversation/turn.js';
 import { Lease, LeaseKeeper } from '../core/lease.js';
 import type { InboundMessage } from '../core/types.js';
@@ -43,7 +41,7 @@ import { RedisBus } from './bus.js';
 import { adapterContext, deskContext } from './contexts.js';
 import { createLogger } from './logger.js';
 import { attachmentLinks } from './files.js';
-import { closeServer, httpOptions, listen, mountOps } from './ops.js';
+import { closeServer, httpOptions, listen, mountOps, mountPublicApi } from './ops.js';
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
 import { Webhooks } from '../webhooks/index.js';
 
@@ -174,17 +172,8 @@ export class Hub {
     const serves = this.role !== 'worker';
     if (serves) {
       mountOps({ router: this.router, storage: this.storage, redis: this.redis, queues: this.queues, metrics: this.metrics, auth: this.tokenAuth, stopping: () => this.stopping });
-      const templates = MessageTemplates.load(join(this.opts.configDir ?? 'config', 'templates', 'messages.yaml'));
-      this.router.api((app) =>
-        mountApi(app, {
-          auth: this.tokenAuth,
-          storage: this.storage,
-          sends: this.sends,
-          templates,
-          deliveries: { recent: (o) => this.webhooks.deliveries.recent(o) },
-          log: this.log,
-        }),
-      );
+      const deliveries = { recent: (o: Parameters<Webhooks['deliveries']['recent']>[0]) => this.webhooks.deliveries.recent(o) };
+      mountPublicApi(this.router, this.opts.configDir ?? 'config', { auth: this.tokenAuth, storage: this.storage, sends: this.sends, deliveries, log: this.log });
     }
     const ctx = this.adapterContext();
     for (const a of this.adapters.values()) await a.mount(ctx);

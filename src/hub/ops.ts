@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { HubConfig } from './config-schema.js';
@@ -8,6 +9,14 @@ import { errorMessage } from '../core/errors.js';
 import type { HttpSurface } from '../http/surface.js';
 import type { HttpServerOptions } from '../http/server.js';
 import { authLogFields, type TokenAuth } from '../api/tokens.js';
+import { mountApi, type ApiDeps } from '../api/routes.js';
+import { MessageTemplates } from '../api/templates.js';
+
+/** The public API under /api, with the message templates of `<configDir>/templates/messages.yaml`. */
+export function mountPublicApi(router: HttpSurface, configDir: string, d: Omit<ApiDeps, 'templates'>): void {
+  const templates = MessageTemplates.load(join(configDir, 'templates', 'messages.yaml'));
+  router.api((app) => mountApi(app, { ...d, templates }));
+}
 
 export interface OpsDeps {
   router: HttpSurface;

@@ -18,8 +18,8 @@ import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 const EVENTS = generateToken();
 const AGENT = generateToken();
 const TOKENS = [
-  { name: 'crm', roles: ['events'], sha256: hashToken(EVENTS) },
-  { name: 'helpdesk', roles: ['agent'], sha256: hashToken(AGENT) },
+  { name: 'crm', roles: ['events' as const], sha256: hashToken(EVENTS) },
+  { name: 'helpdesk', roles: ['agent' as const], sha256: hashToken(AGENT) },
 ];
 
 type SendAnswer = { id: string; status: string };
@@ -208,7 +208,7 @@ describe(`POST /api/messages (${dialect})`, () => {
     assert.equal(r.body.error, 'no customer with externalId "cus_404" or telegram identity "42"');
     const u = await send({ customer: { identities: [{ channel: 'alpha', id: 'alice' }] }, channels: ['gamma'], text: 'hi' });
     assert.equal(u.status, 422);
-    assert.match(u.body.error, /no reachable identity on the channels tried \(gamma: this hub has no gamma channel\)/);
+    assert.match(u.body.error ?? '', /no reachable identity on the channels tried \(gamma: this hub has no gamma channel\)/);
   });
 
   it('an externalId given with identities names the customer from then on', async () => {
@@ -220,7 +220,7 @@ describe(`POST /api/messages (${dialect})`, () => {
     // The same identity under another externalId is a conflict, not a silent rename.
     const clash = await send({ customer: { externalId: 'cus_2002', identities: [{ channel: 'alpha', id: 'alice' }] }, text: 'x' });
     assert.equal(clash.status, 409);
-    assert.match(clash.body.error, /whose externalId is "cus_1001", not "cus_2002"/);
+    assert.match(clash.body.error ?? '', /whose externalId is "cus_1001", not "cus_2002"/);
   });
 
   it('templates render in the requested locale; missing or unknown vars and unknown templates are 400 naming the field', async () => {
@@ -240,7 +240,7 @@ describe(`POST /api/messages (${dialect})`, () => {
       const res = await send({ customer: { externalId: 'cus_1001' }, ...(extra as object) });
       assert.equal(res.status, 400, JSON.stringify(extra));
       assert.equal(res.body.field, field, JSON.stringify(extra));
-      assert.match(res.body.error, message);
+      assert.match(res.body.error ?? '', message);
     }
     const noCustomer = await send({ text: 'x' });
     assert.equal(noCustomer.body.field, 'body.customer');
