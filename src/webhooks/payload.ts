@@ -27,8 +27,8 @@ export async function webhookBody(storage: Pick<Repos, 'conversations' | 'custom
     storage.customers.identitiesOf(event.customerId),
   ]);
   if (!conversation) throw new HubError('NOT_FOUND', `event ${event.id}: conversation ${event.conversationId} not found`, { retry: 'final' });
-  // The business's own id, once the customer model has one (set through the API).
-  const externalId = (customer as { externalId?: string | null } | undefined)?.externalId;
+  // The business's own id, once the API gave the customer one.
+  const externalId = customer?.externalId;
   const payload: WebhookPayload = {
     id: event.id,
     type: event.type,

@@ -92,6 +92,12 @@ describe('API read routes', () => {
     assert.equal(r.body.id, customerId);
     assert.equal(r.body.externalId, 'crm-77');
     assert.equal((await get('/api/customers?externalId=crm-404', AGENT)).status, 404);
+    // Webhooks name the customer by the business's id from then on.
+    await lb.receive('bob', 'thanks, got it');
+    const hook = await until(() =>
+      received.map((b) => JSON.parse(b) as { customer: { externalId?: string }; data: { text?: string } }).find((b) => b.customer.externalId === 'crm-77'),
+    );
+    assert.deepEqual(hook.customer, { id: customerId, externalId: 'crm-77', identities: [{ channel: 'alpha', id: 'bob' }] });
     const bad = await get('/api/customers', AGENT);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'querystring.externalId');
@@ -109,11 +115,16 @@ describe('API read routes', () => {
     const msgs = r.body.messages as { direction: string; author: string; text: string; delivery?: string; sentAt?: string | null }[];
     assert.deepEqual(msgs[0] && { direction: msgs[0].direction, author: msgs[0].author, text: msgs[0].text }, { direction: 'in', author: 'customer', text: 'where is my refund' });
     assert.equal(msgs[0]?.delivery, undefined, 'inbound messages have no delivery');
-    const last = msgs.at(-1);
+    const last = msgs.find((m) => m.text === 'Your refund was paid.');
     assert.equal(last?.author, 'system');
+    assert.equal(last?.direction, 'out');
     assert.ok(last?.sentAt && !Number.isNaN(Date.parse(last.sentAt)));
+    const newest = await until(async () => {
+      const all = (await get(`/api/conversations/${conversationId}?limit=500`, AGENT)).body.messages as { id: string; text: string }[];
+      return all.some((m) => m.text === 'thanks, got it') ? all.at(-1) : undefined;
+    });
     const one = await get(`/api/conversations/${conversationId}?limit=1`, AGENT);
-    assert.deepEqual((one.body.messages as { text: string }[]).map((m) => m.text), ['Your refund was paid.']);
+    assert.deepEqual((one.body.messages as { id: string }[]).map((m) => m.id), [newest.id]);
     const tooMany = await get(`/api/conversations/${conversationId}?limit=501`, AGENT);
     assert.equal(tooMany.status, 400);
     assert.equal(tooMany.body.field, 'querystring.limit');
