@@ -82,7 +82,7 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
 
   app.post<{ Body: s.SendBody; Headers: { 'idempotency-key'?: string } }>(
     '/messages',
-    { schema: s.sendMessage, preHandler: requires(d.auth, 'events') },
+    { schema: s.sendMessage, onRequest: requires(d.auth, 'events') },
     async (request, reply) => {
       try {
         const b = request.body;
@@ -113,19 +113,19 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
     },
   );
 
-  app.get<{ Params: { id: string } }>('/messages/:id', { schema: s.getMessage, preHandler: requires(d.auth, 'events') }, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/messages/:id', { schema: s.getMessage, onRequest: requires(d.auth, 'events') }, async (request, reply) => {
     const send = await d.sends.get(request.params.id);
     if (!send) return reply.code(404).send({ error: `no message ${request.params.id}`, code: 'NOT_FOUND' });
     return sendView(send);
   });
 
-  app.get<{ Params: { id: string } }>('/customers/:id', { schema: s.getCustomer, preHandler: requires(d.auth, 'agent') }, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/customers/:id', { schema: s.getCustomer, onRequest: requires(d.auth, 'agent') }, async (request, reply) => {
     const customer = await d.storage.customers.get(request.params.id);
     if (!customer) return reply.code(404).send({ error: `no customer ${request.params.id}`, code: 'NOT_FOUND' });
     return customerView(customer, await d.storage.customers.identitiesOf(customer.id), await d.storage.conversations.ofCustomer(customer.id));
   });
 
-  app.get<{ Querystring: { externalId: string } }>('/customers', { schema: s.findCustomerByExternalId, preHandler: requires(d.auth, 'agent') }, async (request, reply) => {
+  app.get<{ Querystring: { externalId: string } }>('/customers', { schema: s.findCustomerByExternalId, onRequest: requires(d.auth, 'agent') }, async (request, reply) => {
     const customer = await d.storage.customers.byExternalId(request.query.externalId);
     if (!customer) return reply.code(404).send({ error: `no customer with externalId "${request.query.externalId}"`, code: 'NOT_FOUND' });
     return customerView(customer, await d.storage.customers.identitiesOf(customer.id), await d.storage.conversations.ofCustomer(customer.id));
@@ -133,7 +133,7 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
 
   app.get<{ Params: { id: string }; Querystring: { limit: number } }>(
     '/conversations/:id',
-    { schema: s.getConversation, preHandler: requires(d.auth, 'agent') },
+    { schema: s.getConversation, onRequest: requires(d.auth, 'agent') },
     async (request, reply) => {
       const c = await d.storage.conversations.get(request.params.id);
       if (!c) return reply.code(404).send({ error: `no conversation ${request.params.id}`, code: 'NOT_FOUND' });
@@ -143,7 +143,7 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
 
   app.get<{ Querystring: { endpoint?: string; status?: WebhookDeliveryStatus; limit: number } }>(
     '/webhooks/deliveries',
-    { schema: s.getDeliveries, preHandler: requires(d.auth, 'admin') },
+    { schema: s.getDeliveries, onRequest: requires(d.auth, 'admin') },
     async (request) => {
       const rows = await d.deliveries.recent(request.query);
       return {

@@ -248,6 +248,9 @@ describe(`POST /api/messages (${dialect})`, () => {
 
   it('needs an events token: 401 without one, 403 with an agent token; calls are logged with the token name only', async () => {
     assert.equal((await call('/api/messages', { body: { customer: { externalId: 'cus_1001' }, text: 'x' } })).status, 401);
+    // The token is checked before the body: a stranger learns nothing about the schema.
+    assert.equal((await call('/api/messages', { body: { nonsense: true } })).status, 401);
+    assert.equal((await call('/api/messages', { token: AGENT, body: { nonsense: true } })).status, 403);
     const res = await call('/api/messages', { token: AGENT, body: { customer: { externalId: 'cus_1001' }, text: 'x' } });
     assert.equal(res.status, 403);
     assert.equal(((await res.json()) as { error: string }).error, 'the token "helpdesk" lacks the role events (it has agent)');
