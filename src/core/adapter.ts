@@ -5,6 +5,7 @@ import type {
   Capabilities,
   ChannelName,
   InboundMessage,
+  JsonValue,
   OutboundMessage,
   SendResult,
   MessageAuthor,
@@ -92,6 +93,17 @@ export interface AttachmentContent {
  */
 export type AttachmentFetcher = (handle: string, signal: AbortSignal) => Promise<AttachmentContent>;
 
+/**
+ * Small state of one channel in the database (an IMAP cursor, a thread map), shared by every
+ * process and moving with the channel's lease. Writes are compare-and-set on the version.
+ */
+export interface ChannelState {
+  get(key: string): Promise<{ value: JsonValue; version: number } | undefined>;
+  /** Writes when the stored version is `expectedVersion` (0: the key must not exist); the new version, or undefined when someone else wrote first. */
+  set(key: string, value: JsonValue, expectedVersion: number): Promise<number | undefined>;
+  delete(key: string): Promise<void>;
+}
+
 /** What the hub gives an adapter. Everything here is safe to call from any process role. */
 export interface AdapterContext {
   /**
@@ -102,6 +114,8 @@ export interface AdapterContext {
   http: HttpRoutes;
   bus: Bus;
   log: Logger;
+  /** This channel's state store (`channel_state` rows of this channel only). */
+  state(channel: ChannelName): ChannelState;
   /** Past messages of the customer behind (channel, platform user id), oldest first. */
   history(channel: ChannelName, platformUserId: string, limit: number): Promise<HistoryItem[]>;
   /**

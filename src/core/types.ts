@@ -67,6 +67,12 @@ export interface InboundMessage {
   attachments: AttachmentMeta[];
   /** Epoch milliseconds. */
   receivedAt: number;
+  /**
+   * Why this message must not be answered (an auto-reply, a bounce, a mailing list, a sender over
+   * the reply cap): it is stored and relayed to a person who has the conversation, but the bot never
+   * answers it and nothing escalates. Loop protection for channels where robots write too.
+   */
+  noReply?: string;
   /** Small, typed-by-the-adapter platform details. */
   extra?: JsonObject;
 }

@@ -26,6 +26,11 @@ export function adapterContext(d: {
     http: d.http,
     bus: d.bus,
     log: d.log,
+    state: (channel) => ({
+      get: (key) => d.storage.channelState.get(channel, key),
+      set: (key, value, expectedVersion) => d.storage.channelState.set(channel, key, value, expectedVersion),
+      delete: (key) => d.storage.channelState.delete(channel, key),
+    }),
     history: async (channel, platformUserId, limit) => {
       const identity = await d.storage.customers.findIdentity(channel, platformUserId);
       if (!identity) return [];

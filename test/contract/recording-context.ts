@@ -1,5 +1,7 @@
 import { pino } from 'pino';
-import type { AcceptResult, AdapterContext, Bus, HttpHandler, UpgradeHandler } from '../../src/core/adapter.js';
+import type { AcceptResult, AdapterContext, Bus, ChannelState, HttpHandler, UpgradeHandler } from '../../src/core/adapter.js';
+import { Storage } from '../../src/core/storage/storage.js';
+import { sqliteDb } from '../helpers/env.js';
 import { validateInbound } from '../../src/core/pipeline/validate.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { Router } from '../../src/http/router.js';
@@ -45,6 +47,23 @@ export class RecordingContext implements AdapterContext {
       return async () => void s.delete(handler);
     },
   };
+
+  private storage: Promise<Storage> | undefined;
+
+  /** The channel state store on a real (SQLite, temp file) storage, opened on first use. */
+  state(channel: string): ChannelState {
+    const storage = () => (this.storage ??= Storage.open(sqliteDb().url));
+    return {
+      get: async (key) => (await storage()).channelState.get(channel, key),
+      set: async (key, value, v) => (await storage()).channelState.set(channel, key, value, v),
+      delete: async (key) => (await storage()).channelState.delete(channel, key),
+    };
+  }
+
+  /** Closes the storage behind `state`, when it was opened. */
+  async close(): Promise<void> {
+    if (this.storage) await (await this.storage).close();
+  }
 
   async accept(m: InboundMessage): Promise<AcceptResult> {
     this.acceptCalls++;

@@ -176,3 +176,32 @@ describe("agents' names on channels that cannot show a sender name", () => {
     assert.equal(sent.text, 'Dana (Support):\nHi, I am looking at your order.');
   });
 });
+
+describe('a message marked noReply (loop protection) is kept, never answered', () => {
+  let t: TestHub;
+  const lb = new LoopbackAdapter();
+  before(async () => {
+    t = await startTestHub({ adapters: [lb], responderFactory: createResponder });
+  });
+  after(() => t.stop());
+
+  it('an auto-reply is stored and counted as received, with no reply and no escalation', async () => {
+    const m = await lb.receive('ooo', 'I am out of the office until Monday. 转人工', { noReply: 'auto-reply (Auto-Submitted: auto-replied)' });
+    const row = await until(async () => {
+      const r = await t.hub.storage.messages.byKey(`loopback:${m.platformMessageId}`);
+      return r?.processedAt ? r : undefined;
+    });
+    assert.equal(row.text, 'I am out of the office until Monday. 转人工');
+    const conv = await conversationOf(t, 'loopback', 'ooo');
+    assert.equal(conv.status, 'bot');
+    assert.deepEqual(await outbound(t, conv.id), []);
+    // The same words without the mark get the bot (here: a hand-over).
+    await lb.receive('ooo', '转人工');
+    await until(async () => (await conversationOf(t, 'loopback', 'ooo')).status === 'waiting_agent' || undefined);
+    // While a person has the case, a marked message still reaches them (relayed), unanswered.
+    await lb.receive('ooo', 'Automatic reply: on leave', { noReply: 'auto-reply (subject)' });
+    await until(async () => (await t.hub.storage.messages.ofConversation(conv.id)).some((x) => x.text === 'Automatic reply: on leave' && x.processedAt !== null) || undefined);
+    const out = await outbound(t, conv.id);
+    assert.equal(out.length, 1, JSON.stringify(out.map((x) => x.text)));
+  });
+});

@@ -72,6 +72,7 @@ describe('telegram send', () => {
       http: ctx.http,
       bus: ctx.bus,
       log: ctx.log,
+      state: (c) => ctx.state(c),
       history: async () => [{ id: 'h1', author: 'bot', text: 'Pick', at: 1, buttons: [{ label: 'Details', value: long }] }],
     };
     const a = makeAdapter(fake);

@@ -20,6 +20,15 @@ export const relayToAgent: TurnHandler = {
   },
 };
 
+/** A message the channel marked `noReply` (an auto-reply, a bounce...): stored, never answered. */
+export const noReply: TurnHandler = {
+  name: 'no-reply',
+  async handle(turn, next) {
+    if (turn.msg.noReply === undefined) return next();
+    return { patch: {}, replies: [], events: [] };
+  },
+};
+
 /**
  * A 1-5 answer (button or text) to the CSAT question of a resolved conversation, taken only while
  * that question is the last thing the hub said there: a bare "3" answering anything else (or sent
@@ -172,6 +181,6 @@ export function escalate(
 
 /** The core's chain, in order: relay to a person, CSAT answer, reopen, commands, then the bot. */
 export function coreTurnHandlers(d: BotDeps & { now(): number }, before: readonly TurnHandler[] = []): TurnHandler[] {
-  return [relayToAgent, csatAnswer(d), reopen, commands(d), ...before, bot(d)];
+  return [relayToAgent, noReply, csatAnswer(d), reopen, commands(d), ...before, bot(d)];
 }
 

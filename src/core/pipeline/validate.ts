@@ -39,6 +39,7 @@ const inboundSchema = z.object({
     }),
   ),
   receivedAt: z.number().int().positive(),
+  noReply: z.string().min(1).max(200).optional(),
   extra: jsonObject.optional(),
 });
 
