@@ -23,6 +23,12 @@ export interface RequestInfo {
   ip: string;
   /** true when the client reached the hub over https (directly, or as a trusted proxy says). */
   https: boolean;
+  /**
+   * The request's cookies, parsed by the server from its `Cookie` header (name -> decoded value;
+   * the first of a repeated name wins; empty without the header). Upgrade requests get them too.
+   * Never parse the `Cookie` header yourself.
+   */
+  cookies: Readonly<Record<string, string>>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions as FastifyRouteOptions } from 'fastify';
 import type { HttpRateLimit, RequestInfo } from '../core/adapter.js';
 import { errorMessage } from '../core/errors.js';
@@ -101,7 +102,17 @@ function upgradeTo(up: UpgradeEntry, request: FastifyRequest, reply: FastifyRepl
 }
 
 export function infoOf(request: FastifyRequest): RequestInfo {
-  return { id: request.id, ip: request.ip, https: request.protocol === 'https' };
+  return { id: request.id, ip: request.ip, https: request.protocol === 'https', cookies: cookiesOf(request) };
+}
+
+/**
+ * The cookies @fastify/cookie parsed on `onRequest` (server.ts registers it at the root, so raw
+ * routes and upgrades alike have them); none where it was not registered.
+ */
+function cookiesOf(request: FastifyRequest): Readonly<Record<string, string>> {
+  const cookies: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(request.cookies ?? {})) if (value !== undefined) cookies[name] = value;
+  return cookies;
 }
 
 function rateLimitConfig(limit: HttpRateLimit | undefined): { rateLimit?: { max: number; timeWindow: number; keyGenerator: (r: FastifyRequest) => string } } {

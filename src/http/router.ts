@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { parseCookie } from 'cookie';
 import type { HttpHandler, HttpRoutes, RequestInfo, RouteOptions, UpgradeHandler } from '../core/adapter.js';
 import { HubError } from '../core/errors.js';
 
@@ -98,7 +99,15 @@ function matchesPath(pattern: string, path: string): boolean {
 /** Without a server in front: the peer is the client. */
 function peerInfo(req: IncomingMessage): RequestInfo {
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
-  return { id: randomUUID(), ip: socket?.remoteAddress ?? 'unknown', https: socket?.encrypted === true };
+  const header = req.headers.cookie;
+  // Parsed as @fastify/cookie does on the hub (same parser), so adapter tests see the same cookies.
+  const cookies = header ? parseCookie(header) : {};
+  return {
+    id: randomUUID(),
+    ip: socket?.remoteAddress ?? 'unknown',
+    https: socket?.encrypted === true,
+    cookies: Object.fromEntries(Object.entries(cookies).filter((e): e is [string, string] => e[1] !== undefined)),
+  };
 }
 
 /** Constant-time comparison of two secrets (of their digests, so the length does not leak either). */

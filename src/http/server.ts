@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import cookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
@@ -68,6 +69,8 @@ export async function buildHttpServer(surface: HttpSurface, o: HttpServerOptions
     jsonErrors(app);
     const methods = methodsByPath(app);
     await registerRateLimit(app, { redis, prefix: o.redisPrefix, api: o.apiRateLimit });
+    // Parsing only (`RequestInfo.cookies`, upgrades included): the web chat signs its cookie itself.
+    await app.register(cookie, { hook: 'onRequest' });
     await registerOpenApi(app, API_PREFIX);
     routeUpgrades(app);
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocketServer } from 'ws';
 import type { AdapterContext, ChannelAdapter, HttpRateLimit, RequestInfo } from '../../src/core/adapter.js';
 import type { Capabilities, SendResult } from '../../src/core/types.js';
 import { readBody, sendJson } from '../../src/http/router.js';
@@ -7,7 +8,8 @@ import { readBody, sendJson } from '../../src/http/router.js';
 /**
  * A channel that only hangs routes on the hub through the `HttpRoutes` port, as an adapter does:
  * `POST /t/echo` (default body limit), `POST /t/small` (`bodyLimit: 64`), `GET /t/limited` (rate
- * limited), `GET /t/info`, `/t/files/*`, `GET /api/t/raw` (under the API's limit) and `GET /t/boom` (throws). Each answers what it saw: body bytes, client info.
+ * limited), `GET /t/info`, `/t/files/*`, `GET /api/t/raw` (under the API's limit), `GET /t/boom` (throws)
+ * and the WebSocket `/t/ws-info` (its one message: the upgrade's `RequestInfo`). Each answers what it saw: body bytes, client info.
  */
 export class RoutesAdapter implements ChannelAdapter {
   readonly channel = 'routes-test';
@@ -15,6 +17,7 @@ export class RoutesAdapter implements ChannelAdapter {
   readonly connection = 'stateless' as const;
   readonly sendNeedsConnection = false;
   readonly seen: RequestInfo[] = [];
+  private readonly wss = new WebSocketServer({ noServer: true });
 
   constructor(private readonly limit: HttpRateLimit = { max: 3, windowMs: 60_000 }) {}
 
@@ -39,11 +42,16 @@ export class RoutesAdapter implements ChannelAdapter {
     ctx.http.route('GET', '/t/boom', () => {
       throw new Error('handler bug');
     });
+    ctx.http.upgrade('/t/ws-info', (req, socket, head, info) =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => ws.send(JSON.stringify(info), () => ws.close())),
+    );
   }
 
   async send(): Promise<SendResult> {
     return { platformMessageIds: [] };
   }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.wss.close();
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * The hub's HTTP server on Fastify: request ids in answers and logs, JSON 404 / 405 / 500, upgrades
- * through Fastify's routing, the hub's own typed routes under /api (schema validation naming the
+ * through Fastify's routing, cookies parsed for raw routes and upgrades, the hub's own typed routes under /api (schema validation naming the
  * field), routes registered too late, and server.trustProxy errors. Real hub or real server, real Redis.
  */
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,8 @@ import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import type { RequestInfo } from '../../src/core/adapter.js';
 import { HubError } from '../../src/core/errors.js';
 import { HttpSurface } from '../../src/http/surface.js';
 import { closeServer, listen } from '../../src/http/server.js';
@@ -27,6 +29,17 @@ function rawExchange(url: string, text: string): Promise<string> {
     s.on('end', () => resolve(got));
     s.on('error', reject);
     setTimeout(() => reject(new Error(`no close; got: ${got}`)), 5000).unref();
+  });
+}
+
+/** Opens a WebSocket to `url` (http:// given) and resolves with its first message, parsed. */
+function firstMessage(url: string, headers: Record<string, string> = {}): Promise<RequestInfo> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers });
+    ws.once('message', (data) => resolve(JSON.parse(String(data)) as RequestInfo));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    setTimeout(() => reject(new Error('no message')), 5000).unref();
   });
 }
 
@@ -103,6 +116,20 @@ describe('the hub on Fastify', () => {
     assert.match(await rawExchange(t.hub.url, handshake('/t/info')), /^HTTP\/1\.1 404 /);
     const plain = await fetch(`${t.hub.url}/webchat/ws`);
     assert.equal(plain.status, 426);
+  });
+
+  it('cookies: parsed by the server from the Cookie header, for raw routes, /api raw routes and WebSocket upgrades alike', async () => {
+    // First of a repeated name wins, values are decoded, a part without `=` is skipped.
+    const cookie = 'theme=dark; sb_wc=abc.def; note=a%20b; theme=light; bare';
+    const want = { theme: 'dark', sb_wc: 'abc.def', note: 'a b' };
+    const info = async (path: string, headers: Record<string, string>) => ((await (await fetch(`${t.hub.url}${path}`, { headers })).json()) as RequestInfo).cookies;
+    assert.deepEqual(await info('/t/info', { cookie }), want);
+    assert.deepEqual(await info('/api/t/raw', { cookie }), want);
+    assert.deepEqual(await info('/t/info', {}), {});
+    const upgraded = await firstMessage(`${t.hub.url}/t/ws-info`, { cookie });
+    assert.deepEqual(upgraded.cookies, want);
+    assert.match(upgraded.id, /^[0-9a-f-]{36}$/, 'the upgrade went through Fastify (request id)');
+    assert.deepEqual((await firstMessage(`${t.hub.url}/t/ws-info`)).cookies, {});
   });
 
   it('a route registered after the server started is refused, naming it', () => {

@@ -67,7 +67,8 @@ describe('webchat visitor identity', () => {
     assert.equal(s.verify(`${id}.`), undefined);
     assert.equal(s.verify(`${s.newVisitorId()}.${token.split('.')[1]}`), undefined);
     assert.equal(s.verify(`${token}x`), undefined);
-    assert.match(visitorCookie(token, true), /HttpOnly; SameSite=None; Secure$/);
+    assert.equal(visitorCookie(token, true), `sb_wc=${token}; Max-Age=31536000; Path=/; HttpOnly; Secure; SameSite=None`);
+    assert.equal(visitorCookie(token, false), `sb_wc=${token}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax`);
   });
 
   it('generates the secret once and reuses it', async () => {

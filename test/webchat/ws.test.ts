@@ -32,7 +32,7 @@ describe('webchat over a real hub', () => {
     assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     const cookie = page.headers.get('set-cookie') ?? '';
-    assert.match(cookie, /^sb_wc=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+    assert.match(cookie, /^sb_wc=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Max-Age=31536000; Path=\/; HttpOnly; SameSite=Lax$/);
     const html = await page.text();
     assert.match(html, /data-title-en="Test &#60;Support&#62;"/);
     // A visitor with a valid cookie keeps it: no new cookie.
@@ -106,6 +106,22 @@ describe('webchat over a real hub', () => {
     const unsigned = await ChatClient.connect(base, { cookie: `${name}=${id}` });
     assert.notEqual(unsigned.visitorId, a.visitorId);
     for (const c of [a, forged, unsigned]) c.close();
+  });
+
+  it('the visitor cookie is read among the site\'s other cookies: page, session and WebSocket keep the visitor', async () => {
+    const a = await ChatClient.connect(base);
+    assert.ok(a.cookie, 'a first visit gets the cookie');
+    const jar = `theme=dark; ${a.cookie ?? ''}; cart=a%20b`;
+    const page = await fetch(`${base}/`, { headers: { cookie: jar } });
+    assert.equal(page.headers.get('set-cookie'), null, 'the page found the cookie');
+    await page.text();
+    const session = await fetch(`${base}/webchat/session`, { headers: { cookie: jar } });
+    assert.equal(session.headers.get('set-cookie'), null);
+    assert.equal(((await session.json()) as { visitorId: string }).visitorId, a.visitorId);
+    const tab = await ChatClient.connect(base, { cookie: jar });
+    assert.equal(tab.visitorId, a.visitorId, 'the WebSocket upgrade found the cookie');
+    assert.equal(tab.setCookie, undefined);
+    for (const c of [a, tab]) c.close();
   });
 
   it('bad frames get clear errors; the socket, other sockets and the hub keep working', async () => {

@@ -20,7 +20,6 @@ import {
   isSameOrigin,
   loadSecret,
   originAllowed,
-  readCookie,
   visitorCookie,
   VISITOR_ID_RE,
 } from './session.js';
@@ -126,11 +125,11 @@ export class WebchatAdapter implements ChannelAdapter {
   }
 
   /** The visitor of a request: a signed token (embeds), else the signed cookie, else a new one. */
-  private visitor(req: IncomingMessage, token: string | null): { id: string; fromCookie: boolean; fromToken: boolean } {
+  private visitor(info: RequestInfo, token: string | null): { id: string; fromCookie: boolean; fromToken: boolean } {
     const signer = this.mounted().signer;
     const fromToken = signer.verify(token);
     if (fromToken) return { id: fromToken, fromCookie: false, fromToken: true };
-    const fromCookie = signer.verify(readCookie(req, COOKIE_NAME));
+    const fromCookie = signer.verify(info.cookies[COOKIE_NAME]);
     if (fromCookie) return { id: fromCookie, fromCookie: true, fromToken: false };
     return { id: signer.newVisitorId(), fromCookie: false, fromToken: false };
   }
@@ -141,7 +140,7 @@ export class WebchatAdapter implements ChannelAdapter {
 
   private page(req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
     const m = this.mounted();
-    const v = this.visitor(req, null);
+    const v = this.visitor(info, null);
     const extra: Record<string, string> = {
       'content-security-policy': PAGE_CSP,
       'referrer-policy': 'no-referrer',
@@ -160,7 +159,7 @@ export class WebchatAdapter implements ChannelAdapter {
     const cross = origin !== undefined && !isSameOrigin(req);
     if (cross && !originAllowed(req, this.config.allowedOrigins)) return sendJson(res, 403, { error: 'origin not allowed' });
     const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-    const v = this.visitor(req, token);
+    const v = this.visitor(info, token);
     if (cross) {
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('access-control-allow-credentials', 'true');
@@ -181,7 +180,7 @@ export class WebchatAdapter implements ChannelAdapter {
     const ip = info.ip;
     if (!originAllowed(req, this.config.allowedOrigins)) return refuse(socket, 403, 'Forbidden');
     const url = new URL(req.url ?? '/', 'http://x');
-    const v = this.visitor(req, url.searchParams.get('token'));
+    const v = this.visitor(info, url.searchParams.get('token'));
     if (!v.fromCookie && !v.fromToken) this.pendingCookies.set(req, this.cookieFor(info, v.id));
     const locale = cleanLocale(url.searchParams.get('lang')) ?? acceptLanguage(req);
     m.wss.handleUpgrade(req, socket, head, (ws) => {

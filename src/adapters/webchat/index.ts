@@ -10,7 +10,8 @@
  *
  * Visitor identity: a random 128-bit id, signed with HMAC-SHA256 (`<id>.<sig>`, verified in constant
  * time; a bad or missing signature means a new visitor, an unsigned id is never trusted), in the
- * HttpOnly cookie `sb_wc` (Path=/, 1 year). On http the cookie is `SameSite=Lax`; on https (TLS, an
+ * HttpOnly cookie `sb_wc` (Path=/, 1 year; read from `RequestInfo.cookies`, which the hub's server
+ * parses for page, session and WebSocket requests alike). On http the cookie is `SameSite=Lax`; on https (TLS, an
  * `X-Forwarded-Proto` from a proxy `server.trustProxy` trusts, or an https `publicUrl`) it is `SameSite=None; Secure` so embeds can
  * use it. Because browsers often block third-party cookies (and on http they cannot work at all),
  * `/webchat/session` also returns the signed token to an allowed cross-origin caller; widget.js

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { ensurePrivateDir } from '../../core/private-files.js';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
+import { stringifySetCookie } from 'cookie';
 import type { RequestInfo } from '../../core/adapter.js';
 
 /** Visitor identity: a random id signed with HMAC-SHA256, carried in a cookie or (embeds on http) a token. */
@@ -67,21 +68,20 @@ export async function loadSecret(configured: string | undefined, dataDir: string
   }
 }
 
-export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-/** `Set-Cookie` value: HttpOnly always; `SameSite=None; Secure` on https (cross-site embeds), `Lax` on http. */
+/**
+ * `Set-Cookie` value: Path=/, Max-Age one year, HttpOnly always; `SameSite=None; Secure` on https
+ * (cross-site embeds), `SameSite=Lax` on http. The token is signed by `VisitorSigner` (not by the
+ * server's cookie plugin, which only parses: the adapter reads `RequestInfo.cookies`).
+ */
 export function visitorCookie(token: string, secure: boolean): string {
-  const base = `${COOKIE_NAME}=${token}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly`;
-  return secure ? `${base}; SameSite=None; Secure` : `${base}; SameSite=Lax`;
+  return stringifySetCookie({
+    name: COOKIE_NAME,
+    value: token,
+    path: '/',
+    maxAge: ONE_YEAR_S,
+    httpOnly: true,
+    ...(secure ? { sameSite: 'none', secure: true } : { sameSite: 'lax' }),
+  });
 }
 
 /** https: the client reached the hub over TLS (directly, or as a trusted proxy says), or the hub's public URL is https. */
