@@ -88,6 +88,11 @@ export interface OutboundMessage {
   /** Who the customer sees as author (bot, agent display name). */
   author: MessageAuthor;
   authorName?: string;
+  /**
+   * Channels with `capabilities.threads`: the thread key of the message's conversation (absent: the
+   * conversation has no thread yet, e.g. a reminder, so the message starts one).
+   */
+  threadKey?: string;
 }
 
 export interface SendResult {

@@ -50,6 +50,8 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
   const byline = row.author === 'agent' && row.authorName && !caps.authorNames ? `${row.authorName}:\n` : '';
   const parts = splitText(`${byline}${row.text}${inline}`, caps.maxTextLength);
   const sent = [...row.sentParts];
+  // A threaded channel answers in the conversation's thread (one lookup, only for those channels).
+  const threadKey = caps.threads ? ((await storage.conversations.get(row.conversationId))?.threadKey ?? undefined) : undefined;
   try {
     for (let i = sent.length; i < parts.length; i++) {
       const last = i === parts.length - 1;
@@ -62,6 +64,7 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
         ...(row.authorName ? { authorName: row.authorName } : {}),
         ...(last && row.buttons.length && caps.buttons ? { buttons: row.buttons } : {}),
         ...(last && row.attachments.length && caps.attachments ? { attachments: row.attachments } : {}),
+        ...(threadKey ? { threadKey } : {}),
       });
       sent.push(result.platformMessageIds.join(',') || `${row.id}#${i}`);
       if (!last) await persistently(deps, () => storage.messages.recordSentPart(row.id, sent));
