@@ -91,7 +91,11 @@ async function sweep(d: RunnerDeps): Promise<void> {
   try {
     // Re-assert the ordering setting: a Redis that lost its data (restart without persistence) forgets it.
     await d.queues.ensurePartitionConcurrency();
-    for (const m of await d.storage.messages.pendingOutbound(d.sweepAfterMs)) await d.queues.addOutbound(m.channel, m.id);
+    let retried = 0;
+    for (const m of await d.storage.messages.pendingOutbound(d.sweepAfterMs)) {
+      if ((await d.queues.requeueOutbound(m.channel, m.id)) === 'retried') retried++;
+    }
+    if (retried > 0) d.log.warn({ sends: retried }, 'sweep: sends that had failed all their attempts are tried again');
     const n = await d.dispatcher.sweep(d.sweepAfterMs);
     if (n > 0) d.log.info({ events: n }, 'sweep: dispatched events left undispatched');
   } catch (err) {

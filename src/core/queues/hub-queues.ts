@@ -83,6 +83,25 @@ export class HubQueues {
     await this.queue(outboundQueueName(channel)).add('send', data, { jobId: messageId });
   }
 
+  /**
+   * The sweep's re-queue of a send still pending: adds its job when Redis lost it, and retries it
+   * when it failed after all its attempts (a platform down for longer than the backoff lasted).
+   * A plain `add` would do nothing then: the failed job keeps its id for a week.
+   */
+  async requeueOutbound(channel: ChannelName, messageId: string): Promise<'added' | 'retried' | 'kept'> {
+    const q = this.queue(outboundQueueName(channel));
+    const job = await q.getJob(messageId);
+    if (!job) {
+      await q.add('send', { messageId }, { jobId: messageId });
+      return 'added';
+    }
+    if (await job.isFailed()) {
+      await job.retry('failed');
+      return 'retried';
+    }
+    return 'kept';
+  }
+
   async addDeskReminder(job: DeskReminder, jobId: string, delayMs = 0): Promise<void> {
     await this.queue(DESK_QUEUE).add('remind', job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
   }
