@@ -4,7 +4,7 @@
  * every call is logged with the token's name. Bodies and queries are checked by the JSON schemas
  * below (400 naming the field), which are also the OpenAPI document at `/api/openapi.json`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { FallbackSends } from '../core/conversation/fallback.js';
@@ -15,7 +15,7 @@ import { HubError, isHubError } from '../core/errors.js';
 import { detectLocale } from '../core/locale.js';
 import { authLogFields, type ApiCaller, type ApiRole, type TokenAuth } from './tokens.js';
 import { MessageTemplates } from './templates.js';
-import { conversationView, customerView, findCustomer, iso, sendView, type CustomerLookup } from './views.js';
+import { bindExternal, conversationView, customerView, findCustomer, iso, sendView, type CustomerLookup } from './views.js';
 import * as s from './schemas.js';
 
 export interface ApiDeps {
@@ -64,6 +64,23 @@ function bodyError(field: string, message: string): HubError {
   return new HubError('INPUT_INVALID', message, { context: { field } });
 }
 
+/** A stable hash of what a POST /api/messages asked (object keys sorted). */
+function hashRequest(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+}
+
+/** 200 for a retry of the same request; a reused key with another request is a 409. */
+function sameRequest(stored: string | null, now: string, key: string | undefined): 200 {
+  if (stored !== null && stored !== now) {
+    throw new HubError('CONFLICT', `Idempotency-Key "${key ?? ''}" was used for a different request; use a new key for a new message`, {
+      context: { field: 'headers.idempotency-key' },
+    });
+  }
+  return 200;
+}
+
 /** The locale of the customer's latest message (English when they never wrote). */
 async function lastLocale(storage: Storage, customerId: string): Promise<string> {
   const last = (await storage.messages.ofCustomer(customerId, 10)).filter((m) => m.direction === 'in').pop();
@@ -90,23 +107,26 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
         if (given !== undefined && !IDEMPOTENCY_KEY.test(given)) throw bodyError('headers.idempotency-key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
         if ((b.text === undefined) === (b.template === undefined)) throw bodyError('body.text', 'give either text or template (with vars), not both and not neither');
         if (b.vars !== undefined && b.template === undefined) throw bodyError('body.vars', 'vars go with a template');
-        const customer = await findCustomer(d.storage, b.customer as CustomerLookup);
+        const key = `api:${given ?? randomUUID()}`;
+        const requestHash = hashRequest(b);
+        // A repeated key answers what the first call did, before anything else is looked at again.
+        const earlier = given === undefined ? undefined : await d.sends.byKey(key);
+        if (earlier) return reply.code(sameRequest(earlier.requestHash, requestHash, given)).send({ id: earlier.id, status: 'queued' });
+        const { customer, bindExternalId } = await findCustomer(d.storage, b.customer as CustomerLookup);
         const locale = b.locale ?? customer.locale ?? (await lastLocale(d.storage, customer.id));
         const text = b.template !== undefined ? d.templates.render(b.template, locale, b.vars ?? {}) : (b.text ?? '');
-        const key = `api:${given ?? randomUUID()}`;
         const { send, duplicate } = await d.sends.send({
           customerId: customer.id,
           content: { text, ...(b.buttons?.length ? { buttons: b.buttons } : {}) },
           ...(b.channels?.length ? { channels: b.channels } : {}),
           kind: 'api',
           key,
+          requestHash,
         });
-        if (duplicate && (send.customerId !== customer.id || send.content.text !== text)) {
-          throw new HubError('CONFLICT', `Idempotency-Key "${given ?? ''}" was used for a different message (customer or text differ); use a new key`, {
-            context: { field: 'headers.idempotency-key' },
-          });
-        }
-        return reply.code(duplicate ? 200 : 202).send({ id: send.id, status: 'queued' });
+        if (duplicate) return reply.code(sameRequest(send.requestHash, requestHash, given)).send({ id: send.id, status: 'queued' });
+        // The business's id sticks to the customer only once the message is accepted.
+        if (bindExternalId !== undefined) await bindExternal(d.storage, customer, bindExternalId, request.log);
+        return reply.code(202).send({ id: send.id, status: 'queued' });
       } catch (err) {
         return answerError(reply, err);
       }

@@ -30,6 +30,17 @@ export class TemplateRequestError extends HubError {
   }
 }
 
+/** Where a templates file goes wrong: the key (and locale) of the first text that is not a string. */
+function badPath(data: unknown): string[] | undefined {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return [];
+  for (const [key, text] of Object.entries(data)) {
+    if (typeof text === 'string') continue;
+    if (!text || typeof text !== 'object' || Array.isArray(text)) return [key];
+    for (const [locale, s] of Object.entries(text)) if (typeof s !== 'string') return [key, locale];
+  }
+  return undefined;
+}
+
 export class MessageTemplates {
   private constructor(
     readonly file: string,
@@ -47,11 +58,12 @@ export class MessageTemplates {
       return start === undefined ? 1 : lines.linePos(start).line;
     };
     if (doc.errors[0]) throw new HubError('CONFIG_INVALID', `${file}: ${doc.errors[0].message}`, { cause: doc.errors[0] });
-    const parsed = fileSchema.safeParse(doc.toJS() ?? {});
+    const data: unknown = doc.toJS() ?? {};
+    const parsed = fileSchema.safeParse(data);
     if (!parsed.success) {
-      const i = parsed.error.issues[0];
-      const path = (i?.path ?? []).map(String);
-      throw new HubError('CONFIG_INVALID', `${file}:${lineOf(path.slice(0, 1))}: ${path.join('.')}: a template is one text, or a map of locale to text (e.g. en: ..., zh: ...)`, {
+      const path = badPath(data) ?? (parsed.error.issues[0]?.path ?? []).map(String);
+      const where = path.length ? `${path.join('.')}: ` : '';
+      throw new HubError('CONFIG_INVALID', `${file}:${lineOf(path)}: ${where}a template is one text, or a map of locale to text (e.g. en: ..., zh: ...)`, {
         context: { file, field: path.join('.') },
       });
     }

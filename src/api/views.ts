@@ -94,9 +94,10 @@ function described(l: CustomerLookup): string {
 /**
  * The customer a request names: by `externalId`, else by any of `identities`. 404 naming what was
  * looked up when nobody matches; 409 when they name different customers. An `externalId` not
- * known yet is given to the customer the identities found (the business names its customer once).
+ * known yet is returned as `bindExternalId` for the customer the identities found: the caller gives
+ * it to them once the request succeeded (the business names its customer once).
  */
-export async function findCustomer(storage: Storage, l: CustomerLookup): Promise<Customer> {
+export async function findCustomer(storage: Storage, l: CustomerLookup): Promise<{ customer: Customer; bindExternalId?: string }> {
   if (l.externalId === undefined && !l.identities?.length) {
     throw new HubError('INPUT_INVALID', 'customer needs an externalId or at least one identity', { context: { field: 'body.customer' } });
   }
@@ -115,19 +116,21 @@ export async function findCustomer(storage: Storage, l: CustomerLookup): Promise
       context: { field: 'body.customer' },
     });
   }
-  if (byExternal) return byExternal;
+  if (byExternal) return { customer: byExternal };
   const customer = byIdentityId ? await storage.customers.get(byIdentityId) : undefined;
   if (!customer) throw new HubError('NOT_FOUND', `no customer with ${described(l)}`, { context: { field: 'body.customer' } });
-  if (l.externalId !== undefined) {
-    if (customer.externalId !== null) {
-      throw new HubError('CONFLICT', `${found.get(customer.id)} is customer ${customer.id}, whose externalId is "${customer.externalId}", not "${l.externalId}"`, {
-        context: { field: 'body.customer.externalId' },
-      });
-    }
-    if (!(await storage.customers.setExternalId(customer.id, l.externalId))) {
-      throw new HubError('CONFLICT', `externalId "${l.externalId}" was just given to another customer`, { context: { field: 'body.customer.externalId' } });
-    }
-    return { ...customer, externalId: l.externalId };
+  if (l.externalId === undefined) return { customer };
+  if (customer.externalId !== null) {
+    throw new HubError('CONFLICT', `${found.get(customer.id)} is customer ${customer.id}, whose externalId is "${customer.externalId}", not "${l.externalId}"`, {
+      context: { field: 'body.customer.externalId' },
+    });
   }
-  return customer;
+  return { customer, bindExternalId: l.externalId };
+}
+
+/** Gives the customer the business's id (after the request succeeded); a race lost to another customer is logged, not fatal. */
+export async function bindExternal(storage: Storage, customer: Customer, externalId: string, log: { warn(o: object, m: string): void }): Promise<void> {
+  if (!(await storage.customers.setExternalId(customer.id, externalId))) {
+    log.warn({ customerId: customer.id, externalId }, 'externalId was just given to another customer; this customer keeps none');
+  }
 }

@@ -160,6 +160,8 @@ export interface ProactiveSend {
   status: 'queued' | 'sent' | 'failed';
   /** The outbound message in flight (the latest attempt's). */
   messageId: string | null;
+  /** What the caller asked, hashed: the same key with another request is refused. */
+  requestHash: string | null;
   version: number;
   createdAt: number;
   updatedAt: number;

@@ -127,6 +127,8 @@ describe(`POST /api/messages (${dialect})`, () => {
     const other = await send({ ...body, text: 'Something else' }, 'order-77-shipped');
     assert.equal(other.status, 409);
     assert.equal(other.body.field, 'headers.idempotency-key');
+    const withButtons = await send({ ...body, buttons: [{ label: 'OK', value: 'ok' }] }, 'order-77-shipped');
+    assert.equal(withButtons.status, 409, 'the same text with buttons is another request');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(a.sent.filter((m) => m.text === 'Only once, please.').length, 1);
     assert.equal(a.sent.filter((m) => m.text === 'Something else').length, 0);
@@ -206,8 +208,10 @@ describe(`POST /api/messages (${dialect})`, () => {
     const r = await send({ customer: { externalId: 'cus_404', identities: [{ channel: 'telegram', id: '42' }] }, text: 'hi' });
     assert.equal(r.status, 404);
     assert.equal(r.body.error, 'no customer with externalId "cus_404" or telegram identity "42"');
-    const u = await send({ customer: { identities: [{ channel: 'alpha', id: 'alice' }] }, channels: ['gamma'], text: 'hi' });
+    const u = await send({ customer: { externalId: 'cus_never', identities: [{ channel: 'alpha', id: 'alice' }] }, channels: ['gamma'], text: 'hi' });
     assert.equal(u.status, 422);
+    // A request that failed gives the customer no externalId.
+    assert.equal((await t.hub.storage.customers.byExternalId('cus_never')), undefined);
     assert.match(u.body.error ?? '', /no reachable identity on the channels tried \(gamma: this hub has no gamma channel\)/);
   });
 

@@ -149,11 +149,11 @@ describe('MessageTemplates.load', () => {
     assert.ok(err.message.startsWith(`${f}:3: steps: a template is one text`), err.message);
   });
 
-  it('a number as one locale’s text fails naming the template', () => {
+  it('a number as one locale’s text fails naming the template and the locale', () => {
     const f = file('hello: "Hello"', 'renewal:', '  zh: 2027', '  en: "Your plan renews soon."');
     const err = thrown(() => MessageTemplates.load(f));
     assert.equal(err.code, 'CONFIG_INVALID');
-    assert.ok(err.message.startsWith(`${f}:3: renewal: a template is one text`), err.message);
+    assert.ok(err.message.startsWith(`${f}:3: renewal.zh: a template is one text`), err.message);
   });
 });
 
@@ -209,5 +209,14 @@ describe('MessageTemplates.render', () => {
     assert.ok(err instanceof TemplateRequestError);
     assert.equal(err.field, 'body.vars.link');
     assert.equal(templates.render('survey', 'zh', { name: '王芳', link: 'https://example.com/s' }), '王芳，请评价我们的服务。');
+  });
+});
+
+describe('MessageTemplates load errors point at the locale at fault', () => {
+  it('a non-text inside a locale map names key.locale and its own line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-tpl-'));
+    const file = join(dir, 'messages.yaml');
+    writeFileSync(file, ['hello: "Hello"', 'renewal:', '  en: "Your plan renews soon."', '  zh: 2027', ''].join('\n'));
+    assert.throws(() => MessageTemplates.load(file), (err: Error) => err.message.startsWith(`${file}:4: renewal.zh: a template is one text`));
   });
 });

@@ -15,6 +15,8 @@ export interface FallbackRequest {
   kind: ProactiveKind;
   /** Idempotency key: the same key twice stores and sends once. */
   key: string;
+  /** A hash of the caller's request, stored so a reused key can be told apart from a retry. */
+  requestHash?: string;
 }
 
 export interface FallbackResult {
@@ -82,6 +84,7 @@ export class FallbackSends {
           attempts: [...step.attempts, { channel: target.ref.channel, status: 'queued', at: this.d.now(), messageId: s.row.id }],
           status: 'queued',
           messageId: s.row.id,
+          requestHash: req.requestHash,
         });
         return { send, events: s.events, row: s.row };
       });
@@ -93,6 +96,12 @@ export class FallbackSends {
     }
     await afterCommit(this.d, [stored.row], stored.events);
     return { send: stored.send, duplicate: false };
+  }
+
+  /** The send stored under `key` (a repeated request), its message in flight queued again if its job was lost. */
+  async byKey(key: string): Promise<ProactiveSend | undefined> {
+    const send = await this.d.storage.proactiveSends.byKey(key);
+    return send && this.requeue(send);
   }
 
   /** The send with the delivery of the message in flight read from its row. */

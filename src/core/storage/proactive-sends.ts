@@ -17,13 +17,14 @@ function toSend(r: Selectable<ProactiveSendTable>): ProactiveSend {
     attempts: parseJson<SendAttempt[]>(r.attempts, []),
     status: r.status as ProactiveSend['status'],
     messageId: r.message_id,
+    requestHash: r.request_hash,
     version: r.version,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
-export type NewProactiveSend = Pick<ProactiveSend, 'key' | 'customerId' | 'kind' | 'content' | 'channels' | 'attempts' | 'status' | 'messageId'>;
+export type NewProactiveSend = Pick<ProactiveSend, 'key' | 'customerId' | 'kind' | 'content' | 'channels' | 'attempts' | 'status' | 'messageId'> & { requestHash?: string | undefined };
 
 /** Proactive sends that fall back across channels (see `Proactive.sendWithFallback`). */
 export class ProactiveSendRepo {
@@ -45,6 +46,7 @@ export class ProactiveSendRepo {
       attempts: JSON.stringify(s.attempts),
       status: s.status,
       message_id: s.messageId,
+      request_hash: s.requestHash ?? null,
       version: 1,
       created_at: now,
       updated_at: now,

@@ -166,6 +166,7 @@ export interface ProactiveSendTable {
   attempts: string; // JSON array of SendAttempt
   status: string;
   message_id: string | null;
+  request_hash: string | null;
   version: number;
   created_at: number;
   updated_at: number;

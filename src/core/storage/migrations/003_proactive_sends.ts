@@ -5,7 +5,8 @@ type Db = Kysely<unknown>;
 
 /**
  * Proactive sends that fall back across channels (the API's messages, workflows' reminders): one
- * row per request, with the channels to try, every attempt, and the outbound message in flight.
+ * row per request, with the channels to try, every attempt, the outbound message in flight, and
+ * the hash of the request (an idempotency key reused for another request is refused).
  * Customers get the business's own id (`external_id`), unique when set.
  */
 export async function up(db: Db, _dialect: Dialect): Promise<void> {
@@ -22,6 +23,7 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
     .addColumn('attempts', 'text', (c) => c.notNull())
     .addColumn('status', 'varchar(16)', (c) => c.notNull())
     .addColumn('message_id', 'varchar(64)')
+    .addColumn('request_hash', 'varchar(64)')
     .addColumn('version', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
