@@ -12,6 +12,7 @@ const USAGE = `usage: switchboard <command>
   kb pending [--approve ID | --reject ID] [--by NAME]
                         answers agents saved from desk cases: list, approve into learned.yaml, reject
   token create NAME --role ROLE [--role ROLE]   a new API token (admin, agent, events), shown once
+  email inspect FILE.eml  how the email channel reads a mail: text, thread, attachments, answered or not
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
       return kbCommand(argv.slice(1));
     }
     case 'token': return (await import('./token-cmd.js')).tokenCommand(argv.slice(1));
+    case 'email': return (await import('./email-inspect.js')).emailCommand(argv.slice(1));
     case 'eval': {
       const { evalCommand } = await import('./eval.js');
       return evalCommand(argv.slice(1));
