@@ -21,6 +21,11 @@ export interface ChannelFactory<T, C extends ChannelConfigBase = ChannelConfigBa
   channel: string;
   configSchema: z.ZodType<C>;
   create(config: C, deps: AdapterDeps): T;
+  /**
+   * `switchboard config check`: reach the platform with this config (log in, find the mailbox…) and
+   * resolve to lines to print, or throw a HubError naming the field and the fix. Optional.
+   */
+  check?(config: C): Promise<string[]>;
 }
 
 export type AdapterFactory<C extends ChannelConfigBase = ChannelConfigBase> = ChannelFactory<ChannelAdapter, C>;

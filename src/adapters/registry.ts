@@ -3,10 +3,11 @@ import type { AdapterFactory, DeskFactory } from './define.js';
 import { telegramAdapter } from './telegram/index.js';
 import { webchatAdapter } from './webchat/index.js';
 import { wechatAdapter } from './wechat/index.js';
+import { emailAdapter } from './email/index.js';
 import { slackDesk } from './slack/index.js';
 
 /** The one list of channels: adding a channel is its folder plus one line here. */
-export const adapterFactories: readonly AdapterFactory[] = [webchatAdapter, telegramAdapter, wechatAdapter];
+export const adapterFactories: readonly AdapterFactory[] = [webchatAdapter, telegramAdapter, wechatAdapter, emailAdapter];
 
 /** Agent desks; the first enabled one takes escalations. */
 export const deskFactories: readonly DeskFactory[] = [slackDesk];

@@ -5,6 +5,7 @@ import { configPath } from '../config/load.js';
 import { hubConfigSchema, loadConfigFile } from '../hub/config-schema.js';
 import { errorMessage } from '../core/errors.js';
 import { loadKnowledgeDir } from '../knowledge/loader.js';
+import { adapterFactories } from '../adapters/registry.js';
 
 export const SCHEMA_FILE = 'config/schema/hub.schema.json';
 
@@ -22,6 +23,12 @@ export async function configCheck(file = configPath(), out: Pick<Console, 'log' 
     const kb = await loadKnowledgeDir(cfg.bot.knowledgeDir, undefined, cfg.bot.smallTalk);
     out.log(`${cfg.bot.knowledgeDir}: ok (${kb.entries.length} entries in ${kb.files.length} files${kb.warnings.length ? `, ${kb.warnings.length} warnings` : ''})`);
     for (const w of kb.warnings) out.log(`warning: ${w}`);
+    // Channels that can say whether their servers take this config (email: IMAP and SMTP logins).
+    const sections = cfg.channels as Record<string, { enabled: boolean } | undefined>;
+    for (const f of adapterFactories) {
+      const section = sections[f.channel];
+      if (section?.enabled && f.check) for (const line of await f.check(section)) out.log(line);
+    }
     return 0;
   } catch (err) {
     out.error(errorMessage(err));
