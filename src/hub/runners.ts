@@ -96,6 +96,8 @@ async function sweep(d: RunnerDeps): Promise<void> {
       if ((await d.queues.requeueOutbound(m.channel, m.id)) === 'retried') retried++;
     }
     if (retried > 0) d.log.warn({ sends: retried }, 'sweep: sends that had failed all their attempts are tried again');
+    const again = await d.queues.retryExhaustedEventJobs(d.sweepAfterMs);
+    if (again > 0) d.log.warn({ jobs: again }, 'sweep: subscriber jobs that had failed all their attempts are tried again');
     const n = await d.dispatcher.sweep(d.sweepAfterMs);
     if (n > 0) d.log.info({ events: n }, 'sweep: dispatched events left undispatched');
   } catch (err) {

@@ -45,3 +45,37 @@ describe('the sweep and sends that failed every attempt', () => {
     assert.equal(lb.sent.length, 1, 'sent once');
   });
 });
+
+describe('the sweep and subscriber jobs that failed every attempt', () => {
+  it('a subscriber down for longer than its backoff gets the event once it is back, once', async () => {
+    let down = true;
+    const seen: string[] = [];
+    const lb = new LoopbackAdapter();
+    const echo: Responder = { respond: async (turn) => ({ kind: 'answer', text: `re: ${turn.text}`, confidence: 0.9 }) };
+    const t = await startTestHub({
+      adapters: [lb],
+      responder: echo,
+      config: { queues: { attempts: 2, backoffMs: 10 } },
+      sweepAfterMs: 400,
+      subscribe: (subs) =>
+        subs.on('crm-sync', 'message.received', async (e) => {
+          if (down) throw new HubError('NETWORK', 'the CRM is down', { retry: 'retry' });
+          seen.push(e.id);
+        }),
+    });
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('events', { connection: redis, prefix: t.config.redis.prefix });
+    after(async () => {
+      await queue.close();
+      redis.disconnect();
+      await t.stop();
+    });
+    await lb.receive('u2', 'hello');
+    const failed = await until(async () => (await queue.getFailed()).find((j) => j.name === 'crm-sync'), 10_000, 'the subscriber job to fail');
+    assert.equal(failed.attemptsMade, 2);
+    down = false;
+    await until(() => seen.length > 0 || undefined, 10_000, 'the subscriber to get the event');
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(seen.length, 1, 'once');
+  });
+});

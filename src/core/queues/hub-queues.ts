@@ -102,6 +102,26 @@ export class HubQueues {
     return 'kept';
   }
 
+  /**
+   * Subscriber jobs that failed all their attempts (a desk or webhook endpoint down for longer than
+   * the backoff lasted) and failed at least `olderThanMs` ago are tried again: subscribers are
+   * idempotent on the event id, and an effect must not wait a week for the failed job to expire.
+   * Jobs failed for good (a final error) are left alone. Returns how many were retried.
+   */
+  async retryExhaustedEventJobs(olderThanMs: number, limit = 500): Promise<number> {
+    const q = this.queue(EVENTS_QUEUE);
+    const cutoff = Date.now() - olderThanMs;
+    let n = 0;
+    for (const job of await q.getFailed(0, limit - 1)) {
+      // A final error fails the job at once, before its attempts are used up.
+      const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (!exhausted || (job.finishedOn ?? 0) > cutoff) continue;
+      await job.retry('failed');
+      n++;
+    }
+    return n;
+  }
+
   async addDeskReminder(job: DeskReminder, jobId: string, delayMs = 0): Promise<void> {
     await this.queue(DESK_QUEUE).add('remind', job, { jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
   }
