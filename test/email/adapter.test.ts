@@ -206,6 +206,18 @@ describe('email channel, end to end (Dovecot + SMTP on loopback)', () => {
     assert.match(after_[2]?.parsed.text ?? '', /Answer to: Can I pay by card\?/);
   });
 
+  it('a Message-ID longer than the hub keys take is answered under a stable hash (its resend is not answered twice)', async () => {
+    const long = `<${'x'.repeat(300)}@mailer.example.com>`;
+    const raw = await compose({ from: 'erin@example.com', subject: 'Long id', text: 'Is my parcel insured?', messageId: long });
+    await imap.append('INBOX', raw);
+    await mailTo('erin@example.com', 1);
+    await imap.append('INBOX', raw);
+    await imap.append('INBOX', await compose({ from: 'erin@example.com', subject: 'Next', text: 'And another thing', messageId: '<e2@example.com>' }));
+    await mailTo('erin@example.com', 2);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(smtp.mails.filter((m) => m.envelope.to.includes('erin@example.com')).length, 2);
+  });
+
   it('SMTP 550 for an address marks the identity unreachable (final, not retried)', async () => {
     smtp.rejectRcpt('gone@example.com', 550, '5.1.1 <gone@example.com>: Recipient address rejected: User unknown');
     await imap.append('INBOX', await compose({ from: 'gone@example.com', subject: 'Last words', text: 'Bye', messageId: '<g1@example.com>' }));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdapterContext, ChannelAdapter, ChannelState } from '../../core/adapter.js';
-import { HubError } from '../../core/errors.js';
+import { HubError, isHubError } from '../../core/errors.js';
 import type { Capabilities, InboundMessage, JsonObject, OutboundMessage, SendResult } from '../../core/types.js';
 import type { EmailConfig } from './config.js';
 import { ImapReceiver } from './imap.js';
@@ -89,15 +89,21 @@ export class EmailAdapter implements ChannelAdapter {
       return;
     }
     const msg = await this.toInbound(raw, mail);
-    await ctx.accept(msg);
+    try {
+      await ctx.accept(msg);
+    } catch (err) {
+      // A mail the hub can never take must not hold up the mailbox behind it (it is retried otherwise).
+      if (!isHubError(err) || err.code !== 'INPUT_INVALID') throw err;
+      this.log.error({ uid: raw.uid, messageId: mail.messageId, from: mail.from.address }, `email: the hub refused this mail, left in the mailbox marked processed: ${err.message}`);
+    }
   }
 
   /** The normalized message of a parsed mail (exported for `email inspect` and tests). */
   async toInbound(raw: Pick<RawMail, 'uid' | 'source'>, mail: ParsedMail): Promise<InboundMessage> {
     const from = mail.from;
     if (!from) throw new HubError('INPUT_INVALID', 'a mail without a From has no sender');
-    const messageId = mail.messageId ?? `<sha256.${createHash('sha256').update(raw.source).digest('hex').slice(0, 32)}@${this.domain}>`;
-    const threadKey = await threadKeyOf(mail, messageId, (token) => this.tokenKey(token));
+    const messageId = this.boundedId(mail.messageId ?? `<sha256.${createHash('sha256').update(raw.source).digest('hex').slice(0, 32)}@${this.domain}>`);
+    const threadKey = this.boundedId(await threadKeyOf(mail, messageId, (token) => this.tokenKey(token)));
     const references = [...mail.references, messageId].filter((x, i, all) => all.indexOf(x) === i);
     const kept = references.length > MAX_REFERENCES ? [references[0] as string, ...references.slice(-(MAX_REFERENCES - 1))] : references;
     const extra: EmailRefExtra = { subject: mail.subject, references: kept, threadKey };
@@ -110,7 +116,7 @@ export class EmailAdapter implements ChannelAdapter {
       channel: this.channel,
       platformMessageId: messageId,
       platformUserId: from.address,
-      ...(from.name ? { userName: from.name } : {}),
+      ...(from.name ? { userName: from.name.slice(0, 200) } : {}),
       ref: { channel: this.channel, chatId: mail.replyTo ?? from.address, threadId: messageId, extra: extra as unknown as JsonObject },
       threadKey,
       kind: text === '' && mail.attachments.length > 0 ? 'media' : 'text',
@@ -156,6 +162,11 @@ export class EmailAdapter implements ChannelAdapter {
     };
     const sent = await this.sender.send(mail);
     return { platformMessageIds: [sent.messageId] };
+  }
+
+  /** A Message-ID as the hub's keys take it: one over 200 characters (seen from some mailers) is replaced by its hash, stably. */
+  private boundedId(id: string): string {
+    return id.length <= 200 ? id : `<sha256.${createHash('sha256').update(id).digest('hex').slice(0, 40)}@long-id.invalid>`;
   }
 
   private fromName(text: string): string {
