@@ -76,6 +76,13 @@ module.exports = {
       to: { path: SRC, pathNot: ['^src/webhooks/', '^src/core/', '^src/config/'] },
     },
     {
+      name: 'workflows-imports-core-config-own-folder',
+      severity: 'error',
+      comment: 'src/workflows (workflow definitions and, later, their engine) imports only src/core, src/config and itself.',
+      from: { path: '^src/workflows/' },
+      to: { path: SRC, pathNot: ['^src/workflows/', '^src/core/', '^src/config/'] },
+    },
+    {
       name: 'no-unresolvable-imports',
       severity: 'error',
       comment: 'An import in src that resolves to nothing (a moved or deleted file).',

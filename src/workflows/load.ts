@@ -1,0 +1,130 @@
+/**
+ * `loadWorkflows(dir)`: every workflow file of the folder (`*.yaml`, `*.yml`; `_defaults.yaml`
+ * holds the folder's defaults and is no workflow), compiled and checked, within each file and
+ * across them: an event type declared twice must have one data schema, and `cancels` must name an
+ * event type some workflow starts on (with a correlation key to match on). Throws
+ * `WorkflowLoadError` listing every problem with file, line and field.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { dataZodSchema, formatDataSchema } from './fields.js';
+import { BUILTIN_DEFAULTS, readDefaults, readWorkflowFile, type FileResult } from './schema.js';
+import { WorkflowLoadError, WorkflowSource, type Path, type WorkflowProblem } from './source.js';
+import { readTemplateCatalog } from './texts.js';
+import type { EventDeclaration, Workflow, WorkflowDefaults } from './types.js';
+
+export const DEFAULT_WORKFLOWS_DIR = 'config/workflows';
+export const DEFAULT_MESSAGE_TEMPLATES = 'config/templates/messages.yaml';
+export const DEFAULTS_FILE = '_defaults.yaml';
+
+export interface LoadWorkflowsOptions {
+  /** The named templates (default config/templates/messages.yaml, as the hub reads it). */
+  templatesFile?: string;
+  /** Channel names a fallback list may use (default: any well-formed name). */
+  channels?: readonly string[];
+  /** Also load these files, each in place of the folder's file of the same name (a dry-run of a draft). */
+  extraFiles?: readonly string[];
+}
+
+export interface LoadedWorkflows {
+  readonly workflows: readonly Workflow[];
+  /** Every event type the files declare -> the schema of its `data`. */
+  readonly eventTypes: ReadonlyMap<string, z.ZodType<Record<string, unknown>>>;
+  /** Every event type the files declare, with its correlation key and what it cancels. */
+  readonly events: ReadonlyMap<string, EventDeclaration>;
+  readonly defaults: WorkflowDefaults;
+}
+
+export function workflowFiles(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  return readdirSync(dir)
+    .filter((n) => (n.endsWith('.yaml') || n.endsWith('.yml')) && !n.startsWith('_') && !n.startsWith('.'))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+export function workflowName(file: string): string {
+  return basename(file, extname(file));
+}
+
+export function loadWorkflows(dir: string = DEFAULT_WORKFLOWS_DIR, opts: LoadWorkflowsOptions = {}): LoadedWorkflows {
+  const problems: WorkflowProblem[] = [];
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new WorkflowLoadError([{ file: dir, line: 1, field: '(root)', message: 'the workflows folder does not exist (workflows.dir in hub.yaml, default config/workflows)' }]);
+  }
+  const templatesFile = opts.templatesFile ?? DEFAULT_MESSAGE_TEMPLATES;
+  const templates = readTemplateCatalog(templatesFile);
+  let defaults = BUILTIN_DEFAULTS;
+  const defaultsFile = join(dir, DEFAULTS_FILE);
+  if (existsSync(defaultsFile)) {
+    const src = new WorkflowSource(defaultsFile, readFileSync(defaultsFile, 'utf8'));
+    defaults = readDefaults(src, opts.channels);
+    problems.push(...src.problems);
+  }
+  const extra = (opts.extraFiles ?? []).map((f) => resolve(f));
+  const files = [...workflowFiles(dir).filter((f) => !extra.some((e) => workflowName(e) === workflowName(f))), ...extra];
+  const results: FileResult[] = [];
+  const names = new Map<string, string>();
+  for (const file of files) {
+    const name = workflowName(file);
+    const src = new WorkflowSource(file, readFileSync(file, 'utf8'));
+    if (names.has(name)) src.problem([], `a second workflow named ${name} (also ${names.get(name) ?? ''}): rename one file`);
+    names.set(name, file);
+    results.push(readWorkflowFile(src, name, { templates, templatesFile, channels: opts.channels, defaults }));
+    problems.push(...src.problems);
+  }
+  const events = mergeDeclarations(results, problems);
+  checkCancels(results, events, problems);
+  if (problems.length > 0) throw new WorkflowLoadError(problems);
+  const workflows = results.map((r) => r.workflow).filter((w): w is Workflow => w !== undefined);
+  const eventTypes = new Map([...events].map(([type, decl]) => [type, dataZodSchema(decl.data)] as const));
+  return Object.freeze({ workflows: Object.freeze(workflows), eventTypes, events, defaults });
+}
+
+function problemAt(decl: EventDeclaration, path: Path, message: string): WorkflowProblem {
+  return { file: decl.file, line: decl.line, field: path.join('.'), message };
+}
+
+/** One declaration per event type; a second one must agree with the first. */
+function mergeDeclarations(results: readonly FileResult[], problems: WorkflowProblem[]): Map<string, EventDeclaration> {
+  const events = new Map<string, EventDeclaration>();
+  for (const { decl, path } of results.flatMap((r) => r.declarations)) {
+    const first = events.get(decl.type);
+    if (!first) {
+      events.set(decl.type, decl);
+      continue;
+    }
+    const where = `${first.file}:${first.line}`;
+    if (formatDataSchema(first.data) !== formatDataSchema(decl.data)) {
+      problems.push(problemAt(decl, path, `${decl.type} is declared with other data at ${where} (${formatDataSchema(first.data)}): an event type has one data schema`));
+    } else if (first.correlationKey && decl.correlationKey && first.correlationKey !== decl.correlationKey) {
+      problems.push(problemAt(decl, path, `${decl.type} correlates on ${first.correlationKey} at ${where}: use the same correlationKey`));
+    } else {
+      const correlationKey = first.correlationKey ?? decl.correlationKey;
+      events.set(decl.type, { ...first, cancels: [...new Set([...first.cancels, ...decl.cancels])], ...(correlationKey ? { correlationKey } : {}) });
+    }
+  }
+  for (const [type, decl] of events) events.set(type, Object.freeze({ ...decl, cancels: Object.freeze([...decl.cancels]) }));
+  return events;
+}
+
+/** A `cancels` names an event type some workflow starts on, and that workflow has a correlation key. */
+function checkCancels(results: readonly FileResult[], events: ReadonlyMap<string, EventDeclaration>, problems: WorkflowProblem[]): void {
+  const triggered = results.flatMap((r) => (r.workflow?.trigger.kind === 'event' ? [r.workflow] : []));
+  for (const r of results) {
+    for (const c of r.cancels) {
+      const { file, line } = c;
+      const field = c.path.map(String).join('.');
+      const runs = triggered.filter((w) => w.trigger.kind === 'event' && w.trigger.event === c.type);
+      if (runs.length === 0) {
+        const known = [...new Set(triggered.map((w) => (w.trigger.kind === 'event' ? w.trigger.event : '')))];
+        const hint = events.has(c.type) ? 'it is declared, but no workflow starts on it' : 'no file declares it';
+        problems.push({ file, line, field, message: `cancels ${c.type}, which no workflow starts on (${hint}; workflows start on ${known.join(', ') || 'no event'})` });
+        continue;
+      }
+      const loose = runs.find((w) => w.correlationKey === undefined);
+      if (loose) problems.push({ file, line, field, message: `cancels ${c.type}, but workflow ${loose.name} has no correlationKey to match the runs on` });
+    }
+  }
+}
