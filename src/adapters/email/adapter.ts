@@ -11,6 +11,7 @@ import { firstLineSubject, ourMessageId, replySubject, threadKeyOf, threadToken 
 import type { OutgoingMail, ParsedMail, RawMail } from './types.js';
 import { ReplyCap } from './reply-cap.js';
 import { textToHtml } from './html.js';
+import { attachmentHandles, fetchEmailAttachment } from './files.js';
 
 /** An email can be long; the core splits only beyond this. */
 const EMAIL_MAX_TEXT = 100_000;
@@ -56,6 +57,8 @@ export class EmailAdapter implements ChannelAdapter {
   async mount(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     this.state = ctx.state(this.channel);
+    // Agents open attachments through the hub's signed links; the fetch reads the mail again over IMAP.
+    ctx.serveAttachments?.(this.channel, (handle, signal) => fetchEmailAttachment(this.config, handle, signal));
   }
 
   async connect(): Promise<void> {
@@ -99,7 +102,7 @@ export class EmailAdapter implements ChannelAdapter {
   }
 
   /** The normalized message of a parsed mail (exported for `email inspect` and tests). */
-  async toInbound(raw: Pick<RawMail, 'uid' | 'source'>, mail: ParsedMail): Promise<InboundMessage> {
+  async toInbound(raw: Pick<RawMail, 'uid' | 'source'> & Partial<Pick<RawMail, 'uidValidity'>>, mail: ParsedMail): Promise<InboundMessage> {
     const from = mail.from;
     if (!from) throw new HubError('INPUT_INVALID', 'a mail without a From has no sender');
     const messageId = this.boundedId(mail.messageId ?? `<sha256.${createHash('sha256').update(raw.source).digest('hex').slice(0, 32)}@${this.domain}>`);
@@ -111,6 +114,7 @@ export class EmailAdapter implements ChannelAdapter {
     const body = mail.text.trim();
     // The first mail of a thread often asks in its subject: the bot reads both.
     const text = startsThread && mail.subject && !body.includes(mail.subject) ? `${mail.subject}\n\n${body}`.trim() : body;
+    const handle = attachmentHandles(this.config.imap, raw);
     const skip = mail.skipReason ?? (this.cap.take(from.address, Date.now()) ? undefined : `reply cap reached (${this.config.replyCapPerHour} replies per sender per hour)`);
     return {
       channel: this.channel,
@@ -121,7 +125,7 @@ export class EmailAdapter implements ChannelAdapter {
       threadKey,
       kind: text === '' && mail.attachments.length > 0 ? 'media' : 'text',
       text,
-      attachments: mail.attachments.map((a) => ({ name: a.name, mimeType: a.mimeType, size: a.size })),
+      attachments: mail.attachments.map((a, i) => ({ name: a.name, mimeType: a.mimeType, size: a.size, ...(a.kept && handle ? { fetchHandle: handle(i) } : {}) })),
       receivedAt: mail.date && mail.date <= Date.now() ? mail.date : Date.now(),
       ...(skip ? { noReply: skip } : {}),
       extra: { uid: raw.uid, subject: mail.subject, ...(skip ? { skipReason: skip } : {}) },
