@@ -13,6 +13,9 @@ const USAGE = `usage: switchboard <command>
                         answers agents saved from desk cases: list, approve into learned.yaml, reject
   token create NAME --role ROLE [--role ROLE]   a new API token (admin, agent, events), shown once
   email inspect FILE.eml  how the email channel reads a mail: text, thread, attachments, answered or not
+  workflows check       validate config/workflows/*.yaml (file:line: field: problem)
+  workflows dry-run FILE --event EVENT.json [--now ISO]
+                        the timeline a workflow would follow for that event, sending nothing
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
@@ -33,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'token': return (await import('./token-cmd.js')).tokenCommand(argv.slice(1));
     case 'email': return (await import('./email-inspect.js')).emailCommand(argv.slice(1));
+    case 'workflows': return (await import('./workflows.js')).workflowsCommand(argv.slice(1));
     case 'eval': {
       const { evalCommand } = await import('./eval.js');
       return evalCommand(argv.slice(1));

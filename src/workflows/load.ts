@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { dataZodSchema, formatDataSchema } from './fields.js';
 import { BUILTIN_DEFAULTS, readDefaults, readWorkflowFile, type FileResult } from './schema.js';
 import { WorkflowLoadError, WorkflowSource, type Path, type WorkflowProblem } from './source.js';
-import { readTemplateCatalog } from './texts.js';
+import { readTemplateCatalog, type TemplateCatalog } from './texts.js';
 import type { EventDeclaration, Workflow, WorkflowDefaults } from './types.js';
 
 export const DEFAULT_WORKFLOWS_DIR = 'config/workflows';
@@ -34,6 +34,8 @@ export interface LoadedWorkflows {
   /** Every event type the files declare, with its correlation key and what it cancels. */
   readonly events: ReadonlyMap<string, EventDeclaration>;
   readonly defaults: WorkflowDefaults;
+  /** The templates of config/templates/messages.yaml the sends may name. */
+  readonly templates: TemplateCatalog;
 }
 
 export function workflowFiles(dir: string): string[] {
@@ -79,7 +81,7 @@ export function loadWorkflows(dir: string = DEFAULT_WORKFLOWS_DIR, opts: LoadWor
   if (problems.length > 0) throw new WorkflowLoadError(problems);
   const workflows = results.map((r) => r.workflow).filter((w): w is Workflow => w !== undefined);
   const eventTypes = new Map([...events].map(([type, decl]) => [type, dataZodSchema(decl.data)] as const));
-  return Object.freeze({ workflows: Object.freeze(workflows), eventTypes, events, defaults });
+  return Object.freeze({ workflows: Object.freeze(workflows), eventTypes, events, defaults, templates });
 }
 
 function problemAt(decl: EventDeclaration, path: Path, message: string): WorkflowProblem {

@@ -58,8 +58,12 @@ export function readText(src: WorkflowSource, path: Path, value: unknown, vars: 
   return Object.freeze(out);
 }
 
-/** Templates of config/templates/messages.yaml: name -> the variables its texts use. */
-export type TemplateCatalog = ReadonlyMap<string, readonly string[]>;
+/** A template of config/templates/messages.yaml: its texts and the variables they use (sorted). */
+export interface CatalogTemplate {
+  readonly text: LocalizedText;
+  readonly vars: readonly string[];
+}
+export type TemplateCatalog = ReadonlyMap<string, CatalogTemplate>;
 
 /** Reads messages.yaml (no file: no templates). The API checks the file itself; here only names and variables matter. */
 export function readTemplateCatalog(file: string): TemplateCatalog {
@@ -67,11 +71,12 @@ export function readTemplateCatalog(file: string): TemplateCatalog {
   const doc = parseDocument(readFileSync(file, 'utf8'));
   if (doc.errors[0]) throw new HubError('CONFIG_INVALID', `${file}: ${doc.errors[0].message}`, { context: { file } });
   const data: unknown = doc.toJS() ?? {};
-  const out = new Map<string, readonly string[]>();
+  const out = new Map<string, CatalogTemplate>();
   if (!isRecord(data)) return out;
   for (const [name, text] of Object.entries(data)) {
-    const texts = typeof text === 'string' ? [text] : isRecord(text) ? Object.values(text).filter((s): s is string => typeof s === 'string') : [];
-    out.set(name, [...new Set(texts.flatMap(placeholders))].sort());
+    const byLocale = isRecord(text) ? Object.fromEntries(Object.entries(text).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
+    const texts = typeof text === 'string' ? [text] : Object.values(byLocale);
+    out.set(name, { text: typeof text === 'string' ? text : byLocale, vars: [...new Set(texts.flatMap(placeholders))].sort() });
   }
   return out;
 }
@@ -100,7 +105,7 @@ export function readMessage(
     return text === undefined ? undefined : { inline: text };
   }
   const name = body.template;
-  const takes = typeof name === 'string' ? templates.get(name) : undefined;
+  const takes = typeof name === 'string' ? templates.get(name)?.vars : undefined;
   if (typeof name !== 'string' || takes === undefined) {
     const known = [...templates.keys()];
     src.problem([...path, 'template'], `no template ${JSON.stringify(name)} in ${templatesFile}${known.length ? ` (it has ${known.join(', ')})` : ' (no templates there)'}`);
