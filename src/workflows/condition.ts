@@ -6,7 +6,7 @@
 import type { Path, WorkflowSource } from './source.js';
 import { COMPARISONS, type Comparison, type Condition, type DataSchema } from './types.js';
 
-const SHAPE = /^\s*(answer\.)?([A-Za-z][\w-]*)\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$/;
+const SHAPE = /^\s*(answer\.)?([\w.-]+)\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$/;
 
 function literal(text: string): string | number | boolean {
   const quoted = /^(['"])(.*)\1$/.exec(text);
