@@ -111,22 +111,26 @@ function mergeDeclarations(results: readonly FileResult[], problems: WorkflowPro
   return events;
 }
 
-/** A `cancels` names an event type some workflow starts on, and that workflow has a correlation key. */
+/**
+ * A `cancels` names an event type some workflow starts on, and that workflow has a correlation key.
+ * Triggers are taken from what each file declares, so a file with another problem does not also
+ * make every `cancels` of its event type a problem.
+ */
 function checkCancels(results: readonly FileResult[], events: ReadonlyMap<string, EventDeclaration>, problems: WorkflowProblem[]): void {
-  const triggered = results.flatMap((r) => (r.workflow?.trigger.kind === 'event' ? [r.workflow] : []));
+  const triggers = results.flatMap((r) => r.declarations.filter((d) => d.path[0] === 'trigger').map((d) => d.decl));
   for (const r of results) {
     for (const c of r.cancels) {
       const { file, line } = c;
       const field = c.path.map(String).join('.');
-      const runs = triggered.filter((w) => w.trigger.kind === 'event' && w.trigger.event === c.type);
+      const runs = triggers.filter((t) => t.type === c.type);
       if (runs.length === 0) {
-        const known = [...new Set(triggered.map((w) => (w.trigger.kind === 'event' ? w.trigger.event : '')))];
+        const known = [...new Set(triggers.map((t) => t.type))];
         const hint = events.has(c.type) ? 'it is declared, but no workflow starts on it' : 'no file declares it';
         problems.push({ file, line, field, message: `cancels ${c.type}, which no workflow starts on (${hint}; workflows start on ${known.join(', ') || 'no event'})` });
         continue;
       }
-      const loose = runs.find((w) => w.correlationKey === undefined);
-      if (loose) problems.push({ file, line, field, message: `cancels ${c.type}, but workflow ${loose.name} has no correlationKey to match the runs on` });
+      const loose = runs.find((t) => t.correlationKey === undefined);
+      if (loose) problems.push({ file, line, field, message: `cancels ${c.type}, but the workflow of ${loose.file} has no correlationKey to match the runs on` });
     }
   }
 }

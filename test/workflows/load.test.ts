@@ -207,6 +207,9 @@ describe('load errors name file, line and field', () => {
     const problems = problemsOf({ 'wf.yaml': text });
     assert.deepEqual(problems.map((p) => [p.line, p.field]), [[lineOf(text, 'cancels:'), 'events.order.arrived.cancels']]);
     assert.match(problems[0]?.message ?? '', /cancels order\.delayd, which no workflow starts on .*workflows start on order\.delayed/);
+    // A problem elsewhere in the file it cancels is reported alone (no cascade into the cancels).
+    const broken = text.replace('order.delayd', 'order.delayed').replace('- send: { text: "x" }', '- send: { text: "{{nope}}" }');
+    assert.deepEqual(problemsOf({ 'wf.yaml': broken }).map((p) => p.field), ['steps[0].send.text']);
     // Spelt right, it loads.
     const { dir, templatesFile } = folder({ 'wf.yaml': text.replace('order.delayd', 'order.delayed') });
     assert.deepEqual(loadWorkflows(dir, { templatesFile }).events.get('order.arrived')?.cancels, ['order.delayed']);
