@@ -6,7 +6,7 @@
 import { DURATION_HINT, parseDuration, parseUntil } from './duration.js';
 import { readCondition } from './condition.js';
 import { readMapping, type Path, type WorkflowSource } from './source.js';
-import { readMessage, type TemplateCatalog } from './texts.js';
+import { readMessage, readText, type TemplateCatalog } from './texts.js';
 import { PRIORITIES, type AskChoice, type DataSchema, type EscalationPriority, type Step } from './types.js';
 
 export const ACTIONS = ['send', 'wait', 'ask', 'escalate', 'if', 'webhook'] as const;
@@ -105,10 +105,7 @@ function readStep(ctx: StepContext, path: Path, raw: unknown, autoId: string): S
       let note: string | undefined;
       if (body.note !== undefined) {
         if (typeof body.note !== 'string') src.problem([...at, 'note'], 'must be a text for the agent');
-        else {
-          const msg = readMessage(src, at, { text: body.note }, ctx.vars, ctx.templates, ctx.templatesFile);
-          if (msg) note = body.note;
-        }
+        else note = readText(src, [...at, 'note'], body.note, ctx.vars) === undefined ? undefined : body.note;
       }
       return { id, line, action, priority: priority as EscalationPriority, ...(note === undefined ? {} : { note }) };
     }

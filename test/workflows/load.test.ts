@@ -216,6 +216,7 @@ describe('load errors name file, line and field', () => {
   });
   it('a webhook secret written in the file, a channel that does not exist, a bad field type', () => {
     expectOne('  - webhook:\n      url: https://crm.example.com/h\n      secret: hunter2hunter2hunter2\n', 'secret:', 'steps[0].webhook.secret', /environment variable reference like \$\{/);
+    expectOne('  - escalate:\n      note: "Order {{order}} is late"\n', 'note: "Order', 'steps[0].escalate.note', /\{\{order\}\} is not a field/);
     expectOne('  - send:\n      text: "x"\n      channels: [preferred, sms]\n', 'channels:', 'steps[0].send.channels', /"sms" is not a channel.*telegram/);
     const text = HEAD.replace('amount: number', 'amount: money') + '  - send: { text: "x" }\n';
     const problems = problemsOf({ 'wf.yaml': text });
