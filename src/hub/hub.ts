@@ -8,8 +8,7 @@ import type { Redis } from 'ioredis';
 import type { HubConfig } from './config-schema.js';
 import type { AdapterContext, ChannelAdapter } from '../core/adapter.js';
 import type { AgentDesk } from '../core/desk.js';
-import type { Responder } from '../core/responder.js';
-import { HandOverResponder } from '../core/responder.js';
+import { HandOverResponder, type Responder } from '../core/responder.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { HubError, errorMessage } from '../core/errors.js';
 import { EventSubscriptions } from '../core/events.js';
@@ -41,7 +40,7 @@ import { RedisBus } from './bus.js';
 import { adapterContext, deskContext } from './contexts.js';
 import { createLogger } from './logger.js';
 import { attachmentLinks } from './files.js';
-import { closeServer, httpOptions, listen, mountOps, mountPublicApi } from './ops.js';
+import { closeServer, httpOptions, listen, mountOps, mountPublicApi, setupWorkflows } from './ops.js';
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
 import { Webhooks } from '../webhooks/index.js';
 
@@ -105,6 +104,7 @@ export class Hub {
   agentActions!: AgentActions;
   proactive!: Proactive;
   webhooks!: Webhooks;
+  workflows!: Awaited<ReturnType<typeof setupWorkflows>>;
   /** Proactive sends that fall back across channels (`POST /api/messages`). */
   sends!: FallbackSends;
   responder: Responder = new HandOverResponder();
@@ -183,6 +183,7 @@ export class Hub {
     this.webhooks = new Webhooks(cfg.webhooks, { storage: this.storage, redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs, backoffMs, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, now: () => this.clock.now() });
     this.webhooks.subscribe(this.subs);
     this.sends.subscribe(this.subs);
+    this.workflows = await setupWorkflows(this);
     if (this.desk) {
       await this.desk.mount(
         deskContext(this.desk.name, {
@@ -201,9 +202,8 @@ export class Hub {
       this.desk.subscribe(this.subs);
     }
     this.opts.subscribe?.(this.subs, this);
-
     this.runnerDeps = this.createRunnerDeps();
-    if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())), ...(await this.webhooks.start()));
+    if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())), ...(await this.webhooks.start()), ...(await this.workflows.start()));
     if (this.role !== 'worker') this.startConnections();
     if (serves) {
       // GET /files/* on every gateway: a desk may sign its first link after the server took its last route.
@@ -392,7 +392,7 @@ export class Hub {
     await this.responder.close?.().catch(() => undefined);
     await closing;
     await this.bus?.close();
-    await this.webhooks?.close().catch(() => undefined);
+    for (const m of [this.webhooks, this.workflows]) await m?.close().catch(() => undefined);
     await this.queues?.close().catch(() => undefined);
     if (this.redis) this.redis.disconnect();
     await this.storage?.close().catch(() => undefined);

@@ -66,6 +66,7 @@ export function mountOps(d: OpsDeps): void {
 }
 
 export { closeServer, listen } from '../http/server.js';
+export { setupWorkflows } from './workflows.js';
 
 /** The HTTP server's options from hub.yaml. */
 export function httpOptions(cfg: HubConfig, log: Logger): HttpServerOptions {

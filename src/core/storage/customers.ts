@@ -70,6 +70,28 @@ export class CustomerRepo {
   }
 
   /**
+   * A customer the business told us about before they ever wrote (the events API), without
+   * identities (`addIdentity` gives them). Throws a unique violation when `externalId` is taken.
+   */
+  async create(c: { externalId?: string | null; locale?: string | null; timezone?: string | null; preferredChannel?: ChannelName | null }): Promise<Customer> {
+    const now = this.stamp.now();
+    const row: Selectable<CustomerTable> = {
+      id: randomUUID(),
+      display_name: null,
+      locale: c.locale ?? null,
+      timezone: c.timezone ?? null,
+      preferred_channel: c.preferredChannel ?? null,
+      external_id: c.externalId ?? null,
+      consent: '{}',
+      tags: '[]',
+      created_at: now,
+      updated_at: now,
+    };
+    await this.q.insertInto('customers').values(row).execute();
+    return toCustomer(row);
+  }
+
+  /**
    * Gives a customer one more identity (a channel they were proven to own: the identity linking's
    * job). Throws a unique violation when (channel, platform user id) is someone's already.
    */

@@ -1,0 +1,72 @@
+/**
+ * Wires the workflow engine into the hub: loads the workflows folder at boot (`workflows.dir` of
+ * hub.yaml; its default `config/workflows` is taken relative to the config folder), mounts
+ * `/api/events` (roles start and gateway) and runs the step worker (roles start and worker). No
+ * folder: no engine, and the events API knows no event type. A load error stops start-up naming
+ * file, line and field.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../core/clock.js';
+import type { FallbackSends } from '../core/conversation/fallback.js';
+import type { Storage } from '../core/storage/storage.js';
+import type { HttpSurface } from '../http/surface.js';
+import type { TokenAuth } from '../api/tokens.js';
+import type { HubConfig } from './config-schema.js';
+import { WorkflowEngine } from '../workflows/engine.js';
+import { mountWorkflowApi } from '../workflows/api.js';
+import { DEFAULT_WORKFLOWS_DIR, loadWorkflows } from '../workflows/load.js';
+import { WorkflowRepo } from '../workflows/storage/repo.js';
+
+/** What the wiring takes of the hub (the Hub itself, without importing it: no cycle). */
+export interface WorkflowsHost {
+  readonly config: HubConfig;
+  readonly opts: { readonly configDir?: string | undefined };
+  readonly role: 'start' | 'worker' | 'gateway';
+  readonly storage: Storage;
+  readonly sends: FallbackSends;
+  readonly redis: Redis;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly router: HttpSurface;
+  readonly tokenAuth: TokenAuth;
+}
+
+/** The workflows folder of this hub. */
+export function workflowsDir(hub: WorkflowsHost): string {
+  const dir = hub.config.workflows.dir;
+  const configDir = hub.opts.configDir;
+  return dir === DEFAULT_WORKFLOWS_DIR && configDir !== undefined ? join(configDir, 'workflows') : dir;
+}
+
+/** The engine (undefined without a workflows folder), its API mounted when the hub serves HTTP. */
+export async function setupWorkflows(hub: WorkflowsHost): Promise<{ engine: WorkflowEngine | undefined; start(): Promise<Worker[]>; close(): Promise<void> }> {
+  const dir = workflowsDir(hub);
+  let engine: WorkflowEngine | undefined;
+  if (existsSync(dir)) {
+    const loaded = loadWorkflows(dir, { templatesFile: join(hub.opts.configDir ?? 'config', 'templates', 'messages.yaml') });
+    const cfg = hub.config;
+    engine = new WorkflowEngine({
+      loaded,
+      repo: await WorkflowRepo.open(cfg.storage.url, () => hub.clock.now()),
+      storage: hub.storage,
+      sends: hub.sends,
+      redis: hub.redis,
+      prefix: cfg.redis.prefix,
+      log: hub.log.child({ module: 'workflows' }),
+      lockMs: cfg.queues.lockMs,
+      backoffMs: cfg.queues.backoffMs,
+      now: () => hub.clock.now(),
+    });
+    hub.log.info({ dir, workflows: loaded.workflows.length }, 'workflows loaded');
+  }
+  if (hub.role !== 'worker') hub.router.api((app) => mountWorkflowApi(app, { authorize: (h, role) => hub.tokenAuth.authorize(h, role), engine }));
+  return {
+    engine,
+    start: async () => (engine && hub.role !== 'gateway' ? engine.start() : []),
+    close: async () => engine?.close(),
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * What one step does when its job runs, as an outcome the engine records: done (with a result),
+ * later (the job is delayed until then: a wait, a send in quiet hours) or failed (the run stops).
+ * A step that throws is retried by BullMQ; a retried send uses the same key, so it sends once.
+ */
+import { createHmac } from 'node:crypto';
+import type { FallbackSends } from '../core/conversation/fallback.js';
+import { HubError, errorMessage, isHubError } from '../core/errors.js';
+import type { Customer } from '../core/model.js';
+import type { ChannelName } from '../core/types.js';
+import { evaluate } from './condition.js';
+import type { LoadedWorkflows } from './load.js';
+import { renderMessage, runVars } from './render.js';
+import type { RunRecord, StepRecord, WorkflowEventRecord } from './storage/repo.js';
+import type { SendStep, Step, WebhookStep, Workflow } from './types.js';
+import { afterQuietHours } from './zone.js';
+
+export type Outcome =
+  | { kind: 'done'; result: Record<string, unknown> }
+  | { kind: 'later'; at: number }
+  | { kind: 'failed'; error: string };
+
+export interface StepContext {
+  loaded: LoadedWorkflows;
+  workflow: Workflow;
+  run: RunRecord;
+  event: WorkflowEventRecord;
+  customer: Customer;
+  row: StepRecord;
+  sends: Pick<FallbackSends, 'send'>;
+  now: number;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The customer's zone: the event's, else their own, else the workflow's. */
+export const zoneOf = (c: StepContext): string => c.event.timezone ?? c.customer.timezone ?? c.workflow.timezone;
+const localeOf = (c: StepContext): string => c.event.locale ?? c.customer.locale ?? 'en';
+
+export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
+  switch (step.action) {
+    case 'wait': {
+      const due = c.row.dueAt ?? ('forMs' in step ? c.now + step.forMs : Date.parse(String(c.event.data[step.until.field])) + step.until.offsetMs);
+      if (Number.isNaN(due)) return { kind: 'failed', error: `wait ${step.id}: ${'until' in step ? step.until.field : ''} is no date` };
+      return due > c.now ? { kind: 'later', at: due } : { kind: 'done', result: { until: new Date(due).toISOString() } };
+    }
+    case 'send':
+      return send(step, c);
+    case 'if': {
+      const holds = evaluate(step.condition, c.event.data, {});
+      return { kind: 'done', result: { branch: holds ? 'then' : 'else', condition: step.condition.source } };
+    }
+    case 'webhook':
+      return webhook(step, c);
+    case 'ask':
+      return { kind: 'failed', error: `ask ${step.id}: ask is not implemented yet (the engine's next increment, issue #15)` };
+    case 'escalate':
+      return {
+        kind: 'failed',
+        error: `escalate ${step.id}: escalate is not implemented yet: the core has no seam to escalate a conversation from outside a customer turn (issue #15)`,
+      };
+  }
+}
+
+/** The channels of a send: `preferred` is the customer's preferred channel; none left -> the core's default order. */
+function channelsOf(step: SendStep, customer: Customer): ChannelName[] {
+  const out = step.channels.flatMap((ch) => (ch === 'preferred' ? (customer.preferredChannel ? [customer.preferredChannel] : []) : [ch]));
+  return [...new Set(out)];
+}
+
+async function send(step: SendStep, c: StepContext): Promise<Outcome> {
+  const zone = zoneOf(c);
+  // A send due in quiet hours waits for their end (once: at the end it is not quiet any more).
+  if (!step.urgent && c.row.dueAt === null) {
+    const at = afterQuietHours(new Date(c.now), c.workflow.quietHours, zone).getTime();
+    if (at > c.now) return { kind: 'later', at };
+  }
+  const locale = localeOf(c);
+  const vars = runVars(c.workflow.trigger.data, c.event.data, { locale, timeZone: zone, ...(c.customer.displayName ? { customerName: c.customer.displayName } : {}) });
+  const text = renderMessage(step.message, vars, locale, c.loaded.templates);
+  if (text === undefined) return { kind: 'failed', error: `send ${step.id}: no text for locale ${locale}` };
+  const channels = channelsOf(step, c.customer);
+  try {
+    const { send: s } = await c.sends.send({
+      customerId: c.customer.id,
+      content: { text },
+      ...(channels.length ? { channels } : {}),
+      kind: c.workflow.kind,
+      key: `wf:${c.run.id}:${step.id}`,
+    });
+    return { kind: 'done', result: { sendId: s.id } };
+  } catch (err) {
+    if (isHubError(err, 'RECIPIENT_UNREACHABLE')) return { kind: 'failed', error: `send ${step.id}: ${err.message}` };
+    throw err;
+  }
+}
+
+/**
+ * `Switchboard-Signature` as the outgoing webhooks sign (src/webhooks/payload.ts, which this module
+ * may not import): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+ */
+export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
+  const t = Math.floor(unixSeconds);
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+}
+
+/** POSTs the run's event to the business, signed like the outgoing webhooks; a refusal or network error is retried. */
+async function webhook(step: WebhookStep, c: StepContext): Promise<Outcome> {
+  const secret = c.env[step.secretEnv];
+  if (!secret) return { kind: 'failed', error: `webhook ${step.id}: the environment variable ${step.secretEnv} (its signing secret) is not set` };
+  const id = `${c.run.id}/${step.id}`;
+  const body = JSON.stringify({
+    id,
+    type: 'workflow.step',
+    workflow: c.workflow.name,
+    runId: c.run.id,
+    step: step.id,
+    event: { id: c.event.id, type: c.event.type, data: c.event.data, createdAt: new Date(c.event.createdAt).toISOString() },
+    customer: { id: c.customer.id, ...(c.customer.externalId ? { externalId: c.customer.externalId } : {}) },
+  });
+  let res: Response;
+  try {
+    res = await fetch(step.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'Switchboard-Workflows/1', 'switchboard-event-id': id, 'switchboard-signature': signatureHeader(secret, body, Date.now() / 1000) },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    throw new HubError('NETWORK', `webhook ${step.id}: ${errorMessage(err)}`, { retry: 'retry' });
+  }
+  await res.body?.cancel().catch(() => undefined);
+  if (res.status >= 200 && res.status < 300) return { kind: 'done', result: { statusCode: res.status } };
+  throw new HubError('NETWORK', `webhook ${step.id}: HTTP ${res.status}`, { retry: 'retry' });
+}

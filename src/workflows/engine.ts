@@ -1,0 +1,245 @@
+/**
+ * The workflow engine: an event (POST /api/events) starts one run per workflow it triggers and
+ * cancels the running runs of the event types it `cancels` with the same correlation value. Each
+ * step runs as a job of this module's BullMQ queue `workflows` (job id `<runId>/<stepId>`); waits
+ * and sends held back by quiet hours are the same job delayed in Redis, never a process timer.
+ * The step's row (unique per run and step) is the truth: a step marked done is never run again,
+ * and a send carries the key `wf:<runId>:<stepId>`, so a redelivered job sends nothing twice.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { FallbackSends } from '../core/conversation/fallback.js';
+import { HubError, errorMessage } from '../core/errors.js';
+import type { Storage } from '../core/storage/storage.js';
+import { eventCustomer } from './engine-customers.js';
+import { nextStep, stepJobId } from './engine-flow.js';
+import { runStep, type Outcome } from './engine-steps.js';
+import { checkEvent } from './event.js';
+import type { LoadedWorkflows } from './load.js';
+import type { NewRun, RunRecord, StepRecord, WorkflowEventRecord, WorkflowRepo } from './storage/repo.js';
+import type { Workflow } from './types.js';
+
+export const WORKFLOWS_QUEUE = 'workflows';
+
+interface StepJob {
+  runId: string;
+  stepId: string;
+}
+
+export interface EngineDeps {
+  loaded: LoadedWorkflows;
+  repo: WorkflowRepo;
+  storage: Storage;
+  sends: Pick<FallbackSends, 'send'>;
+  redis: Redis;
+  /** The hub's Redis key prefix (`redis.prefix`). */
+  prefix: string;
+  log: Logger;
+  /** Job lock (`queues.lockMs`): a killed worker's step is taken over after about this long. */
+  lockMs?: number;
+  /** First retry delay of a failing step (`queues.backoffMs`), doubling. */
+  backoffMs?: number;
+  concurrency?: number;
+  now?: () => number;
+  /** Where webhook steps find their signing secrets (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface AcceptedEvent {
+  event: WorkflowEventRecord;
+  runs: RunRecord[];
+  /** The idempotency key had been used for this same event: nothing new was started. */
+  duplicate: boolean;
+}
+
+/** A stable hash of a request (object keys sorted). */
+export function hashRequest(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+}
+
+const invalid = (field: string, message: string): HubError => new HubError('INPUT_INVALID', message, { context: { field } });
+
+export class WorkflowEngine {
+  readonly workflows: ReadonlyMap<string, Workflow>;
+  /** Each workflow's version: a hash of its file as loaded. */
+  private readonly versions = new Map<string, string>();
+  private queue: Queue | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly d: EngineDeps) {
+    this.workflows = new Map(d.loaded.workflows.map((w) => [w.name, w]));
+    for (const w of d.loaded.workflows) this.versions.set(w.name, createHash('sha256').update(readFileSync(w.file)).digest('hex').slice(0, 16));
+    this.now = d.now ?? (() => Date.now());
+  }
+
+  get repo(): WorkflowRepo {
+    return this.d.repo;
+  }
+
+  /** The event types the files declare. */
+  get eventTypes(): string[] {
+    return [...this.d.loaded.events.keys()].sort();
+  }
+
+  /**
+   * Checks and stores an event, cancels what it cancels and starts its runs. `INPUT_INVALID` names
+   * the field (`body.type`, `body.data.dueAt`); a key reused for another request is a `CONFLICT`.
+   */
+  async accept(body: unknown, idempotencyKey: string | undefined): Promise<AcceptedEvent> {
+    const type = body && typeof body === 'object' ? (body as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string') throw invalid('body.type', `type is required: one of ${this.eventTypes.join(', ') || '(no event types: add workflow files)'}`);
+    const decl = this.d.loaded.events.get(type);
+    if (!decl) throw invalid('body.type', `unknown event type "${type}": the workflow files declare ${this.eventTypes.join(', ') || 'none'}`);
+    const checked = checkEvent(body, type, decl.data);
+    if ('problems' in checked) {
+      const [first] = checked.problems;
+      throw invalid(`body.${first?.field ?? ''}`, checked.problems.map((p) => `body.${p.field}: ${p.message}`).join('; '));
+    }
+    const event = checked.event;
+    const requestHash = hashRequest(body);
+    const key = idempotencyKey ?? randomUUID();
+    const earlier = await this.d.repo.eventByKey(key);
+    if (earlier) return this.repeated(earlier, requestHash, key);
+    const customer = await eventCustomer(this.d.storage, event.customer);
+    const valueOf = (field: string | undefined): string | null => {
+      const v = field === undefined ? event.correlationKey : event.data[field];
+      return v === undefined || v === null ? null : String(v);
+    };
+    const correlationValue = valueOf(decl.correlationKey);
+    if (correlationValue !== null && decl.cancels.length > 0) {
+      const names = this.d.loaded.workflows.filter((w) => w.trigger.kind === 'event' && decl.cancels.includes(w.trigger.event)).map((w) => w.name);
+      await this.removeJobs(await this.d.repo.cancelRuns(names, correlationValue));
+    }
+    const runs: NewRun[] = this.d.loaded.workflows.flatMap((w) => {
+      const first = w.steps[0];
+      if (w.trigger.kind !== 'event' || w.trigger.event !== type || !first) return [];
+      return [{ workflow: w.name, version: this.versions.get(w.name) ?? '', correlationValue: valueOf(w.correlationKey), firstStep: first.id }];
+    });
+    const stored = await this.d.repo.insertEvent(
+      { type, idempotencyKey: key, requestHash, customerId: customer.id, correlationValue, data: event.data, locale: event.customer.locale ?? null, timezone: event.customer.timezone ?? null },
+      runs,
+    );
+    if (stored.duplicate) return this.repeated(stored.event, requestHash, key);
+    await this.enqueue(stored.runs.flatMap((r) => runs.filter((n) => n.workflow === r.workflow).map((n) => ({ runId: r.id, stepId: n.firstStep }))));
+    return stored;
+  }
+
+  /** A repeated key: the same request gets its event (its open steps queued again, should a job have been lost); another is a conflict. */
+  private async repeated(event: WorkflowEventRecord, requestHash: string, key: string): Promise<AcceptedEvent> {
+    if (event.requestHash !== requestHash) {
+      throw new HubError('CONFLICT', `Idempotency-Key "${key}" was used for a different event; use a new key for a new event`, { context: { field: 'headers.idempotency-key' } });
+    }
+    await this.enqueue(await this.d.repo.openSteps(event.id));
+    return { event, runs: await this.d.repo.runsOfEvent(event.id), duplicate: true };
+  }
+
+  /** An event with its runs and each run's steps (as far as they got). */
+  async view(eventId: string): Promise<{ event: WorkflowEventRecord; runs: { run: RunRecord; steps: (StepRecord & { action: string })[] }[] } | undefined> {
+    const event = await this.d.repo.event(eventId);
+    if (!event) return undefined;
+    const runs = await Promise.all(
+      (await this.d.repo.runsOfEvent(eventId)).map(async (run) => ({
+        run,
+        steps: (await this.d.repo.stepsOf(run.id)).map((s) => ({ ...s, action: this.workflows.get(run.workflow)?.stepsById.get(s.stepId)?.action ?? 'unknown' })),
+      })),
+    );
+    return { event, runs };
+  }
+
+  /** Starts the step worker (roles start and worker). */
+  async start(): Promise<Worker[]> {
+    const lockMs = this.d.lockMs ?? 30_000;
+    const worker = new Worker<StepJob>(WORKFLOWS_QUEUE, (job, token) => this.process(job, token), {
+      connection: this.d.redis,
+      prefix: this.d.prefix,
+      concurrency: this.d.concurrency ?? 16,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(250, Math.floor(lockMs / 2)),
+      maxStalledCount: 50,
+    });
+    worker.on('error', (err) => this.d.log.warn({ queue: WORKFLOWS_QUEUE }, `worker error: ${errorMessage(err)}`));
+    return [worker];
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+    this.queue = undefined;
+    await this.d.repo.close();
+  }
+
+  private producer(): Queue {
+    if (!this.queue) {
+      this.queue = new Queue(WORKFLOWS_QUEUE, {
+        connection: this.d.redis,
+        prefix: this.d.prefix,
+        // A finished step's job leaves no id behind; queued again, it finds its row done and moves on.
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: 'exponential', delay: this.d.backoffMs ?? 1000 } },
+      });
+      this.queue.on('error', () => undefined); // ioredis reconnects; readiness reports Redis
+    }
+    return this.queue;
+  }
+
+  private async enqueue(steps: readonly StepJob[]): Promise<void> {
+    if (steps.length === 0) return;
+    await this.producer().addBulk(steps.map((s) => ({ name: 'step', data: s, opts: { jobId: stepJobId(s.runId, s.stepId) } })));
+  }
+
+  /** Removes the delayed jobs of cancelled steps (a job left behind finds its run cancelled and does nothing). */
+  private async removeJobs(steps: readonly StepJob[]): Promise<void> {
+    for (const s of steps) await this.producer().remove(stepJobId(s.runId, s.stepId)).catch(() => 0);
+  }
+
+  private async fail(runId: string, stepId: string, error: string): Promise<void> {
+    await this.d.repo.markStep(runId, stepId, 'failed', { error });
+    await this.d.repo.finishRun(runId, 'failed', error);
+    this.d.log.warn({ runId, stepId }, `workflow run failed: ${error}`);
+  }
+
+  private async process(job: Job<StepJob>, token: string | undefined): Promise<void> {
+    const { runId, stepId } = job.data;
+    const { repo } = this.d;
+    const run = await repo.run(runId);
+    if (!run || run.status !== 'running') return;
+    const workflow = this.workflows.get(run.workflow);
+    const step = workflow?.stepsById.get(stepId);
+    if (!workflow || !step) return this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`);
+    let row = await repo.reach(runId, stepId);
+    if (row.status === 'cancelled' || row.status === 'failed' || row.status === 'skipped') return;
+    if (row.status !== 'done') {
+      const [event, customer] = await Promise.all([repo.event(run.eventId), this.d.storage.customers.get(run.customerId)]);
+      if (!event || !customer) return this.fail(runId, stepId, `the run's ${event ? 'customer' : 'event'} is gone`);
+      const now = this.now();
+      let outcome: Outcome;
+      try {
+        outcome = await runStep(step, { loaded: this.d.loaded, workflow, run, event, customer, row, sends: this.d.sends, now, env: this.d.env ?? process.env });
+      } catch (err) {
+        // The last attempt fails the run; before it, BullMQ retries with backoff.
+        if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw err;
+        outcome = { kind: 'failed', error: `${step.action} ${step.id}: ${errorMessage(err)}` };
+      }
+      if (outcome.kind === 'failed') return this.fail(runId, stepId, outcome.error);
+      if (outcome.kind === 'later') {
+        await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.at });
+        if (!token) throw new HubError('INTERNAL', 'workflow step job without a lock token');
+        // The wait lives in Redis (durable), not in a timer of this process.
+        await job.moveToDelayed(Date.now() + (outcome.at - now), token);
+        throw new DelayedError();
+      }
+      if (!(await repo.markStep(runId, stepId, 'done', { result: outcome.result }))) return; // cancelled meanwhile
+      row = { ...row, status: 'done', result: outcome.result };
+    }
+    const next = nextStep(workflow, step, row.result);
+    if (next === undefined) {
+      await repo.finishRun(runId, 'done');
+      return;
+    }
+    await repo.reach(runId, next);
+    await this.enqueue([{ runId, stepId: next }]);
+  }
+}
