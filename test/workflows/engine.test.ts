@@ -2,12 +2,16 @@
  * The workflow engine (issue #15) on a real hub, real Redis (BullMQ delayed jobs) and both
  * databases, with durations scaled to seconds: reminders go out once each, in order, not before
  * they are due; a later event cancels the pending ones; quiet hours defer a send (urgent ones go);
- * `if` branches; `escalate` and `ask` fail the run with a clear error (not implemented yet); a step
- * job delivered again sends nothing twice.
+ * `if` branches; `escalate` and `ask` fail the run with a clear error (not implemented yet); a
+ * `webhook` is POSTed signed and retried; a step job delivered again sends nothing twice; a worker
+ * killed mid-run loses no step and sends nothing twice.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { copyFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -24,7 +28,7 @@ const TOKENS = [{ name: 'crm', roles: ['events' as const], sha256: hashToken(EVE
 
 const hhmm = (ms: number): string => new Date(ms).toISOString().slice(11, 16);
 
-function configDir(): string {
+function configDir(hookUrl: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sb-wf-engine-'));
   const wf = join(dir, 'workflows');
   mkdirSync(join(dir, 'templates'));
@@ -107,6 +111,17 @@ steps:
       timeout: 1m
 `,
   );
+  writeFileSync(
+    join(wf, 'hooks.yaml'),
+    `kind: alert
+trigger:
+  event: payment.failed
+  data: { paymentId: string }
+steps:
+  - id: tell-crm
+    webhook: { url: "${hookUrl}", secret: "\${WF_TEST_HOOK_SECRET}" }
+`,
+  );
   return dir;
 }
 
@@ -131,18 +146,34 @@ for (const dialect of DIALECTS) {
     const runEnds = (id: string, s: string) => until(async () => ((await status(id)).runs[0]?.status === s ? status(id) : undefined), 10_000, `run of ${id} ${s}`);
     const customer = (user: string) => ({ identities: [{ channel: 'alpha', id: user }], locale: 'en' });
 
+    const hooks: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+    let receiver: Server;
     before(async () => {
+      process.env.WF_TEST_HOOK_SECRET = 'whsec_workflow_test_0123456789';
+      receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          hooks.push({ headers: req.headers, body });
+          // The first POST is refused: the step is retried.
+          res.statusCode = hooks.length === 1 ? 503 : 200;
+          res.end();
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
       const orig = a.send.bind(a);
       a.send = async (m) => {
         arrivals.push({ text: m.text ?? '', user: m.ref.chatId, at: Date.now() });
         return orig(m);
       };
-      t = await startTestHub({ dialect, adapters: [a], configDir: configDir(), config: { api: { tokens: TOKENS } } });
+      t = await startTestHub({ dialect, adapters: [a], configDir: configDir(hookUrl), config: { api: { tokens: TOKENS } } });
       queue = new Queue(WORKFLOWS_QUEUE, { connection: { url: REDIS_URL }, prefix: t.config.redis.prefix });
     });
     after(async () => {
       await queue.close();
       await t.stop();
+      await new Promise((r) => receiver.close(r));
     });
 
     it('delivers each renewal reminder once, in order, not before it is due', async () => {
@@ -224,6 +255,23 @@ for (const dialect of DIALECTS) {
       const askRun = await runEnds(ask.body.id, 'failed');
       assert.match(askRun.runs[0]?.error ?? '', /ask is not implemented yet/);
       assert.equal(arrivals.filter((x) => x.user === 'ivy' || x.user === 'jo').length, 0);
+    });
+
+    it('webhook POSTs the run signed like the outgoing webhooks, retried after a refusal', async () => {
+      const r = await call('/api/events', { type: 'payment.failed', customer: customer('kai'), data: { paymentId: 'p-9' } });
+      const s = await runEnds(r.body.id, 'done');
+      assert.equal(s.runs[0]?.steps[0]?.status, 'done');
+      assert.equal(hooks.length, 2);
+      const last = hooks[1];
+      const body = JSON.parse(last?.body ?? '{}') as { workflow: string; step: string; event: { type: string; data: unknown } };
+      assert.equal(body.workflow, 'hooks');
+      assert.equal(body.step, 'tell-crm');
+      assert.deepEqual(body.event.data, { paymentId: 'p-9' });
+      assert.equal(last?.headers['switchboard-event-id'], `${s.runs[0]?.id ?? ''}/tell-crm`);
+      const sig = String(last?.headers['switchboard-signature']);
+      const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(sig) ?? [];
+      assert.equal(v1, createHmac('sha256', 'whsec_workflow_test_0123456789').update(`${ts}.${last?.body ?? ''}`).digest('hex'));
+      hooks.length = 0;
     });
   });
 }
