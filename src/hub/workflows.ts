@@ -51,7 +51,7 @@ export async function setupWorkflows(hub: WorkflowsHost): Promise<{ engine: Work
     const cfg = hub.config;
     engine = new WorkflowEngine({
       loaded,
-      repo: await WorkflowRepo.open(cfg.storage.url, () => hub.clock.now()),
+      repo: new WorkflowRepo(hub.storage),
       storage: hub.storage,
       sends: hub.sends,
       redis: hub.redis,

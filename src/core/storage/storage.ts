@@ -10,6 +10,7 @@ import { ChannelStateRepo } from './channel-state.js';
 import { DeskCaseRepo } from './desk-cases.js';
 import { PendingAnswerRepo } from './pending-answers.js';
 import { ProactiveSendRepo } from './proactive-sends.js';
+import { WorkflowRunRepo } from './workflow-runs.js';
 import { WebhookDeliveryRepo } from './webhook-deliveries.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
@@ -26,6 +27,7 @@ export class Repos {
   readonly pendingAnswers: PendingAnswerRepo;
   readonly webhookDeliveries: WebhookDeliveryRepo;
   readonly proactiveSends: ProactiveSendRepo;
+  readonly workflowRuns: WorkflowRunRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -37,6 +39,7 @@ export class Repos {
     this.pendingAnswers = new PendingAnswerRepo(q, stamp);
     this.webhookDeliveries = new WebhookDeliveryRepo(q, stamp);
     this.proactiveSends = new ProactiveSendRepo(q, stamp);
+    this.workflowRuns = new WorkflowRunRepo(q, stamp);
   }
 }
 

@@ -1,348 +1,78 @@
 /**
- * The engine's records on SQLite or PostgreSQL (tables of `workflows:001_runs`): events, runs and
- * step states. Times are epoch ms; `data` and `result` are JSON text in both dialects.
+ * The engine's records, behind the hub's one storage door (`storage.workflowRuns`, tables of
+ * migration `workflows:001_runs`): this wraps the writes of several rows in one transaction and
+ * reads a concurrent duplicate back.
  */
-import { randomUUID } from 'node:crypto';
-import { Migrator, type Kysely, type Migration, type Selectable } from 'kysely';
-import { HubError } from '../../core/errors.js';
-import { openDb, type Db } from '../../core/storage/db.js';
+import type { Storage } from '../../core/storage/storage.js';
 import { isUniqueViolation } from '../../core/storage/rows.js';
-import { workflowMigrations } from './migration.js';
+import type { NewRun, RunRecord, RunStatus, StepRecord, StepStatus, WorkflowEventRecord } from '../../core/storage/workflow-runs.js';
 
-export const RUN_STATUSES = ['running', 'done', 'cancelled', 'failed'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const STEP_STATUSES = ['pending', 'scheduled', 'done', 'skipped', 'cancelled', 'failed'] as const;
-export type StepStatus = (typeof STEP_STATUSES)[number];
-/** A step in one of these states is never run again. */
-export const FINAL_STEP: readonly StepStatus[] = ['done', 'skipped', 'cancelled', 'failed'];
+export { FINAL_STEP, RUN_STATUSES, STEP_STATUSES } from '../../core/storage/workflow-runs.js';
+export type { NewRun, RunRecord, RunStatus, StepRecord, StepStatus, WorkflowEventRecord } from '../../core/storage/workflow-runs.js';
 
-interface EventTable {
-  id: string;
-  type: string;
-  idempotency_key: string;
-  request_hash: string;
-  customer_id: string;
-  correlation_value: string | null;
-  data: string;
-  locale: string | null;
-  timezone: string | null;
-  created_at: number;
-}
-interface RunTable {
-  id: string;
-  workflow: string;
-  version: string;
-  event_id: string;
-  customer_id: string;
-  correlation_value: string | null;
-  status: string;
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-}
-interface StepTable {
-  run_id: string;
-  step_id: string;
-  status: string;
-  due_at: number | null;
-  result: string | null;
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-}
-interface Tables {
-  workflow_events: EventTable;
-  workflow_runs: RunTable;
-  workflow_steps: StepTable;
-}
-
-export interface WorkflowEventRecord {
-  id: string;
-  type: string;
-  idempotencyKey: string;
-  requestHash: string;
-  customerId: string;
-  correlationValue: string | null;
-  data: Record<string, unknown>;
-  locale: string | null;
-  timezone: string | null;
-  createdAt: number;
-}
-
-export interface RunRecord {
-  id: string;
-  workflow: string;
-  version: string;
-  eventId: string;
-  customerId: string;
-  correlationValue: string | null;
-  status: RunStatus;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface StepRecord {
-  runId: string;
-  stepId: string;
-  status: StepStatus;
-  dueAt: number | null;
-  result: Record<string, unknown> | null;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A run to start with its event: the workflow, its version and its first step. */
-export interface NewRun {
-  workflow: string;
-  version: string;
-  correlationValue: string | null;
-  firstStep: string;
-}
-
-const toEvent = (r: Selectable<EventTable>): WorkflowEventRecord => ({
-  id: r.id,
-  type: r.type,
-  idempotencyKey: r.idempotency_key,
-  requestHash: r.request_hash,
-  customerId: r.customer_id,
-  correlationValue: r.correlation_value,
-  data: JSON.parse(r.data) as Record<string, unknown>,
-  locale: r.locale,
-  timezone: r.timezone,
-  createdAt: Number(r.created_at),
-});
-const toRun = (r: Selectable<RunTable>): RunRecord => ({
-  id: r.id,
-  workflow: r.workflow,
-  version: r.version,
-  eventId: r.event_id,
-  customerId: r.customer_id,
-  correlationValue: r.correlation_value,
-  status: r.status as RunStatus,
-  error: r.error,
-  createdAt: Number(r.created_at),
-  updatedAt: Number(r.updated_at),
-});
-const toStep = (r: Selectable<StepTable>): StepRecord => ({
-  runId: r.run_id,
-  stepId: r.step_id,
-  status: r.status as StepStatus,
-  dueAt: r.due_at === null ? null : Number(r.due_at),
-  result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
-  error: r.error,
-  createdAt: Number(r.created_at),
-  updatedAt: Number(r.updated_at),
-});
-
-/** The engine's repository, on its own handle to the hub's database (`storage.url`). */
 export class WorkflowRepo {
-  private readonly db: Kysely<Tables>;
-
-  private constructor(
-    private readonly handle: Db,
-    private readonly now: () => number,
-  ) {
-    this.db = handle.kysely as unknown as Kysely<Tables>;
-  }
-
-  /**
-   * Opens the hub's database and applies the module's migrations (`workflows:001_runs`). They are
-   * recorded in their own table, `workflows_migration`, not in the core's: every other process
-   * that opens storage (the CLI, a tool) checks the core's table against the migrations it knows,
-   * and would take a module's entry there for a missing migration.
-   */
-  static async open(url: string, now: () => number = () => Date.now()): Promise<WorkflowRepo> {
-    const handle = openDb(url);
-    const migrations: Record<string, Migration> = {};
-    for (const [name, m] of Object.entries(workflowMigrations)) migrations[name] = { up: (k) => m.up(k, handle.dialect), down: (k) => m.down(k) };
-    const migrator = new Migrator({
-      db: handle.kysely,
-      provider: { getMigrations: async () => migrations },
-      migrationTableName: 'workflows_migration',
-      migrationLockTableName: 'workflows_migration_lock',
-    });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      await handle.close().catch(() => undefined);
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-      throw new HubError('STORAGE', `database migration workflows:${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
-    return new WorkflowRepo(handle, now);
-  }
-
-  close(): Promise<void> {
-    return this.handle.close();
-  }
+  constructor(private readonly storage: Storage) {}
 
   /**
    * Stores an event with the runs it starts (each with its first step pending), in one transaction.
    * The same idempotency key twice stores nothing: the first event comes back with `duplicate`.
    */
-  async insertEvent(
-    e: Omit<WorkflowEventRecord, 'id' | 'createdAt'>,
-    runs: readonly NewRun[],
-  ): Promise<{ event: WorkflowEventRecord; runs: RunRecord[]; duplicate: boolean }> {
-    const earlier = await this.eventByKey(e.idempotencyKey);
-    if (earlier) return { event: earlier, runs: await this.runsOfEvent(earlier.id), duplicate: true };
-    const now = this.now();
-    const event: WorkflowEventRecord = { ...e, id: randomUUID(), createdAt: now };
-    const stored: RunRecord[] = runs.map((r) => ({
-      id: randomUUID(),
-      workflow: r.workflow,
-      version: r.version,
-      eventId: event.id,
-      customerId: e.customerId,
-      correlationValue: r.correlationValue,
-      status: 'running',
-      error: null,
-      createdAt: now,
-      updatedAt: now,
-    }));
+  async insertEvent(e: Omit<WorkflowEventRecord, 'id' | 'createdAt'>, runs: readonly NewRun[]): Promise<{ event: WorkflowEventRecord; runs: RunRecord[]; duplicate: boolean }> {
     try {
-      await this.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto('workflow_events')
-          .values({
-            id: event.id,
-            type: e.type,
-            idempotency_key: e.idempotencyKey,
-            request_hash: e.requestHash,
-            customer_id: e.customerId,
-            correlation_value: e.correlationValue,
-            data: JSON.stringify(e.data),
-            locale: e.locale,
-            timezone: e.timezone,
-            created_at: now,
-          })
-          .execute();
-        for (const [i, r] of stored.entries()) {
-          await tx
-            .insertInto('workflow_runs')
-            .values({ id: r.id, workflow: r.workflow, version: r.version, event_id: event.id, customer_id: r.customerId, correlation_value: r.correlationValue, status: 'running', error: null, created_at: now, updated_at: now })
-            .execute();
-          const first = runs[i]?.firstStep;
-          if (first !== undefined) {
-            await tx.insertInto('workflow_steps').values({ run_id: r.id, step_id: first, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now }).execute();
-          }
-        }
-      });
+      return await this.storage.transaction((tx) => tx.workflowRuns.insertEvent(e, runs));
     } catch (err) {
-      const again = isUniqueViolation(err) ? await this.eventByKey(e.idempotencyKey) : undefined;
-      if (again) return { event: again, runs: await this.runsOfEvent(again.id), duplicate: true };
+      const again = isUniqueViolation(err) ? await this.storage.workflowRuns.eventByKey(e.idempotencyKey) : undefined;
+      if (again) return { event: again, runs: await this.storage.workflowRuns.runsOfEvent(again.id), duplicate: true };
       throw err;
     }
-    return { event, runs: stored, duplicate: false };
   }
 
-  async event(id: string): Promise<WorkflowEventRecord | undefined> {
-    const r = await this.db.selectFrom('workflow_events').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toEvent(r) : undefined;
+  /** Cancels the running runs of these workflows with this correlation value and their open steps, in one transaction. */
+  cancelRuns(workflows: readonly string[], correlationValue: string): Promise<{ runId: string; stepId: string }[]> {
+    if (workflows.length === 0) return Promise.resolve([]);
+    return this.storage.transaction((tx) => tx.workflowRuns.cancelRuns(workflows, correlationValue));
   }
 
-  async eventByKey(key: string): Promise<WorkflowEventRecord | undefined> {
-    const r = await this.db.selectFrom('workflow_events').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
-    return r ? toEvent(r) : undefined;
+  event(id: string): Promise<WorkflowEventRecord | undefined> {
+    return this.storage.workflowRuns.event(id);
   }
 
-  async run(id: string): Promise<RunRecord | undefined> {
-    const r = await this.db.selectFrom('workflow_runs').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toRun(r) : undefined;
+  eventByKey(key: string): Promise<WorkflowEventRecord | undefined> {
+    return this.storage.workflowRuns.eventByKey(key);
   }
 
-  async runsOfEvent(eventId: string): Promise<RunRecord[]> {
-    const rows = await this.db.selectFrom('workflow_runs').selectAll().where('event_id', '=', eventId).orderBy('workflow').execute();
-    return rows.map(toRun);
+  run(id: string): Promise<RunRecord | undefined> {
+    return this.storage.workflowRuns.run(id);
   }
 
-  /** A run's steps in the order they were reached. */
-  async stepsOf(runId: string): Promise<StepRecord[]> {
-    const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).orderBy('created_at').orderBy('updated_at').execute();
-    return rows.map(toStep);
+  runsOfEvent(eventId: string): Promise<RunRecord[]> {
+    return this.storage.workflowRuns.runsOfEvent(eventId);
   }
 
-  async step(runId: string, stepId: string): Promise<StepRecord | undefined> {
-    const r = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).where('step_id', '=', stepId).executeTakeFirst();
-    return r ? toStep(r) : undefined;
+  stepsOf(runId: string): Promise<StepRecord[]> {
+    return this.storage.workflowRuns.stepsOf(runId);
   }
 
-  /** The step's row, made pending when the run reaches it for the first time. */
-  async reach(runId: string, stepId: string): Promise<StepRecord> {
-    const now = this.now();
-    try {
-      await this.db.insertInto('workflow_steps').values({ run_id: runId, step_id: stepId, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now }).execute();
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-    }
-    const row = await this.step(runId, stepId);
-    if (!row) throw new Error(`workflow step ${runId}/${stepId} vanished`);
-    return row;
+  step(runId: string, stepId: string): Promise<StepRecord | undefined> {
+    return this.storage.workflowRuns.step(runId, stepId);
   }
 
-  /** Moves a step that is not final yet; false when it already was (done, cancelled, …). */
-  async markStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
-    const r = await this.db
-      .updateTable('workflow_steps')
-      .set({
-        status,
-        updated_at: this.now(),
-        ...(patch.dueAt !== undefined ? { due_at: patch.dueAt } : {}),
-        ...(patch.result !== undefined ? { result: patch.result === null ? null : JSON.stringify(patch.result) } : {}),
-        ...(patch.error !== undefined ? { error: patch.error } : {}),
-      })
-      .where('run_id', '=', runId)
-      .where('step_id', '=', stepId)
-      .where('status', 'not in', [...FINAL_STEP])
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  reach(runId: string, stepId: string): Promise<StepRecord> {
+    return this.storage.workflowRuns.reach(runId, stepId);
   }
 
-  /** Ends a running run; false when it had ended already. */
-  async finishRun(runId: string, status: Exclude<RunStatus, 'running'>, error: string | null = null): Promise<boolean> {
-    const r = await this.db
-      .updateTable('workflow_runs')
-      .set({ status, error, updated_at: this.now() })
-      .where('id', '=', runId)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  markStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
+    return this.storage.workflowRuns.markStep(runId, stepId, status, patch);
   }
 
-  /**
-   * Cancels the running runs of these workflows with this correlation value: the run and its open
-   * steps (pending, scheduled). Returns the steps cancelled (their delayed jobs may be removed).
-   */
-  async cancelRuns(workflows: readonly string[], correlationValue: string): Promise<{ runId: string; stepId: string }[]> {
-    if (workflows.length === 0) return [];
-    const now = this.now();
-    return this.db.transaction().execute(async (tx) => {
-      const runs = await tx
-        .selectFrom('workflow_runs')
-        .select('id')
-        .where('workflow', 'in', [...workflows])
-        .where('correlation_value', '=', correlationValue)
-        .where('status', '=', 'running')
-        .execute();
-      const ids = runs.map((r) => r.id);
-      if (ids.length === 0) return [];
-      await tx.updateTable('workflow_runs').set({ status: 'cancelled', updated_at: now }).where('id', 'in', ids).where('status', '=', 'running').execute();
-      const open = await tx.selectFrom('workflow_steps').select(['run_id', 'step_id']).where('run_id', 'in', ids).where('status', 'in', ['pending', 'scheduled']).execute();
-      await tx.updateTable('workflow_steps').set({ status: 'cancelled', updated_at: now }).where('run_id', 'in', ids).where('status', 'in', ['pending', 'scheduled']).execute();
-      return open.map((s) => ({ runId: s.run_id, stepId: s.step_id }));
-    });
+  finishRun(runId: string, status: Exclude<RunStatus, 'running'>, error: string | null = null): Promise<boolean> {
+    return this.storage.workflowRuns.finishRun(runId, status, error);
   }
 
-  /** The open (pending, scheduled) steps of running runs of an event: what to queue again after a lost enqueue. */
-  async openSteps(eventId: string): Promise<{ runId: string; stepId: string }[]> {
-    const rows = await this.db
-      .selectFrom('workflow_steps')
-      .innerJoin('workflow_runs', 'workflow_runs.id', 'workflow_steps.run_id')
-      .select(['workflow_steps.run_id', 'workflow_steps.step_id'])
-      .where('workflow_runs.event_id', '=', eventId)
-      .where('workflow_runs.status', '=', 'running')
-      .where('workflow_steps.status', 'in', ['pending', 'scheduled'])
-      .execute();
-    return rows.map((r) => ({ runId: r.run_id, stepId: r.step_id }));
+  openSteps(eventId: string): Promise<{ runId: string; stepId: string }[]> {
+    return this.storage.workflowRuns.openSteps(eventId);
   }
+
+  /** Nothing to close: the hub's storage is closed by the hub. */
+  async close(): Promise<void> {}
 }

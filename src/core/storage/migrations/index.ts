@@ -5,6 +5,7 @@ import * as m002 from './002_seams.js';
 import * as m003 from './003_proactive_sends.js';
 import * as knowledge001 from './knowledge_001_pending_answers.js';
 import * as webhooks001 from './webhooks_001_deliveries.js';
+import * as workflows001 from './workflows_001_runs.js';
 
 export type { Dialect };
 
@@ -35,4 +36,5 @@ export const coreMigrations: MigrationSet = {
 export const storageMigrations: readonly MigrationSet[] = [
   { module: 'knowledge', migrations: { '001_pending_answers': knowledge001 } },
   { module: 'webhooks', migrations: { '001_deliveries': webhooks001 } },
+  { module: 'workflows', migrations: { '001_runs': workflows001 } },
 ];

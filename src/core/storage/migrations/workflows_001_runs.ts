@@ -4,7 +4,7 @@
  * a step marked done is never run again, whatever BullMQ redelivers.
  */
 import type { Kysely } from 'kysely';
-import type { Dialect } from '../../core/storage/db.js';
+import type { Dialect } from './001_core.js';
 
 type Db = Kysely<unknown>;
 
@@ -55,6 +55,3 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
 export async function down(db: Db): Promise<void> {
   for (const t of ['workflow_steps', 'workflow_runs', 'workflow_events']) await db.schema.dropTable(t).ifExists().execute();
 }
-
-/** The module's migrations by name (in name order). */
-export const workflowMigrations = { '001_runs': { up, down } } as const;

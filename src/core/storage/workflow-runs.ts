@@ -1,0 +1,323 @@
+/**
+ * The workflow engine's records on SQLite or PostgreSQL (tables of `workflows:001_runs`): events,
+ * runs and step states. Times are epoch ms; `data` and `result` are JSON text in both dialects.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import { isUniqueViolation, type Q, type Stamp } from './rows.js';
+import type { Database } from './tables.js';
+
+export const RUN_STATUSES = ['running', 'done', 'cancelled', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const STEP_STATUSES = ['pending', 'scheduled', 'done', 'skipped', 'cancelled', 'failed'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+/** A step in one of these states is never run again. */
+export const FINAL_STEP: readonly StepStatus[] = ['done', 'skipped', 'cancelled', 'failed'];
+
+export interface WorkflowEventTable {
+  id: string;
+  type: string;
+  idempotency_key: string;
+  request_hash: string;
+  customer_id: string;
+  correlation_value: string | null;
+  data: string;
+  locale: string | null;
+  timezone: string | null;
+  created_at: number;
+}
+export interface WorkflowRunTable {
+  id: string;
+  workflow: string;
+  version: string;
+  event_id: string;
+  customer_id: string;
+  correlation_value: string | null;
+  status: string;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+export interface WorkflowStepTable {
+  run_id: string;
+  step_id: string;
+  status: string;
+  due_at: number | null;
+  result: string | null;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+type Tables = Database & {
+  workflow_events: WorkflowEventTable;
+  workflow_runs: WorkflowRunTable;
+  workflow_steps: WorkflowStepTable;
+};
+
+export interface WorkflowEventRecord {
+  id: string;
+  type: string;
+  idempotencyKey: string;
+  requestHash: string;
+  customerId: string;
+  correlationValue: string | null;
+  data: Record<string, unknown>;
+  locale: string | null;
+  timezone: string | null;
+  createdAt: number;
+}
+
+export interface RunRecord {
+  id: string;
+  workflow: string;
+  version: string;
+  eventId: string;
+  customerId: string;
+  correlationValue: string | null;
+  status: RunStatus;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StepRecord {
+  runId: string;
+  stepId: string;
+  status: StepStatus;
+  dueAt: number | null;
+  result: Record<string, unknown> | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A run to start with its event: the workflow, its version and its first step. */
+export interface NewRun {
+  workflow: string;
+  version: string;
+  correlationValue: string | null;
+  firstStep: string;
+}
+
+const toEvent = (r: Selectable<WorkflowEventTable>): WorkflowEventRecord => ({
+  id: r.id,
+  type: r.type,
+  idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
+  customerId: r.customer_id,
+  correlationValue: r.correlation_value,
+  data: JSON.parse(r.data) as Record<string, unknown>,
+  locale: r.locale,
+  timezone: r.timezone,
+  createdAt: Number(r.created_at),
+});
+const toRun = (r: Selectable<WorkflowRunTable>): RunRecord => ({
+  id: r.id,
+  workflow: r.workflow,
+  version: r.version,
+  eventId: r.event_id,
+  customerId: r.customer_id,
+  correlationValue: r.correlation_value,
+  status: r.status as RunStatus,
+  error: r.error,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+const toStep = (r: Selectable<WorkflowStepTable>): StepRecord => ({
+  runId: r.run_id,
+  stepId: r.step_id,
+  status: r.status as StepStatus,
+  dueAt: r.due_at === null ? null : Number(r.due_at),
+  result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
+  error: r.error,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+/**
+ * The workflow engine's records: events, runs and step states. A step row is the step's
+ * idempotency record ((run id, step id) is unique; a step marked done is never run again).
+ * `insertEvent` and `cancelRuns` write several rows: call them inside `storage.transaction`.
+ */
+export class WorkflowRunRepo {
+  private typed: Kysely<Tables> | undefined;
+
+  constructor(
+    private readonly handle: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  private get db(): Kysely<Tables> {
+    this.typed ??= (this.handle as Kysely<Database>).withTables<{ workflow_events: WorkflowEventTable; workflow_runs: WorkflowRunTable; workflow_steps: WorkflowStepTable }>();
+    return this.typed;
+  }
+
+  private now(): number {
+    return this.stamp.now();
+  }
+
+  /**
+   * Stores an event with the runs it starts (each with its first step pending): call it inside a
+   * transaction. A key stored already gives the first event back with `duplicate`; a concurrent
+   * insert of the same key fails with a unique violation (the caller reads the winner).
+   */
+  async insertEvent(
+    e: Omit<WorkflowEventRecord, 'id' | 'createdAt'>,
+    runs: readonly NewRun[],
+  ): Promise<{ event: WorkflowEventRecord; runs: RunRecord[]; duplicate: boolean }> {
+    const earlier = await this.eventByKey(e.idempotencyKey);
+    if (earlier) return { event: earlier, runs: await this.runsOfEvent(earlier.id), duplicate: true };
+    const now = this.now();
+    const event: WorkflowEventRecord = { ...e, id: randomUUID(), createdAt: now };
+    const stored: RunRecord[] = runs.map((r) => ({
+      id: randomUUID(),
+      workflow: r.workflow,
+      version: r.version,
+      eventId: event.id,
+      customerId: e.customerId,
+      correlationValue: r.correlationValue,
+      status: 'running',
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const tx = this.db;
+    await tx
+      .insertInto('workflow_events')
+      .values({
+        id: event.id,
+        type: e.type,
+        idempotency_key: e.idempotencyKey,
+        request_hash: e.requestHash,
+        customer_id: e.customerId,
+        correlation_value: e.correlationValue,
+        data: JSON.stringify(e.data),
+        locale: e.locale,
+        timezone: e.timezone,
+        created_at: now,
+      })
+      .execute();
+    for (const [i, r] of stored.entries()) {
+      await tx
+        .insertInto('workflow_runs')
+        .values({ id: r.id, workflow: r.workflow, version: r.version, event_id: event.id, customer_id: r.customerId, correlation_value: r.correlationValue, status: 'running', error: null, created_at: now, updated_at: now })
+        .execute();
+      const first = runs[i]?.firstStep;
+      if (first !== undefined) {
+        await tx.insertInto('workflow_steps').values({ run_id: r.id, step_id: first, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now }).execute();
+      }
+    }
+    return { event, runs: stored, duplicate: false };
+  }
+
+  async event(id: string): Promise<WorkflowEventRecord | undefined> {
+    const r = await this.db.selectFrom('workflow_events').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toEvent(r) : undefined;
+  }
+
+  async eventByKey(key: string): Promise<WorkflowEventRecord | undefined> {
+    const r = await this.db.selectFrom('workflow_events').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+    return r ? toEvent(r) : undefined;
+  }
+
+  async run(id: string): Promise<RunRecord | undefined> {
+    const r = await this.db.selectFrom('workflow_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toRun(r) : undefined;
+  }
+
+  async runsOfEvent(eventId: string): Promise<RunRecord[]> {
+    const rows = await this.db.selectFrom('workflow_runs').selectAll().where('event_id', '=', eventId).orderBy('workflow').execute();
+    return rows.map(toRun);
+  }
+
+  /** A run's steps in the order they were reached. */
+  async stepsOf(runId: string): Promise<StepRecord[]> {
+    const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).orderBy('created_at').orderBy('updated_at').execute();
+    return rows.map(toStep);
+  }
+
+  async step(runId: string, stepId: string): Promise<StepRecord | undefined> {
+    const r = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).where('step_id', '=', stepId).executeTakeFirst();
+    return r ? toStep(r) : undefined;
+  }
+
+  /** The step's row, made pending when the run reaches it for the first time. */
+  async reach(runId: string, stepId: string): Promise<StepRecord> {
+    const now = this.now();
+    try {
+      await this.db.insertInto('workflow_steps').values({ run_id: runId, step_id: stepId, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now }).execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+    const row = await this.step(runId, stepId);
+    if (!row) throw new Error(`workflow step ${runId}/${stepId} vanished`);
+    return row;
+  }
+
+  /** Moves a step that is not final yet; false when it already was (done, cancelled, …). */
+  async markStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
+    const r = await this.db
+      .updateTable('workflow_steps')
+      .set({
+        status,
+        updated_at: this.now(),
+        ...(patch.dueAt !== undefined ? { due_at: patch.dueAt } : {}),
+        ...(patch.result !== undefined ? { result: patch.result === null ? null : JSON.stringify(patch.result) } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+      })
+      .where('run_id', '=', runId)
+      .where('step_id', '=', stepId)
+      .where('status', 'not in', [...FINAL_STEP])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Ends a running run; false when it had ended already. */
+  async finishRun(runId: string, status: Exclude<RunStatus, 'running'>, error: string | null = null): Promise<boolean> {
+    const r = await this.db
+      .updateTable('workflow_runs')
+      .set({ status, error, updated_at: this.now() })
+      .where('id', '=', runId)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Cancels the running runs of these workflows with this correlation value: the run and its open
+   * steps (pending, scheduled), inside a transaction. Returns the steps cancelled (their delayed jobs may be removed).
+   */
+  async cancelRuns(workflows: readonly string[], correlationValue: string): Promise<{ runId: string; stepId: string }[]> {
+    if (workflows.length === 0) return [];
+    const now = this.now();
+    const tx = this.db;
+    {
+      const runs = await tx
+        .selectFrom('workflow_runs')
+        .select('id')
+        .where('workflow', 'in', [...workflows])
+        .where('correlation_value', '=', correlationValue)
+        .where('status', '=', 'running')
+        .execute();
+      const ids = runs.map((r) => r.id);
+      if (ids.length === 0) return [];
+      await tx.updateTable('workflow_runs').set({ status: 'cancelled', updated_at: now }).where('id', 'in', ids).where('status', '=', 'running').execute();
+      const open = await tx.selectFrom('workflow_steps').select(['run_id', 'step_id']).where('run_id', 'in', ids).where('status', 'in', ['pending', 'scheduled']).execute();
+      await tx.updateTable('workflow_steps').set({ status: 'cancelled', updated_at: now }).where('run_id', 'in', ids).where('status', 'in', ['pending', 'scheduled']).execute();
+      return open.map((s) => ({ runId: s.run_id, stepId: s.step_id }));
+    }
+  }
+
+  /** The open (pending, scheduled) steps of running runs of an event: what to queue again after a lost enqueue. */
+  async openSteps(eventId: string): Promise<{ runId: string; stepId: string }[]> {
+    const rows = await this.db
+      .selectFrom('workflow_steps')
+      .innerJoin('workflow_runs', 'workflow_runs.id', 'workflow_steps.run_id')
+      .select(['workflow_steps.run_id', 'workflow_steps.step_id'])
+      .where('workflow_runs.event_id', '=', eventId)
+      .where('workflow_runs.status', '=', 'running')
+      .where('workflow_steps.status', 'in', ['pending', 'scheduled'])
+      .execute();
+    return rows.map((r) => ({ runId: r.run_id, stepId: r.step_id }));
+  }
+}
