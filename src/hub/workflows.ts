@@ -11,6 +11,8 @@ import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
+import type { ChangeDeps } from '../core/conversation/change.js';
+import { escalateConversation } from '../core/conversation/escalate.js';
 import type { FallbackSends } from '../core/conversation/fallback.js';
 import type { Storage } from '../core/storage/storage.js';
 import type { HttpSurface } from '../http/surface.js';
@@ -33,6 +35,7 @@ export interface WorkflowsHost {
   readonly clock: Clock;
   readonly router: HttpSurface;
   readonly tokenAuth: TokenAuth;
+  changeDeps(): ChangeDeps;
 }
 
 /** The workflows folder of this hub. */
@@ -54,6 +57,7 @@ export async function setupWorkflows(hub: WorkflowsHost): Promise<{ engine: Work
       repo: new WorkflowRepo(hub.storage),
       storage: hub.storage,
       sends: hub.sends,
+      escalate: (conversationId, req) => escalateConversation(hub.changeDeps(), conversationId, req),
       redis: hub.redis,
       prefix: cfg.redis.prefix,
       log: hub.log.child({ module: 'workflows' }),

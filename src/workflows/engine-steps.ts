@@ -4,15 +4,17 @@
  * A step that throws is retried by BullMQ; a retried send uses the same key, so it sends once.
  */
 import { createHmac } from 'node:crypto';
+import type { EscalateRequest } from '../core/conversation/escalate.js';
 import type { FallbackSends } from '../core/conversation/fallback.js';
 import { HubError, errorMessage, isHubError } from '../core/errors.js';
 import type { Customer } from '../core/model.js';
+import type { Storage } from '../core/storage/storage.js';
 import type { ChannelName } from '../core/types.js';
 import { evaluate } from './condition.js';
 import type { LoadedWorkflows } from './load.js';
 import { renderMessage, runVars } from './render.js';
 import type { RunRecord, StepRecord, WorkflowEventRecord } from './storage/repo.js';
-import type { SendStep, Step, WebhookStep, Workflow } from './types.js';
+import type { EscalateStep, SendStep, Step, WebhookStep, Workflow } from './types.js';
 import { afterQuietHours } from './zone.js';
 
 export type Outcome =
@@ -28,6 +30,11 @@ export interface StepContext {
   customer: Customer;
   row: StepRecord;
   sends: Pick<FallbackSends, 'send'>;
+  storage: Storage;
+  /** The run's steps as far as they got (where an escalate finds the run's last send). */
+  steps(): Promise<StepRecord[]>;
+  /** The core's escalation of a conversation from outside a customer turn. */
+  escalate(conversationId: string, req: EscalateRequest): Promise<unknown>;
   now: number;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -54,11 +61,36 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
     case 'ask':
       return { kind: 'failed', error: `ask ${step.id}: ask is not implemented yet (the engine's next increment, issue #15)` };
     case 'escalate':
-      return {
-        kind: 'failed',
-        error: `escalate ${step.id}: escalate is not implemented yet: the core has no seam to escalate a conversation from outside a customer turn (issue #15)`,
-      };
+      return escalate(step, c);
   }
+}
+
+/** The conversation a run talks in: the one its last send went to, else the customer's latest. */
+async function runConversation(c: StepContext): Promise<string | undefined> {
+  const steps = await c.steps();
+  for (const s of [...steps].reverse()) {
+    const sendId = s.status === 'done' ? s.result?.sendId : undefined;
+    if (typeof sendId !== 'string') continue;
+    const messageId = (await c.storage.proactiveSends.get(sendId))?.messageId;
+    const message = messageId ? await c.storage.messages.get(messageId) : undefined;
+    if (message) return message.conversationId;
+  }
+  return (await c.storage.conversations.ofCustomer(c.customer.id)).at(-1)?.id;
+}
+
+/** Hands the run's conversation to the desk, once per (run, step): the escalation id is `wf:<runId>:<stepId>`. */
+async function escalate(step: EscalateStep, c: StepContext): Promise<Outcome> {
+  const conversationId = await runConversation(c);
+  if (!conversationId) return { kind: 'failed', error: `escalate ${step.id}: the customer has no conversation to hand over (send or ask something first)` };
+  const escalationId = `wf:${c.run.id}:${step.id}`;
+  let note: string | undefined;
+  if (step.note !== undefined) {
+    const locale = localeOf(c);
+    const vars = runVars(c.workflow.trigger.data, c.event.data, { locale, timeZone: zoneOf(c), ...(c.customer.displayName ? { customerName: c.customer.displayName } : {}) });
+    note = renderMessage({ inline: step.note }, vars, locale, c.loaded.templates);
+  }
+  await c.escalate(conversationId, { escalationId, reason: 'workflow', priority: step.priority, actor: 'system', noteAuthor: `workflow:${c.workflow.name}`, ...(note ? { note } : {}) });
+  return { kind: 'done', result: { conversationId, escalationId } };
 }
 
 /** The channels of a send: `preferred` is the customer's preferred channel; none left -> the core's default order. */

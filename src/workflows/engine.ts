@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { EscalateRequest } from '../core/conversation/escalate.js';
 import type { FallbackSends } from '../core/conversation/fallback.js';
 import { HubError, errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
@@ -34,6 +35,8 @@ export interface EngineDeps {
   repo: WorkflowRepo;
   storage: Storage;
   sends: Pick<FallbackSends, 'send'>;
+  /** The core's escalation from outside a customer turn (`escalateConversation` with the hub's change deps). */
+  escalate(conversationId: string, req: EscalateRequest): Promise<unknown>;
   redis: Redis;
   /** The hub's Redis key prefix (`redis.prefix`). */
   prefix: string;
@@ -217,7 +220,20 @@ export class WorkflowEngine {
       const now = this.now();
       let outcome: Outcome;
       try {
-        outcome = await runStep(step, { loaded: this.d.loaded, workflow, run, event, customer, row, sends: this.d.sends, now, env: this.d.env ?? process.env });
+        outcome = await runStep(step, {
+          loaded: this.d.loaded,
+          workflow,
+          run,
+          event,
+          customer,
+          row,
+          sends: this.d.sends,
+          storage: this.d.storage,
+          steps: () => repo.stepsOf(runId),
+          escalate: (id, req) => this.d.escalate(id, req),
+          now,
+          env: this.d.env ?? process.env,
+        });
       } catch (err) {
         // The last attempt fails the run; before it, BullMQ retries with backoff.
         if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw err;

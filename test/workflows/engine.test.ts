@@ -2,7 +2,7 @@
  * The workflow engine (issue #15) on a real hub, real Redis (BullMQ delayed jobs) and both
  * databases, with durations scaled to seconds: reminders go out once each, in order, not before
  * they are due; a later event cancels the pending ones; quiet hours defer a send (urgent ones go);
- * `if` branches; `escalate` and `ask` fail the run with a clear error (not implemented yet); a
+ * `if` branches; an `escalate` with no conversation and `ask` fail the run with a clear error; a
  * `webhook` is POSTed signed and retried; a step job delivered again sends nothing twice; a worker
  * killed mid-run loses no step and sends nothing twice.
  */
@@ -242,14 +242,14 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(arrivals.filter((x) => x.user === 'gina').map((x) => x.text), ['Urgent notice']);
     });
 
-    it('if branches on event data; escalate and ask fail the run with a clear error (not implemented yet)', async () => {
+    it('if branches on event data; an escalate with no conversation to hand over and an ask fail the run with a clear error', async () => {
       const low = await call('/api/events', { type: 'case.flagged', customer: customer('hank'), data: { caseId: 'c-1', score: 2 } });
       const lowRun = await runEnds(low.body.id, 'done');
       assert.deepEqual(lowRun.runs[0]?.steps.map((x) => x.id), ['check', 'low', 'done-note']);
       assert.deepEqual(arrivals.filter((x) => x.user === 'hank').map((x) => x.text), ['Low score', 'Case closed']);
       const high = await call('/api/events', { type: 'case.flagged', customer: customer('ivy'), data: { caseId: 'c-2', score: 9 } });
       const highRun = await runEnds(high.body.id, 'failed');
-      assert.match(highRun.runs[0]?.error ?? '', /escalate is not implemented yet/);
+      assert.match(highRun.runs[0]?.error ?? '', /no conversation to hand over/);
       assert.equal(highRun.runs[0]?.steps.find((x) => x.id === 'to-desk')?.status, 'failed');
       const ask = await call('/api/events', { type: 'login.seen', customer: customer('jo'), data: { loginId: 'l-1' } });
       const askRun = await runEnds(ask.body.id, 'failed');
