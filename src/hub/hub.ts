@@ -233,7 +233,7 @@ export class Hub {
     const now = () => this.clock.now();
     const handlers = coreTurnHandlers(
       { storage: this.storage, responder: () => this.responder, templates: this.templates, log: this.log, maxStrikes: cfg.bot.maxStrikes, now },
-      this.opts.turnHandlers ?? [],
+      [...(this.workflows?.turnHandlers ?? []), ...(this.opts.turnHandlers ?? [])],
     );
     return {
       ...this.changeDeps(),

@@ -14,10 +14,12 @@ import type { Clock } from '../core/clock.js';
 import type { ChangeDeps } from '../core/conversation/change.js';
 import { escalateConversation } from '../core/conversation/escalate.js';
 import type { FallbackSends } from '../core/conversation/fallback.js';
+import type { TurnHandler } from '../core/conversation/turn.js';
 import type { Storage } from '../core/storage/storage.js';
 import type { HttpSurface } from '../http/surface.js';
 import type { TokenAuth } from '../api/tokens.js';
 import type { HubConfig } from './config-schema.js';
+import { askAnswers } from '../workflows/answers.js';
 import { WorkflowEngine } from '../workflows/engine.js';
 import { mountWorkflowApi } from '../workflows/api.js';
 import { DEFAULT_WORKFLOWS_DIR, loadWorkflows } from '../workflows/load.js';
@@ -45,8 +47,13 @@ export function workflowsDir(hub: WorkflowsHost): string {
   return dir === DEFAULT_WORKFLOWS_DIR && configDir !== undefined ? join(configDir, 'workflows') : dir;
 }
 
-/** The engine (undefined without a workflows folder), its API mounted when the hub serves HTTP. */
-export async function setupWorkflows(hub: WorkflowsHost): Promise<{ engine: WorkflowEngine | undefined; start(): Promise<Worker[]>; close(): Promise<void> }> {
+/**
+ * The engine (undefined without a workflows folder), its API mounted when the hub serves HTTP, and
+ * its turn handlers (answers to asks) for the core's chain before the bot.
+ */
+export async function setupWorkflows(
+  hub: WorkflowsHost,
+): Promise<{ engine: WorkflowEngine | undefined; turnHandlers: TurnHandler[]; start(): Promise<Worker[]>; close(): Promise<void> }> {
   const dir = workflowsDir(hub);
   let engine: WorkflowEngine | undefined;
   if (existsSync(dir)) {
@@ -70,6 +77,8 @@ export async function setupWorkflows(hub: WorkflowsHost): Promise<{ engine: Work
   if (hub.role !== 'worker') hub.router.api((app) => mountWorkflowApi(app, { authorize: (h, role) => hub.tokenAuth.authorize(h, role), engine }));
   return {
     engine,
+    // No workflow asks anything: no query per customer message.
+    turnHandlers: engine && [...engine.workflows.values()].some((w) => [...w.stepsById.values()].some((s) => s.action === 'ask')) ? [askAnswers(engine)] : [],
     start: async () => (engine && hub.role !== 'gateway' ? engine.start() : []),
     close: async () => engine?.close(),
   };

@@ -29,14 +29,21 @@ export function successor(workflow: Workflow, stepId: string): string | undefine
   return map.get(stepId);
 }
 
-/** The next step after `step` finished with `result` (an `if` goes into the branch it chose). */
+/** The next step after `step` finished with `result` (an `if` goes into the branch it chose, an `ask` into its answer's). */
 export function nextStep(workflow: Workflow, step: Step, result: Readonly<Record<string, unknown>> | null): string | undefined {
   if (step.action === 'if') {
     const branch = result?.branch === 'then' ? step.then : step.else;
     return branch[0]?.id ?? successor(workflow, step.id);
+  }
+  if (step.action === 'ask') {
+    const answer = result?.answer;
+    return (typeof answer === 'string' ? step.on[answer]?.[0]?.id : undefined) ?? successor(workflow, step.id);
   }
   return successor(workflow, step.id);
 }
 
 /** BullMQ job id of a run's step (BullMQ refuses `:` in custom ids, so `/`). */
 export const stepJobId = (runId: string, stepId: string): string => `${runId}/${stepId}`;
+
+/** BullMQ job id of an ask's timeout. */
+export const timeoutJobId = (runId: string, stepId: string): string => `${runId}/${stepId}/timeout`;

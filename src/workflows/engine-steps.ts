@@ -14,12 +14,14 @@ import { evaluate } from './condition.js';
 import type { LoadedWorkflows } from './load.js';
 import { renderMessage, runVars } from './render.js';
 import type { RunRecord, StepRecord, WorkflowEventRecord } from './storage/repo.js';
-import type { EscalateStep, SendStep, Step, WebhookStep, Workflow } from './types.js';
+import type { AskStep, EscalateStep, SendStep, Step, WebhookStep, Workflow } from './types.js';
 import { afterQuietHours } from './zone.js';
 
 export type Outcome =
   | { kind: 'done'; result: Record<string, unknown> }
   | { kind: 'later'; at: number }
+  /** An ask sent: the step waits (`scheduled`) for an answer or its timeout at `timeoutAt`. */
+  | { kind: 'asked'; result: Record<string, unknown>; timeoutAt: number }
   | { kind: 'failed'; error: string };
 
 export interface StepContext {
@@ -59,7 +61,7 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
     case 'webhook':
       return webhook(step, c);
     case 'ask':
-      return { kind: 'failed', error: `ask ${step.id}: ask is not implemented yet (the engine's next increment, issue #15)` };
+      return ask(step, c);
     case 'escalate':
       return escalate(step, c);
   }
@@ -94,12 +96,19 @@ async function escalate(step: EscalateStep, c: StepContext): Promise<Outcome> {
 }
 
 /** The channels of a send: `preferred` is the customer's preferred channel; none left -> the core's default order. */
-function channelsOf(step: SendStep, customer: Customer): ChannelName[] {
+function channelsOf(step: SendStep | AskStep, customer: Customer): ChannelName[] {
   const out = step.channels.flatMap((ch) => (ch === 'preferred' ? (customer.preferredChannel ? [customer.preferredChannel] : []) : [ch]));
   return [...new Set(out)];
 }
 
-async function send(step: SendStep, c: StepContext): Promise<Outcome> {
+/** An ask sends its question like a send (once: the key), then waits; asked already (a redelivered job), it waits on. */
+async function ask(step: AskStep, c: StepContext): Promise<Outcome> {
+  if (c.row.status === 'scheduled' && typeof c.row.result?.sendId === 'string' && c.row.dueAt !== null) return { kind: 'asked', result: c.row.result, timeoutAt: c.row.dueAt };
+  const sent = await send(step, c);
+  return sent.kind === 'done' ? { kind: 'asked', result: sent.result, timeoutAt: c.now + step.timeoutMs } : sent;
+}
+
+async function send(step: SendStep | AskStep, c: StepContext): Promise<Outcome> {
   const zone = zoneOf(c);
   // A send due in quiet hours waits for their end (once: at the end it is not quiet any more).
   if (!step.urgent && c.row.dueAt === null) {
@@ -109,7 +118,7 @@ async function send(step: SendStep, c: StepContext): Promise<Outcome> {
   const locale = localeOf(c);
   const vars = runVars(c.workflow.trigger.data, c.event.data, { locale, timeZone: zone, ...(c.customer.displayName ? { customerName: c.customer.displayName } : {}) });
   const text = renderMessage(step.message, vars, locale, c.loaded.templates);
-  if (text === undefined) return { kind: 'failed', error: `send ${step.id}: no text for locale ${locale}` };
+  if (text === undefined) return { kind: 'failed', error: `${step.action} ${step.id}: no text for locale ${locale}` };
   const channels = channelsOf(step, c.customer);
   try {
     const { send: s } = await c.sends.send({
@@ -121,7 +130,7 @@ async function send(step: SendStep, c: StepContext): Promise<Outcome> {
     });
     return { kind: 'done', result: { sendId: s.id } };
   } catch (err) {
-    if (isHubError(err, 'RECIPIENT_UNREACHABLE')) return { kind: 'failed', error: `send ${step.id}: ${err.message}` };
+    if (isHubError(err, 'RECIPIENT_UNREACHABLE')) return { kind: 'failed', error: `${step.action} ${step.id}: ${err.message}` };
     throw err;
   }
 }

@@ -16,18 +16,21 @@ import type { FallbackSends } from '../core/conversation/fallback.js';
 import { HubError, errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
 import { eventCustomer } from './engine-customers.js';
-import { nextStep, stepJobId } from './engine-flow.js';
+import { nextStep, stepJobId, timeoutJobId } from './engine-flow.js';
 import { runStep, type Outcome } from './engine-steps.js';
 import { checkEvent } from './event.js';
 import type { LoadedWorkflows } from './load.js';
 import type { NewRun, RunRecord, StepRecord, WorkflowEventRecord, WorkflowRepo } from './storage/repo.js';
-import type { Workflow } from './types.js';
+import { matchChoice } from './render.js';
+import type { Step, Workflow } from './types.js';
 
 export const WORKFLOWS_QUEUE = 'workflows';
 
 interface StepJob {
   runId: string;
   stepId: string;
+  /** The job is an ask's timeout (`<runId>/<stepId>/timeout`), not the step. */
+  timeout?: true;
 }
 
 export interface EngineDeps {
@@ -195,7 +198,7 @@ export class WorkflowEngine {
 
   /** Removes the delayed jobs of cancelled steps (a job left behind finds its run cancelled and does nothing). */
   private async removeJobs(steps: readonly StepJob[]): Promise<void> {
-    for (const s of steps) await this.producer().remove(stepJobId(s.runId, s.stepId)).catch(() => 0);
+    for (const s of steps) for (const id of [stepJobId(s.runId, s.stepId), timeoutJobId(s.runId, s.stepId)]) await this.producer().remove(id).catch(() => 0);
   }
 
   private async fail(runId: string, stepId: string, error: string): Promise<void> {
@@ -204,8 +207,55 @@ export class WorkflowEngine {
     this.d.log.warn({ runId, stepId }, `workflow run failed: ${error}`);
   }
 
+  /**
+   * A customer's message as the answer to a waiting ask of theirs (the newest whose choices it
+   * matches): the step is done with the answer and the answer's branch queued. The step row is the
+   * arbiter: an ask whose timeout came first takes no answer. true when the message was an answer
+   * (also when this message had been taken already: a retried turn).
+   */
+  async answer(customerId: string, text: string, messageId: string): Promise<boolean> {
+    const steps = await this.d.storage.workflowRuns.customerSteps(customerId, this.now() - 3_600_000);
+    if (steps.some((s) => s.status === 'done' && s.result?.messageId === messageId)) return true;
+    for (const s of steps) {
+      const workflow = this.workflows.get(s.workflow);
+      const step = workflow?.stepsById.get(s.stepId);
+      if (!workflow || step?.action !== 'ask' || s.status !== 'scheduled' || typeof s.result?.sendId !== 'string') continue;
+      const answer = matchChoice(step, text);
+      if (answer === undefined) continue;
+      const result = { ...s.result, answer, messageId };
+      if (!(await this.d.repo.markStep(s.runId, s.stepId, 'done', { result }))) continue;
+      await this.producer().remove(timeoutJobId(s.runId, s.stepId)).catch(() => 0);
+      await this.continueAfter(s.runId, workflow, step, result);
+      return true;
+    }
+    return false;
+  }
+
+  /** An ask's timeout: the step is done with answer `timeout` and its timeout branch runs, unless an answer came first. */
+  private async timeout(runId: string, stepId: string): Promise<void> {
+    const run = await this.d.repo.run(runId);
+    const workflow = run?.status === 'running' ? this.workflows.get(run.workflow) : undefined;
+    const step = workflow?.stepsById.get(stepId);
+    const row = await this.d.repo.step(runId, stepId);
+    if (!workflow || step?.action !== 'ask' || row?.status !== 'scheduled' || typeof row.result?.sendId !== 'string') return;
+    const result = { ...row.result, answer: 'timeout' };
+    if (await this.d.repo.markStep(runId, stepId, 'done', { result })) await this.continueAfter(runId, workflow, step, result);
+  }
+
+  /** Queues the step after `step` (finished with `result`); none: the run is done. */
+  private async continueAfter(runId: string, workflow: Workflow, step: Step, result: Readonly<Record<string, unknown>> | null): Promise<void> {
+    const next = nextStep(workflow, step, result);
+    if (next === undefined) {
+      await this.d.repo.finishRun(runId, 'done');
+      return;
+    }
+    await this.d.repo.reach(runId, next);
+    await this.enqueue([{ runId, stepId: next }]);
+  }
+
   private async process(job: Job<StepJob>, token: string | undefined): Promise<void> {
     const { runId, stepId } = job.data;
+    if (job.data.timeout) return this.timeout(runId, stepId);
     const { repo } = this.d;
     const run = await repo.run(runId);
     if (!run || run.status !== 'running') return;
@@ -240,6 +290,13 @@ export class WorkflowEngine {
         outcome = { kind: 'failed', error: `${step.action} ${step.id}: ${errorMessage(err)}` };
       }
       if (outcome.kind === 'failed') return this.fail(runId, stepId, outcome.error);
+      if (outcome.kind === 'asked') {
+        // Waiting for the answer (the turn handler) or the timeout (a delayed job in Redis), whichever comes first.
+        if (!(await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.timeoutAt, result: outcome.result }))) return;
+        const data: StepJob = { runId, stepId, timeout: true };
+        await this.producer().add('timeout', data, { jobId: timeoutJobId(runId, stepId), delay: Math.max(0, outcome.timeoutAt - now) });
+        return;
+      }
       if (outcome.kind === 'later') {
         await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.at });
         if (!token) throw new HubError('INTERNAL', 'workflow step job without a lock token');
@@ -250,12 +307,6 @@ export class WorkflowEngine {
       if (!(await repo.markStep(runId, stepId, 'done', { result: outcome.result }))) return; // cancelled meanwhile
       row = { ...row, status: 'done', result: outcome.result };
     }
-    const next = nextStep(workflow, step, row.result);
-    if (next === undefined) {
-      await repo.finishRun(runId, 'done');
-      return;
-    }
-    await repo.reach(runId, next);
-    await this.enqueue([{ runId, stepId: next }]);
+    await this.continueAfter(runId, workflow, step, row.result);
   }
 }

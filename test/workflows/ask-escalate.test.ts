@@ -1,16 +1,19 @@
 /**
- * The workflow `escalate` step on a real hub, real Redis and both databases: a run that sends and
- * then escalates hands the conversation its send went to over to the desk (waiting_agent, reason
- * `workflow`, the step's priority, its note as an agent note), once even when the step's job is
- * delivered again.
+ * The workflow `escalate` and `ask` steps on a real hub, real Redis and both databases: a run that
+ * sends and then escalates hands the conversation its send went to over to the desk (waiting_agent,
+ * reason `workflow`, the step's priority, its note as an agent note), once even when the step's job
+ * is delivered again. The risk alert (config/workflows/risk-alert.yaml with a 2 s timeout) end to
+ * end: "2" escalates as high, "1" thanks, no answer escalates after the timeout (a delayed job);
+ * an answer after the timeout is an ordinary message.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { escalateConversation } from '../../src/core/conversation/escalate.js';
+import type { Responder } from '../../src/core/responder.js';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { WORKFLOWS_QUEUE } from '../../src/workflows/engine.js';
@@ -41,8 +44,30 @@ steps:
     escalate: { priority: high, note: "Fraud case {{caseId}}" }
 `,
   );
+  const risk = readFileSync(join('config', 'workflows', 'risk-alert.yaml'), 'utf8');
+  assert.match(risk, /timeout: 15m/);
+  writeFileSync(join(wf, 'risk-alert.yaml'), risk.replace('timeout: 15m', 'timeout: 2s'));
+  writeFileSync(
+    join(wf, 'verify.yaml'),
+    `kind: alert
+trigger:
+  event: login.seen
+  data: { loginId: string }
+steps:
+  - id: confirm
+    ask:
+      text: { en: "Was this you? 1 Yes 2 No", zh: "是您吗？1 是 2 不是" }
+      choices: { yes: ["1"], no: ["2"] }
+      timeout: 1s
+    on:
+      timeout:
+        - send: { text: { en: "No answer about {{loginId}}", zh: "未回复 {{loginId}}" } }
+`,
+  );
   return dir;
 }
+
+const echo: Responder = { respond: async (turn) => ({ kind: 'answer', text: `echo: ${turn.text}` }) };
 
 type EventStatus = { id: string; runs: { id: string; workflow: string; status: string; error?: string; steps: { id: string; status: string }[] }[] };
 
@@ -71,7 +96,7 @@ for (const dialect of DIALECTS) {
     };
 
     before(async () => {
-      t = await startTestHub({ dialect, adapters: [a], configDir: configDir(), config: { api: { tokens: TOKENS } } });
+      t = await startTestHub({ dialect, adapters: [a], responder: echo, configDir: configDir(), config: { api: { tokens: TOKENS } } });
       queue = new Queue(WORKFLOWS_QUEUE, { connection: { url: REDIS_URL }, prefix: t.config.redis.prefix });
     });
     after(async () => {
@@ -116,6 +141,94 @@ for (const dialect of DIALECTS) {
       const repeat = await escalateConversation(t.hub.changeDeps(), conv.id, { escalationId: `wf:${runId}:to-desk`, reason: 'workflow', priority: 'high', actor: 'system' });
       assert.equal(repeat.escalated, false);
       assert.equal((await t.hub.storage.events.ofConversation(conv.id)).filter((x) => x.type === 'conversation.escalated').length, 1);
+    });
+
+    const texts = (user: string) => a.sent.filter((m) => m.ref.chatId === user).map((m) => m.text ?? '');
+    const flagged = (user: string, transactionId: string) =>
+      post({
+        type: 'transaction.flagged',
+        customer: { identities: [{ channel: 'alpha', id: user }], locale: 'en' },
+        data: { transactionId, amount: 420, currency: 'EUR', merchant: 'Shop', at: new Date().toISOString() },
+      });
+    const confirmRow = (runId: string) => t.hub.storage.workflowRuns.step(runId, 'confirm');
+    /** The run's ask, once it waits for an answer and its question reached the customer. */
+    const asked = async (eventId: string, user: string) => {
+      const runId = await until(async () => (await status(eventId)).runs[0]?.id);
+      await until(async () => ((await confirmRow(runId))?.status === 'scheduled' ? true : undefined), 10_000, 'the ask waiting');
+      await until(() => texts(user).length > 0 || undefined, 10_000, 'the question delivered');
+      return runId;
+    };
+    const escalations = async (user: string) => {
+      const conv = await conversationOf(user);
+      return { conv, events: (await t.hub.storage.events.ofConversation(conv.id)).filter((x) => x.type === 'conversation.escalated') };
+    };
+
+    it('risk alert answered "2" (No): reassures and escalates as high; the answer gets no bot reply', async () => {
+      const e = await flagged('noah', 'tx-1');
+      const runId = await asked(e.id, 'noah');
+      assert.match(texts('noah')[0] ?? '', /^Security alert: a payment of 420 EUR at Shop/);
+      await a.receive('noah', '2');
+      const s = await runEnds(e.id, 'done');
+      assert.deepEqual(s.runs[0]?.steps.map((x) => [x.id, x.status]), [
+        ['confirm', 'done'],
+        ['reassure', 'done'],
+        ['escalate-denied', 'done'],
+      ]);
+      assert.equal((await confirmRow(runId))?.result?.answer, 'no');
+      const { conv, events } = await escalations('noah');
+      assert.equal(conv.status, 'waiting_agent');
+      assert.equal(conv.escalationReason, 'workflow');
+      assert.equal(conv.priority, 'high');
+      assert.equal(events.length, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(texts('noah').length, 2, 'the alert and the reassurance, no bot reply to "2"');
+      assert.match(texts('noah')[1] ?? '', /^Understood/);
+      assert.equal(await queue.getJob(`${runId}/confirm/timeout`), undefined, 'the timeout job is removed');
+    });
+
+    it('risk alert answered "1" (Yes): thanks them, no escalation', async () => {
+      const e = await flagged('olga', 'tx-2');
+      await asked(e.id, 'olga');
+      await a.receive('olga', 'yes!');
+      const s = await runEnds(e.id, 'done');
+      assert.deepEqual(s.runs[0]?.steps.map((x) => x.id), ['confirm', 'thanks']);
+      const { conv, events } = await escalations('olga');
+      assert.equal(conv.status, 'bot');
+      assert.equal(events.length, 0);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(texts('olga').slice(1), ["Thanks for confirming! We've noted that this payment was yours; there's nothing else you need to do."]);
+    });
+
+    it('risk alert with no answer escalates after the timeout; a later "2" changes nothing in the run', async () => {
+      const e = await flagged('pete', 'tx-3');
+      const runId = await asked(e.id, 'pete');
+      const s = await runEnds(e.id, 'done');
+      assert.deepEqual(s.runs[0]?.steps.map((x) => [x.id, x.status]), [
+        ['confirm', 'done'],
+        ['escalate-no-answer', 'done'],
+      ]);
+      assert.equal((await confirmRow(runId))?.result?.answer, 'timeout');
+      const { conv, events } = await escalations('pete');
+      assert.equal(conv.status, 'waiting_agent');
+      assert.equal(conv.priority, 'high');
+      assert.equal(conv.escalationId, `wf:${runId}:escalate-no-answer`);
+      assert.equal(events.length, 1);
+      // The conversation is with the desk now: the late answer goes to the case, the run keeps its timeout.
+      await a.receive('pete', '2');
+      await until(async () => (await t.hub.storage.events.ofConversation(conv.id)).some((x) => x.type === 'message.received') || undefined);
+      assert.equal((await confirmRow(runId))?.result?.answer, 'timeout');
+      assert.equal((await escalations('pete')).events.length, 1);
+    });
+
+    it('an answer after the timeout is an ordinary message for the bot', async () => {
+      const e = await post({ type: 'login.seen', customer: { identities: [{ channel: 'alpha', id: 'quinn' }], locale: 'en' }, data: { loginId: 'l-9' } });
+      const runId = await asked(e.id, 'quinn');
+      await runEnds(e.id, 'done');
+      assert.equal((await confirmRow(runId))?.result?.answer, 'timeout');
+      await until(() => texts('quinn').includes('No answer about l-9') || undefined);
+      await a.receive('quinn', '1');
+      await until(() => texts('quinn').includes('echo: 1') || undefined, 10_000, 'the bot answering "1"');
+      assert.equal((await confirmRow(runId))?.result?.answer, 'timeout');
     });
   });
 }

@@ -2,7 +2,7 @@
  * The workflow engine (issue #15) on a real hub, real Redis (BullMQ delayed jobs) and both
  * databases, with durations scaled to seconds: reminders go out once each, in order, not before
  * they are due; a later event cancels the pending ones; quiet hours defer a send (urgent ones go);
- * `if` branches; an `escalate` with no conversation and `ask` fail the run with a clear error; a
+ * `if` branches; an `escalate` with no conversation fails the run with a clear error; an `ask` waits; a
  * `webhook` is POSTed signed and retried; a step job delivered again sends nothing twice; a worker
  * killed mid-run loses no step and sends nothing twice.
  */
@@ -242,7 +242,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(arrivals.filter((x) => x.user === 'gina').map((x) => x.text), ['Urgent notice']);
     });
 
-    it('if branches on event data; an escalate with no conversation to hand over and an ask fail the run with a clear error', async () => {
+    it('if branches on event data; an escalate with no conversation to hand over fails the run with a clear error; an ask waits', async () => {
       const low = await call('/api/events', { type: 'case.flagged', customer: customer('hank'), data: { caseId: 'c-1', score: 2 } });
       const lowRun = await runEnds(low.body.id, 'done');
       assert.deepEqual(lowRun.runs[0]?.steps.map((x) => x.id), ['check', 'low', 'done-note']);
@@ -251,10 +251,17 @@ for (const dialect of DIALECTS) {
       const highRun = await runEnds(high.body.id, 'failed');
       assert.match(highRun.runs[0]?.error ?? '', /no conversation to hand over/);
       assert.equal(highRun.runs[0]?.steps.find((x) => x.id === 'to-desk')?.status, 'failed');
+      assert.equal(arrivals.filter((x) => x.user === 'ivy').length, 0);
+      // An ask sends its question and waits (scheduled until its timeout) for the answer.
       const ask = await call('/api/events', { type: 'login.seen', customer: customer('jo'), data: { loginId: 'l-1' } });
-      const askRun = await runEnds(ask.body.id, 'failed');
-      assert.match(askRun.runs[0]?.error ?? '', /ask is not implemented yet/);
-      assert.equal(arrivals.filter((x) => x.user === 'ivy' || x.user === 'jo').length, 0);
+      const askRun = await until(async () => {
+        const v = await status(ask.body.id);
+        return v.runs[0]?.steps[0]?.status === 'scheduled' ? v : undefined;
+      });
+      assert.equal(askRun.runs[0]?.status, 'running');
+      assert.ok(Date.parse(askRun.runs[0]?.steps[0]?.dueAt ?? '') > Date.now() + 30_000, 'waits until the 1m timeout');
+      await until(() => arrivals.some((x) => x.user === 'jo') || undefined);
+      assert.deepEqual(arrivals.filter((x) => x.user === 'jo').map((x) => x.text), ['Was this you? 1 Yes 2 No']);
     });
 
     it('webhook POSTs the run signed like the outgoing webhooks, retried after a refusal', async () => {

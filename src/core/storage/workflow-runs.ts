@@ -236,6 +236,23 @@ export class WorkflowRunRepo {
     return rows.map(toStep);
   }
 
+  /**
+   * A customer's steps an answer may be for, newest first: the waiting (`scheduled`) steps of their
+   * running runs, and their steps done since `since` (an answer taken already, for a retried turn).
+   */
+  async customerSteps(customerId: string, since: number): Promise<(StepRecord & { workflow: string })[]> {
+    const rows = await this.db
+      .selectFrom('workflow_steps as s')
+      .innerJoin('workflow_runs as r', 'r.id', 's.run_id')
+      .selectAll('s')
+      .select('r.workflow as workflow')
+      .where('r.customer_id', '=', customerId)
+      .where((eb) => eb.or([eb.and([eb('s.status', '=', 'scheduled'), eb('r.status', '=', 'running')]), eb.and([eb('s.status', '=', 'done'), eb('s.updated_at', '>=', since)])]))
+      .orderBy('s.updated_at', 'desc')
+      .execute();
+    return rows.map((r) => ({ ...toStep(r), workflow: r.workflow }));
+  }
+
   async step(runId: string, stepId: string): Promise<StepRecord | undefined> {
     const r = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).where('step_id', '=', stepId).executeTakeFirst();
     return r ? toStep(r) : undefined;
