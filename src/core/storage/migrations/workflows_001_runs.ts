@@ -36,6 +36,8 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('workflow_runs_event').on('workflow_runs').column('event_id').execute();
+  // A customer's message looks for an ask waiting for them (the answer turn handler).
+  await db.schema.createIndex('workflow_runs_customer').on('workflow_runs').columns(['customer_id', 'status']).execute();
   // Cancellation: the running runs of a workflow with a correlation value.
   await db.schema.createIndex('workflow_runs_correlation').on('workflow_runs').columns(['workflow', 'correlation_value', 'status']).execute();
   await db.schema
