@@ -16,6 +16,8 @@ const USAGE = `usage: switchboard <command>
   workflows check       validate config/workflows/*.yaml (file:line: field: problem)
   workflows dry-run FILE --event EVENT.json [--now ISO]
                         the timeline a workflow would follow for that event, sending nothing
+  events import FILE.csv --type TYPE [--map col=field ...] [--url URL] [--dry-run]
+                        POST a CSV's rows as events to a running hub (SWITCHBOARD_TOKEN)
   eval --kb-csv F --test-csv F [--oos-csv F] [--locale en] [--llm] [--sweep]
                         measure the knowledge bot`;
 
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     case 'token': return (await import('./token-cmd.js')).tokenCommand(argv.slice(1));
     case 'email': return (await import('./email-inspect.js')).emailCommand(argv.slice(1));
     case 'workflows': return (await import('./workflows.js')).workflowsCommand(argv.slice(1));
+    case 'events': return (await import('./events-import.js')).eventsCommand(argv.slice(1));
     case 'eval': {
       const { evalCommand } = await import('./eval.js');
       return evalCommand(argv.slice(1));
