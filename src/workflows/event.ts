@@ -36,7 +36,8 @@ export function checkEvent(input: unknown, type: string, data: DataSchema): { ev
     data: dataZodSchema(data),
     correlationKey: z.string().min(1).optional(),
   });
-  const parsed = schema.safeParse(input);
+  // reportInput: zod 4 leaves the input off an issue unless asked ("is required" needs it).
+  const parsed = schema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     return {
       problems: parsed.error.issues.map((i) =>

@@ -99,6 +99,8 @@ describe('dry-run timeline', () => {
     assert.ok('problems' in r);
     assert.deepEqual(r.problems.map((p) => p.field).sort(), ['customer.timezone', 'data.amount', 'data.at', 'data.extra', 'data.merchant', 'type']);
     assert.equal(r.problems.find((p) => p.field === 'data.merchant')?.message, 'is required');
+    // A value of the wrong type is not "required": it says what it must be.
+    assert.equal(r.problems.find((p) => p.field === 'data.amount')?.message, 'must be a number');
   });
 });
 
