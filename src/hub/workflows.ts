@@ -23,6 +23,7 @@ import { askAnswers } from '../workflows/answers.js';
 import { WorkflowEngine } from '../workflows/engine.js';
 import { mountWorkflowApi } from '../workflows/api.js';
 import { DEFAULT_WORKFLOWS_DIR, loadWorkflows } from '../workflows/load.js';
+import { optOut } from '../workflows/opt-out.js';
 import { WorkflowRepo } from '../workflows/storage/repo.js';
 
 /** What the wiring takes of the hub (the Hub itself, without importing it: no cycle). */
@@ -49,13 +50,14 @@ export function workflowsDir(hub: WorkflowsHost): string {
 
 /**
  * The engine (undefined without a workflows folder), its API mounted when the hub serves HTTP, and
- * its turn handlers (answers to asks) for the core's chain before the bot.
+ * its turn handlers for the core's chain before the bot: the opt-out words, then answers to asks.
  */
 export async function setupWorkflows(
   hub: WorkflowsHost,
 ): Promise<{ engine: WorkflowEngine | undefined; turnHandlers: TurnHandler[]; start(): Promise<Worker[]>; close(): Promise<void> }> {
   const dir = workflowsDir(hub);
   let engine: WorkflowEngine | undefined;
+  const turnHandlers: TurnHandler[] = [];
   if (existsSync(dir)) {
     const loaded = loadWorkflows(dir, { templatesFile: join(hub.opts.configDir ?? 'config', 'templates', 'messages.yaml') });
     const cfg = hub.config;
@@ -73,12 +75,14 @@ export async function setupWorkflows(
       now: () => hub.clock.now(),
     });
     hub.log.info({ dir, workflows: loaded.workflows.length }, 'workflows loaded');
+    turnHandlers.push(optOut({ storage: hub.storage, words: loaded.defaults.optOutWords, now: () => hub.clock.now() }));
+    // No workflow asks anything: no query per customer message for answers.
+    if (loaded.workflows.some((w) => [...w.stepsById.values()].some((s) => s.action === 'ask'))) turnHandlers.push(askAnswers(engine));
   }
   if (hub.role !== 'worker') hub.router.api((app) => mountWorkflowApi(app, { authorize: (h, role) => hub.tokenAuth.authorize(h, role), engine }));
   return {
     engine,
-    // No workflow asks anything: no query per customer message.
-    turnHandlers: engine && [...engine.workflows.values()].some((w) => [...w.stepsById.values()].some((s) => s.action === 'ask')) ? [askAnswers(engine)] : [],
+    turnHandlers,
     start: async () => (engine && hub.role !== 'gateway' ? engine.start() : []),
     close: async () => engine?.close(),
   };

@@ -12,6 +12,7 @@ import type { Storage } from '../core/storage/storage.js';
 import type { ChannelName } from '../core/types.js';
 import { evaluate } from './condition.js';
 import type { LoadedWorkflows } from './load.js';
+import { optedOutAt } from './opt-out.js';
 import { renderMessage, runVars } from './render.js';
 import type { RunRecord, StepRecord, WorkflowEventRecord } from './storage/repo.js';
 import type { AskStep, EscalateStep, SendStep, Step, WebhookStep, Workflow } from './types.js';
@@ -53,7 +54,7 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
       return due > c.now ? { kind: 'later', at: due } : { kind: 'done', result: { until: new Date(due).toISOString() } };
     }
     case 'send':
-      return send(step, c);
+      return (await skipOptedOut(step, c)) ?? send(step, c);
     case 'if': {
       const holds = evaluate(step.condition, c.event.data, {});
       return { kind: 'done', result: { branch: holds ? 'then' : 'else', condition: step.condition.source } };
@@ -104,8 +105,26 @@ function channelsOf(step: SendStep | AskStep, customer: Customer): ChannelName[]
 /** An ask sends its question like a send (once: the key), then waits; asked already (a redelivered job), it waits on. */
 async function ask(step: AskStep, c: StepContext): Promise<Outcome> {
   if (c.row.status === 'scheduled' && typeof c.row.result?.sendId === 'string' && c.row.dueAt !== null) return { kind: 'asked', result: c.row.result, timeoutAt: c.row.dueAt };
+  const skipped = await skipOptedOut(step, c);
+  if (skipped) return skipped;
   const sent = await send(step, c);
   return sent.kind === 'done' ? { kind: 'asked', result: sent.result, timeoutAt: c.now + step.timeoutMs } : sent;
+}
+
+/**
+ * A customer who opted out of the workflow's kind (src/workflows/opt-out.ts) gets no send or ask
+ * of it, but for the `urgent` steps of an `alert` workflow (a risk alert is for their protection):
+ * the step is marked `skipped` with its reason and the run ends there (done) — its later sends would
+ * go to the same customer with the same kind, and a skipped ask escalates nothing. The row is final
+ * then, so the engine's own mark of the outcome returned changes nothing and queues nothing after it.
+ */
+async function skipOptedOut(step: SendStep | AskStep, c: StepContext): Promise<Outcome | undefined> {
+  if (step.urgent && c.workflow.kind === 'alert') return undefined;
+  const at = optedOutAt(c.customer, c.workflow.kind);
+  if (at === undefined) return undefined;
+  const result = { reason: `opted out (${c.workflow.kind}) at ${at}` };
+  if (await c.storage.workflowRuns.markStep(c.run.id, step.id, 'skipped', { result, dueAt: null })) await c.storage.workflowRuns.finishRun(c.run.id, 'done');
+  return { kind: 'done', result };
 }
 
 async function send(step: SendStep | AskStep, c: StepContext): Promise<Outcome> {

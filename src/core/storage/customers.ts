@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation, toCustomer, toIdentity } from './rows.js';
+import { parseObject } from './json.js';
+import { HubError } from '../errors.js';
 import type { Customer, Identity } from '../model.js';
-import type { ChannelName, ConversationRef, InboundMessage } from '../types.js';
+import type { ChannelName, ConversationRef, InboundMessage, JsonObject } from '../types.js';
 
 /** Customers and their identities (one customer, many (channel, platform user id) pairs). */
 export class CustomerRepo {
@@ -164,6 +166,29 @@ export class CustomerRepo {
       .set({ preferred_channel: channel, updated_at: this.stamp.now() })
       .where('id', '=', customerId)
       .execute();
+  }
+
+  /**
+   * Rewrites a customer's consent flags with `change` of the stored ones, compare-and-set on the
+   * stored text (a concurrent change is read again, a few times). The flags as stored; undefined
+   * for no such customer.
+   */
+  async updateConsent(customerId: string, change: (consent: JsonObject) => JsonObject): Promise<JsonObject | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = await this.q.selectFrom('customers').select('consent').where('id', '=', customerId).executeTakeFirst();
+      if (!row) return undefined;
+      const next = change(parseObject(row.consent));
+      const text = JSON.stringify(next);
+      if (text === row.consent) return next;
+      const r = await this.q
+        .updateTable('customers')
+        .set({ consent: text, updated_at: this.stamp.now() })
+        .where('id', '=', customerId)
+        .where('consent', '=', row.consent)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) return next;
+    }
+    throw new HubError('CONFLICT', `consent of customer ${customerId} changed concurrently 5 times in a row`, { retry: 'retry' });
   }
 
   /** Marks the identities reached at (channel, chat id) unreachable; returns them. */
