@@ -29,7 +29,7 @@ import { WorkflowRepo } from '../workflows/storage/repo.js';
 /** What the wiring takes of the hub (the Hub itself, without importing it: no cycle). */
 export interface WorkflowsHost {
   readonly config: HubConfig;
-  readonly opts: { readonly configDir?: string | undefined };
+  readonly opts: { readonly configDir?: string | undefined; readonly sweepAfterMs?: number | undefined };
   readonly role: 'start' | 'worker' | 'gateway';
   readonly storage: Storage;
   readonly sends: FallbackSends;
@@ -72,6 +72,7 @@ export async function setupWorkflows(
       log: hub.log.child({ module: 'workflows' }),
       lockMs: cfg.queues.lockMs,
       backoffMs: cfg.queues.backoffMs,
+      sweepAfterMs: hub.opts.sweepAfterMs ?? 60_000,
       now: () => hub.clock.now(),
     });
     hub.log.info({ dir, workflows: loaded.workflows.length }, 'workflows loaded');

@@ -5,6 +5,9 @@
  * and sends held back by quiet hours are the same job delayed in Redis, never a process timer.
  * The step's row (unique per run and step) is the truth: a step marked done is never run again,
  * and a send carries the key `wf:<runId>:<stepId>`, so a redelivered job sends nothing twice.
+ * A job lost between a commit and its enqueue (a crash) is queued again by the sweep, a job
+ * scheduler of its own queue `workflows-sweep` (every max(1 s, sweepAfterMs / 2)), so the step
+ * queue holds step jobs only.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,6 +28,9 @@ import { matchChoice } from './render.js';
 import type { Step, Workflow } from './types.js';
 
 export const WORKFLOWS_QUEUE = 'workflows';
+/** The sweep's queue, and its job scheduler's id. */
+export const WORKFLOWS_SWEEP_QUEUE = 'workflows-sweep';
+const SWEEP = 'sweep';
 
 interface StepJob {
   runId: string;
@@ -52,6 +58,8 @@ export interface EngineDeps {
   now?: () => number;
   /** Where webhook steps find their signing secrets (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** How long an open step goes untouched (or overdue) without a job before the sweep queues it again (default 60 s). */
+  sweepAfterMs?: number;
 }
 
 export interface AcceptedEvent {
@@ -75,6 +83,7 @@ export class WorkflowEngine {
   /** Each workflow's version: a hash of its file as loaded. */
   private readonly versions = new Map<string, string>();
   private queue: Queue | undefined;
+  private sweepQueue: Queue | undefined;
   private readonly now: () => number;
 
   constructor(private readonly d: EngineDeps) {
@@ -169,12 +178,47 @@ export class WorkflowEngine {
       maxStalledCount: 50,
     });
     worker.on('error', (err) => this.d.log.warn({ queue: WORKFLOWS_QUEUE }, `worker error: ${errorMessage(err)}`));
-    return [worker];
+    const olderThanMs = this.d.sweepAfterMs ?? 60_000;
+    const sweeper = new Worker(WORKFLOWS_SWEEP_QUEUE, () => this.sweep(olderThanMs).catch((err: unknown) => this.d.log.warn(`workflow sweep failed: ${errorMessage(err)}`)), {
+      connection: this.d.redis,
+      prefix: this.d.prefix,
+      concurrency: 1,
+    });
+    sweeper.on('error', (err) => this.d.log.warn({ queue: WORKFLOWS_SWEEP_QUEUE }, `worker error: ${errorMessage(err)}`));
+    this.sweepQueue ??= new Queue(WORKFLOWS_SWEEP_QUEUE, { connection: this.d.redis, prefix: this.d.prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+    this.sweepQueue.on('error', () => undefined);
+    await this.sweepQueue.upsertJobScheduler(SWEEP, { every: Math.max(1000, Math.floor(olderThanMs / 2)) }, { name: SWEEP });
+    return [worker, sweeper];
+  }
+
+  /**
+   * Queues again the open steps whose job was lost (a crash between a commit and its enqueue):
+   * pending, or scheduled and overdue, for `olderThanMs`, with no job in Redis (or one failed for
+   * good: retried). A scheduled ask gets its timeout job back. The step row decides whether a step
+   * runs, so a job queued twice does nothing twice. Returns how many were queued.
+   */
+  async sweep(olderThanMs: number): Promise<number> {
+    const q = this.producer();
+    let queued = 0;
+    for (const s of await this.d.storage.workflowRuns.staleSteps(olderThanMs)) {
+      const ask = s.status === 'scheduled' && this.workflows.get(s.workflow)?.stepsById.get(s.stepId)?.action === 'ask';
+      const id = ask ? timeoutJobId(s.runId, s.stepId) : stepJobId(s.runId, s.stepId);
+      const job = await q.getJob(id);
+      if (job && (await job.getState()) === 'failed') await job.retry('failed');
+      else if (!job) {
+        const data: StepJob = ask ? { runId: s.runId, stepId: s.stepId, timeout: true } : { runId: s.runId, stepId: s.stepId };
+        await q.add(ask ? 'timeout' : 'step', data, { jobId: id, delay: Math.max(0, (s.dueAt ?? 0) - this.now()) });
+      } else continue;
+      queued++;
+    }
+    if (queued > 0) this.d.log.warn({ steps: queued }, 'workflow sweep: steps whose job was lost are queued again');
+    return queued;
   }
 
   async close(): Promise<void> {
-    await this.queue?.close();
+    await Promise.all([this.queue?.close(), this.sweepQueue?.close()]);
     this.queue = undefined;
+    this.sweepQueue = undefined;
     await this.d.repo.close();
   }
 

@@ -325,6 +325,26 @@ export class WorkflowRunRepo {
     }
   }
 
+  /**
+   * The sweep's candidates: open steps of running runs not touched for `olderThanMs`, pending or
+   * scheduled with a due time more than `olderThanMs` past, oldest first (at most `limit`).
+   */
+  async staleSteps(olderThanMs: number, limit = 500): Promise<(StepRecord & { workflow: string })[]> {
+    const before = this.now() - olderThanMs;
+    const rows = await this.db
+      .selectFrom('workflow_steps as s')
+      .innerJoin('workflow_runs as r', 'r.id', 's.run_id')
+      .selectAll('s')
+      .select('r.workflow as workflow')
+      .where('r.status', '=', 'running')
+      .where('s.updated_at', '<', before)
+      .where((eb) => eb.or([eb('s.status', '=', 'pending'), eb.and([eb('s.status', '=', 'scheduled'), eb('s.due_at', '<', before)])]))
+      .orderBy('s.updated_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ...toStep(r), workflow: r.workflow }));
+  }
+
   /** The open (pending, scheduled) steps of running runs of an event: what to queue again after a lost enqueue. */
   async openSteps(eventId: string): Promise<{ runId: string; stepId: string }[]> {
     const rows = await this.db
