@@ -181,6 +181,7 @@ for (const dialect of DIALECTS) {
       const r = await call('/api/events', { type: 'subscription.expiring', customer: customer('alice'), data: { subscriptionId: 'sub-A', plan: 'Pro', dueAt: new Date(dueAt).toISOString() } });
       assert.equal(r.status, 202);
       const s = await runEnds(r.body.id, 'done');
+      await until(() => arrivals.filter((x) => x.user === 'alice').length >= 2 || undefined);
       const mine = arrivals.filter((x) => x.user === 'alice');
       assert.deepEqual(mine.map((x) => x.text), ['First reminder: Pro', 'Last reminder: Pro']);
       assert.ok((mine[0]?.at ?? 0) >= dueAt - 3000 - 50, 'the first reminder waited until dueAt - 3s');
@@ -221,6 +222,7 @@ for (const dialect of DIALECTS) {
       assert.equal(s.runs[0]?.steps.find((x) => x.id === 'wait-last')?.status, 'cancelled');
       assert.equal(await queue.getJob(`${runId}/wait-last`), undefined, 'the delayed job is removed');
       await runEnds(other.body.id, 'done');
+      await until(() => arrivals.filter((x) => x.user === 'frank').length >= 2 || undefined);
       await new Promise((res) => setTimeout(res, Math.max(0, dueAt - Date.now()) + 300));
       assert.deepEqual(arrivals.filter((x) => x.user === 'erin').map((x) => x.text), ['First reminder: Max']);
       assert.equal(arrivals.filter((x) => x.user === 'frank').length, 2);
@@ -246,6 +248,8 @@ for (const dialect of DIALECTS) {
       const low = await call('/api/events', { type: 'case.flagged', customer: customer('hank'), data: { caseId: 'c-1', score: 2 } });
       const lowRun = await runEnds(low.body.id, 'done');
       assert.deepEqual(lowRun.runs[0]?.steps.map((x) => x.id), ['check', 'low', 'done-note']);
+      // A send step is done once its message is queued; the platform gets it a moment later.
+      await until(() => arrivals.filter((x) => x.user === 'hank').length >= 2 || undefined);
       assert.deepEqual(arrivals.filter((x) => x.user === 'hank').map((x) => x.text), ['Low score', 'Case closed']);
       const high = await call('/api/events', { type: 'case.flagged', customer: customer('ivy'), data: { caseId: 'c-2', score: 9 } });
       const highRun = await runEnds(high.body.id, 'failed');
