@@ -3,7 +3,7 @@
  * hub.yaml; its default `config/workflows` is taken relative to the config folder), mounts
  * `/api/events` (roles start and gateway) and runs the step worker (roles start and worker). No
  * folder: no engine, and the events API knows no event type. A load error stops start-up naming
- * file, line and field.
+ * file, line and field. Workflows triggered by a conversation event subscribe to it (`workflows`).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
+import type { EventSubscriptions } from '../core/events.js';
 import type { ChangeDeps } from '../core/conversation/change.js';
 import { escalateConversation } from '../core/conversation/escalate.js';
 import type { FallbackSends } from '../core/conversation/fallback.js';
@@ -25,6 +26,7 @@ import { mountWorkflowApi } from '../workflows/api.js';
 import { DEFAULT_WORKFLOWS_DIR, loadWorkflows } from '../workflows/load.js';
 import { optOut } from '../workflows/opt-out.js';
 import { WorkflowRepo } from '../workflows/storage/repo.js';
+import { subscribeConversationTriggers } from '../workflows/triggers.js';
 
 /** What the wiring takes of the hub (the Hub itself, without importing it: no cycle). */
 export interface WorkflowsHost {
@@ -38,6 +40,8 @@ export interface WorkflowsHost {
   readonly clock: Clock;
   readonly router: HttpSurface;
   readonly tokenAuth: TokenAuth;
+  /** The core's event subscribers: conversation-event triggers register here. */
+  readonly subs: EventSubscriptions;
   changeDeps(): ChangeDeps;
 }
 
@@ -76,6 +80,7 @@ export async function setupWorkflows(
       now: () => hub.clock.now(),
     });
     hub.log.info({ dir, workflows: loaded.workflows.length }, 'workflows loaded');
+    subscribeConversationTriggers(hub.subs, engine);
     turnHandlers.push(optOut({ storage: hub.storage, words: loaded.defaults.optOutWords, now: () => hub.clock.now() }));
     // No workflow asks anything: no query per customer message for answers.
     if (loaded.workflows.some((w) => [...w.stepsById.values()].some((s) => s.action === 'ask'))) turnHandlers.push(askAnswers(engine));

@@ -144,6 +144,25 @@ export class WorkflowEngine {
     return stored;
   }
 
+  /**
+   * Starts one run of `workflow` from inside the hub (a conversation event, src/workflows/triggers.ts):
+   * an internal event of `type` for the customer, keyed `key`, so the same trigger again starts nothing.
+   */
+  async startRun(workflow: Workflow, e: { type: string; key: string; customerId: string; data: Record<string, string | number | boolean> }): Promise<AcceptedEvent | undefined> {
+    const first = workflow.steps[0];
+    const earlier = await this.d.repo.eventByKey(e.key);
+    if (earlier) return this.repeated(earlier, earlier.requestHash, e.key);
+    if (!first) return undefined;
+    const v = workflow.correlationKey === undefined ? undefined : e.data[workflow.correlationKey];
+    const correlationValue = v === undefined ? null : String(v);
+    const run: NewRun = { workflow: workflow.name, version: this.versions.get(workflow.name) ?? '', correlationValue, firstStep: first.id };
+    const requestHash = hashRequest({ type: e.type, customerId: e.customerId, data: e.data });
+    const stored = await this.d.repo.insertEvent({ type: e.type, idempotencyKey: e.key, requestHash, customerId: e.customerId, correlationValue, data: e.data, locale: null, timezone: null }, [run]);
+    if (stored.duplicate) return this.repeated(stored.event, stored.event.requestHash, e.key);
+    await this.enqueue(stored.runs.map((r) => ({ runId: r.id, stepId: first.id })));
+    return stored;
+  }
+
   /** A repeated key: the same request gets its event (its open steps queued again, should a job have been lost); another is a conflict. */
   private async repeated(event: WorkflowEventRecord, requestHash: string, key: string): Promise<AcceptedEvent> {
     if (event.requestHash !== requestHash) {
