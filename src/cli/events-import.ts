@@ -22,18 +22,15 @@
  * `--dry-run` checks the rows and posts nothing (no token needed).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { adapterFactories } from '../adapters/registry.js';
-import { configPath, createConfigLoader } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
 import { checkEvent } from '../workflows/event.js';
-import { DEFAULT_MESSAGE_TEMPLATES, DEFAULT_WORKFLOWS_DIR, loadWorkflows } from '../workflows/load.js';
 import { WorkflowLoadError, formatProblem } from '../workflows/source.js';
 import type { DataSchema, FieldSpec } from '../workflows/types.js';
+import { adapterFactories } from '../adapters/registry.js';
 import type { CliIo } from './input.js';
+import { loadConfiguredWorkflows } from './workflows.js';
 
 export const EVENTS_USAGE = `usage: switchboard events import FILE.csv --type EVENT_TYPE [--map column=field ...] [--url http://127.0.0.1:3000] [--dry-run]
   fields: data.<field>, externalId, locale, timezone, identity.<channel>, correlationKey, - (leave out)
@@ -46,8 +43,6 @@ const CHANNEL = /^[a-z][a-z0-9_-]*$/;
 class UsageError extends Error {}
 
 /* Only workflows.dir is read, as `workflows check` does. */
-const dirConfig = createConfigLoader(z.object({ workflows: z.looseObject({ dir: z.string().default(DEFAULT_WORKFLOWS_DIR) }).default({ dir: DEFAULT_WORKFLOWS_DIR }) }));
-
 export interface EventsImportOptions {
   configFile?: string;
   templatesFile?: string;
@@ -182,9 +177,7 @@ async function importEvents(argv: string[], io: CliIo, opts: EventsImportOptions
 
 /** T's data schema in the workflows folder hub.yaml names (workflows.dir, default config/workflows). */
 function loadSchema(type: string, opts: EventsImportOptions): DataSchema {
-  const cfgFile = opts.configFile ?? configPath(opts.env ?? process.env);
-  const dir = existsSync(cfgFile) ? dirConfig.loadConfigFile(cfgFile).workflows.dir : DEFAULT_WORKFLOWS_DIR;
-  const loaded = loadWorkflows(dir, { templatesFile: opts.templatesFile ?? DEFAULT_MESSAGE_TEMPLATES, channels: adapterFactories.map((f) => f.channel) });
+  const { dir, loaded } = loadConfiguredWorkflows(opts);
   const decl = loaded.events.get(type);
   if (!decl) throw new UsageError(`--type ${type}: no workflow in ${dir} declares it (known: ${[...loaded.events.keys()].join(', ') || 'none'})`);
   return decl.data;

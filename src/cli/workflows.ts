@@ -59,13 +59,22 @@ export async function workflowsCommand(argv: string[], io: CliIo = { out: proces
 }
 
 function load(opts: WorkflowsOptions, extraFiles: string[] = []): LoadedWorkflows {
-  const cfgFile = opts.configFile ?? configPath();
+  return loadConfiguredWorkflows(opts, extraFiles).loaded;
+}
+
+/** The workflows folder hub.yaml names (`workflows.dir`, else the default), loaded as the CLI commands see it. */
+export function loadConfiguredWorkflows(
+  opts: WorkflowsOptions & { env?: NodeJS.ProcessEnv },
+  extraFiles: string[] = [],
+): { dir: string; loaded: LoadedWorkflows } {
+  const cfgFile = opts.configFile ?? configPath(opts.env ?? process.env);
   const dir = existsSync(cfgFile) ? dirConfig.loadConfigFile(cfgFile).workflows.dir : DEFAULT_WORKFLOWS_DIR;
-  return loadWorkflows(dir, {
+  const loaded = loadWorkflows(dir, {
     templatesFile: opts.templatesFile ?? DEFAULT_MESSAGE_TEMPLATES,
     channels: adapterFactories.map((f) => f.channel),
     extraFiles,
   });
+  return { dir, loaded };
 }
 
 function check(io: CliIo, opts: WorkflowsOptions): number {
