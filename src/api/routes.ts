@@ -39,8 +39,8 @@ const STATUS: Partial<Record<string, number>> = { INPUT_INVALID: 400, NOT_FOUND:
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-/** The route's role check: 401 / 403 with `WWW-Authenticate`, logged with the token's name. */
-function requires(auth: TokenAuth, role: ApiRole) {
+/** The route's role check (an `onRequest` hook): 401 / 403 with `WWW-Authenticate`, logged with the token's name. */
+export function requires(auth: TokenAuth, role: ApiRole) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const result = auth.authorize(request.headers.authorization, role);
     if (result.ok) {
@@ -53,7 +53,7 @@ function requires(auth: TokenAuth, role: ApiRole) {
 }
 
 /** Answers a HubError by its code (with the field it names), rethrows anything else (500). */
-function answerError(reply: FastifyReply, err: unknown): FastifyReply {
+export function answerError(reply: FastifyReply, err: unknown): FastifyReply {
   const status = isHubError(err) ? STATUS[err.code] : undefined;
   if (!isHubError(err) || status === undefined) throw err;
   const field = typeof err.context.field === 'string' ? err.context.field : undefined;

@@ -85,7 +85,7 @@ export async function setupWorkflows(
     // No workflow asks anything: no query per customer message for answers.
     if (loaded.workflows.some((w) => [...w.stepsById.values()].some((s) => s.action === 'ask'))) turnHandlers.push(askAnswers(engine));
   }
-  if (hub.role !== 'worker') hub.router.api((app) => mountWorkflowApi(app, { authorize: (h, role) => hub.tokenAuth.authorize(h, role), engine }));
+  if (hub.role !== 'worker') hub.router.api((app) => mountWorkflowApi(app, { auth: hub.tokenAuth, engine }));
   return {
     engine,
     turnHandlers,

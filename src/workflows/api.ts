@@ -4,42 +4,20 @@
  * started) and `GET /api/events/:id` shows the runs it started and each step's state. Both need a
  * token with the `events` role. Registered in the `/api` scope by the hub (`mountWorkflowApi`).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isHubError } from '../core/errors.js';
+import type { FastifyInstance } from 'fastify';
+import { answerError, requires } from '../api/routes.js';
+import type { TokenAuth } from '../api/tokens.js';
 import type { RunRecord, StepRecord, WorkflowEventRecord } from './storage/repo.js';
 import type { WorkflowEngine } from './engine.js';
 
-/** The hub's token check (src/api/tokens.ts `TokenAuth.authorize`), handed in: this module may not import src/api. */
-export type Authorize = (
-  authorization: string | undefined,
-  role: 'events',
-) => { ok: true; token: { name: string } } | { ok: false; status: number; error: string; headers: Record<string, string> };
-
 export interface WorkflowApiDeps {
-  authorize: Authorize;
+  auth: TokenAuth;
   /** The engine; undefined when the hub has no workflows folder (every event type is then unknown). */
   engine: WorkflowEngine | undefined;
 }
 
-const STATUS: Partial<Record<string, number>> = { INPUT_INVALID: 400, NOT_FOUND: 404, CONFLICT: 409, RECIPIENT_UNREACHABLE: 422 };
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function requiresEvents(authorize: Authorize) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const result = authorize(request.headers.authorization, 'events');
-    if (result.ok) return;
-    request.log.warn({ route: `${request.method} ${request.routeOptions.url ?? request.url}` }, `api call refused: ${result.status}`);
-    return reply.code(result.status).headers(result.headers).send({ error: result.error });
-  };
-}
-
-function answerError(reply: FastifyReply, err: unknown): FastifyReply {
-  const status = isHubError(err) ? STATUS[err.code] : undefined;
-  if (!isHubError(err) || status === undefined) throw err;
-  const field = typeof err.context.field === 'string' ? err.context.field : undefined;
-  return reply.code(status).send({ error: err.message, code: err.code, ...(field ? { field } : {}) });
-}
 
 const runSummary = (r: RunRecord) => ({ id: r.id, workflow: r.workflow, version: r.version, status: r.status, ...(r.error ? { error: r.error } : {}) });
 
@@ -60,7 +38,7 @@ function eventView(e: WorkflowEventRecord) {
 }
 
 export async function mountWorkflowApi(app: FastifyInstance, d: WorkflowApiDeps): Promise<void> {
-  const onRequest = requiresEvents(d.authorize);
+  const onRequest = requires(d.auth, 'events');
   // Left out of /api/openapi.json until the routes have JSON schemas (the body is checked against
   // the event type's schema of the workflow files); docs/api.md documents them.
   const schema = { hide: true };

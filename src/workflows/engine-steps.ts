@@ -3,7 +3,7 @@
  * later (the job is delayed until then: a wait, a send in quiet hours) or failed (the run stops).
  * A step that throws is retried by BullMQ; a retried send uses the same key, so it sends once.
  */
-import { createHmac } from 'node:crypto';
+import { signatureHeader } from '../webhooks/payload.js';
 import type { EscalateRequest } from '../core/conversation/escalate.js';
 import type { FallbackSends } from '../core/conversation/fallback.js';
 import { HubError, errorMessage, isHubError } from '../core/errors.js';
@@ -154,14 +154,6 @@ async function send(step: SendStep | AskStep, c: StepContext): Promise<Outcome> 
   }
 }
 
-/**
- * `Switchboard-Signature` as the outgoing webhooks sign (src/webhooks/payload.ts, which this module
- * may not import): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
- */
-export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
-  const t = Math.floor(unixSeconds);
-  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
-}
 
 /** POSTs the run's event to the business, signed like the outgoing webhooks; a refusal or network error is retried. */
 async function webhook(step: WebhookStep, c: StepContext): Promise<Outcome> {
