@@ -88,6 +88,11 @@ export class MessageTemplates {
     return new MessageTemplates(file, templates);
   }
 
+  /** Every template with its texts and variables (what the workflows check their messages against). */
+  all(): ReadonlyMap<string, MessageTemplate> {
+    return this.templates;
+  }
+
   names(): string[] {
     return [...this.templates.keys()];
   }

@@ -3,9 +3,7 @@
  * config/templates/messages.yaml. Every `{{name}}` must be a variable the run will have: a field
  * of the trigger's data, `<datetime field>_date` / `_time`, or a built-in (`customerName`).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { HubError } from '../core/errors.js';
+import { MessageTemplates } from '../api/templates.js';
 import type { LocalizedText } from '../core/templates.js';
 import { isRecord, readMapping, type Path, type WorkflowSource } from './source.js';
 import { BUILTIN_VARS, type DataSchema, type MessageSource } from './types.js';
@@ -65,20 +63,9 @@ export interface CatalogTemplate {
 }
 export type TemplateCatalog = ReadonlyMap<string, CatalogTemplate>;
 
-/** Reads messages.yaml (no file: no templates). The API checks the file itself; here only names and variables matter. */
+/** The templates of messages.yaml (no file: none), read and checked by the API's own loader. */
 export function readTemplateCatalog(file: string): TemplateCatalog {
-  if (!existsSync(file)) return new Map();
-  const doc = parseDocument(readFileSync(file, 'utf8'));
-  if (doc.errors[0]) throw new HubError('CONFIG_INVALID', `${file}: ${doc.errors[0].message}`, { context: { file } });
-  const data: unknown = doc.toJS() ?? {};
-  const out = new Map<string, CatalogTemplate>();
-  if (!isRecord(data)) return out;
-  for (const [name, text] of Object.entries(data)) {
-    const byLocale = isRecord(text) ? Object.fromEntries(Object.entries(text).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
-    const texts = typeof text === 'string' ? [text] : Object.values(byLocale);
-    out.set(name, { text: typeof text === 'string' ? text : byLocale, vars: [...new Set(texts.flatMap(placeholders))].sort() });
-  }
-  return out;
+  return MessageTemplates.load(file).all();
 }
 
 /**
