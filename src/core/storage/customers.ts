@@ -41,45 +41,20 @@ export class CustomerRepo {
       const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirstOrThrow();
       return { customer: toCustomer(customer), identity: toIdentity({ ...existing, ...patch }) };
     }
-    const customer: Selectable<CustomerTable> = {
-      id: randomUUID(),
-      display_name: msg.userName ?? null,
-      locale: msg.locale ?? null,
-      timezone: null,
-      preferred_channel: msg.channel,
-      external_id: null,
-      consent: '{}',
-      tags: '[]',
-      created_at: now,
-      updated_at: now,
-    };
-    const identity: Selectable<IdentityTable> = {
-      id: randomUUID(),
-      customer_id: customer.id,
-      channel: msg.channel,
-      platform_user_id: msg.platformUserId,
-      display_name: msg.userName ?? null,
-      verified: 0,
-      last_ref: refText,
-      unreachable_at: null,
-      unreachable_reason: null,
-      created_at: now,
-      updated_at: now,
-    };
-    await this.q.insertInto('customers').values(customer).execute();
-    await this.q.insertInto('identities').values(identity).execute();
-    return { customer: toCustomer(customer), identity: toIdentity(identity) };
+    const customer = await this.create({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
+    const identity = await this.addIdentity({ customerId: customer.id, channel: msg.channel, platformUserId: msg.platformUserId, ref: msg.ref, verified: false, displayName: msg.userName ?? null });
+    return { customer, identity };
   }
 
   /**
-   * A customer the business told us about before they ever wrote (the events API), without
-   * identities (`addIdentity` gives them). Throws a unique violation when `externalId` is taken.
+   * A new customer without identities (`addIdentity` gives them): a first message's (`resolve`),
+   * or one the business told us about before they ever wrote (the events API). Throws a unique violation when `externalId` is taken.
    */
-  async create(c: { externalId?: string | null; locale?: string | null; timezone?: string | null; preferredChannel?: ChannelName | null }): Promise<Customer> {
+  async create(c: { externalId?: string | null; displayName?: string | null; locale?: string | null; timezone?: string | null; preferredChannel?: ChannelName | null }): Promise<Customer> {
     const now = this.stamp.now();
     const row: Selectable<CustomerTable> = {
       id: randomUUID(),
-      display_name: null,
+      display_name: c.displayName ?? null,
       locale: c.locale ?? null,
       timezone: c.timezone ?? null,
       preferred_channel: c.preferredChannel ?? null,
