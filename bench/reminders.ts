@@ -10,12 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import { cleanRedis } from '../test/helpers/hub.js';
+import { rawBullmqPerSec } from './lib/raw-bullmq.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,35 +85,8 @@ clearInterval(sampler);
 await hub.stop();
 
 // ---- phase 2: raw BullMQ on the same Redis
-let rawPerSec = 0;
-{
-  const conn = new Redis(values.redis, { maxRetriesPerRequest: null });
-  const q = new Queue('raw', { connection: conn, prefix });
-  let done = 0;
-  let finish: () => void = () => undefined;
-  const all = new Promise<void>((r) => (finish = r));
-  const w = new Worker(
-    'raw',
-    async () => {
-      if (++done === N) finish();
-    },
-    { connection: conn, prefix, concurrency: 200, removeOnComplete: { count: 0 } },
-  );
-  const t0 = performance.now();
-  const inflight: Promise<unknown>[] = [];
-  for (let i = 0; i < N; i++) {
-    inflight.push(q.add('m', { i }, { removeOnComplete: true }));
-    if (inflight.length >= 500) await Promise.all(inflight.splice(0));
-  }
-  await Promise.all(inflight);
-  await all;
-  rawPerSec = N / ((performance.now() - t0) / 1000);
-  console.log(`phase 2: raw BullMQ ${N} jobs -> ${rawPerSec.toFixed(0)} jobs/s`);
-  await w.close();
-  await q.obliterate({ force: true });
-  await q.close();
-  conn.disconnect();
-}
+const rawPerSec = await rawBullmqPerSec(values.redis, prefix, N, (i) => ({ i }));
+console.log(`phase 2: raw BullMQ ${N} jobs -> ${rawPerSec.toFixed(0)} jobs/s`);
 
 await cleanRedis(prefix, values.redis);
 rmSync(dir, { recursive: true, force: true });
