@@ -25,7 +25,7 @@ import { checkEvent } from './event.js';
 import type { LoadedWorkflows } from './load.js';
 import type { NewRun, RunRecord, StepRecord, WorkflowEventRecord, WorkflowRepo } from './storage/repo.js';
 import { matchChoice } from './render.js';
-import type { Step, Workflow } from './types.js';
+import type { AskStep, Step, Workflow } from './types.js';
 
 export const WORKFLOWS_QUEUE = 'workflows';
 /** The sweep's queue, and its job scheduler's id. */
@@ -85,9 +85,12 @@ export class WorkflowEngine {
   private queue: Queue | undefined;
   private sweepQueue: Queue | undefined;
   private readonly now: () => number;
+  /** Every `ask` of the loaded workflows: a message matching none of their choices answers nothing. */
+  private readonly asks: readonly AskStep[];
 
   constructor(private readonly d: EngineDeps) {
     this.workflows = new Map(d.loaded.workflows.map((w) => [w.name, w]));
+    this.asks = d.loaded.workflows.flatMap((w) => [...w.stepsById.values()].filter((s): s is AskStep => s.action === 'ask'));
     for (const w of d.loaded.workflows) this.versions.set(w.name, createHash('sha256').update(readFileSync(w.file)).digest('hex').slice(0, 16));
     this.now = d.now ?? (() => Date.now());
   }
@@ -277,6 +280,8 @@ export class WorkflowEngine {
    * (also when this message had been taken already: a retried turn).
    */
   async answer(customerId: string, text: string, messageId: string): Promise<boolean> {
+    // On every customer message: most match no choice at all, and need no lookup.
+    if (!this.asks.some((a) => matchChoice(a, text) !== undefined)) return false;
     const steps = await this.d.storage.workflowRuns.customerSteps(customerId, this.now() - 3_600_000);
     if (steps.some((s) => s.status === 'done' && s.result?.messageId === messageId)) return true;
     for (const s of steps) {
