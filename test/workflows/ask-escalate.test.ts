@@ -8,8 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { escalateConversation } from '../../src/core/conversation/escalate.js';
@@ -18,19 +17,14 @@ import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { WORKFLOWS_QUEUE } from '../../src/workflows/engine.js';
 import { DIALECTS, REDIS_URL } from '../helpers/env.js';
+import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 const EVENTS = generateToken();
 const TOKENS = [{ name: 'crm', roles: ['events' as const], sha256: hashToken(EVENTS) }];
 
 function configDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-wf-ask-esc-'));
-  const wf = join(dir, 'workflows');
-  mkdirSync(join(dir, 'templates'));
-  mkdirSync(wf);
-  copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
-  copyFileSync(join('config', 'templates', 'messages.yaml'), join(dir, 'templates', 'messages.yaml'));
-  writeFileSync(join(wf, '_defaults.yaml'), 'timezone: UTC\nquietHours: off\nchannels: [preferred]\n');
+  const { dir, wf } = workflowConfigDir('sb-wf-ask-esc-');
   writeFileSync(
     join(wf, 'fraud.yaml'),
     `kind: alert

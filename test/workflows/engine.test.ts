@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { copyFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { WORKFLOWS_QUEUE } from '../../src/workflows/engine.js';
 import { DIALECTS, REDIS_URL } from '../helpers/env.js';
+import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import { startWorkerProcess } from '../helpers/spawn-worker.js';
 
@@ -29,13 +30,7 @@ const TOKENS = [{ name: 'crm', roles: ['events' as const], sha256: hashToken(EVE
 const hhmm = (ms: number): string => new Date(ms).toISOString().slice(11, 16);
 
 function configDir(hookUrl: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-wf-engine-'));
-  const wf = join(dir, 'workflows');
-  mkdirSync(join(dir, 'templates'));
-  mkdirSync(wf);
-  copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
-  copyFileSync(join('config', 'templates', 'messages.yaml'), join(dir, 'templates', 'messages.yaml'));
-  writeFileSync(join(wf, '_defaults.yaml'), 'timezone: UTC\nquietHours: off\nchannels: [preferred]\n');
+  const { dir, wf } = workflowConfigDir('sb-wf-engine-');
   // The renewal reminder with days scaled to seconds: 3 s and 1 s before dueAt.
   writeFileSync(
     join(wf, 'renewal.yaml'),

@@ -4,12 +4,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { DIALECTS } from '../helpers/env.js';
+import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 const EVENTS = generateToken();
@@ -20,12 +20,7 @@ const TOKENS = [
 ];
 
 function configDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-wf-api-'));
-  mkdirSync(join(dir, 'templates'));
-  mkdirSync(join(dir, 'workflows'));
-  copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
-  copyFileSync(join('config', 'templates', 'messages.yaml'), join(dir, 'templates', 'messages.yaml'));
-  writeFileSync(join(dir, 'workflows', '_defaults.yaml'), 'timezone: UTC\nquietHours: off\nchannels: [preferred]\n');
+  const { dir } = workflowConfigDir('sb-wf-api-');
   writeFileSync(
     join(dir, 'workflows', 'welcome.yaml'),
     [

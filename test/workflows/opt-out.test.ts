@@ -7,27 +7,21 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Responder } from '../../src/core/responder.js';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { normalizeWord } from '../../src/workflows/opt-out.js';
 import { DIALECTS } from '../helpers/env.js';
+import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 const EVENTS = generateToken();
 const TOKENS = [{ name: 'crm', roles: ['events' as const], sha256: hashToken(EVENTS) }];
 
 function configDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-wf-opt-out-'));
-  const wf = join(dir, 'workflows');
-  mkdirSync(join(dir, 'templates'));
-  mkdirSync(wf);
-  copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
-  copyFileSync(join('config', 'templates', 'messages.yaml'), join(dir, 'templates', 'messages.yaml'));
-  writeFileSync(join(wf, '_defaults.yaml'), 'timezone: UTC\nquietHours: off\nchannels: [preferred]\noptOutWords: [退订, TD, STOP, unsubscribe]\n');
+  const { dir, wf } = workflowConfigDir('sb-wf-opt-out-', 'timezone: UTC\nquietHours: off\nchannels: [preferred]\noptOutWords: [退订, TD, STOP, unsubscribe]\n');
   const renewal = readFileSync(join('config', 'workflows', 'renewal-reminder.yaml'), 'utf8');
   assert.match(renewal, /channels: \[preferred, email\]/);
   writeFileSync(join(wf, 'renewal-reminder.yaml'), renewal.replace('channels: [preferred, email]', 'channels: [preferred]'));

@@ -6,23 +6,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { WORKFLOWS_QUEUE, WORKFLOWS_SWEEP_QUEUE, type WorkflowEngine } from '../../src/workflows/engine.js';
 import { DIALECTS, REDIS_URL } from '../helpers/env.js';
+import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 function configDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-wf-sweep-'));
-  const wf = join(dir, 'workflows');
-  mkdirSync(join(dir, 'templates'));
-  mkdirSync(wf);
-  copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
-  copyFileSync(join('config', 'templates', 'messages.yaml'), join(dir, 'templates', 'messages.yaml'));
-  writeFileSync(join(wf, '_defaults.yaml'), 'timezone: UTC\nquietHours: off\nchannels: [preferred]\n');
+  const { dir, wf } = workflowConfigDir('sb-wf-sweep-');
   writeFileSync(
     join(wf, 'hello.yaml'),
     `kind: alert
