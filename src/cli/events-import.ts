@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse/sync';
 import { errorMessage } from '../core/errors.js';
 import { checkEvent } from '../workflows/event.js';
 import { WorkflowLoadError, formatProblem } from '../workflows/source.js';
@@ -308,52 +309,16 @@ async function postRow(url: string, token: string, key: string, body: Record<str
   return { kind: 'failed', message: `the hub refused the row (${why})` };
 }
 
-/** RFC 4180 records with the line each starts on (the header is line 1); blank lines are skipped. */
+/** RFC 4180 records (csv-parse) with the line each starts on (the header is line 1); blank lines are skipped; CRLF, LF or CR rows. */
 export function parseCsvLines(text: string): CsvRecord[] {
-  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const records: CsvRecord[] = [];
-  let line = 1;
-  let start = 1;
-  let row: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let started = false;
-  const endRow = () => {
-    row.push(field);
-    if (!(row.length === 1 && row[0] === '')) records.push({ line: start, cells: row });
-    row = [];
-    field = '';
-    started = false;
-  };
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i];
-    if (inQuotes) {
-      if (ch === '"' && src[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') inQuotes = false;
-      else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-    } else if (ch === '"' && !started) {
-      inQuotes = true;
-      started = true;
-    } else if (ch === ',') {
-      row.push(field);
-      field = '';
-      started = false;
-    } else if (ch === '\r' || ch === '\n') {
-      if (ch === '\r' && src[i + 1] === '\n') i++;
-      endRow();
-      line++;
-      start = line;
-    } else {
-      field += ch;
-      started = true;
-    }
+  let rows: { record: string[]; info: { lines: number } }[];
+  try {
+    rows = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true, record_delimiter: ['\r\n', '\n', '\r'] }) as unknown as typeof rows;
+  } catch (err) {
+    const e = err as { code?: string; lines?: number };
+    throw new Error(e.code === 'CSV_QUOTE_NOT_CLOSED' ? `line ${e.lines ?? '?'}: a quoted cell is not closed` : errorMessage(err));
   }
-  if (inQuotes) throw new Error(`line ${start}: a quoted cell is not closed`);
-  if (started || row.length > 0) endRow();
-  return records;
+  // info.lines is the line a record ends on; quoted cells' own line breaks say how many lines it spans.
+  const breaks = (cells: string[]): number => cells.reduce((n, c) => n + (c.match(/\r\n|\r|\n/g)?.length ?? 0), 0);
+  return rows.map((r) => ({ line: r.info.lines - breaks(r.record), cells: r.record }));
 }
