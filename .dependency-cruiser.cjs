@@ -85,6 +85,15 @@ module.exports = {
       to: { path: SRC, pathNot: ['^src/workflows/', '^src/core/', '^src/config/', '^src/api/', '^src/webhooks/payload\\.ts$'] },
     },
     {
+      name: 'analytics-imports-core-config-knowledge-own-folder',
+      severity: 'error',
+      comment:
+        'src/analytics (read models, KPIs, dashboard) imports src/core, src/config, src/knowledge (the tokenizer), itself, ' +
+        'and the API token check (src/api/tokens.ts) for its default bearer guard; never the hub, adapters or http.',
+      from: { path: '^src/analytics/' },
+      to: { path: SRC, pathNot: ['^src/analytics/', '^src/core/', '^src/config/', '^src/knowledge/', '^src/api/tokens\\.ts$'] },
+    },
+    {
       name: 'no-unresolvable-imports',
       severity: 'error',
       comment: 'An import in src that resolves to nothing (a moved or deleted file).',
@@ -106,7 +115,7 @@ module.exports = {
   options: {
     parser: 'swc',
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^src/adapters/webchat/public/' },
+    exclude: { path: '^src/(adapters/webchat|analytics)/public/' },
     tsConfig: { fileName: 'tsconfig.json' },
     moduleSystems: ['es6'],
     // Packages resolve through their `exports` (wechaty has only import/require conditions).
