@@ -85,6 +85,15 @@ module.exports = {
       to: { path: SRC, pathNot: ['^src/workflows/', '^src/core/', '^src/config/', '^src/api/', '^src/webhooks/payload\\.ts$'] },
     },
     {
+      name: 'console-imports-core-config-api-http-own-folder',
+      severity: 'error',
+      comment:
+        'src/console (the web console: sign-in, the agent inbox) imports src/core, src/config, src/api (token check, error answers), ' +
+        'src/http (the rate-limit key) and itself; never the hub, adapters or other modules. The hub hands it its dependencies.',
+      from: { path: '^src/console/' },
+      to: { path: SRC, pathNot: ['^src/console/', '^src/core/', '^src/config/', '^src/api/', '^src/http/'] },
+    },
+    {
       name: 'analytics-imports-core-config-knowledge-own-folder',
       severity: 'error',
       comment:
@@ -115,7 +124,7 @@ module.exports = {
   options: {
     parser: 'swc',
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^src/(adapters/webchat|analytics)/public/' },
+    exclude: { path: '^src/(adapters/webchat|console|analytics)/public/' },
     tsConfig: { fileName: 'tsconfig.json' },
     moduleSystems: ['es6'],
     // Packages resolve through their `exports` (wechaty has only import/require conditions).

@@ -24,6 +24,8 @@ export const coreTemplateVars = {
   handover: [],
   handover_after_hours: ['opensAt'],
   handover_angry: [],
+  /** A waiting customer's next message while no person has the case yet (the console as the only desk). */
+  handover_waiting: [],
   bot_error: [],
   csat_question: [],
   csat_thanks: [],

@@ -17,7 +17,7 @@ import { Storage } from '../core/storage/storage.js';
 import type { MigrationSet } from '../core/storage/db.js';
 import { HubQueues } from '../core/queues/hub-queues.js';
 import { EventDispatcher } from '../core/queues/event-dispatcher.js';
-import { createRedis, durabilityWarnings, redisDurability } from '../core/queues/redis.js';
+import { createRedis } from '../core/queues/redis.js';
 import { Templates } from '../core/templates.js';
 import { ensurePrivateDir } from '../core/private-files.js';
 import { validateInbound } from '../core/pipeline/validate.js';
@@ -42,6 +42,8 @@ import { createLogger } from './logger.js';
 import { attachmentLinks } from './files.js';
 import { closeServer, httpOptions, listen, mountOps, mountPublicApi, setupWorkflows } from './ops.js';
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
+import { waitForRedis, warnIfRedisForgets } from './redis-checks.js';
+import { setupConsole } from './console.js';
 import { Webhooks } from '../webhooks/index.js';
 
 export type Role = 'start' | 'worker' | 'gateway';
@@ -105,6 +107,8 @@ export class Hub {
   proactive!: Proactive;
   webhooks!: Webhooks;
   workflows!: Awaited<ReturnType<typeof setupWorkflows>>;
+  /** The web console; `console.guard` protects every console page and its API. */
+  console!: Awaited<ReturnType<typeof setupConsole>>;
   /** Proactive sends that fall back across channels (`POST /api/messages`). */
   sends!: FallbackSends;
   responder: Responder = new HandOverResponder();
@@ -154,8 +158,8 @@ export class Hub {
 
     this.redis = createRedis(cfg.redis.url);
     this.redis.on('error', (err) => this.log.warn(`redis: ${errorMessage(err)}`));
-    await this.waitForRedis();
-    await this.warnIfRedisForgets();
+    await waitForRedis(this.redis, cfg.redis.url);
+    await warnIfRedisForgets(this.redis, cfg.redis.url, this.log);
     this.bus = new RedisBus(this.redis, cfg.redis.prefix);
     this.queues = new HubQueues(this.redis, { prefix: cfg.redis.prefix, ...cfg.queues });
     this.dispatcher = new EventDispatcher(this.subs, this.storage, this.queues, this.log);
@@ -184,6 +188,7 @@ export class Hub {
     this.webhooks.subscribe(this.subs);
     this.sends.subscribe(this.subs);
     this.workflows = await setupWorkflows(this);
+    this.console = await setupConsole(this);
     if (this.desk) {
       await this.desk.mount(
         deskContext(this.desk.name, {
@@ -266,31 +271,6 @@ export class Hub {
       desk: this.desk,
       sweepAfterMs: this.opts.sweepAfterMs ?? 60_000,
     };
-  }
-
-  /** Loud warnings, naming the fix, when Redis would lose acknowledged work in a crash. */
-  private async warnIfRedisForgets(): Promise<void> {
-    const d = await redisDurability(this.redis);
-    if (!d) {
-      this.log.info('redis: CONFIG GET is not allowed here; make sure it persists (appendonly yes, maxmemory-policy noeviction)');
-      return;
-    }
-    for (const w of durabilityWarnings(d, this.config.redis.url)) this.log.warn(`WARNING: ${w}`);
-  }
-
-  private async waitForRedis(): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await this.redis.ping();
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) {
-          throw new HubError('NETWORK', `Redis at ${this.config.redis.url} does not answer: ${errorMessage(err)}`, { cause: err });
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
   }
 
   /** The registered factories whose `channels.<name>` section is enabled, each with its section. */
@@ -384,6 +364,7 @@ export class Hub {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.console?.close();
     const closing = closeServer(this.server);
     await Promise.all(this.leases.map((l) => l.stop().catch(() => undefined)));
     await Promise.all([...this.workers, ...this.connectionWorkers.values()].map((w) => this.closeWorker(w)));

@@ -91,6 +91,20 @@ export class ConversationRepo {
     return rows.map(toConversation);
   }
 
+  /**
+   * Conversations in `statuses` (a desk's inbox: `waiting_agent`, `agent`...), optionally of one
+   * channel and assignee, most recently changed first, at most `limit`.
+   */
+  async withStatus(f: { statuses: readonly Conversation['status'][]; channel?: ChannelName; assignee?: string | null; limit: number }): Promise<Conversation[]> {
+    if (f.statuses.length === 0) return [];
+    let query = this.q.selectFrom('conversations').selectAll().where('status', 'in', [...f.statuses]);
+    if (f.channel !== undefined) query = query.where('channel', '=', f.channel);
+    if (f.assignee === null) query = query.where('assignee', 'is', null);
+    else if (f.assignee !== undefined) query = query.where('assignee', '=', f.assignee);
+    const rows = await query.orderBy('updated_at', 'desc').limit(f.limit).execute();
+    return rows.map(toConversation);
+  }
+
   /** Compare-and-set on the version: false when someone else moved the conversation first. */
   async update(id: string, expectedVersion: number, patch: ConversationPatch): Promise<boolean> {
     const set: Partial<ConversationTable> = { version: expectedVersion + 1, updated_at: this.stamp.now() };
