@@ -12,6 +12,8 @@ import { PendingAnswerRepo } from './pending-answers.js';
 import { ProactiveSendRepo } from './proactive-sends.js';
 import { WorkflowRunRepo } from './workflow-runs.js';
 import { WebhookDeliveryRepo } from './webhook-deliveries.js';
+import { AnalyticsRepo } from './analytics.js';
+import { AnalyticsKpiRepo } from './analytics-kpis.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
@@ -28,6 +30,8 @@ export class Repos {
   readonly webhookDeliveries: WebhookDeliveryRepo;
   readonly proactiveSends: ProactiveSendRepo;
   readonly workflowRuns: WorkflowRunRepo;
+  readonly analytics: AnalyticsRepo;
+  readonly analyticsKpis: AnalyticsKpiRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -40,6 +44,8 @@ export class Repos {
     this.webhookDeliveries = new WebhookDeliveryRepo(q, stamp);
     this.proactiveSends = new ProactiveSendRepo(q, stamp);
     this.workflowRuns = new WorkflowRunRepo(q, stamp);
+    this.analytics = new AnalyticsRepo(q, stamp);
+    this.analyticsKpis = new AnalyticsKpiRepo(q);
   }
 }
 

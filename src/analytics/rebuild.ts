@@ -1,0 +1,83 @@
+/**
+ * The analytics subscriber: every conversation event the read models depend on rebuilds that
+ * conversation's rows from its latest case on (read, fold, write in one transaction, serialized per
+ * conversation), then settles which of the customer's recent cases the customer came back about
+ * within 24 h. Rebuilding instead of applying each event makes the read models independent of the
+ * order and the number of deliveries (events are delivered at least once, in no guaranteed order).
+ */
+import type { EventSubscriptions, EventType } from '../core/events.js';
+import type { Storage } from '../core/storage/storage.js';
+import type { AnalyticsCase } from '../core/storage/analytics.js';
+import { foldConversation, type FoldOptions } from './fold.js';
+import { questionTerms, sameThing } from './terms.js';
+
+export const ANALYTICS_SUBSCRIBER = 'analytics';
+/** How long after a case the customer "comes back" about the same thing. */
+export const COME_BACK_MS = 86_400_000;
+
+/** The event types the read models are built from. */
+export const ANALYTICS_EVENTS: readonly EventType[] = [
+  'message.received',
+  'bot.answered',
+  'bot.clarified',
+  'conversation.escalated',
+  'agent.replied',
+  'conversation.resolved',
+  'conversation.reopened',
+  'conversation.returned_to_bot',
+  'csat.given',
+  'message.queued',
+];
+
+export const defaultFoldOptions: FoldOptions = { idleMs: 30 * 60_000, lowConfidence: 0.5, terms: questionTerms };
+
+/** Rebuilds one conversation's read-model rows (idempotent). */
+export async function rebuildConversation(storage: Storage, conversationId: string, opts: FoldOptions = defaultFoldOptions): Promise<void> {
+  await storage.transaction(async (tx) => {
+    await tx.analytics.lockConversation(conversationId, storage.dialect);
+    const src = await tx.analytics.source(conversationId);
+    if (!src) return;
+    const folded = foldConversation(src, opts);
+    const optOuts = await tx.analytics.optOuts(src.customerId);
+    await tx.analytics.apply({ ...folded, optOuts });
+    const from = Math.min(...folded.cases.map((c) => c.openedAt), Number.POSITIVE_INFINITY);
+    if (Number.isFinite(from)) await settleCameBack(tx.analytics, src.customerId, from - 2 * COME_BACK_MS);
+  });
+}
+
+/** Marks each of the customer's cases since `from` whose customer came back about the same thing within 24 h. */
+async function settleCameBack(repo: Storage['analytics'], customerId: string, from: number): Promise<void> {
+  const cases = await repo.customerCases(customerId, from);
+  const yes: string[] = [];
+  const no: string[] = [];
+  for (const c of cases) {
+    const back = cameBack(c, cases);
+    if (back !== c.cameBack) (back ? yes : no).push(c.id);
+  }
+  await repo.setCameBack(yes, true);
+  await repo.setCameBack(no, false);
+}
+
+/** Whether a later case of the same customer opened within 24 h after `c`'s last message is about the same thing. */
+export function cameBack(c: AnalyticsCase, all: readonly AnalyticsCase[]): boolean {
+  return all.some((o) => o.id !== c.id && o.openedAt > c.lastCustomerAt && o.openedAt <= c.lastCustomerAt + COME_BACK_MS && sameThing(c, o));
+}
+
+/** Registers the `analytics` subscriber (every process, at boot). */
+export function subscribeAnalytics(subs: EventSubscriptions, storage: () => Storage, opts: FoldOptions = defaultFoldOptions): void {
+  for (const type of ANALYTICS_EVENTS) subs.on(ANALYTICS_SUBSCRIBER, type, (e) => rebuildConversation(storage(), e.conversationId, opts));
+}
+
+/** Rebuilds every conversation (after an upgrade, or to apply new definitions); returns how many. */
+export async function rebuildAll(storage: Storage, opts: FoldOptions = defaultFoldOptions): Promise<number> {
+  await storage.analytics.clear();
+  let after: string | null = null;
+  let n = 0;
+  for (;;) {
+    const ids = await storage.analytics.conversationIds(after, 500);
+    if (ids.length === 0) return n;
+    for (const id of ids) await rebuildConversation(storage, id, opts);
+    n += ids.length;
+    after = ids[ids.length - 1] ?? null;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The analytics read models' writes and the rebuild's reads (tables of `analytics:001_read_models`).
+ * The analytics module rebuilds one conversation's rows from its events and messages: it reads an
+ * `AnalyticsSource` here, folds it (src/analytics/fold.ts) and writes the result with `apply`, inside
+ * one transaction. Rebuilding is idempotent: a redelivered or late event gives the same rows.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Q, Stamp } from './rows.js';
+import type { Database } from './tables.js';
+import { parseObject } from './json.js';
+import type { StoredEvent } from '../events.js';
+import type { MessageAuthor } from '../types.js';
+import {
+  caseToRow,
+  questionToRow,
+  rowToCase,
+  type AnalyticsCase,
+  type AnalyticsDb,
+  type AnalyticsRebuild,
+  type AnalyticsSource,
+  type AnalyticsTables,
+} from './analytics-rows.js';
+
+export * from './analytics-rows.js';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Rows per INSERT statement (PostgreSQL allows 65,535 parameters; 25 columns a case). */
+export const INSERT_CHUNK = 1000;
+
+export class AnalyticsRepo {
+  private typed: AnalyticsDb | undefined;
+
+  constructor(
+    private readonly handle: Q,
+    private readonly stamp: Stamp,
+  ) {}
+
+  private get q(): AnalyticsDb {
+    this.typed ??= (this.handle as Kysely<Database>).withTables<Omit<AnalyticsTables, keyof Database>>();
+    return this.typed;
+  }
+
+  /**
+   * What rebuilding `conversationId` needs: its events from its latest case's first event on (all
+   * when it has none), its messages from the hour before that case opened, and the opt-outs.
+   */
+  async source(conversationId: string): Promise<AnalyticsSource | undefined> {
+    const conv = await this.q.selectFrom('conversations').select(['id', 'customer_id', 'channel']).where('id', '=', conversationId).executeTakeFirst();
+    if (!conv) return undefined;
+    const latest = await this.q
+      .selectFrom('analytics_cases')
+      .select(['first_event_id', 'opened_at'])
+      .where('conversation_id', '=', conversationId)
+      .orderBy('first_event_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const sinceEventId = latest ? Number(latest.first_event_id) : null;
+    // The first message's row is written just before its event: start a minute early, at an hour's start.
+    const sinceHour = latest ? Math.floor((Number(latest.opened_at) - 60_000) / HOUR) * HOUR : null;
+    let events = this.q.selectFrom('conversation_events').selectAll().where('conversation_id', '=', conversationId);
+    if (sinceEventId !== null) events = events.where('id', '>=', sinceEventId);
+    let messages = this.q
+      .selectFrom('messages')
+      .select(['id', 'direction', 'author', 'channel', 'text', 'caused_by', 'created_at', 'sent_at'])
+      .where('conversation_id', '=', conversationId);
+    if (sinceHour !== null) messages = messages.where('created_at', '>=', sinceHour);
+    const [eventRows, messageRows] = await Promise.all([events.orderBy('id').execute(), messages.orderBy('created_at').execute()]);
+    return {
+      conversationId,
+      customerId: conv.customer_id,
+      channel: conv.channel,
+      sinceEventId,
+      sinceHour,
+      events: eventRows.map(
+        (r): StoredEvent => ({
+          id: String(r.id),
+          type: r.type,
+          conversationId: r.conversation_id,
+          customerId: r.customer_id,
+          actor: r.actor,
+          at: Number(r.created_at),
+          payload: parsePayload(r.payload),
+          dispatchedAt: r.dispatched_at,
+        }),
+      ),
+      messages: messageRows.map((m) => ({
+        id: m.id,
+        direction: m.direction === 'in' ? 'in' : 'out',
+        author: m.author as MessageAuthor,
+        channel: m.channel,
+        text: m.text.slice(0, 1000),
+        causedBy: m.caused_by,
+        createdAt: Number(m.created_at),
+        sentAt: m.sent_at === null ? null : Number(m.sent_at),
+      })),
+    };
+  }
+
+  /** Serializes rebuilds of one conversation (PostgreSQL: a transaction-scoped advisory lock; SQLite has one writer anyway). */
+  async lockConversation(conversationId: string, dialect: 'sqlite' | 'postgres'): Promise<void> {
+    if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${'analytics:' + conversationId}))`.execute(this.q);
+  }
+
+  /** The customer's opt-outs by kind (`consent.optOut.<kind>.at`, written by the workflows' opt-out). */
+  async optOuts(customerId: string): Promise<Record<string, number>> {
+    const r = await this.q.selectFrom('customers').select('consent').where('id', '=', customerId).executeTakeFirst();
+    const optOut = r ? parseObject(r.consent).optOut : undefined;
+    const out: Record<string, number> = {};
+    if (optOut && typeof optOut === 'object' && !Array.isArray(optOut)) {
+      for (const [kind, v] of Object.entries(optOut)) {
+        const at = v && typeof v === 'object' && !Array.isArray(v) ? v.at : undefined;
+        const t = typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : NaN;
+        if (Number.isFinite(t)) out[kind] = t;
+      }
+    }
+    return out;
+  }
+
+  /** Writes a rebuild (call inside `storage.transaction`): the rows from its starting point are replaced. */
+  async apply(r: AnalyticsRebuild): Promise<void> {
+    let delCases = this.q.deleteFrom('analytics_cases').where('conversation_id', '=', r.conversationId);
+    let delQuestions = this.q.deleteFrom('analytics_questions').where('conversation_id', '=', r.conversationId);
+    let delVolume = this.q.deleteFrom('analytics_volume').where('conversation_id', '=', r.conversationId);
+    if (r.sinceEventId !== null) {
+      delCases = delCases.where('first_event_id', '>=', r.sinceEventId);
+      delQuestions = delQuestions.where('event_id', '>=', r.sinceEventId);
+    }
+    if (r.sinceHour !== null) delVolume = delVolume.where('hour', '>=', r.sinceHour);
+    await delCases.execute();
+    await delQuestions.execute();
+    await delVolume.execute();
+    await this.insertCases(r.cases);
+    await this.insertVolume(r.volume);
+    await this.insertQuestions(r.questions);
+    await this.insertProactive(r.proactive);
+    // A proactive message is answered by the first customer message within 24 h after it.
+    for (const t of r.customerMessageTimes) {
+      await this.q
+        .updateTable('analytics_proactive')
+        .set({ answered_at: t })
+        .where('conversation_id', '=', r.conversationId)
+        .where('queued_at', '<', t)
+        .where('queued_at', '>=', t - DAY)
+        .where((eb) => eb.or([eb('answered_at', 'is', null), eb('answered_at', '>', t)]))
+        .execute();
+    }
+    // ... and opted out of when the customer opted out of its kind within 24 h after it.
+    for (const [kind, at] of Object.entries(r.optOuts)) {
+      await this.q
+        .updateTable('analytics_proactive')
+        .set({ opted_out_at: at })
+        .where('customer_id', '=', r.customerId)
+        .where('kind', '=', kind)
+        .where('queued_at', '<=', at)
+        .where('queued_at', '>=', at - DAY)
+        .where('opted_out_at', 'is', null)
+        .execute();
+    }
+  }
+
+  async insertCases(cases: readonly AnalyticsCase[]): Promise<void> {
+    for (let i = 0; i < cases.length; i += INSERT_CHUNK) {
+      await this.q.insertInto('analytics_cases').values(cases.slice(i, i + INSERT_CHUNK).map(caseToRow)).execute();
+    }
+  }
+
+  async insertVolume(rows: AnalyticsRebuild['volume']): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK * 2) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK * 2).map((v) => ({ conversation_id: v.conversationId, hour: v.hour, channel: v.channel, inbound: v.inbound, outbound: v.outbound }));
+      await this.q.insertInto('analytics_volume').values(chunk).execute();
+    }
+  }
+
+  async insertQuestions(rows: AnalyticsRebuild['questions']): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      await this.q.insertInto('analytics_questions').values(rows.slice(i, i + INSERT_CHUNK).map(questionToRow)).execute();
+    }
+  }
+
+  /** Proactive messages are written once (their answer and opt-out are set by later rebuilds). */
+  async insertProactive(rows: AnalyticsRebuild['proactive']): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK).map((p) => ({
+        message_id: p.messageId,
+        event_id: p.eventId,
+        conversation_id: p.conversationId,
+        customer_id: p.customerId,
+        channel: p.channel,
+        kind: p.kind,
+        queued_at: p.queuedAt,
+        answered_at: null,
+        opted_out_at: null,
+      }));
+      await this.q.insertInto('analytics_proactive').values(chunk).onConflict((oc) => oc.column('message_id').doNothing()).execute();
+    }
+  }
+
+  /** A customer's cases opened since `from` (whether they came back about the same thing). */
+  async customerCases(customerId: string, from: number): Promise<AnalyticsCase[]> {
+    const rows = await this.q.selectFrom('analytics_cases').selectAll().where('customer_id', '=', customerId).where('opened_at', '>=', from).orderBy('opened_at').execute();
+    return rows.map(rowToCase);
+  }
+
+  async setCameBack(ids: readonly string[], value: boolean): Promise<void> {
+    if (ids.length === 0) return;
+    await this.q.updateTable('analytics_cases').set({ came_back: value ? 1 : 0 }).where('id', 'in', [...ids]).execute();
+  }
+
+  /** Conversations with events, oldest first, after `afterId` (a full rebuild walks them). */
+  async conversationIds(afterId: string | null, limit: number): Promise<string[]> {
+    let q = this.q.selectFrom('conversations').select('id');
+    if (afterId !== null) q = q.where('id', '>', afterId);
+    return (await q.orderBy('id').limit(limit).execute()).map((r) => r.id);
+  }
+
+  /** Empties the read models (before a full rebuild). */
+  async clear(): Promise<void> {
+    for (const t of ['analytics_cases', 'analytics_volume', 'analytics_questions', 'analytics_proactive'] as const) await this.q.deleteFrom(t).execute();
+  }
+
+  /** Seconds since the epoch, for tests' sanity: the stamp's clock. */
+  now(): number {
+    return this.stamp.now();
+  }
+
+  /** Dialect-neutral `count(*)` of a read model (benches, tests). */
+  async count(table: 'analytics_cases' | 'analytics_volume' | 'analytics_questions' | 'analytics_proactive'): Promise<number> {
+    const r = await this.q.selectFrom(table).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+function parsePayload(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The analytics read models (migration `analytics:001_read_models`), fed by the core's conversation
+ * events (src/analytics/subscriber.ts) and rebuilt per conversation, so a redelivered or late event
+ * changes nothing twice:
+ * - `analytics_cases`: one row per case (a customer's contact: see docs/analytics.md) with its
+ *   timings, outcome and CSAT, the unit of every rate;
+ * - `analytics_volume`: messages per (conversation, hour, channel), the volume chart's rollup;
+ * - `analytics_questions`: questions the bot escalated or answered with low confidence (knowledge gaps);
+ * - `analytics_proactive`: messages the hub wrote first (reminders, alerts, API sends).
+ */
+import type { Kysely } from 'kysely';
+import type { Dialect } from './001_core.js';
+
+type Db = Kysely<unknown>;
+
+export async function up(db: Db, _dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('analytics_cases')
+    .addColumn('id', 'varchar(100)', (c) => c.primaryKey())
+    .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('customer_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('channel', 'varchar(64)', (c) => c.notNull())
+    .addColumn('first_event_id', 'bigint', (c) => c.notNull())
+    .addColumn('opened_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_customer_at', 'bigint', (c) => c.notNull())
+    .addColumn('messages_in', 'integer', (c) => c.notNull())
+    .addColumn('messages_out', 'integer', (c) => c.notNull())
+    .addColumn('bot_answers', 'integer', (c) => c.notNull())
+    .addColumn('bot_first_response_ms', 'bigint')
+    .addColumn('min_confidence', 'double precision')
+    .addColumn('escalated_at', 'bigint')
+    .addColumn('escalation_reason', 'varchar(32)')
+    .addColumn('agent_first_response_ms', 'bigint')
+    .addColumn('resolved_at', 'bigint')
+    .addColumn('reopens', 'integer', (c) => c.notNull())
+    .addColumn('csat_asked', 'integer', (c) => c.notNull())
+    .addColumn('csat_score', 'integer')
+    .addColumn('csat_count', 'integer', (c) => c.notNull())
+    .addColumn('came_back', 'integer', (c) => c.notNull())
+    .addColumn('entry_ids', 'text', (c) => c.notNull())
+    .addColumn('question', 'text', (c) => c.notNull())
+    .addColumn('question_terms', 'text', (c) => c.notNull())
+    .execute();
+  // Every KPI query: cases opened in a date range.
+  await db.schema.createIndex('analytics_cases_opened').on('analytics_cases').columns(['opened_at', 'channel']).execute();
+  // "Did the customer come back?": a customer's cases around a time.
+  await db.schema.createIndex('analytics_cases_customer').on('analytics_cases').columns(['customer_id', 'opened_at']).execute();
+  // The rebuild of one conversation starts at its latest case.
+  await db.schema.createIndex('analytics_cases_conversation').on('analytics_cases').columns(['conversation_id', 'first_event_id']).execute();
+
+  await db.schema
+    .createTable('analytics_volume')
+    .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('hour', 'bigint', (c) => c.notNull())
+    .addColumn('channel', 'varchar(64)', (c) => c.notNull())
+    .addColumn('inbound', 'integer', (c) => c.notNull())
+    .addColumn('outbound', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('analytics_volume_pk', ['conversation_id', 'hour', 'channel'])
+    .execute();
+  await db.schema.createIndex('analytics_volume_hour').on('analytics_volume').columns(['hour', 'channel']).execute();
+
+  await db.schema
+    .createTable('analytics_questions')
+    .addColumn('event_id', 'bigint', (c) => c.primaryKey())
+    .addColumn('case_id', 'varchar(100)', (c) => c.notNull())
+    .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('channel', 'varchar(64)', (c) => c.notNull())
+    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+    .addColumn('reason', 'varchar(32)')
+    .addColumn('confidence', 'double precision')
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('terms', 'text', (c) => c.notNull())
+    .addColumn('agent_answer', 'text')
+    .execute();
+  await db.schema.createIndex('analytics_questions_at').on('analytics_questions').column('at').execute();
+  await db.schema.createIndex('analytics_questions_conversation').on('analytics_questions').columns(['conversation_id', 'event_id']).execute();
+
+  await db.schema
+    .createTable('analytics_proactive')
+    .addColumn('message_id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('event_id', 'bigint', (c) => c.notNull())
+    .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('customer_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('channel', 'varchar(64)', (c) => c.notNull())
+    .addColumn('kind', 'varchar(32)', (c) => c.notNull())
+    .addColumn('queued_at', 'bigint', (c) => c.notNull())
+    .addColumn('answered_at', 'bigint')
+    .addColumn('opted_out_at', 'bigint')
+    .execute();
+  await db.schema.createIndex('analytics_proactive_queued').on('analytics_proactive').columns(['queued_at', 'channel']).execute();
+  await db.schema.createIndex('analytics_proactive_conversation').on('analytics_proactive').columns(['conversation_id', 'event_id']).execute();
+}
+
+export async function down(db: Db): Promise<void> {
+  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_volume', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
+}
