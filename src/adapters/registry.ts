@@ -4,10 +4,10 @@ import { telegramAdapter } from './telegram/index.js';
 import { webchatAdapter } from './webchat/index.js';
 import { wechatAdapter } from './wechat/index.js';
 import { emailAdapter } from './email/index.js';
-import { slackDesk } from './slack/index.js';
+import { slackCustomers, slackDesk } from './slack/index.js';
 
 /** The one list of channels: adding a channel is its folder plus one line here. */
-export const adapterFactories: readonly AdapterFactory[] = [webchatAdapter, telegramAdapter, wechatAdapter, emailAdapter];
+export const adapterFactories: readonly AdapterFactory[] = [webchatAdapter, telegramAdapter, wechatAdapter, emailAdapter, slackCustomers];
 
 /** Agent desks; the first enabled one takes escalations. */
 export const deskFactories: readonly DeskFactory[] = [slackDesk];

@@ -12,7 +12,18 @@ export interface SlackCall {
   at: number;
 }
 
-export type Failure = { status: 429; retryAfter: number } | { error: string };
+/** A 429 with Retry-After, a Slack error answer, or the connection dropped without an answer. */
+export type Failure = { status: 429; retryAfter: number } | { error: string } | { network: true };
+
+export interface FakeUser {
+  name: string;
+  real_name: string;
+  display_name: string;
+  /** Shown only when set (the app has users:read.email). */
+  email?: string;
+  /** The user's workspace (another one for a Slack Connect customer). */
+  team_id?: string;
+}
 
 export interface FakeSlack {
   /** Web API base URL, ending with '/'. */
@@ -22,7 +33,9 @@ export interface FakeSlack {
   ok(method: string): SlackCall[];
   /** The next call of `method` fails this way (queued: call several times for several failures). */
   failNext(method: string, f: Failure): void;
-  users: Map<string, { name: string; real_name: string; display_name: string }>;
+  users: Map<string, FakeUser>;
+  /** Workspaces team.info knows (id -> name); others answer team_not_found. */
+  teams: Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -32,7 +45,8 @@ const BOT = { user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'switchboard
 export async function startFakeSlack(): Promise<FakeSlack> {
   const calls: SlackCall[] = [];
   const failures = new Map<string, Failure[]>();
-  const users = new Map<string, { name: string; real_name: string; display_name: string }>();
+  const users = new Map<string, FakeUser>();
+  const teams = new Map<string, string>();
   const messages = new Set<string>();
   let seq = 0;
 
@@ -57,6 +71,11 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       res.end(JSON.stringify(json));
     };
     const f = failures.get(method)?.shift();
+    if (f && 'network' in f) {
+      calls.push({ method, body, status: 0, ok: false, at: Date.now() });
+      res.socket?.destroy();
+      return;
+    }
     if (f && 'status' in f) return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(f.retryAfter) });
     if (f) return send(200, { ok: false, error: f.error });
     switch (method) {
@@ -75,7 +94,13 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       case 'users.info': {
         const id = String(body.user);
         const u = users.get(id) ?? { name: id.toLowerCase(), real_name: `Agent ${id}`, display_name: '' };
-        return send(200, { ok: true, user: { id, name: u.name, real_name: u.real_name, profile: { display_name: u.display_name, real_name: u.real_name } } });
+        const profile = { display_name: u.display_name, real_name: u.real_name, ...(u.email ? { email: u.email } : {}) };
+        return send(200, { ok: true, user: { id, name: u.name, real_name: u.real_name, team_id: u.team_id ?? BOT.team_id, profile } });
+      }
+      case 'team.info': {
+        const id = String(body.team ?? BOT.team_id);
+        const name = teams.get(id);
+        return name ? send(200, { ok: true, team: { id, name, domain: name.toLowerCase() } }) : send(200, { ok: false, error: 'team_not_found' });
       }
       case 'conversations.info':
         return send(200, { ok: true, channel: { id: body.channel, name: 'support-cases', is_member: true } });
@@ -93,6 +118,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     ok: (method) => calls.filter((c) => c.method === method && c.ok),
     failNext: (method, f) => failures.set(method, [...(failures.get(method) ?? []), f]),
     users,
+    teams,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

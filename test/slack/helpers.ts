@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { LoopbackAdapter, type LoopbackOptions } from '../../src/adapters/loopback/index.js';
-import { slackDesk } from '../../src/adapters/slack/index.js';
+import { slackCustomers, slackDesk } from '../../src/adapters/slack/index.js';
 import { slackConfigSchema, type SlackConfigInput } from '../../src/adapters/slack/config.js';
 import type { BotDecision, Responder, ResponderTurn } from '../../src/core/responder.js';
 import type { Conversation } from '../../src/core/model.js';
@@ -85,7 +85,9 @@ export async function startSlackHub(
   const publicUrl = port ? `http://127.0.0.1:${port}` : undefined;
   const desk = slackDesk.create(cfg, { log, dataDir: dir, ...(publicUrl ? { publicUrl } : {}) });
   const lb = new LoopbackAdapter({ channel: 'webchat', ...opts.loopback });
-  const t = await startTestHub({ adapters: [lb, ...(opts.adapters ?? [])], responder: opts.responder ?? new HumanResponder(), desk,
+  // The customer side, from the same section (as the registry builds it), when `customers` is set.
+  const customers = cfg.customers ? [slackCustomers.create(cfg, { log, dataDir: dir })] : [];
+  const t = await startTestHub({ adapters: [lb, ...customers, ...(opts.adapters ?? [])], responder: opts.responder ?? new HumanResponder(), desk,
     configDir: dir,
     dialect: opts.dialect ?? 'sqlite',
     config: {

@@ -10,6 +10,9 @@ export const ACTIONS = {
 } as const;
 export type ActionKind = keyof typeof ACTIONS;
 
+/** Customer button action ids start with this (`sbc_<n>`; the desk's start with `sb_`, which this does not match). */
+export const CUSTOMER_ACTION_PREFIX = 'sbc_';
+
 export function actionKind(actionId: string): ActionKind | undefined {
   return (Object.keys(ACTIONS) as ActionKind[]).find((k) => ACTIONS[k] === actionId);
 }
@@ -167,4 +170,38 @@ export function slackToPlain(text: string): string {
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&')
     .trim();
+}
+
+/** Slack's limits on a button: its label (plain text) and its value. */
+const LABEL_MAX = 75;
+const VALUE_MAX = 2000;
+
+/** A button label escaped and within Slack's limit (counted on the escaped text). */
+function label(text: string): string {
+  for (let n = LABEL_MAX; ; n--) {
+    const e = esc(clip(text, n));
+    if (e.length <= LABEL_MAX || n <= 1) return e;
+  }
+}
+
+/**
+ * A customer reply with the bot's choices: the text as a section, the choices as buttons (`sbc_<n>`,
+ * the choice's value as the button's value; 25 to an actions block, Slack's limit). The text is
+ * plain (escaped, no mrkdwn), as every customer reply is.
+ */
+export function choiceBlocks(text: string, buttons: readonly { label: string; value: string }[]): object[] {
+  const blocks: object[] = [{ type: 'section', text: { type: 'plain_text', text: esc(text) || ' ', emoji: true } }];
+  for (let i = 0; i < buttons.length; i += 25) {
+    blocks.push({
+      type: 'actions',
+      block_id: `${CUSTOMER_ACTION_PREFIX}choices_${i / 25}`,
+      elements: buttons.slice(i, i + 25).map((b, j) => ({
+        type: 'button',
+        action_id: `${CUSTOMER_ACTION_PREFIX}${i + j}`,
+        text: { type: 'plain_text', text: label(b.label.trim() || b.value), emoji: true },
+        value: b.value.slice(0, VALUE_MAX),
+      })),
+    });
+  }
+  return blocks;
 }

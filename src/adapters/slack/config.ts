@@ -23,6 +23,28 @@ export const businessHoursSchema = z
   .refine((b) => b.close > b.open, { message: 'close must be later than open (overnight hours are not supported)', path: ['close'] });
 export type BusinessHours = z.infer<typeof businessHoursSchema>;
 
+const channelId = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel id (C… or G…), e.g. C0123456789');
+
+/**
+ * `channels.slack.customers`: Slack as a customer channel too (direct messages to the app, Slack
+ * Connect channels shared with customers), on the desk's own Slack app and transport.
+ */
+export const slackCustomersSchema = z
+  .object({
+    directMessages: z.boolean().default(false).describe('Direct messages to the app are customer messages (one conversation per person).'),
+    channels: z
+      .array(channelId)
+      .default([])
+      .describe('Shared (Slack Connect) customer channels by id; each top-level message starts a conversation answered in its thread.'),
+    ownTeamIds: z
+      .array(z.string().regex(/^[TE][A-Z0-9]{2,}$/, 'a Slack team id (T…) or enterprise id (E…)'))
+      .default([])
+      .describe("Our own workspace(s): their members are never customers in a shared channel; empty = the workspace the event was delivered to."),
+    lookupProfiles: z.boolean().default(true).describe("Ask users.info (name, email) and team.info (the customer's company) when the scopes allow."),
+  })
+  .strict();
+export type SlackCustomersConfig = z.infer<typeof slackCustomersSchema>;
+
 /** `channels.slack` in hub.yaml. */
 export const slackConfigSchema = z
   .object({
@@ -56,6 +78,7 @@ export const slackConfigSchema = z
       .default('learned.yaml'),
     deliveredReaction: z.string().min(1).default('white_check_mark'),
     failedReaction: z.string().min(1).default('x'),
+    customers: slackCustomersSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -73,6 +96,16 @@ export const slackConfigSchema = z
         message: 'required in socket mode (an app-level token xapp-… with the connections:write scope)',
       });
     }
+    const shared = c.customers?.channels ?? [];
+    if (shared.includes(c.caseChannel)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customers', 'channels', shared.indexOf(c.caseChannel)],
+        message: 'the case channel cannot be a customer channel too (customers would see the cases, and cases would become conversations)',
+      });
+    }
+    const dup = shared.find((id, i) => shared.indexOf(id) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['customers', 'channels', shared.lastIndexOf(dup)], message: `${dup} is listed twice` });
     if (c.mode === 'socket' && c.appToken && !c.appToken.startsWith('xapp-')) {
       ctx.addIssue({ code: 'custom', path: ['appToken'], message: 'must be an app-level token starting with xapp-' });
     }

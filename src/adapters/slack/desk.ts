@@ -1,30 +1,22 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { AdapterDeps } from '../define.js';
 import type { AgentDesk, DeskContext, DeskReminderJob } from '../../core/desk.js';
 import type { EventSubscriptions } from '../../core/events.js';
-import { HubError, errorMessage } from '../../core/errors.js';
-import { SlackApi, slackLogger } from './api.js';
+import { HubError } from '../../core/errors.js';
+import { SlackApi } from './api.js';
 import type { SlackConfig } from './config.js';
 import { CaseStore } from './case-store.js';
 import { SlackInbound } from './events.js';
 import { CaseJobs } from './jobs.js';
-import { DeferredAckSocketReceiver } from './socket-receiver.js';
+import { SlackTransport } from './transport.js';
 
-/** How far a signed request's timestamp may be from our clock, either way (Slack's own rule: 5 minutes). */
-const MAX_SKEW_SEC = 5 * 60;
-
-/** Seconds the `X-Slack-Request-Timestamp` is ahead of `nowMs` (negative: behind); undefined when absent or not a number (Bolt refuses those). */
-export function timestampSkewSec(header: string | string[] | undefined, nowMs: number): number | undefined {
-  if (typeof header !== 'string' || !/^\d{1,15}$/.test(header.trim())) return undefined;
-  return Number(header.trim()) - Math.floor(nowMs / 1000);
-}
+export { timestampSkewSec } from './transport.js';
 
 /**
  * The Slack agent desk: cases are threads in `caseChannel`, agents answer in the thread. Events
- * arrive through Bolt (HTTP on the hub's own server, signatures verified by Bolt's HTTPReceiver;
- * or Socket Mode); Slack posts are made by desk jobs on the durable desk queue.
+ * arrive through the app's one SlackTransport (Bolt: HTTP on the hub's own server, signatures
+ * verified by Bolt's HTTPReceiver; or Socket Mode), which hands the desk everything that is not the
+ * customer side's; Slack posts are made by desk jobs on the durable desk queue.
  */
 export class SlackDesk implements AgentDesk {
   readonly name = 'slack';
@@ -33,8 +25,7 @@ export class SlackDesk implements AgentDesk {
   private readonly log: Logger;
   private readonly publicUrl: string | undefined;
   private jobs: CaseJobs | undefined;
-  private receiver: HTTPReceiver | DeferredAckSocketReceiver | undefined;
-  private connected = false;
+  private transport: SlackTransport | undefined;
 
   constructor(
     readonly cfg: SlackConfig,
@@ -51,73 +42,18 @@ export class SlackDesk implements AgentDesk {
     const deps = { cfg: this.cfg, ctx, api: this.api, cases, log: this.log, publicUrl: this.publicUrl };
     this.jobs = new CaseJobs(deps);
     const inbound = new SlackInbound(deps);
-    const logger = slackLogger(this.log);
-    let receiver: HTTPReceiver | DeferredAckSocketReceiver;
-    if (this.cfg.mode === 'http') {
-      const http = new HTTPReceiver({
-        signingSecret: this.cfg.signingSecret ?? '',
-        endpoints: this.cfg.eventsPath,
-        // The HTTP answer waits for the listeners: Slack gets 200 only once the work is durable.
-        processBeforeResponse: true,
-        logger,
-        processEventErrorHandler: async ({ error, response }) => {
-          this.log.error(`slack event not processed (answering 500 so Slack retries): ${errorMessage(error)}`);
-          if (!response.headersSent) {
-            response.writeHead(500);
-            response.end();
-          }
-          return false;
-        },
-      });
-      ctx.http.route('POST', this.cfg.eventsPath, (req: IncomingMessage, res: ServerResponse) => {
-        // Bolt refuses only timestamps too far in the past; one too far ahead is refused here.
-        const skew = timestampSkewSec(req.headers['x-slack-request-timestamp'], Date.now());
-        if (skew !== undefined && Math.abs(skew) > MAX_SKEW_SEC) {
-          this.log.warn({ skewSec: skew }, `slack: request refused: its timestamp is ${Math.abs(skew)} s in the ${skew > 0 ? 'future' : 'past'} (more than ${MAX_SKEW_SEC / 60} minutes off)`);
-          res.writeHead(401);
-          res.end();
-          return;
-        }
-        return http.requestListener(req, res);
-      });
-      receiver = http;
-    } else {
-      receiver = new DeferredAckSocketReceiver({ appToken: this.cfg.appToken ?? '', log: this.log });
-    }
-    this.receiver = receiver;
-    const app = new App({
-      receiver: receiver as Receiver,
-      // No token check at start (mount makes no network calls); our own posts are recognised by bot_id.
-      authorize: async () => ({ botToken: this.cfg.botToken }),
-      ignoreSelf: false,
-      convoStore: false,
-      logger,
-      clientOptions: { slackApiUrl: this.cfg.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true },
-    });
-    app.error(async (err) => {
-      throw err;
-    });
-    app.event('message', async ({ event, context }) => {
-      if (context.retryNum) this.log.debug({ retryNum: context.retryNum, reason: context.retryReason }, 'slack: retried event');
-      await inbound.onMessage(event as unknown, context.retryNum);
-    });
-    app.action(/^sb_/, async ({ body, ack }) => {
-      await inbound.onAction(body as unknown);
-      await ack();
-    });
+    // The one transport of this app, shared with the customer side (channels.slack.customers).
+    this.transport = SlackTransport.of(ctx.http, this.cfg, this.log);
+    this.transport.setDesk({ onMessage: (ev, retryNum) => inbound.onMessage(ev, retryNum), onAction: (body) => inbound.onAction(body) });
   }
 
+  /** Socket Mode: the desk's lease holds the app's one connection, for the customer side too. */
   async connect(): Promise<void> {
-    if (this.cfg.mode !== 'socket' || !(this.receiver instanceof DeferredAckSocketReceiver)) return;
-    await this.receiver.start();
-    this.connected = true;
-    this.log.info('slack: Socket Mode connected');
+    await this.transport?.connect();
   }
 
   async disconnect(): Promise<void> {
-    if (!this.connected || !(this.receiver instanceof DeferredAckSocketReceiver)) return;
-    this.connected = false;
-    await this.receiver.stop().catch((err) => this.log.warn(`slack: Socket Mode disconnect: ${errorMessage(err)}`));
+    await this.transport?.disconnect();
   }
 
   subscribe(subs: EventSubscriptions): void {
