@@ -79,7 +79,7 @@ export async function listInbox(ctx: DeskContext, f: InboxFilter, me: string): P
       const [customer, identities, messages, events] = await Promise.all([
         storage.customers.get(c.customerId),
         storage.customers.identitiesOf(c.customerId),
-        storage.messages.ofConversation(c.id, q ? 200 : 1),
+        storage.messages.ofConversation(c.id, q ? 200 : 10),
         storage.events.ofConversation(c.id),
       ]);
       const name = customer?.displayName ?? identities.find((i) => i.displayName)?.displayName ?? identities[0]?.platformUserId ?? c.customerId.slice(0, 8);
@@ -87,7 +87,8 @@ export async function listInbox(ctx: DeskContext, f: InboxFilter, me: string): P
         const hay = [name, customer?.externalId ?? '', ...identities.flatMap((i) => [i.platformUserId, i.displayName ?? '']), ...messages.map((m) => m.text)];
         if (!hay.some((h) => h.toLowerCase().includes(q))) return undefined;
       }
-      const last = messages.at(-1);
+      // The customer's latest words tell an agent more than the hand-over notice after them.
+      const last = messages.filter((m) => m.author === 'customer').at(-1) ?? messages.at(-1);
       const esc = lastEscalation(events);
       return {
         id: c.id,
@@ -144,7 +145,8 @@ export async function conversationView(ctx: DeskContext, id: string, agentLocale
     own.map((m) => ({ author: m.author, text: m.text })),
     agentLocale,
   );
-  const suggestions = lastAsked ? ctx.suggest(lastAsked.text, customerLocale, 3) : [];
+  // An answer filled from an order lookup ({{status}}) is no reply an agent can send as it is.
+  const suggestions = lastAsked ? ctx.suggest(lastAsked.text, customerLocale, 8).filter((s) => !s.answer.includes('{{')).slice(0, 3) : [];
   const notes = events
     .filter((e) => e.type === 'note.added')
     .map((e) => {
