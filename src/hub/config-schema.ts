@@ -10,6 +10,7 @@ import { buildConfigSchema } from '../config/schema.js';
 import { botConfigSchema } from '../knowledge/config.js';
 import { llmConfigSchema } from '../knowledge/llm.js';
 import { webhooksConfigSchema } from '../webhooks/config.js';
+import { analyticsConfigSchema } from '../analytics/config.js';
 
 const botSchema = botConfigSchema.strict().describe('Knowledge bot: thresholds, human keywords, strikes, knowledge folder.');
 
@@ -21,6 +22,7 @@ export const hubConfigSchema = buildConfigSchema({
       .optional()
       .describe('OpenAI-compatible LLM (OpenAI, DeepSeek, Qwen/DashScope, Ollama, vLLM); absent = local engine only.'),
     webhooks: webhooksConfigSchema.default([]),
+    analytics: analyticsConfigSchema.default(analyticsConfigSchema.parse({})),
   },
   channels: channelConfigSchemas(),
 });
