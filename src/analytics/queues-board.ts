@@ -27,13 +27,24 @@ async function queueNames(redis: Redis, prefix: string): Promise<string[]> {
   return [...names];
 }
 
+/**
+ * bull-board's entry route is '/' under its prefix, which Fastify serves as both `/console/queues`
+ * and `/console/queues/` but reports to onRoute hooks only in part (the hub's 405 answers then
+ * collide with it). Serve the entry at `/console/queues` alone; the slash form redirects to it.
+ */
+class BoardAdapter extends FastifyAdapter {
+  override setEntryRoute(def: Parameters<FastifyAdapter['setEntryRoute']>[0]): FastifyAdapter {
+    return super.setEntryRoute({ ...def, route: ([] as string[]).concat(def.route).map((r) => (r === '/' ? '' : r)) });
+  }
+}
+
 export interface QueuesBoard {
   close(): Promise<void>;
 }
 
 export function mountQueuesBoard(app: FastifyInstance, d: { guard: Guard; redis: Redis; prefix: string; known: readonly string[] }): QueuesBoard {
   const queues = new Map<string, Queue>();
-  const serverAdapter = new FastifyAdapter();
+  const serverAdapter = new BoardAdapter();
   serverAdapter.setBasePath(QUEUES_PATH);
   // @bull-board/fastify 9.10.1 ships its own copy of @bull-board/api (we have 9.10.2): the same
   // adapter contract in two declarations, so TypeScript needs telling that they match.
@@ -59,6 +70,7 @@ export function mountQueuesBoard(app: FastifyInstance, d: { guard: Guard; redis:
         await refresh();
         return undefined;
       });
+      child.get(`${QUEUES_PATH}/`, async (_request, reply) => reply.redirect(QUEUES_PATH));
       await child.register(serverAdapter.registerPlugin(), { prefix: QUEUES_PATH });
     },
   );
