@@ -64,8 +64,8 @@ function bodyError(field: string, message: string): HubError {
   return new HubError('INPUT_INVALID', message, { context: { field } });
 }
 
-/** A stable hash of what a POST /api/messages asked (object keys sorted). */
-function hashRequest(body: unknown): string {
+/** A stable hash of what a request asked (object keys sorted): POST /api/messages, POST /api/events. */
+export function hashRequest(body: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
   return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');

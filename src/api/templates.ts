@@ -49,9 +49,14 @@ export class MessageTemplates {
 
   /** Reads `file` (none: no templates). Throws CONFIG_INVALID naming file, line and key for a bad text. */
   static load(file: string): MessageTemplates {
-    if (!existsSync(file)) return new MessageTemplates(file, new Map());
+    return MessageTemplates.parse(file, existsSync(file) ? readFileSync(file, 'utf8') : null);
+  }
+
+  /** The templates of `text`, read as `file` (null: no file, no templates); throws like `load`. */
+  static parse(file: string, text: string | null): MessageTemplates {
+    if (text === null) return new MessageTemplates(file, new Map());
     const lines = new LineCounter();
-    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
+    const doc = parseDocument(text, { lineCounter: lines });
     const lineOf = (path: string[]): number => {
       const node: unknown = doc.getIn(path, true);
       const start = isNode(node) ? node.range?.[0] : undefined;

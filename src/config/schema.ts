@@ -172,9 +172,15 @@ const escalationSchema = z
   .describe('Escalation policy and agent desk.');
 
 const workflowsSchema = z
-  .looseObject({
-    dir: z.string().default('config/workflows'),
-  });
+  .strictObject({
+    dir: z.string().default('config/workflows').describe('Folder of workflow files (docs/workflows.md); no folder: no workflows.'),
+    reloadDebounceMs: z.number().int().min(0).default(300).describe('Quiet time after a change in the workflows folder (or the message templates) before it is loaded again.'),
+    sendsPerSecond: z
+      .record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a channel name'), z.number().positive())
+      .default({})
+      .describe('Most workflow sends and asks per second per channel, across all workers (e.g. telegram: 25); a send over it waits in Redis for the next second. Unlisted channels: no limit.'),
+  })
+  .describe('Workflows: proactive reminders and alerts (docs/workflows.md).');
 
 /** Sections before the modules' ones. */
 const headSections = {

@@ -5,12 +5,13 @@
  * folder: no engine, and the events API knows no event type. A load error stops start-up naming
  * file, line and field. Workflows triggered by a conversation event subscribe to it (`workflows`).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
 import type { EventSubscriptions } from '../core/events.js';
 import type { ChangeDeps } from '../core/conversation/change.js';
 import { escalateConversation } from '../core/conversation/escalate.js';
@@ -55,17 +56,36 @@ export function workflowsDir(hub: WorkflowsHost): string {
 /**
  * The engine (undefined without a workflows folder), its API mounted when the hub serves HTTP, and
  * its turn handlers for the core's chain before the bot: the opt-out words, then answers to asks.
+ * Hot reload: a change in the folder (or in the named templates) is loaded again after a short
+ * quiet time; a version that loads takes effect for new runs (runs already started finish on
+ * theirs), one that does not is logged with file, line and field and the last good one stays.
  */
 export async function setupWorkflows(
   hub: WorkflowsHost,
-): Promise<{ engine: WorkflowEngine | undefined; turnHandlers: TurnHandler[]; start(): Promise<Worker[]>; close(): Promise<void> }> {
+): Promise<{ engine: WorkflowEngine | undefined; turnHandlers: TurnHandler[]; reload(): Promise<boolean>; start(): Promise<Worker[]>; close(): Promise<void> }> {
   const dir = workflowsDir(hub);
   let engine: WorkflowEngine | undefined;
   const turnHandlers: TurnHandler[] = [];
+  const templatesFile = join(hub.opts.configDir ?? 'config', 'templates', 'messages.yaml');
+  const log = hub.log.child({ module: 'workflows' });
+  const watchers: FSWatcher[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const reload = async (): Promise<boolean> => {
+    if (!engine) return false;
+    try {
+      const loaded = loadWorkflows(dir, { templatesFile });
+      await engine.reload(loaded);
+      log.info({ dir, workflows: loaded.workflows.length }, 'workflows reloaded: new runs start on this version, running runs finish on theirs');
+      return true;
+    } catch (err) {
+      log.error({ dir, error: errorMessage(err) }, 'workflows reload failed; keeping the last good version');
+      return false;
+    }
+  };
   if (existsSync(dir)) {
-    const loaded = loadWorkflows(dir, { templatesFile: join(hub.opts.configDir ?? 'config', 'templates', 'messages.yaml') });
+    const loaded = loadWorkflows(dir, { templatesFile });
     const cfg = hub.config;
-    engine = new WorkflowEngine({
+    const e = new WorkflowEngine({
       loaded,
       repo: new WorkflowRepo(hub.storage),
       storage: hub.storage,
@@ -73,23 +93,43 @@ export async function setupWorkflows(
       escalate: (conversationId, req) => escalateConversation(hub.changeDeps(), conversationId, req),
       redis: hub.redis,
       prefix: cfg.redis.prefix,
-      log: hub.log.child({ module: 'workflows' }),
+      log,
       lockMs: cfg.queues.lockMs,
       backoffMs: cfg.queues.backoffMs,
       sweepAfterMs: hub.opts.sweepAfterMs ?? 60_000,
+      sendsPerSecond: cfg.workflows.sendsPerSecond,
       now: () => hub.clock.now(),
     });
+    engine = e;
     hub.log.info({ dir, workflows: loaded.workflows.length }, 'workflows loaded');
-    subscribeConversationTriggers(hub.subs, engine);
-    turnHandlers.push(optOut({ storage: hub.storage, words: loaded.defaults.optOutWords, now: () => hub.clock.now() }));
-    // No workflow asks anything: no query per customer message for answers.
-    if (loaded.workflows.some((w) => [...w.stepsById.values()].some((s) => s.action === 'ask'))) turnHandlers.push(askAnswers(engine));
+    subscribeConversationTriggers(hub.subs, e);
+    turnHandlers.push(optOut({ storage: hub.storage, words: () => e.versions.loaded.defaults.optOutWords, now: () => hub.clock.now() }));
+    turnHandlers.push(askAnswers(e));
+    const changed = (name: string | Buffer | null) => {
+      if (name !== null && !/\.ya?ml$/i.test(String(name))) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = undefined;
+        void reload();
+      }, cfg.workflows.reloadDebounceMs);
+    };
+    for (const target of [dir, dirname(templatesFile)]) {
+      if (!existsSync(target)) continue;
+      const w = watch(target, (_event, name) => changed(name));
+      w.on('error', (err) => log.warn({ dir: target, error: errorMessage(err) }, 'workflows watcher error'));
+      watchers.push(w);
+    }
   }
   if (hub.role !== 'worker') hub.router.api((app) => mountWorkflowApi(app, { auth: hub.tokenAuth, engine }));
   return {
     engine,
     turnHandlers,
+    reload,
     start: async () => (engine && hub.role !== 'gateway' ? engine.start() : []),
-    close: async () => engine?.close(),
+    close: async () => {
+      if (timer) clearTimeout(timer);
+      for (const w of watchers) w.close();
+      await engine?.close();
+    },
   };
 }

@@ -20,7 +20,8 @@ import { afterQuietHours } from './zone.js';
 
 export type Outcome =
   | { kind: 'done'; result: Record<string, unknown> }
-  | { kind: 'later'; at: number }
+  /** `result`: kept on the step while it waits (a throttled send's reserved slot). */
+  | { kind: 'later'; at: number; result?: Record<string, unknown> }
   /** An ask sent: the step waits (`scheduled`) for an answer or its timeout at `timeoutAt`. */
   | { kind: 'asked'; result: Record<string, unknown>; timeoutAt: number }
   | { kind: 'failed'; error: string };
@@ -30,7 +31,8 @@ export interface StepContext {
   workflow: Workflow;
   run: RunRecord;
   event: WorkflowEventRecord;
-  customer: Customer;
+  /** undefined: a scheduled run (its steps are wait, if and webhook: the loader allows no other). */
+  customer: Customer | undefined;
   row: StepRecord;
   sends: Pick<FallbackSends, 'send'>;
   storage: Storage;
@@ -40,11 +42,17 @@ export interface StepContext {
   escalate(conversationId: string, req: EscalateRequest): Promise<unknown>;
   now: number;
   env: Readonly<Record<string, string | undefined>>;
+  /** The time a send on this channel may go (the per-channel rate limit; src/workflows/throttle.ts). */
+  throttle(channel: string | undefined): Promise<number>;
 }
 
 /** The customer's zone: the event's, else their own, else the workflow's. */
-export const zoneOf = (c: StepContext): string => c.event.timezone ?? c.customer.timezone ?? c.workflow.timezone;
-const localeOf = (c: StepContext): string => c.event.locale ?? c.customer.locale ?? 'en';
+export const zoneOf = (c: StepContext): string => c.event.timezone ?? c.customer?.timezone ?? c.workflow.timezone;
+const localeOf = (c: StepContext): string => c.event.locale ?? c.customer?.locale ?? 'en';
+
+/** A step context with the run's customer. */
+type ToCustomer = StepContext & { customer: Customer };
+const hasCustomer = (c: StepContext): c is ToCustomer => c.customer !== undefined;
 
 export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
   switch (step.action) {
@@ -53,14 +61,18 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
       if (Number.isNaN(due)) return { kind: 'failed', error: `wait ${step.id}: ${'until' in step ? step.until.field : ''} is no date` };
       return due > c.now ? { kind: 'later', at: due } : { kind: 'done', result: { until: new Date(due).toISOString() } };
     }
-    case 'send':
-      return (await skipOptedOut(step, c)) ?? send(step, c);
     case 'if': {
       const holds = evaluate(step.condition, c.event.data, {});
       return { kind: 'done', result: { branch: holds ? 'then' : 'else', condition: step.condition.source } };
     }
     case 'webhook':
       return webhook(step, c);
+  }
+  // The steps that talk to the customer (a scheduled run has none: its file could not name them).
+  if (!hasCustomer(c)) return { kind: 'failed', error: `${step.action} ${step.id}: this run has no customer (a scheduled run)` };
+  switch (step.action) {
+    case 'send':
+      return (await skipOptedOut(step, c)) ?? send(step, c);
     case 'ask':
       return ask(step, c);
     case 'escalate':
@@ -69,7 +81,7 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
 }
 
 /** The conversation a run talks in: the one its last send went to, else the customer's latest. */
-async function runConversation(c: StepContext): Promise<string | undefined> {
+async function runConversation(c: ToCustomer): Promise<string | undefined> {
   const steps = await c.steps();
   for (const s of [...steps].reverse()) {
     const sendId = s.status === 'done' ? s.result?.sendId : undefined;
@@ -82,7 +94,7 @@ async function runConversation(c: StepContext): Promise<string | undefined> {
 }
 
 /** Hands the run's conversation to the desk, once per (run, step): the escalation id is `wf:<runId>:<stepId>`. */
-async function escalate(step: EscalateStep, c: StepContext): Promise<Outcome> {
+async function escalate(step: EscalateStep, c: ToCustomer): Promise<Outcome> {
   const conversationId = await runConversation(c);
   if (!conversationId) return { kind: 'failed', error: `escalate ${step.id}: the customer has no conversation to hand over (send or ask something first)` };
   const escalationId = `wf:${c.run.id}:${step.id}`;
@@ -103,7 +115,7 @@ function channelsOf(step: SendStep | AskStep, customer: Customer): ChannelName[]
 }
 
 /** An ask sends its question like a send (once: the key), then waits; asked already (a redelivered job), it waits on. */
-async function ask(step: AskStep, c: StepContext): Promise<Outcome> {
+async function ask(step: AskStep, c: ToCustomer): Promise<Outcome> {
   if (c.row.status === 'scheduled' && typeof c.row.result?.sendId === 'string' && c.row.dueAt !== null) return { kind: 'asked', result: c.row.result, timeoutAt: c.row.dueAt };
   const skipped = await skipOptedOut(step, c);
   if (skipped) return skipped;
@@ -118,7 +130,7 @@ async function ask(step: AskStep, c: StepContext): Promise<Outcome> {
  * go to the same customer with the same kind, and a skipped ask escalates nothing. The row is final
  * then, so the engine's own mark of the outcome returned changes nothing and queues nothing after it.
  */
-async function skipOptedOut(step: SendStep | AskStep, c: StepContext): Promise<Outcome | undefined> {
+async function skipOptedOut(step: SendStep | AskStep, c: ToCustomer): Promise<Outcome | undefined> {
   if (step.urgent && c.workflow.kind === 'alert') return undefined;
   const at = optedOutAt(c.customer, c.workflow.kind);
   if (at === undefined) return undefined;
@@ -127,7 +139,7 @@ async function skipOptedOut(step: SendStep | AskStep, c: StepContext): Promise<O
   return { kind: 'done', result };
 }
 
-async function send(step: SendStep | AskStep, c: StepContext): Promise<Outcome> {
+async function send(step: SendStep | AskStep, c: ToCustomer): Promise<Outcome> {
   const zone = zoneOf(c);
   // A send due in quiet hours waits for their end (once: at the end it is not quiet any more).
   if (!step.urgent && c.row.dueAt === null) {
@@ -139,6 +151,12 @@ async function send(step: SendStep | AskStep, c: StepContext): Promise<Outcome> 
   const text = renderMessage(step.message, vars, locale, c.loaded.templates);
   if (text === undefined) return { kind: 'failed', error: `${step.action} ${step.id}: no text for locale ${locale}` };
   const channels = channelsOf(step, c.customer);
+  // The channel's rate limit: a slot reserved earlier is this step's (it waited for it); else reserve one.
+  const reserved = typeof c.row.result?.slotAt === 'number' && c.row.result.slotAt === c.row.dueAt;
+  if (!reserved) {
+    const at = await c.throttle(channels[0] ?? c.customer.preferredChannel ?? undefined);
+    if (at > c.now) return { kind: 'later', at, result: { slotAt: at } };
+  }
   try {
     const { send: s } = await c.sends.send({
       customerId: c.customer.id,
@@ -167,7 +185,7 @@ async function webhook(step: WebhookStep, c: StepContext): Promise<Outcome> {
     runId: c.run.id,
     step: step.id,
     event: { id: c.event.id, type: c.event.type, data: c.event.data, createdAt: new Date(c.event.createdAt).toISOString() },
-    customer: { id: c.customer.id, ...(c.customer.externalId ? { externalId: c.customer.externalId } : {}) },
+    customer: c.customer ? { id: c.customer.id, ...(c.customer.externalId ? { externalId: c.customer.externalId } : {}) } : null,
   });
   let res: Response;
   try {

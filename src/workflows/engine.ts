@@ -9,8 +9,8 @@
  * scheduler of its own queue `workflows-sweep` (every max(1 s, sweepAfterMs / 2)), so the step
  * queue holds step jobs only.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { hashRequest } from '../api/routes.js';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -21,23 +21,20 @@ import type { Storage } from '../core/storage/storage.js';
 import { eventCustomer } from './engine-customers.js';
 import { nextStep, stepJobId, timeoutJobId } from './engine-flow.js';
 import { runStep, type Outcome } from './engine-steps.js';
+import { WorkflowVersions } from './engine-versions.js';
+import { WorkflowSchedules } from './schedules.js';
+import { sweepSteps, type StepJob } from './engine-sweep.js';
+import { SendThrottle } from './throttle.js';
 import { checkEvent } from './event.js';
 import type { LoadedWorkflows } from './load.js';
 import type { NewRun, RunRecord, StepRecord, WorkflowEventRecord, WorkflowRepo } from './storage/repo.js';
 import { matchChoice } from './render.js';
-import type { AskStep, Step, Workflow } from './types.js';
+import type { Step, Workflow } from './types.js';
 
 export const WORKFLOWS_QUEUE = 'workflows';
 /** The sweep's queue, and its job scheduler's id. */
 export const WORKFLOWS_SWEEP_QUEUE = 'workflows-sweep';
 const SWEEP = 'sweep';
-
-interface StepJob {
-  runId: string;
-  stepId: string;
-  /** The job is an ask's timeout (`<runId>/<stepId>/timeout`), not the step. */
-  timeout?: true;
-}
 
 export interface EngineDeps {
   loaded: LoadedWorkflows;
@@ -58,6 +55,8 @@ export interface EngineDeps {
   now?: () => number;
   /** Where webhook steps find their signing secrets (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Most sends per second per channel (`workflows.sendsPerSecond`). */
+  sendsPerSecond?: Readonly<Record<string, number>>;
   /** How long an open step goes untouched (or overdue) without a job before the sweep queues it again (default 60 s). */
   sweepAfterMs?: number;
 }
@@ -69,30 +68,34 @@ export interface AcceptedEvent {
   duplicate: boolean;
 }
 
-/** A stable hash of a request (object keys sorted). */
-export function hashRequest(body: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
-}
-
 const invalid = (field: string, message: string): HubError => new HubError('INPUT_INVALID', message, { context: { field } });
 
 export class WorkflowEngine {
-  readonly workflows: ReadonlyMap<string, Workflow>;
-  /** Each workflow's version: a hash of its file as loaded. */
-  private readonly versions = new Map<string, string>();
+  /** What new runs start on (`reload` changes it) and what running runs finish on (their own version). */
+  readonly versions: WorkflowVersions;
   private queue: Queue | undefined;
   private sweepQueue: Queue | undefined;
+  private readonly schedules: WorkflowSchedules;
+  private readonly throttle: SendThrottle;
+  private started = false;
   private readonly now: () => number;
-  /** Every `ask` of the loaded workflows: a message matching none of their choices answers nothing. */
-  private readonly asks: readonly AskStep[];
 
   constructor(private readonly d: EngineDeps) {
-    this.workflows = new Map(d.loaded.workflows.map((w) => [w.name, w]));
-    this.asks = d.loaded.workflows.flatMap((w) => [...w.stepsById.values()].filter((s): s is AskStep => s.action === 'ask'));
-    for (const w of d.loaded.workflows) this.versions.set(w.name, createHash('sha256').update(readFileSync(w.file)).digest('hex').slice(0, 16));
+    this.versions = new WorkflowVersions(d.loaded, d.storage, d.log);
     this.now = d.now ?? (() => Date.now());
+    this.throttle = new SendThrottle(d.redis, d.prefix, d.sendsPerSecond ?? {});
+    this.schedules = new WorkflowSchedules({ redis: d.redis, prefix: d.prefix, log: d.log, tick: (name, key) => this.tick(name, key) });
+  }
+
+  /** The current workflows by name (what new runs start on). */
+  get workflows(): ReadonlyMap<string, Workflow> {
+    return new Map(this.versions.workflows().map((w) => [w.name, w]));
+  }
+
+  /** What the folder gives now (a hot reload): new runs start on it, running runs finish on their version, cron schedules follow. */
+  async reload(loaded: LoadedWorkflows): Promise<void> {
+    this.versions.use(loaded);
+    if (this.started) await this.schedules.sync(loaded.workflows);
   }
 
   get repo(): WorkflowRepo {
@@ -101,7 +104,7 @@ export class WorkflowEngine {
 
   /** The event types the files declare. */
   get eventTypes(): string[] {
-    return [...this.d.loaded.events.keys()].sort();
+    return [...this.versions.loaded.events.keys()].sort();
   }
 
   /**
@@ -111,7 +114,8 @@ export class WorkflowEngine {
   async accept(body: unknown, idempotencyKey: string | undefined): Promise<AcceptedEvent> {
     const type = body && typeof body === 'object' ? (body as { type?: unknown }).type : undefined;
     if (typeof type !== 'string') throw invalid('body.type', `type is required: one of ${this.eventTypes.join(', ') || '(no event types: add workflow files)'}`);
-    const decl = this.d.loaded.events.get(type);
+    const loaded = this.versions.loaded;
+    const decl = loaded.events.get(type);
     if (!decl) throw invalid('body.type', `unknown event type "${type}": the workflow files declare ${this.eventTypes.join(', ') || 'none'}`);
     const checked = checkEvent(body, type, decl.data);
     if ('problems' in checked) {
@@ -130,14 +134,16 @@ export class WorkflowEngine {
     };
     const correlationValue = valueOf(decl.correlationKey);
     if (correlationValue !== null && decl.cancels.length > 0) {
-      const names = this.d.loaded.workflows.filter((w) => w.trigger.kind === 'event' && decl.cancels.includes(w.trigger.event)).map((w) => w.name);
+      const names = loaded.workflows.filter((w) => w.trigger.kind === 'event' && decl.cancels.includes(w.trigger.event)).map((w) => w.name);
       await this.removeJobs(await this.d.repo.cancelRuns(names, correlationValue));
     }
-    const runs: NewRun[] = this.d.loaded.workflows.flatMap((w) => {
+    const runs: NewRun[] = [];
+    for (const w of loaded.workflows) {
       const first = w.steps[0];
-      if (w.trigger.kind !== 'event' || w.trigger.event !== type || !first) return [];
-      return [{ workflow: w.name, version: this.versions.get(w.name) ?? '', correlationValue: valueOf(w.correlationKey), firstStep: first.id }];
-    });
+      if (w.trigger.kind !== 'event' || w.trigger.event !== type || !first) continue;
+      const def = await this.versions.startable(w.name);
+      runs.push({ workflow: w.name, version: def?.version ?? '', correlationValue: valueOf(w.correlationKey), firstStep: first.id });
+    }
     const stored = await this.d.repo.insertEvent(
       { type, idempotencyKey: key, requestHash, customerId: customer.id, correlationValue, data: event.data, locale: event.customer.locale ?? null, timezone: event.customer.timezone ?? null },
       runs,
@@ -151,19 +157,28 @@ export class WorkflowEngine {
    * Starts one run of `workflow` from inside the hub (a conversation event, src/workflows/triggers.ts):
    * an internal event of `type` for the customer, keyed `key`, so the same trigger again starts nothing.
    */
-  async startRun(workflow: Workflow, e: { type: string; key: string; customerId: string; data: Record<string, string | number | boolean> }): Promise<AcceptedEvent | undefined> {
-    const first = workflow.steps[0];
+  async startRun(name: string, e: { type: string; key: string; customerId: string | null; data: Record<string, string | number | boolean> }): Promise<AcceptedEvent | undefined> {
     const earlier = await this.d.repo.eventByKey(e.key);
     if (earlier) return this.repeated(earlier, earlier.requestHash, e.key);
-    if (!first) return undefined;
+    const def = await this.versions.startable(name);
+    const workflow = def?.workflow;
+    const first = workflow?.steps[0];
+    if (!def || !workflow || !first) return undefined;
     const v = workflow.correlationKey === undefined ? undefined : e.data[workflow.correlationKey];
     const correlationValue = v === undefined ? null : String(v);
-    const run: NewRun = { workflow: workflow.name, version: this.versions.get(workflow.name) ?? '', correlationValue, firstStep: first.id };
+    const run: NewRun = { workflow: workflow.name, version: def.version, correlationValue, firstStep: first.id };
     const requestHash = hashRequest({ type: e.type, customerId: e.customerId, data: e.data });
     const stored = await this.d.repo.insertEvent({ type: e.type, idempotencyKey: e.key, requestHash, customerId: e.customerId, correlationValue, data: e.data, locale: null, timezone: null }, [run]);
     if (stored.duplicate) return this.repeated(stored.event, stored.event.requestHash, e.key);
     await this.enqueue(stored.runs.map((r) => ({ runId: r.id, stepId: first.id })));
     return stored;
+  }
+
+  /** A cron tick of `name` (src/workflows/schedules.ts): one run without a customer, once per tick. */
+  private async tick(name: string, key: string): Promise<void> {
+    const w = this.versions.currentOf(name)?.workflow;
+    if (w?.trigger.kind !== 'schedule') return void this.d.log.info({ workflow: name }, 'a cron tick of a workflow no longer on a schedule: nothing started');
+    await this.startRun(name, { type: 'schedule', key, customerId: null, data: {} });
   }
 
   /** A repeated key: the same request gets its event (its open steps queued again, should a job have been lost); another is a conflict. */
@@ -180,10 +195,10 @@ export class WorkflowEngine {
     const event = await this.d.repo.event(eventId);
     if (!event) return undefined;
     const runs = await Promise.all(
-      (await this.d.repo.runsOfEvent(eventId)).map(async (run) => ({
-        run,
-        steps: (await this.d.repo.stepsOf(run.id)).map((s) => ({ ...s, action: this.workflows.get(run.workflow)?.stepsById.get(s.stepId)?.action ?? 'unknown' })),
-      })),
+      (await this.d.repo.runsOfEvent(eventId)).map(async (run) => {
+        const def = await this.versions.of(run.workflow, run.version);
+        return { run, steps: (await this.d.repo.stepsOf(run.id)).map((s) => ({ ...s, action: def?.workflow.stepsById.get(s.stepId)?.action ?? 'unknown' })) };
+      }),
     );
     return { event, runs };
   }
@@ -210,35 +225,19 @@ export class WorkflowEngine {
     this.sweepQueue ??= new Queue(WORKFLOWS_SWEEP_QUEUE, { connection: this.d.redis, prefix: this.d.prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
     this.sweepQueue.on('error', () => undefined);
     await this.sweepQueue.upsertJobScheduler(SWEEP, { every: Math.max(1000, Math.floor(olderThanMs / 2)) }, { name: SWEEP });
-    return [worker, sweeper];
+    await this.versions.preload();
+    const ticker = await this.schedules.start(this.versions.loaded.workflows);
+    this.started = true;
+    return [worker, sweeper, ticker];
   }
 
-  /**
-   * Queues again the open steps whose job was lost (a crash between a commit and its enqueue):
-   * pending, or scheduled and overdue, for `olderThanMs`, with no job in Redis (or one failed for
-   * good: retried). A scheduled ask gets its timeout job back. The step row decides whether a step
-   * runs, so a job queued twice does nothing twice. Returns how many were queued.
-   */
-  async sweep(olderThanMs: number): Promise<number> {
-    const q = this.producer();
-    let queued = 0;
-    for (const s of await this.d.storage.workflowRuns.staleSteps(olderThanMs)) {
-      const ask = s.status === 'scheduled' && this.workflows.get(s.workflow)?.stepsById.get(s.stepId)?.action === 'ask';
-      const id = ask ? timeoutJobId(s.runId, s.stepId) : stepJobId(s.runId, s.stepId);
-      const job = await q.getJob(id);
-      if (job && (await job.getState()) === 'failed') await job.retry('failed');
-      else if (!job) {
-        const data: StepJob = ask ? { runId: s.runId, stepId: s.stepId, timeout: true } : { runId: s.runId, stepId: s.stepId };
-        await q.add(ask ? 'timeout' : 'step', data, { jobId: id, delay: Math.max(0, (s.dueAt ?? 0) - this.now()) });
-      } else continue;
-      queued++;
-    }
-    if (queued > 0) this.d.log.warn({ steps: queued }, 'workflow sweep: steps whose job was lost are queued again');
-    return queued;
+  /** Queues again the open steps whose job was lost (src/workflows/engine-sweep.ts). */
+  sweep(olderThanMs: number): Promise<number> {
+    return sweepSteps({ storage: this.d.storage, versions: this.versions, queue: this.producer(), log: this.d.log, now: this.now() }, olderThanMs);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.queue?.close(), this.sweepQueue?.close()]);
+    await Promise.all([this.queue?.close(), this.sweepQueue?.close(), this.schedules.close()]);
     this.queue = undefined;
     this.sweepQueue = undefined;
     await this.d.repo.close();
@@ -281,11 +280,11 @@ export class WorkflowEngine {
    */
   async answer(customerId: string, text: string, messageId: string): Promise<boolean> {
     // On every customer message: most match no choice at all, and need no lookup.
-    if (!this.asks.some((a) => matchChoice(a, text) !== undefined)) return false;
+    if (!this.versions.allAsks.some((a) => matchChoice(a, text) !== undefined)) return false;
     const steps = await this.d.storage.workflowRuns.customerSteps(customerId, this.now() - 3_600_000);
     if (steps.some((s) => s.status === 'done' && s.result?.messageId === messageId)) return true;
     for (const s of steps) {
-      const workflow = this.workflows.get(s.workflow);
+      const workflow = (await this.versions.of(s.workflow, s.version))?.workflow;
       const step = workflow?.stepsById.get(s.stepId);
       if (!workflow || step?.action !== 'ask' || s.status !== 'scheduled' || typeof s.result?.sendId !== 'string') continue;
       const answer = matchChoice(step, text);
@@ -302,7 +301,7 @@ export class WorkflowEngine {
   /** An ask's timeout: the step is done with answer `timeout` and its timeout branch runs, unless an answer came first. */
   private async timeout(runId: string, stepId: string): Promise<void> {
     const run = await this.d.repo.run(runId);
-    const workflow = run?.status === 'running' ? this.workflows.get(run.workflow) : undefined;
+    const workflow = run?.status === 'running' ? (await this.versions.of(run.workflow, run.version))?.workflow : undefined;
     const step = workflow?.stepsById.get(stepId);
     const row = await this.d.repo.step(runId, stepId);
     if (!workflow || step?.action !== 'ask' || row?.status !== 'scheduled' || typeof row.result?.sendId !== 'string') return;
@@ -327,19 +326,20 @@ export class WorkflowEngine {
     const { repo } = this.d;
     const run = await repo.run(runId);
     if (!run || run.status !== 'running') return;
-    const workflow = this.workflows.get(run.workflow);
+    const def = await this.versions.of(run.workflow, run.version);
+    const workflow = def?.workflow;
     const step = workflow?.stepsById.get(stepId);
-    if (!workflow || !step) return this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`);
+    if (!def || !workflow || !step) return this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`);
     let row = await repo.reach(runId, stepId);
     if (row.status === 'cancelled' || row.status === 'failed' || row.status === 'skipped') return;
     if (row.status !== 'done') {
-      const [event, customer] = await Promise.all([repo.event(run.eventId), this.d.storage.customers.get(run.customerId)]);
-      if (!event || !customer) return this.fail(runId, stepId, `the run's ${event ? 'customer' : 'event'} is gone`);
+      const [event, customer] = await Promise.all([repo.event(run.eventId), run.customerId === null ? undefined : this.d.storage.customers.get(run.customerId)]);
+      if (!event || (run.customerId !== null && !customer)) return this.fail(runId, stepId, `the run's ${event ? 'customer' : 'event'} is gone`);
       const now = this.now();
       let outcome: Outcome;
       try {
         outcome = await runStep(step, {
-          loaded: this.d.loaded,
+          loaded: def.loaded,
           workflow,
           run,
           event,
@@ -351,6 +351,7 @@ export class WorkflowEngine {
           escalate: (id, req) => this.d.escalate(id, req),
           now,
           env: this.d.env ?? process.env,
+          throttle: (channel) => this.throttle.reserve(channel, now),
         });
       } catch (err) {
         // The last attempt fails the run; before it, BullMQ retries with backoff.
@@ -366,7 +367,7 @@ export class WorkflowEngine {
         return;
       }
       if (outcome.kind === 'later') {
-        await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.at });
+        await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.at, ...(outcome.result ? { result: outcome.result } : {}) });
         if (!token) throw new HubError('INTERNAL', 'workflow step job without a lock token');
         // The wait lives in Redis (durable), not in a timer of this process.
         await job.moveToDelayed(Date.now() + (outcome.at - now), token);

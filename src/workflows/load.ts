@@ -5,8 +5,9 @@
  * event type some workflow starts on (with a correlation key to match on). Throws
  * `WorkflowLoadError` listing every problem with file, line and field.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { dataZodSchema, formatDataSchema } from './fields.js';
 import { BUILTIN_DEFAULTS, readDefaults, readWorkflowFile, type FileResult } from './schema.js';
@@ -36,6 +37,8 @@ export interface LoadedWorkflows {
   readonly defaults: WorkflowDefaults;
   /** The templates of config/templates/messages.yaml the sends may name. */
   readonly templates: TemplateCatalog;
+  /** What each workflow was compiled from (its version: `versionOf`). */
+  readonly sources: ReadonlyMap<string, WorkflowVersionSource>;
 }
 
 export function workflowFiles(dir: string): string[] {
@@ -50,38 +53,89 @@ export function workflowName(file: string): string {
   return basename(file, extname(file));
 }
 
+/** What one workflow version was compiled from: its file's text, the folder's `_defaults.yaml` and the named templates, as read. */
+export interface WorkflowVersionSource {
+  readonly workflow: string;
+  readonly file: string;
+  readonly source: string;
+  /** `_defaults.yaml`'s text (null: no such file). */
+  readonly defaults: string | null;
+  /** The named templates' text (null: no such file). */
+  readonly templates: string | null;
+}
+
+/** A version's id: a hash of everything it was compiled from (its file, the defaults, the templates). */
+export function versionOf(s: WorkflowVersionSource): string {
+  return createHash('sha256').update(JSON.stringify([s.source, s.defaults, s.templates])).digest('hex').slice(0, 16);
+}
+
+/** The folder's texts, read once: what `compileWorkflows` compiles. */
+interface FolderTexts {
+  readonly dir: string;
+  readonly defaultsFile: string;
+  readonly defaults: string | null;
+  readonly templatesFile: string;
+  readonly templates: string | null;
+  readonly files: readonly { readonly file: string; readonly text: string }[];
+}
+
+const readIfThere = (file: string): string | null => (existsSync(file) ? readFileSync(file, 'utf8') : null);
+
 export function loadWorkflows(dir: string = DEFAULT_WORKFLOWS_DIR, opts: LoadWorkflowsOptions = {}): LoadedWorkflows {
-  const problems: WorkflowProblem[] = [];
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new WorkflowLoadError([{ file: dir, line: 1, field: '(root)', message: 'the workflows folder does not exist (workflows.dir in hub.yaml, default config/workflows)' }]);
   }
   const templatesFile = opts.templatesFile ?? DEFAULT_MESSAGE_TEMPLATES;
-  const templates = readTemplateCatalog(templatesFile);
-  let defaults = BUILTIN_DEFAULTS;
   const defaultsFile = join(dir, DEFAULTS_FILE);
-  if (existsSync(defaultsFile)) {
-    const src = new WorkflowSource(defaultsFile, readFileSync(defaultsFile, 'utf8'));
-    defaults = readDefaults(src, opts.channels);
-    problems.push(...src.problems);
-  }
   const extra = (opts.extraFiles ?? []).map((f) => resolve(f));
   const files = [...workflowFiles(dir).filter((f) => !extra.some((e) => workflowName(e) === workflowName(f))), ...extra];
-  const results: FileResult[] = [];
-  const names = new Map<string, string>();
-  for (const file of files) {
-    const name = workflowName(file);
-    const src = new WorkflowSource(file, readFileSync(file, 'utf8'));
-    if (names.has(name)) src.problem([], `a second workflow named ${name} (also ${names.get(name) ?? ''}): rename one file`);
-    names.set(name, file);
-    results.push(readWorkflowFile(src, name, { templates, templatesFile, channels: opts.channels, defaults }));
+  return compileWorkflows(
+    { dir, defaultsFile, defaults: readIfThere(defaultsFile), templatesFile, templates: readIfThere(templatesFile), files: files.map((file) => ({ file, text: readFileSync(file, 'utf8') })) },
+    opts.channels,
+    true,
+  );
+}
+
+/**
+ * One workflow version from its stored source (a run started on a version the folder no longer
+ * has: it finishes on it). Checked within its file only: what it `cancels` was checked when it loaded.
+ */
+export function compileVersion(s: WorkflowVersionSource): LoadedWorkflows {
+  const dir = dirname(s.file);
+  return compileWorkflows(
+    { dir, defaultsFile: join(dir, DEFAULTS_FILE), defaults: s.defaults, templatesFile: DEFAULT_MESSAGE_TEMPLATES, templates: s.templates, files: [{ file: s.file, text: s.source }] },
+    undefined,
+    false,
+  );
+}
+
+function compileWorkflows(t: FolderTexts, channels: readonly string[] | undefined, crossCheck: boolean): LoadedWorkflows {
+  const problems: WorkflowProblem[] = [];
+  const templates = readTemplateCatalog(t.templatesFile, t.templates);
+  let defaults = BUILTIN_DEFAULTS;
+  if (t.defaults !== null) {
+    const src = new WorkflowSource(t.defaultsFile, t.defaults);
+    defaults = readDefaults(src, channels);
     problems.push(...src.problems);
   }
+  const results: FileResult[] = [];
+  const names = new Map<string, string>();
+  const sources = new Map<string, WorkflowVersionSource>();
+  for (const { file, text } of t.files) {
+    const name = workflowName(file);
+    const src = new WorkflowSource(file, text);
+    if (names.has(name)) src.problem([], `a second workflow named ${name} (also ${names.get(name) ?? ''}): rename one file`);
+    names.set(name, file);
+    results.push(readWorkflowFile(src, name, { templates, templatesFile: t.templatesFile, channels, defaults }));
+    problems.push(...src.problems);
+    sources.set(name, Object.freeze({ workflow: name, file, source: text, defaults: t.defaults, templates: t.templates }));
+  }
   const events = mergeDeclarations(results, problems);
-  checkCancels(results, events, problems);
+  if (crossCheck) checkCancels(results, events, problems);
   if (problems.length > 0) throw new WorkflowLoadError(problems);
   const workflows = results.map((r) => r.workflow).filter((w): w is Workflow => w !== undefined);
   const eventTypes = new Map([...events].map(([type, decl]) => [type, dataZodSchema(decl.data)] as const));
-  return Object.freeze({ workflows: Object.freeze(workflows), eventTypes, events, defaults, templates });
+  return Object.freeze({ workflows: Object.freeze(workflows), eventTypes, events, defaults, templates, sources });
 }
 
 function problemAt(decl: EventDeclaration, path: Path, message: string): WorkflowProblem {

@@ -49,16 +49,25 @@ export function optedOutAt(customer: Pick<Customer, 'consent'>, kind: WorkflowKi
   return typeof at === 'string' ? at : undefined;
 }
 
-/** The turn handler: before the workflows' ask answers and the bot. */
-export function optOut(d: { storage: Pick<Storage, 'customers'>; words: readonly string[]; now(): number }): TurnHandler {
-  const stop = new Set(d.words.map(normalizeWord).filter((w) => w !== ''));
+/** The turn handler: before the workflows' ask answers and the bot. `words` is read per message (a hot reload may change them). */
+export function optOut(d: { storage: Pick<Storage, 'customers'>; words: () => readonly string[]; now(): number }): TurnHandler {
+  let words: readonly string[] | undefined;
+  let stop = new Set<string>();
+  const stopWords = (): Set<string> => {
+    const now = d.words();
+    if (now !== words) {
+      words = now;
+      stop = new Set(now.map(normalizeWord).filter((w) => w !== ''));
+    }
+    return stop;
+  };
   const start = new Set(OPT_IN_WORDS.map(normalizeWord));
   return {
     name: 'workflow-opt-out',
     async handle(turn, next) {
       if (turn.msg.kind === 'button' || turn.msg.kind === 'command') return next();
       const word = normalizeWord(turn.msg.text);
-      const optingOut = stop.has(word);
+      const optingOut = stopWords().has(word);
       if (!optingOut && !(start.has(word) && WORKFLOW_KINDS.some((k) => optedOutAt(turn.customer, k) !== undefined))) return next();
       const record = { at: new Date(d.now()).toISOString(), word: turn.msg.text.trim(), channel: turn.msg.channel };
       await d.storage.customers.updateConsent(turn.customer.id, (consent) => {

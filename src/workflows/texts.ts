@@ -64,8 +64,8 @@ export interface CatalogTemplate {
 export type TemplateCatalog = ReadonlyMap<string, CatalogTemplate>;
 
 /** The templates of messages.yaml (no file: none), read and checked by the API's own loader. */
-export function readTemplateCatalog(file: string): TemplateCatalog {
-  return MessageTemplates.load(file).all();
+export function readTemplateCatalog(file: string, text?: string | null): TemplateCatalog {
+  return (text === undefined ? MessageTemplates.load(file) : MessageTemplates.parse(file, text)).all();
 }
 
 /**

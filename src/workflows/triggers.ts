@@ -29,18 +29,17 @@ export function triggerData(w: Workflow, payload: Readonly<Record<string, unknow
   return data;
 }
 
-/** Registers the `workflows` subscriber for every core event type a loaded workflow starts on (every process, at boot). */
+/**
+ * Registers the `workflows` subscriber for the three core event types (every process, at boot):
+ * each event starts the workflows loaded *then* that start on it, so a hot reload that adds or
+ * removes such a workflow needs no new subscription.
+ */
 export function subscribeConversationTriggers(subs: EventSubscriptions, engine: WorkflowEngine): void {
-  const byType = new Map<EventType, Workflow[]>();
-  for (const w of engine.workflows.values()) {
-    if (w.trigger.kind !== 'conversation') continue;
-    const type = CORE_EVENT[w.trigger.event];
-    byType.set(type, [...(byType.get(type) ?? []), w]);
-  }
-  for (const [type, workflows] of byType) {
+  for (const [trigger, type] of Object.entries(CORE_EVENT) as [ConversationEvent, EventType][]) {
     subs.on(WORKFLOWS_SUBSCRIBER, type, async (e: EventEnvelope<EventType>) => {
-      for (const w of workflows) {
-        await engine.startRun(w, { type: e.type, key: `conv:${e.id}:${w.name}`, customerId: e.customerId, data: triggerData(w, e.payload as Record<string, unknown>) });
+      for (const w of engine.workflows.values()) {
+        if (w.trigger.kind !== 'conversation' || w.trigger.event !== trigger) continue;
+        await engine.startRun(w.name, { type: e.type, key: `conv:${e.id}:${w.name}`, customerId: e.customerId, data: triggerData(w, e.payload as Record<string, unknown>) });
       }
     });
   }

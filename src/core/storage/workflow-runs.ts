@@ -19,7 +19,8 @@ export interface WorkflowEventTable {
   type: string;
   idempotency_key: string;
   request_hash: string;
-  customer_id: string;
+  /** null: a scheduled run's event (no customer). */
+  customer_id: string | null;
   correlation_value: string | null;
   data: string;
   locale: string | null;
@@ -31,7 +32,7 @@ export interface WorkflowRunTable {
   workflow: string;
   version: string;
   event_id: string;
-  customer_id: string;
+  customer_id: string | null;
   correlation_value: string | null;
   status: string;
   error: string | null;
@@ -48,7 +49,26 @@ export interface WorkflowStepTable {
   created_at: number;
   updated_at: number;
 }
+/** The source of a workflow version a run started on (`workflows:002_schedules`). */
+export interface WorkflowVersionTable {
+  version: string;
+  workflow: string;
+  file: string;
+  source: string;
+  defaults: string | null;
+  templates: string | null;
+  created_at: number;
+}
+export interface WorkflowVersionRecord {
+  version: string;
+  workflow: string;
+  file: string;
+  source: string;
+  defaults: string | null;
+  templates: string | null;
+}
 type Tables = Database & {
+  workflow_versions: WorkflowVersionTable;
   workflow_events: WorkflowEventTable;
   workflow_runs: WorkflowRunTable;
   workflow_steps: WorkflowStepTable;
@@ -59,7 +79,8 @@ export interface WorkflowEventRecord {
   type: string;
   idempotencyKey: string;
   requestHash: string;
-  customerId: string;
+  /** null: a scheduled run's event. */
+  customerId: string | null;
   correlationValue: string | null;
   data: Record<string, unknown>;
   locale: string | null;
@@ -72,7 +93,7 @@ export interface RunRecord {
   workflow: string;
   version: string;
   eventId: string;
-  customerId: string;
+  customerId: string | null;
   correlationValue: string | null;
   status: RunStatus;
   error: string | null;
@@ -210,6 +231,24 @@ export class WorkflowRunRepo {
     return { event, runs: stored, duplicate: false };
   }
 
+  /** Keeps a version's source (the first one stored under a version wins: the same version is the same source). */
+  async saveVersion(v: WorkflowVersionRecord): Promise<void> {
+    await this.db
+      .insertInto('workflow_versions')
+      .values({ ...v, created_at: this.now() })
+      .onConflict((oc) => oc.column('version').doNothing())
+      .execute();
+  }
+
+  async version(version: string): Promise<WorkflowVersionRecord | undefined> {
+    return this.db.selectFrom('workflow_versions').select(['version', 'workflow', 'file', 'source', 'defaults', 'templates']).where('version', '=', version).executeTakeFirst();
+  }
+
+  /** The workflow versions running runs started on. */
+  async runningVersions(): Promise<{ workflow: string; version: string }[]> {
+    return this.db.selectFrom('workflow_runs').select(['workflow', 'version']).distinct().where('status', '=', 'running').execute();
+  }
+
   async event(id: string): Promise<WorkflowEventRecord | undefined> {
     const r = await this.db.selectFrom('workflow_events').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? toEvent(r) : undefined;
@@ -240,17 +279,17 @@ export class WorkflowRunRepo {
    * A customer's steps an answer may be for, newest first: the waiting (`scheduled`) steps of their
    * running runs, and their steps done since `since` (an answer taken already, for a retried turn).
    */
-  async customerSteps(customerId: string, since: number): Promise<(StepRecord & { workflow: string })[]> {
+  async customerSteps(customerId: string, since: number): Promise<(StepRecord & { workflow: string; version: string })[]> {
     const rows = await this.db
       .selectFrom('workflow_steps as s')
       .innerJoin('workflow_runs as r', 'r.id', 's.run_id')
       .selectAll('s')
-      .select('r.workflow as workflow')
+      .select(['r.workflow as workflow', 'r.version as version'])
       .where('r.customer_id', '=', customerId)
       .where((eb) => eb.or([eb.and([eb('s.status', '=', 'scheduled'), eb('r.status', '=', 'running')]), eb.and([eb('s.status', '=', 'done'), eb('s.updated_at', '>=', since)])]))
       .orderBy('s.updated_at', 'desc')
       .execute();
-    return rows.map((r) => ({ ...toStep(r), workflow: r.workflow }));
+    return rows.map((r) => ({ ...toStep(r), workflow: r.workflow, version: r.version }));
   }
 
   async step(runId: string, stepId: string): Promise<StepRecord | undefined> {
@@ -329,20 +368,20 @@ export class WorkflowRunRepo {
    * The sweep's candidates: open steps of running runs not touched for `olderThanMs`, pending or
    * scheduled with a due time more than `olderThanMs` past, oldest first (at most `limit`).
    */
-  async staleSteps(olderThanMs: number, limit = 500): Promise<(StepRecord & { workflow: string })[]> {
+  async staleSteps(olderThanMs: number, limit = 500): Promise<(StepRecord & { workflow: string; version: string })[]> {
     const before = this.now() - olderThanMs;
     const rows = await this.db
       .selectFrom('workflow_steps as s')
       .innerJoin('workflow_runs as r', 'r.id', 's.run_id')
       .selectAll('s')
-      .select('r.workflow as workflow')
+      .select(['r.workflow as workflow', 'r.version as version'])
       .where('r.status', '=', 'running')
       .where('s.updated_at', '<', before)
       .where((eb) => eb.or([eb('s.status', '=', 'pending'), eb.and([eb('s.status', '=', 'scheduled'), eb('s.due_at', '<', before)])]))
       .orderBy('s.updated_at')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ ...toStep(r), workflow: r.workflow }));
+    return rows.map((r) => ({ ...toStep(r), workflow: r.workflow, version: r.version }));
   }
 
   /** The open (pending, scheduled) steps of running runs of an event: what to queue again after a lost enqueue. */

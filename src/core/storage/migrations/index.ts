@@ -7,6 +7,7 @@ import * as knowledge001 from './knowledge_001_pending_answers.js';
 import * as webhooks001 from './webhooks_001_deliveries.js';
 import * as workflows001 from './workflows_001_runs.js';
 import * as analytics001 from './analytics_001_read_models.js';
+import * as workflows002 from './workflows_002_schedules.js';
 
 export type { Dialect };
 
@@ -37,6 +38,6 @@ export const coreMigrations: MigrationSet = {
 export const storageMigrations: readonly MigrationSet[] = [
   { module: 'knowledge', migrations: { '001_pending_answers': knowledge001 } },
   { module: 'webhooks', migrations: { '001_deliveries': webhooks001 } },
-  { module: 'workflows', migrations: { '001_runs': workflows001 } },
+  { module: 'workflows', migrations: { '001_runs': workflows001, '002_schedules': workflows002 } },
   { module: 'analytics', migrations: { '001_read_models': analytics001 } },
 ];
