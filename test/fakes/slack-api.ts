@@ -36,6 +36,10 @@ export interface FakeSlack {
   users: Map<string, FakeUser>;
   /** Workspaces team.info knows (id -> name); others answer team_not_found. */
   teams: Map<string, string>;
+  /** Files files.info knows; their bytes are served at `url_private_download` to the bot token only. */
+  files: Map<string, { name: string; mimetype: string; content: Buffer }>;
+  /** The bot token the file downloads require. */
+  botToken: string;
   close(): Promise<void>;
 }
 
@@ -47,11 +51,22 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const failures = new Map<string, Failure[]>();
   const users = new Map<string, FakeUser>();
   const teams = new Map<string, string>();
+  const files = new Map<string, { name: string; mimetype: string; content: Buffer }>();
+  const BOT_TOKEN = 'xoxb-test';
+  let base = '';
   const messages = new Set<string>();
   let seq = 0;
 
   const server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const download = /^\/files-pri\/(F\w+)$/.exec(req.url ?? '');
+    if (req.method === 'GET' && download) {
+      const f = files.get(download[1] ?? '');
+      if (req.headers.authorization !== `Bearer ${BOT_TOKEN}`) res.writeHead(403).end('forbidden');
+      else if (!f) res.writeHead(404).end('not found');
+      else res.writeHead(200, { 'content-type': f.mimetype, 'content-length': String(f.content.length) }).end(f.content);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
@@ -97,6 +112,12 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         const profile = { display_name: u.display_name, real_name: u.real_name, ...(u.email ? { email: u.email } : {}) };
         return send(200, { ok: true, user: { id, name: u.name, real_name: u.real_name, team_id: u.team_id ?? BOT.team_id, profile } });
       }
+      case 'files.info': {
+        const id = String(body.file);
+        const f = files.get(id);
+        if (!f) return send(200, { ok: false, error: 'file_not_found' });
+        return send(200, { ok: true, file: { id, name: f.name, mimetype: f.mimetype, size: f.content.length, url_private_download: `${base}/files-pri/${id}` } });
+      }
       case 'team.info': {
         const id = String(body.team ?? BOT.team_id);
         const name = teams.get(id);
@@ -112,6 +133,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
+  base = `http://127.0.0.1:${port}`;
   return {
     apiUrl: `http://127.0.0.1:${port}/api/`,
     calls,
@@ -119,6 +141,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     failNext: (method, f) => failures.set(method, [...(failures.get(method) ?? []), f]),
     users,
     teams,
+    files,
+    botToken: BOT_TOKEN,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

@@ -9,6 +9,7 @@ import { choiceBlocks, esc } from './blocks.js';
 import type { SlackConfig } from './config.js';
 import { CHANNEL, isDirect, mapAction, mapMessage, threadTsOf, type MapEnv, type MapResult } from './mapper.js';
 import { SlackProfiles } from './profiles.js';
+import { slackFileFetcher } from './files.js';
 import { SlackTransport, type EventEnvelope } from './transport.js';
 
 /** Refusals that mean this chat cannot be written to any more: the app left or was removed, the chat is gone. */
@@ -64,6 +65,8 @@ export class SlackCustomers implements ChannelAdapter {
       return;
     }
     this.ctx = ctx;
+    // Customers' files open for agents through signed hub links (the bot token never leaves the hub).
+    ctx.serveAttachments?.(CHANNEL, slackFileFetcher(this.api, this.cfg, this.log));
     SlackTransport.of(ctx.http, this.cfg, this.log).setCustomers({
       owns: (channel, type) => (isDirect(channel, type) ? this.cfg.customers?.directMessages === true : this.shared.has(channel)),
       onMessage: (ev, envelope) => this.onMessage(ev, envelope),

@@ -4,6 +4,9 @@ import { CUSTOMER_ACTION_PREFIX, slackToPlain } from './blocks.js';
 
 export const CHANNEL = 'slack';
 
+/** Slack file ids (`F…`): the `fetchHandle` of a customer's file (fetched by files.ts for agents). */
+export const FILE_ID = /^F[A-Z0-9]{2,}$/;
+
 const fileSchema = z.looseObject({
   id: z.string().optional(),
   name: z.string().optional(),
@@ -258,6 +261,7 @@ function toAttachment(f: z.infer<typeof fileSchema>): AttachmentMeta {
     name: f.name ?? f.title ?? 'file',
     mimeType: f.mimetype ?? 'application/octet-stream',
     ...(f.size !== undefined ? { size: f.size } : {}),
+    ...(f.id && FILE_ID.test(f.id) ? { fetchHandle: f.id } : {}),
     ...(url ? { url } : {}),
   };
 }
