@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { slackConfigSchema } from '../../src/adapters/slack/config.js';
 import { mapAction, mapMessage, threadTsOf, type MapEnv } from '../../src/adapters/slack/mapper.js';
 import { choiceBlocks } from '../../src/adapters/slack/blocks.js';
+import { SlackTransport } from '../../src/adapters/slack/transport.js';
+import { Router } from '../../src/http/router.js';
+import { pino } from 'pino';
 
 const env: MapEnv = { sharedChannels: new Set(['CSHARED1']), ownTeams: new Set(), deliveredTeam: 'TOURS', now: 1_800_000_000_000 };
 const base = { enabled: true, botToken: 'xoxb-1', signingSecret: 's', caseChannel: 'CCASES' };
@@ -87,5 +90,21 @@ describe('slack customers: mapper', () => {
     assert.equal(blocks[2]?.elements?.[4]?.action_id, 'sbc_29');
     const first = blocks[1]?.elements?.[0]?.text.text ?? '';
     assert.ok(first.startsWith('&lt;!channel&gt;') && first.length <= 75, first);
+  });
+});
+
+describe('slack transport: one per app and hub', () => {
+  const log = pino({ level: 'silent' });
+  it('the desk and the customer side of one hub get the same transport (one route, one Socket Mode connection)', () => {
+    const http = new Router();
+    const cfg = slackConfigSchema.parse({ ...base, customers: { directMessages: true } });
+    const a = SlackTransport.of(http, cfg, log);
+    assert.equal(SlackTransport.of(http, { ...cfg }, log), a);
+    assert.equal(http.routes.filter((r) => r.path === cfg.eventsPath).length, 1, 'one Events API route');
+    assert.notEqual(SlackTransport.of(new Router(), cfg, log), a, 'another hub has its own');
+    const socket = slackConfigSchema.parse({ ...base, mode: 'socket', appToken: 'xapp-1-A', customers: { directMessages: true } });
+    const s1 = SlackTransport.of(http, socket, log);
+    assert.equal(SlackTransport.of(http, { ...socket }, log), s1);
+    assert.notEqual(SlackTransport.of(http, { ...socket, appToken: 'xapp-1-B' }, log), s1, 'another app token is another app');
   });
 });
