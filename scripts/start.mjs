@@ -4,8 +4,14 @@
 // - creates ./data (SQLite is migrated by the hub at start-up);
 // - finds Redis: REDIS_URL, else 127.0.0.1:6379 when something answers, else a private
 //   redis-server on a free port with its data in ./data/redis, stopped on exit; installs Debian's
-//   redis-server when missing and running as root with apt, else exits with how to install it.
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+//   redis-server when missing and running as root with apt, else exits with how to install it;
+// - serves the demo order API (scripts/demo-orders.mjs) on 127.0.0.1:8088 for the demo knowledge
+//   base's order lookup (DEMO_ORDERS=0 turns it off);
+// - when config/hub.yaml has no api.tokens (and SWITCHBOARD_CONFIG is unset), makes one admin token
+//   for the console once (kept in data/console-token, 0600) and runs the hub on data/hub.demo.yaml:
+//   config/hub.yaml plus that token's hash. Prints where to sign in.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +102,41 @@ chmodSync(join(root, 'data'), 0o700);
 
 const env = { ...process.env };
 const redis = await ensureRedis(env);
+
+// The demo order API (only the demo base calls it; a real deployment points orders.yaml elsewhere).
+let orders;
+if (env.DEMO_ORDERS !== '0') {
+  const { startDemoOrders, DEMO_ORDERS, DEMO_ORDERS_PORT } = await import('./demo-orders.mjs');
+  env.SHOP_API_TOKEN ||= 'demo-shop-token';
+  orders = await startDemoOrders({ token: env.SHOP_API_TOKEN });
+  if (orders) say(`demo order API on http://127.0.0.1:${DEMO_ORDERS_PORT} (order numbers ${Object.keys(DEMO_ORDERS).join(', ')}; any other number goes to a person)`);
+  else say(`port ${DEMO_ORDERS_PORT} is taken: the demo order API is not started`);
+}
+
+// A console sign-in for the demo: only when the operator has configured no API token yet.
+async function demoConsoleToken() {
+  if (env.SWITCHBOARD_CONFIG || !existsSync(join(root, 'config', 'hub.yaml'))) return undefined;
+  const { parseDocument } = await import('yaml');
+  const doc = parseDocument(readFileSync(join(root, 'config', 'hub.yaml'), 'utf8'));
+  const tokens = doc.getIn(['api', 'tokens']);
+  if (tokens && (tokens.items?.length ?? 0) > 0) return undefined;
+  const file = join(root, 'data', 'console-token');
+  let token = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (!token) {
+    token = `sb_${randomBytes(32).toString('base64url')}`;
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  }
+  doc.setIn(['api', 'tokens'], [{ name: 'demo-admin', roles: ['admin'], sha256: createHash('sha256').update(token).digest('hex') }]);
+  const demo = join(root, 'data', 'hub.demo.yaml');
+  writeFileSync(demo, `# Made by npm start from config/hub.yaml plus a demo console token (data/console-token). Do not edit.\n${doc.toString()}`, { mode: 0o600 });
+  env.SWITCHBOARD_CONFIG = demo;
+  return token;
+}
+const consoleToken = await demoConsoleToken();
+if (consoleToken) {
+  say(`console: http://localhost:${env.PORT ?? 3000}/console  sign in with the demo admin token ${consoleToken}`);
+  say('(kept in data/console-token; add your own tokens to config/hub.yaml with `npx switchboard token create NAME --role agent` and this demo token goes away)');
+}
 const hub = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), process.argv[2] ?? 'start'], {
   stdio: 'inherit',
   env,
@@ -105,5 +146,6 @@ process.on('SIGINT', () => forward('SIGINT'));
 process.on('SIGTERM', () => forward('SIGTERM'));
 hub.on('exit', (code) => {
   if (redis) redis.kill('SIGTERM');
+  orders?.close();
   process.exit(code ?? 0);
 });

@@ -39,7 +39,7 @@ export interface LiveDeps {
  * dots and silence. Keyed by the escalation, so a redelivered event or a further message sends none.
  */
 async function waitingNotice(d: LiveDeps, e: EventEnvelope<'message.received'>): Promise<void> {
-  if (!e.payload.toAgent) return;
+  if (!e.payload.toAgent || e.payload.noReply) return; // an auto-reply is never answered (loop protection)
   const { storage } = d.desk;
   const c = await storage.conversations.get(e.conversationId);
   if (!c || c.status !== 'waiting_agent' || c.assignee || !c.escalationId) return;

@@ -24,8 +24,12 @@ export type ProactiveKind = (typeof proactiveKinds)[number];
 
 /** Every event type and its payload. Adding an event: one line here, then emit it and subscribe. */
 const schemas = {
-  /** A customer message was stored; `toAgent` when it was relayed to a person instead of the bot. */
-  'message.received': z.object({ messageId: z.string(), channel: z.string(), toAgent: z.boolean() }),
+  /**
+   * A customer message was stored; `toAgent` when it was relayed to a person instead of the bot;
+   * `noReply` when the channel marked it as one never to answer (an auto-reply, a bounce): a desk
+   * must not answer it either (loop protection).
+   */
+  'message.received': z.object({ messageId: z.string(), channel: z.string(), toAgent: z.boolean(), noReply: z.boolean().optional() }),
   'bot.answered': z.object(botTurn),
   'bot.clarified': z.object(botTurn),
   'conversation.escalated': z.object({

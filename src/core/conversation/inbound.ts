@@ -52,7 +52,11 @@ export async function processInbound(deps: InboundDeps, msg: InboundMessage): Pr
       return {
         patch: plan.patch,
         events: [
-          { type: 'message.received', actor: 'customer', payload: { messageId: rec.message.id, channel: msg.channel, toAgent: plan.toAgent === true } },
+          {
+            type: 'message.received',
+            actor: 'customer',
+            payload: { messageId: rec.message.id, channel: msg.channel, toAgent: plan.toAgent === true, ...(msg.noReply !== undefined ? { noReply: true } : {}) },
+          },
           ...plan.events,
         ],
         replies: plan.replies.map((r) => ({ ...r, channel: msg.channel, ref: msg.ref, causedBy: rec.message.id })),
