@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface SlackCall {
   method: string;
@@ -40,6 +41,13 @@ export interface FakeSlack {
   files: Map<string, { name: string; mimetype: string; content: Buffer }>;
   /** The bot token the file downloads require. */
   botToken: string;
+  /** Socket Mode: connections the app holds right now, and how many it opened in all. */
+  sockets(): { open: number; opened: number };
+  /**
+   * Socket Mode: sends an envelope (`events_api` with an event callback body, or `interactive`) to
+   * the app's connection; resolves with whether the app acknowledged it within `ackWithinMs`.
+   */
+  socketEnvelope(type: 'events_api' | 'interactive', payload: Record<string, unknown>, ackWithinMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -58,6 +66,26 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   let seq = 0;
 
   const server = createServer((req, res) => void handle(req, res));
+  const wss = new WebSocketServer({ noServer: true });
+  const open = new Set<WebSocket>();
+  const acks = new Map<string, () => void>();
+  let opened = 0;
+  server.on('upgrade', (req, socket, head) => {
+    if (req.url !== '/socket') {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      opened++;
+      open.add(ws);
+      ws.on('close', () => open.delete(ws));
+      ws.on('message', (data) => {
+        const id = (JSON.parse(String(data)) as { envelope_id?: string }).envelope_id;
+        if (id) acks.get(id)?.();
+      });
+      ws.send(JSON.stringify({ type: 'hello', num_connections: open.size, connection_info: { app_id: 'A1' } }));
+    });
+  });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const download = /^\/files-pri\/(F\w+)$/.exec(req.url ?? '');
     if (req.method === 'GET' && download) {
@@ -94,6 +122,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     if (f && 'status' in f) return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(f.retryAfter) });
     if (f) return send(200, { ok: false, error: f.error });
     switch (method) {
+      case 'apps.connections.open':
+        return send(200, { ok: true, url: `${base.replace(/^http/, 'ws')}/socket` });
       case 'auth.test':
         return send(200, { ok: true, ...BOT });
       case 'chat.postMessage': {
@@ -143,8 +173,28 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     teams,
     files,
     botToken: BOT_TOKEN,
+    sockets: () => ({ open: open.size, opened }),
+    socketEnvelope: (type, payload, ackWithinMs = 5000) => {
+      const ws = [...open][0];
+      if (!ws) return Promise.reject(new Error('no Socket Mode connection'));
+      const id = `env-${++seq}`;
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          acks.delete(id);
+          resolve(false);
+        }, ackWithinMs);
+        acks.set(id, () => {
+          clearTimeout(timer);
+          acks.delete(id);
+          resolve(true);
+        });
+        ws.send(JSON.stringify({ envelope_id: id, type, payload, accepts_response_payload: false, retry_attempt: 0, retry_reason: '' }));
+      });
+    },
     close: () =>
       new Promise<void>((r) => {
+        for (const ws of open) ws.terminate();
+        wss.close();
         server.close(() => r());
         server.closeAllConnections();
       }),

@@ -28,11 +28,17 @@ export class DeferredAckSocketReceiver implements Receiver {
   readonly client: SocketClientLike;
 
   constructor(
-    opts: { appToken: string; log: Logger },
+    opts: { appToken: string; log: Logger; /** Web API base URL (apps.connections.open); Slack's own by default. */ apiUrl?: string },
     client?: SocketClientLike,
     private readonly log: Logger = opts.log,
   ) {
-    this.client = client ?? new SocketModeReceiver({ appToken: opts.appToken, logger: slackLogger(opts.log) }).client;
+    this.client =
+      client ??
+      new SocketModeReceiver({
+        appToken: opts.appToken,
+        logger: slackLogger(opts.log),
+        ...(opts.apiUrl ? { installerOptions: { clientOptions: { slackApiUrl: opts.apiUrl } } } : {}),
+      }).client;
     // Drop Bolt's immediate-ack listener (it never runs without init, but be explicit).
     this.client.removeAllListeners('slack_event');
     this.client.on('slack_event', (args) => void this.onEvent(args));

@@ -101,7 +101,7 @@ export class SlackTransport {
       });
       this.receiver = receiver;
     } else {
-      this.receiver = new DeferredAckSocketReceiver({ appToken: cfg.appToken ?? '', log });
+      this.receiver = new DeferredAckSocketReceiver({ appToken: cfg.appToken ?? '', log, apiUrl: cfg.apiUrl });
     }
     const app = new App({
       receiver: this.receiver as Receiver,
