@@ -13,8 +13,8 @@ export interface SlackCall {
   at: number;
 }
 
-/** A 429 with Retry-After, a Slack error answer, or the connection dropped without an answer. */
-export type Failure = { status: 429; retryAfter: number } | { error: string } | { network: true };
+/** A 429 with Retry-After, a Slack error answer, the connection dropped without an answer, or a normal answer after a delay. */
+export type Failure = { status: 429; retryAfter: number } | { error: string } | { network: true } | { delayMs: number };
 
 export interface FakeUser {
   name: string;
@@ -114,13 +114,14 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       res.end(JSON.stringify(json));
     };
     const f = failures.get(method)?.shift();
+    if (f && 'delayMs' in f) await new Promise((r) => setTimeout(r, f.delayMs));
     if (f && 'network' in f) {
       calls.push({ method, body, status: 0, ok: false, at: Date.now() });
       res.socket?.destroy();
       return;
     }
     if (f && 'status' in f) return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(f.retryAfter) });
-    if (f) return send(200, { ok: false, error: f.error });
+    if (f && 'error' in f) return send(200, { ok: false, error: f.error });
     switch (method) {
       case 'apps.connections.open':
         return send(200, { ok: true, url: `${base.replace(/^http/, 'ws')}/socket` });

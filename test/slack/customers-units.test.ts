@@ -6,6 +6,9 @@ import { choiceBlocks } from '../../src/adapters/slack/blocks.js';
 import { SlackTransport } from '../../src/adapters/slack/transport.js';
 import { Router } from '../../src/http/router.js';
 import { pino } from 'pino';
+import { WebClient } from '@slack/web-api';
+import { SlackProfiles } from '../../src/adapters/slack/profiles.js';
+import { startFakeSlack } from '../fakes/slack-api.js';
 
 const env: MapEnv = { sharedChannels: new Set(['CSHARED1']), ownTeams: new Set(), deliveredTeam: 'TOURS', now: 1_800_000_000_000 };
 const base = { enabled: true, botToken: 'xoxb-1', signingSecret: 's', caseChannel: 'CCASES' };
@@ -106,5 +109,34 @@ describe('slack transport: one per app and hub', () => {
     const s1 = SlackTransport.of(http, socket, log);
     assert.equal(SlackTransport.of(http, { ...socket }, log), s1);
     assert.notEqual(SlackTransport.of(http, { ...socket, appToken: 'xapp-1-B' }, log), s1, 'another app token is another app');
+  });
+});
+
+describe('slack customers: profile lookups', () => {
+  it('stay within their budget (Slack waits 3 s for the ack), cache what they got, and ask a refused method once', async () => {
+    const fake = await startFakeSlack();
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    try {
+      const client = new WebClient('xoxb-test', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } });
+      const profiles = new SlackProfiles(client, log, true, 300);
+      fake.users.set('UA', { name: 'a', real_name: 'Ann Lee', display_name: 'Ann', email: 'ann@acme.example', team_id: 'TACME' });
+      fake.teams.set('TACME', 'Acme Corp');
+      fake.failNext('users.info', { delayMs: 1500 });
+      const t0 = Date.now();
+      assert.deepEqual(await profiles.of('UA', 'TACME'), {}, 'nothing yet: users.info is slow');
+      assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+      assert.deepEqual(await profiles.of('UA', 'TACME'), { name: 'Ann', email: 'ann@acme.example', team: 'TACME', company: 'Acme Corp' });
+      const asked = fake.calls.length;
+      await profiles.of('UA', 'TACME');
+      assert.equal(fake.calls.length, asked, 'cached');
+      fake.failNext('team.info', { error: 'missing_scope' });
+      assert.equal((await profiles.of('UB', 'TBETA')).company, undefined);
+      await profiles.of('UC', 'TGAMMA');
+      assert.equal(fake.calls.filter((c) => c.method === 'team.info' && ['TBETA', 'TGAMMA'].includes(String(c.body.team))).length, 1, 'team.info not asked again');
+      assert.equal(lines.filter((l) => l.includes('add the scope team:read')).length, 1);
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -36,6 +36,19 @@ export class SlackProfiles {
   /** The profile of `user` (of `team`, when the event told); empty when lookups are off or failed. */
   async of(user: string, team: string | undefined): Promise<Profile> {
     if (!this.enabled) return {};
+    // One budget for the whole lookup (two rounds at most), so Slack's 3 s ack deadline holds.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Profile>((resolve) => {
+      timer = setTimeout(() => resolve(this.users.get(user) ?? {}), this.budgetMs);
+    });
+    try {
+      return await Promise.race([this.lookup(user, team), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async lookup(user: string, team: string | undefined): Promise<Profile> {
     const [p, company] = await Promise.all([this.user(user), team ? this.company(team) : Promise.resolve(undefined)]);
     const otherTeam = p.team && p.team !== team ? await this.company(p.team) : undefined;
     const c = company ?? otherTeam;
