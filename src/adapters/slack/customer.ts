@@ -86,18 +86,19 @@ export class SlackCustomers implements ChannelAdapter {
   /** Throws when the message could not be queued: Slack gets no 2xx / ack and delivers it again. */
   async onMessage(raw: unknown, envelope: EventEnvelope): Promise<void> {
     const r = mapMessage(raw, this.env(envelope));
-    if (!this.ignored(r) && r.ok) {
-      if (r.message.extra?.edited) this.log.info({ slackChannel: r.message.ref.chatId, id: r.message.platformMessageId }, 'slack: a customer edited a message: the edited text is handled as a new message (the original stays)');
-      if (r.message.kind === 'media' && !r.message.text) {
-        this.log.info({ slackChannel: r.message.ref.chatId, files: r.message.attachments.map((a) => a.name) }, 'slack: a file share without text: accepted with its file(s), which an agent sees as links');
-      }
-      await this.accept(await this.withProfile(r.message, r.author), envelope.retryNum);
+    if (!r.ok) return this.skip(r);
+    const where = { slackChannel: r.message.ref.chatId, id: r.message.platformMessageId };
+    if (r.message.extra?.edited) this.log.info(where, 'slack: a customer edited a message: the edited text is handled as a new message (the original stays)');
+    if (r.message.kind === 'media' && !r.message.text) {
+      this.log.info({ ...where, files: r.message.attachments.map((a) => a.name) }, 'slack: a file share without text: accepted with its file(s), which an agent sees as links');
     }
+    await this.accept(await this.withProfile(r.message, r.author), envelope.retryNum);
   }
 
   async onAction(raw: unknown): Promise<void> {
     const r = mapAction(raw, this.env({ teamId: teamOf(raw) }));
-    if (!this.ignored(r) && r.ok) await this.accept(await this.withProfile(r.message, r.author));
+    if (!r.ok) return this.skip(r);
+    await this.accept(await this.withProfile(r.message, r.author));
   }
 
   onLeft(channel: string): void {
@@ -109,12 +110,10 @@ export class SlackCustomers implements ChannelAdapter {
     } else this.log.info({ slackChannel: channel }, `slack: the app left channel ${channel}`);
   }
 
-  /** Logs why an event is no customer message; true when it was ignored. */
-  private ignored(r: MapResult): boolean {
-    if (r.ok) return false;
+  /** Logs why an event is no customer message (routine ones at debug level). */
+  private skip(r: Extract<MapResult, { ok: false }>): void {
     if (r.quiet) this.log.debug(`slack customers: ignored: ${r.reason}`);
     else this.log.info(`slack customers: ignored: ${r.reason}`);
-    return true;
   }
 
   /** Name, email and company from users.info / team.info, as far as the scopes allow. */
