@@ -57,10 +57,16 @@ async function waitingNotice(d: LiveDeps, e: EventEnvelope<'message.received'>):
 export function subscribeLive(subs: EventSubscriptions, d: LiveDeps): void {
   const publish = (e: { type: string; conversationId: string; at: number }) =>
     d.bus.publish(LIVE_TOPIC, JSON.stringify({ type: e.type, conversationId: e.conversationId, at: e.at }));
-  subs.on('console', 'message.received', async (e) => {
-    if (d.onlyDesk) await waitingNotice(d, e);
-    if (e.payload.toAgent) await publish(e);
-  });
+  // Only relayed messages: the bot's turns queue no job for the console.
+  subs.on(
+    'console',
+    'message.received',
+    async (e) => {
+      if (d.onlyDesk) await waitingNotice(d, e);
+      await publish(e);
+    },
+    { when: (p) => p.toAgent },
+  );
   for (const type of LIVE_TYPES) subs.on('console', type, publish);
 }
 

@@ -123,31 +123,53 @@ export type EventHandler<K extends EventType> = (event: EventEnvelope<K>) => Pro
  * event knows whom to queue it for.
  */
 export class EventSubscriptions {
-  private readonly byType = new Map<string, Map<string, (e: StoredEvent) => Promise<void>>>();
+  private readonly byType = new Map<string, Map<string, Subscription>>();
 
-  on<K extends EventType>(subscriber: string, type: K, handler: EventHandler<K>): this {
+  /**
+   * `opts.when`: which events of `type` the subscriber wants, decided on the payload when the event
+   * is written, so no job is queued for the others (a desk that only hears relayed messages costs
+   * nothing on the bot's turns).
+   */
+  on<K extends EventType>(subscriber: string, type: K, handler: EventHandler<K>, opts: { when?: (payload: EventPayload<K>) => boolean } = {}): this {
     if (!/^[a-z][a-z0-9_-]*$/.test(subscriber)) throw new HubError('INTERNAL', `subscriber name "${subscriber}" must be lower-case letters, digits, - or _`);
-    const subs = this.byType.get(type) ?? new Map<string, (e: StoredEvent) => Promise<void>>();
+    const subs = this.byType.get(type) ?? new Map<string, Subscription>();
     if (subs.has(subscriber)) throw new HubError('INTERNAL', `subscriber ${subscriber} already handles ${type}`);
-    subs.set(subscriber, (e) => handler(readEvent(type, e)));
+    const when = opts.when;
+    const schema: z.ZodType<EventPayload<K>> = eventCatalogue[type];
+    // A payload that does not parse is delivered: the handler's check then reports it.
+    const wants = when
+      ? (payload: unknown) => {
+          const p = schema.safeParse(payload);
+          return !p.success || when(p.data);
+        }
+      : undefined;
+    subs.set(subscriber, { run: (e) => handler(readEvent(type, e)), ...(wants ? { wants } : {}) });
     this.byType.set(type, subs);
     return this;
   }
 
-  /** Names of the subscribers of `type`, in registration order. */
-  subscribersOf(type: string): string[] {
-    return [...(this.byType.get(type)?.keys() ?? [])];
+  /** Names of the subscribers of `type` (that want this `payload`, when given), in registration order. */
+  subscribersOf(type: string, payload?: unknown): string[] {
+    const subs = [...(this.byType.get(type) ?? new Map<string, Subscription>())];
+    return subs.filter(([, s]) => payload === undefined || !s.wants || s.wants(payload)).map(([name]) => name);
   }
 
-  has(type: string): boolean {
-    return (this.byType.get(type)?.size ?? 0) > 0;
+  /** true when someone subscribes to `type` (and wants this `payload`, when given). */
+  has(type: string, payload?: unknown): boolean {
+    return payload === undefined ? (this.byType.get(type)?.size ?? 0) > 0 : this.subscribersOf(type, payload).length > 0;
   }
 
   /** Runs one subscriber's handler; false when it does not handle this type (nothing to do). */
   async deliver(subscriber: string, event: StoredEvent): Promise<boolean> {
-    const h = this.byType.get(event.type)?.get(subscriber);
-    if (!h) return false;
-    await h(event);
+    const s = this.byType.get(event.type)?.get(subscriber);
+    if (!s) return false;
+    await s.run(event);
     return true;
   }
+}
+
+interface Subscription {
+  run(e: StoredEvent): Promise<void>;
+  /** Absent: every event of the type. */
+  wants?(payload: unknown): boolean;
 }

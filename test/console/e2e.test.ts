@@ -83,7 +83,11 @@ describe('console in a real browser: the web chat hands over, the agent answers 
     await customer.locator('.sb-bubble', { hasText: 'A person will answer you here' }).waitFor();
     await customer.locator('.sb-typing').waitFor({ state: 'hidden' });
 
-    await item.click();
+    // The relayed message updates the list live too (the case shows the customer's latest words).
+    const latest = agent.locator('.case', { hasText: 'Is anyone there?' });
+    await latest.waitFor({ timeout: 10_000 });
+    assert.equal(await agent.locator('.case').count(), 1);
+    await latest.click();
     await agent.getByRole('heading', { name: '转接摘要' }).waitFor();
     await agent.locator('.msg', { hasText: 'Is anyone there?' }).waitFor();
     assert.equal(await agent.locator('.suggestions li').count(), 3, 'three suggested replies');

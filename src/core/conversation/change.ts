@@ -62,7 +62,7 @@ export async function changeConversation<E = undefined>(
       const replies: StoredMessage[] = [];
       for (const r of change.replies ?? []) replies.push(await tx.messages.insertOutbound({ ...r, conversationId: conv.id, customerId: conv.customerId }));
       const emitted = typeof change.events === 'function' ? change.events(replies) : change.events;
-      const events = await tx.events.append(conv.id, conv.customerId, emitted, (t) => deps.dispatcher.wanted(t));
+      const events = await tx.events.append(conv.id, conv.customerId, emitted, (t, p) => deps.dispatcher.wanted(t, p));
       const effect = change.effect ? await change.effect(tx, conv) : undefined;
       return { replies, events, effect };
     });

@@ -139,7 +139,7 @@ export async function storeProactive(
     conv.id,
     s.customerId,
     [{ type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: s.kind, key: s.key, channel: row.channel } }],
-    (t) => d.dispatcher.wanted(t),
+    (t, p) => d.dispatcher.wanted(t, p),
   );
   return { row, events, conversation: conv };
 }

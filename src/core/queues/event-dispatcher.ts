@@ -18,9 +18,9 @@ export class EventDispatcher {
     private readonly log: Logger,
   ) {}
 
-  /** true when someone subscribes to `type` (else the event is written as already dispatched). */
-  wanted(type: string): boolean {
-    return this.subs.has(type);
+  /** true when someone subscribes to `type` and wants this `payload` (else the event is written as already dispatched). */
+  wanted(type: string, payload?: unknown): boolean {
+    return this.subs.has(type, payload);
   }
 
   /** After commit: queue the events' subscriber jobs, then mark them dispatched. */
@@ -28,7 +28,7 @@ export class EventDispatcher {
     const pending = events.filter((e) => e.dispatchedAt === null);
     if (pending.length === 0) return;
     const jobs: EventJob[] = [];
-    for (const e of pending) for (const subscriber of this.subs.subscribersOf(e.type)) jobs.push({ subscriber, eventId: e.id });
+    for (const e of pending) for (const subscriber of this.subs.subscribersOf(e.type, e.payload)) jobs.push({ subscriber, eventId: e.id });
     await this.queues.addEventJobs(jobs);
     await this.storage.events.markDispatched(pending.map((e) => e.id));
   }

@@ -31,10 +31,10 @@ export class EventRepo {
 
   /**
    * Appends events in the caller's transaction, in order, and returns those that need dispatching
-   * (`wanted(type)`: someone subscribes). The others are written already dispatched, together in
+   * (`wanted(type, payload)`: someone subscribes to it). The others are written already dispatched, together in
    * one statement (most events of a busy hub: the pipeline pays little for history nobody watches).
    */
-  async append(conversationId: string, customerId: string, events: readonly NewEvent[], wanted: (type: string) => boolean): Promise<StoredEvent[]> {
+  async append(conversationId: string, customerId: string, events: readonly NewEvent[], wanted: (type: string, payload: unknown) => boolean): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
     let quiet: Insertable<ConversationEventTable>[] = [];
     const flush = async () => {
@@ -50,7 +50,7 @@ export class EventRepo {
         actor: e.actor,
         payload: JSON.stringify(e.payload),
         created_at: at,
-        dispatched_at: wanted(e.type) ? null : at,
+        dispatched_at: wanted(e.type, e.payload) ? null : at,
       };
       if (row.dispatched_at !== null) {
         quiet.push(row);
