@@ -30,6 +30,10 @@ describe('the console as the only desk', () => {
     await lb.receive('w1', 'help me'); // the default bot hands everything over
     const conv = await until(async () => ((await conversationOf(t, 'w1')).status === 'waiting_agent' ? conversationOf(t, 'w1') : undefined));
     await until(() => lb.sentTo('w1').length === 1 || undefined);
+    // The bot's turn queued no job for the console (it hears only relayed messages): written dispatched.
+    const first = (await t.hub.storage.events.ofConversation(conv.id)).find((e) => e.type === 'message.received');
+    assert.ok(first);
+    assert.equal(first.dispatchedAt, first.at);
     const auto = await lb.receive('w1', 'Out of office', { noReply: 'auto-reply (Auto-Submitted)' });
     const autoRow = await until(async () => {
       const r = await t.hub.storage.messages.byKey(`loopback:${auto.platformMessageId}`);
