@@ -14,6 +14,7 @@ import { caseBlocks, caseText, esc, mention, reasonText, slackLink, type CaseVie
 import { isOpen, opensAt } from './business-hours.js';
 import { parseRemindKey, scheduleRemind, slackOrigin } from './keys.js';
 import { saveAnswer } from './learned.js';
+import { subscribeElsewhere } from './elsewhere.js';
 
 export interface JobDeps {
   cfg: SlackConfig;
@@ -60,6 +61,7 @@ export class CaseJobs {
         if (e.payload.author === 'agent') await this.delivery(e.conversationId, e.payload.messageId, 'failed', e.payload.error);
       })
       .on(name, 'csat.given', (e) => this.csat(e.conversationId, e.payload.score, e.payload.messageId));
+    subscribeElsewhere(subs, { jobs: this, cases: this.d.cases, storage: this.d.ctx.storage });
   }
 
   private async open(conversationId: string): Promise<void> {
