@@ -1,10 +1,13 @@
 // Reminders benchmark: N reminders all due at once through the real workflow engine (BullMQ on
 // Redis, SQLite, a loopback channel), one customer each.
 //   npm run bench -- reminders [--n 100000] [--batch 500]
-// A temp workflow with one `send` step and no wait; the events go in through the engine's own
-// `accept` (not HTTP), `batch` at a time. Measured: from the first event until all N reminders are
-// sent (deliverSeconds, perSec), the process RSS sampled every 500 ms (max), and raw BullMQ
-// (add + process N trivial jobs on the same Redis) for the ratio. Last line: JSON.
+// A temp workflow: `wait: { until: dueAt }` then one `send`. Phase 1 schedules: N events, all with
+// the same dueAt a day ahead, go in through the engine's own `accept` (not HTTP), `batch` at a time
+// (acceptPerSec: creating N customers, events, runs and delayed jobs). Phase 2 makes them due at
+// once: the hub's clock moves past dueAt and BullMQ promotes every delayed step job (as Redis would
+// at dueAt); measured from then until all N reminders are sent (deliverSeconds, perSec). The RSS is
+// sampled every 500 ms (rssMbMax; rssMbAfter once delivered and collected), and raw BullMQ (add +
+// process N trivial jobs on the same Redis) gives the ratio. Last line: JSON.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,8 @@ import { pino } from 'pino';
 import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
+import { WORKFLOWS_QUEUE } from '../src/workflows/engine.js';
+import { Queue } from 'bullmq';
 import { cleanRedis } from '../test/helpers/hub.js';
 import { rawBullmqPerSec } from './lib/raw-bullmq.js';
 
@@ -39,8 +44,10 @@ writeFileSync(
   `kind: reminder
 trigger:
   event: reminder.due
-  data: { reminderId: string }
+  data: { reminderId: string, dueAt: datetime }
 steps:
+  - id: due
+    wait: { until: dueAt }
   - id: remind
     send: { text: { en: "Your reminder {{reminderId}} is due", zh: "您的提醒 {{reminderId}} 到期了" } }
 `,
@@ -58,35 +65,62 @@ const config = hubConfigSchema.parse({
   queues: { outboundConcurrency: 64 },
   server: { port: 0 },
 });
-const hub = await Hub.start({ config, adapters: [lb], configDir, log: pino({ level: 'silent' }) });
+// The hub's clock: real time until phase 2 moves it past dueAt.
+let offset = 0;
+const clock = { now: () => Date.now() + offset };
+const hub = await Hub.start({ config, adapters: [lb], configDir, clock, log: pino({ level: 'silent' }) });
 const engine = hub.workflows.engine;
 if (!engine) throw new Error('the workflow engine did not load');
 
-// ---- phase 1: N reminders due at once, first event -> all sent
-let deliverSeconds = 0;
+// ---- phase 1: N reminders scheduled for one moment a day ahead
+const dueAt = Date.now() + 86_400_000;
+let acceptPerSec = 0;
 {
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) {
     const batch: Promise<unknown>[] = [];
     for (let j = i; j < Math.min(N, i + BATCH); j++) {
-      batch.push(engine.accept({ type: 'reminder.due', customer: { identities: [{ channel: lb.channel, id: `c${j}` }], locale: 'en' }, data: { reminderId: `r${j}` } }, `bench-r${j}`));
+      const data = { reminderId: `r${j}`, dueAt: new Date(dueAt).toISOString() };
+      batch.push(engine.accept({ type: 'reminder.due', customer: { identities: [{ channel: lb.channel, id: `c${j}` }], locale: 'en' }, data }, `bench-r${j}`));
     }
     await Promise.all(batch);
   }
-  const acceptedSecs = (performance.now() - t0) / 1000;
-  console.log(`phase 1: ${N} events accepted in ${acceptedSecs.toFixed(2)} s -> ${(N / acceptedSecs).toFixed(0)} events/s`);
+  const queue = new Queue(WORKFLOWS_QUEUE, { connection: { url: values.redis }, prefix });
+  // Every run's wait is a delayed job by now (its first step ran).
+  for (;;) {
+    const c = await queue.getJobCounts('wait', 'active', 'delayed');
+    if ((c.wait ?? 0) + (c.active ?? 0) === 0 && (c.delayed ?? 0) >= N) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  acceptPerSec = N / ((performance.now() - t0) / 1000);
+  console.log(`phase 1: ${N} reminders scheduled (accepted, waiting in Redis) -> ${acceptPerSec.toFixed(0)} events/s`);
+  await queue.close();
+}
+
+// ---- phase 2: all due at once -> all sent
+let deliverSeconds = 0;
+let rssAfter = 0;
+{
+  const queue = new Queue(WORKFLOWS_QUEUE, { connection: { url: values.redis }, prefix });
+  offset = dueAt - Date.now() + 1000;
+  const t0 = performance.now();
+  await queue.promoteJobs({ count: N });
   await lb.waitForSent(N, 3_600_000);
   deliverSeconds = (performance.now() - t0) / 1000;
+  await queue.close();
   if (lb.sent.length !== N) throw new Error(`expected ${N} reminders, got ${lb.sent.length}`);
-  console.log(`phase 1: ${N} reminders sent in ${deliverSeconds.toFixed(2)} s -> ${(N / deliverSeconds).toFixed(0)} reminders/s`);
+  console.log(`phase 2: ${N} reminders due at once, all sent in ${deliverSeconds.toFixed(2)} s -> ${(N / deliverSeconds).toFixed(0)} reminders/s`);
+  lb.sent.length = 0;
+  (globalThis as { gc?: () => void }).gc?.();
+  rssAfter = process.memoryUsage().rss / 1048576;
 }
 sampleRss();
 clearInterval(sampler);
 await hub.stop();
 
-// ---- phase 2: raw BullMQ on the same Redis
+// ---- phase 3: raw BullMQ on the same Redis
 const rawPerSec = await rawBullmqPerSec(values.redis, prefix, N, (i) => ({ i }));
-console.log(`phase 2: raw BullMQ ${N} jobs -> ${rawPerSec.toFixed(0)} jobs/s`);
+console.log(`phase 3: raw BullMQ ${N} jobs -> ${rawPerSec.toFixed(0)} jobs/s`);
 
 await cleanRedis(prefix, values.redis);
 rmSync(dir, { recursive: true, force: true });
@@ -99,6 +133,8 @@ console.log(
     deliverSeconds: Number(deliverSeconds.toFixed(2)),
     perSec: Math.round(perSec),
     rssMbMax: Math.round(rssMax),
+    rssMbAfter: Math.round(rssAfter),
+    acceptPerSec: Math.round(acceptPerSec),
     bullmqRawPerSec: Math.round(rawPerSec),
     ratio: Number((perSec / rawPerSec).toFixed(3)),
   }),

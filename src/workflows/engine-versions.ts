@@ -24,7 +24,8 @@ export class WorkflowVersions {
   private current!: LoadedWorkflows;
   private byName = new Map<string, Definition>();
   private readonly known = new Map<string, Definition>();
-  private readonly saved = new Set<string>();
+  /** Versions whose source is stored (or being stored). */
+  private readonly saved = new Map<string, Promise<void>>();
   private asks: readonly AskStep[] = [];
 
   constructor(
@@ -71,10 +72,15 @@ export class WorkflowVersions {
   /** The current version of `name`, its source stored (once per version) so a run started on it can finish on it anywhere. */
   async startable(name: string): Promise<Definition | undefined> {
     const def = this.byName.get(name);
-    if (!def || this.saved.has(def.version)) return def;
-    const source = def.loaded.sources.get(name);
-    if (source) await this.storage.workflowRuns.saveVersion({ version: def.version, ...source });
-    this.saved.add(def.version);
+    if (!def) return undefined;
+    let saving = this.saved.get(def.version);
+    if (!saving) {
+      const source = def.loaded.sources.get(name);
+      saving = source ? this.storage.workflowRuns.saveVersion({ version: def.version, ...source }) : Promise.resolve();
+      this.saved.set(def.version, saving);
+      saving.catch(() => this.saved.delete(def.version));
+    }
+    await saving;
     return def;
   }
 

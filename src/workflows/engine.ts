@@ -1,14 +1,13 @@
 /**
  * The workflow engine: an event (POST /api/events) starts one run per workflow it triggers and
- * cancels the running runs of the event types it `cancels` with the same correlation value. Each
- * step runs as a job of this module's BullMQ queue `workflows` (job id `<runId>/<stepId>`); waits
- * and sends held back by quiet hours are the same job delayed in Redis, never a process timer.
- * The step's row (unique per run and step) is the truth: a step marked done is never run again,
- * and a send carries the key `wf:<runId>:<stepId>`, so a redelivered job sends nothing twice.
- * A job lost between a commit and its enqueue (a crash) is queued again by the sweep, a job
- * scheduler of its own queue `workflows-sweep` (every max(1 s, sweepAfterMs / 2)), so the step
- * queue holds step jobs only.
- */
+ * cancels the running runs of the event types it `cancels` with the same correlation value. Steps
+ * run as jobs of this module's BullMQ queue `workflows` (job id `<runId>/<stepId>`; a job runs the
+ * steps after its own that are due in the same job); waits and sends held back (quiet hours, rate
+ * limits) are delayed jobs in Redis, never a process timer. The step's row (unique per run and
+ * step) is the truth: a step marked done is never run again, and a send carries the key
+ * `wf:<runId>:<stepId>`, so a redelivered job sends nothing twice. A job lost between a commit
+ * and its enqueue (a crash) is queued again by the sweep (src/workflows/engine-sweep.ts), a job
+ * scheduler of its own queue `workflows-sweep` (every max(1 s, sweepAfterMs / 2)). */
 import { randomUUID } from 'node:crypto';
 import { hashRequest } from '../api/routes.js';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
@@ -22,6 +21,7 @@ import { eventCustomer } from './engine-customers.js';
 import { nextStep, stepJobId, timeoutJobId } from './engine-flow.js';
 import { runStep, type Outcome } from './engine-steps.js';
 import { WorkflowVersions } from './engine-versions.js';
+import { viewEvent, type EventView } from './engine-view.js';
 import { WorkflowSchedules } from './schedules.js';
 import { sweepSteps, type StepJob } from './engine-sweep.js';
 import { SendThrottle } from './throttle.js';
@@ -68,6 +68,12 @@ export interface AcceptedEvent {
   duplicate: boolean;
 }
 
+interface Chain {
+  event?: WorkflowEventRecord | undefined;
+  row?: StepRecord | undefined;
+}
+const INLINE_STEPS = 16; // steps one job runs in a row before it queues the next as a job of its own
+
 const invalid = (field: string, message: string): HubError => new HubError('INPUT_INVALID', message, { context: { field } });
 
 export class WorkflowEngine {
@@ -85,11 +91,6 @@ export class WorkflowEngine {
     this.now = d.now ?? (() => Date.now());
     this.throttle = new SendThrottle(d.redis, d.prefix, d.sendsPerSecond ?? {});
     this.schedules = new WorkflowSchedules({ redis: d.redis, prefix: d.prefix, log: d.log, tick: (name, key) => this.tick(name, key) });
-  }
-
-  /** The current workflows by name (what new runs start on). */
-  get workflows(): ReadonlyMap<string, Workflow> {
-    return new Map(this.versions.workflows().map((w) => [w.name, w]));
   }
 
   /** What the folder gives now (a hot reload): new runs start on it, running runs finish on their version, cron schedules follow. */
@@ -191,16 +192,8 @@ export class WorkflowEngine {
   }
 
   /** An event with its runs and each run's steps (as far as they got). */
-  async view(eventId: string): Promise<{ event: WorkflowEventRecord; runs: { run: RunRecord; steps: (StepRecord & { action: string })[] }[] } | undefined> {
-    const event = await this.d.repo.event(eventId);
-    if (!event) return undefined;
-    const runs = await Promise.all(
-      (await this.d.repo.runsOfEvent(eventId)).map(async (run) => {
-        const def = await this.versions.of(run.workflow, run.version);
-        return { run, steps: (await this.d.repo.stepsOf(run.id)).map((s) => ({ ...s, action: def?.workflow.stepsById.get(s.stepId)?.action ?? 'unknown' })) };
-      }),
-    );
-    return { event, runs };
+  view(eventId: string): Promise<EventView | undefined> {
+    return viewEvent(this.d.repo, this.versions, eventId);
   }
 
   /** Starts the step worker (roles start and worker). */
@@ -310,31 +303,52 @@ export class WorkflowEngine {
   }
 
   /** Queues the step after `step` (finished with `result`); none: the run is done. */
-  private async continueAfter(runId: string, workflow: Workflow, step: Step, result: Readonly<Record<string, unknown>> | null): Promise<void> {
+  /** Queues the step after `step` (finished with `result`), or with `inline` reaches it and returns it for this job to run; none: the run is done. */
+  private async continueAfter(runId: string, workflow: Workflow, step: Step, result: Readonly<Record<string, unknown>> | null, inline = false): Promise<StepRecord | undefined> {
     const next = nextStep(workflow, step, result);
     if (next === undefined) {
       await this.d.repo.finishRun(runId, 'done');
-      return;
+      return undefined;
     }
-    await this.d.repo.reach(runId, next);
+    const row = await this.d.repo.reach(runId, next, true);
+    if (inline) return row;
     await this.enqueue([{ runId, stepId: next }]);
+    return undefined;
   }
 
+  /**
+   * A job runs its step, then the due steps after it (up to INLINE_STEPS): a reminder's wait and send
+   * are one job. Each step's row is made before it runs: a killed worker's retried job (or the sweep)
+   * goes on from the rows, a done step only leading to the next. */
   private async process(job: Job<StepJob>, token: string | undefined): Promise<void> {
-    const { runId, stepId } = job.data;
-    if (job.data.timeout) return this.timeout(runId, stepId);
+    if (job.data.timeout) return this.timeout(job.data.runId, job.data.stepId);
+    const chain: Chain = {};
+    let stepId: string | undefined = job.data.stepId;
+    for (let hop = 0; stepId !== undefined; hop++) {
+      if (hop === INLINE_STEPS) return this.enqueue([{ runId: job.data.runId, stepId }]);
+      chain.row = await this.processStep(job, token, stepId, hop > 0, chain);
+      stepId = chain.row?.stepId;
+    }
+  }
+
+  /** Runs one step of the job's run; returns the next step to run in this job (undefined: nothing now). */
+  private async processStep(job: Job<StepJob>, token: string | undefined, stepId: string, inlined: boolean, chain: Chain): Promise<StepRecord | undefined> {
+    const { runId } = job.data;
     const { repo } = this.d;
     const run = await repo.run(runId);
-    if (!run || run.status !== 'running') return;
+    if (!run || run.status !== 'running') return undefined;
     const def = await this.versions.of(run.workflow, run.version);
     const workflow = def?.workflow;
     const step = workflow?.stepsById.get(stepId);
-    if (!def || !workflow || !step) return this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`);
-    let row = await repo.reach(runId, stepId);
-    if (row.status === 'cancelled' || row.status === 'failed' || row.status === 'skipped') return;
+    if (!def || !workflow || !step) return void (await this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`));
+    let row = chain.row?.stepId === stepId ? chain.row : await repo.reach(runId, stepId);
+    if (row.status === 'cancelled' || row.status === 'failed' || row.status === 'skipped') return undefined;
     if (row.status !== 'done') {
-      const [event, customer] = await Promise.all([repo.event(run.eventId), run.customerId === null ? undefined : this.d.storage.customers.get(run.customerId)]);
-      if (!event || (run.customerId !== null && !customer)) return this.fail(runId, stepId, `the run's ${event ? 'customer' : 'event'} is gone`);
+      // The event does not change; the customer (consent, channels) is read by the steps that need them.
+      const needsCustomer = run.customerId !== null && step.action !== 'wait' && step.action !== 'if';
+      const [event, customer] = await Promise.all([chain.event ?? repo.event(run.eventId), needsCustomer && run.customerId !== null ? this.d.storage.customers.get(run.customerId) : undefined]);
+      chain.event = event;
+      if (!event || (needsCustomer && !customer)) return void (await this.fail(runId, stepId, `the run's ${event ? 'customer' : 'event'} is gone`));
       const now = this.now();
       let outcome: Outcome;
       try {
@@ -358,24 +372,26 @@ export class WorkflowEngine {
         if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw err;
         outcome = { kind: 'failed', error: `${step.action} ${step.id}: ${errorMessage(err)}` };
       }
-      if (outcome.kind === 'failed') return this.fail(runId, stepId, outcome.error);
+      if (outcome.kind === 'failed') return void (await this.fail(runId, stepId, outcome.error));
       if (outcome.kind === 'asked') {
         // Waiting for the answer (the turn handler) or the timeout (a delayed job in Redis), whichever comes first.
-        if (!(await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.timeoutAt, result: outcome.result }))) return;
+        if (!(await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.timeoutAt, result: outcome.result }))) return undefined;
         const data: StepJob = { runId, stepId, timeout: true };
         await this.producer().add('timeout', data, { jobId: timeoutJobId(runId, stepId), delay: Math.max(0, outcome.timeoutAt - now) });
-        return;
+        return undefined;
       }
       if (outcome.kind === 'later') {
         await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.at, ...(outcome.result ? { result: outcome.result } : {}) });
+        const delay = Math.max(0, outcome.at - now);
+        // The wait lives in Redis (durable), not in a timer of this process: an inlined step gets a delayed job of its own.
+        if (inlined) return void (await this.producer().add('step', { runId, stepId }, { jobId: stepJobId(runId, stepId), delay }));
         if (!token) throw new HubError('INTERNAL', 'workflow step job without a lock token');
-        // The wait lives in Redis (durable), not in a timer of this process.
-        await job.moveToDelayed(Date.now() + (outcome.at - now), token);
+        await job.moveToDelayed(Date.now() + delay, token);
         throw new DelayedError();
       }
-      if (!(await repo.markStep(runId, stepId, 'done', { result: outcome.result }))) return; // cancelled meanwhile
+      if (!(await repo.markStep(runId, stepId, 'done', { result: outcome.result }))) return undefined; // cancelled meanwhile
       row = { ...row, status: 'done', result: outcome.result };
     }
-    await this.continueAfter(runId, workflow, step, row.result);
+    return this.continueAfter(runId, workflow, step, row.result, true);
   }
 }

@@ -14,7 +14,10 @@ export interface RenderContext {
   customerName?: string;
 }
 
-function dateFormat(locale: string, timeZone: string, opts: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+/** Formatters by locale and zone: building one costs more than rendering a whole message. */
+const formats = new Map<string, { date: Intl.DateTimeFormat; time: Intl.DateTimeFormat }>();
+
+function make(locale: string, timeZone: string, opts: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
   try {
     return new Intl.DateTimeFormat(locale, { timeZone, ...opts });
   } catch {
@@ -22,10 +25,20 @@ function dateFormat(locale: string, timeZone: string, opts: Intl.DateTimeFormatO
   }
 }
 
+function dateFormats(locale: string, timeZone: string): { date: Intl.DateTimeFormat; time: Intl.DateTimeFormat } {
+  const key = `${locale}|${timeZone}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = { date: make(locale, timeZone, { dateStyle: 'long' }), time: make(locale, timeZone, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }) };
+    if (formats.size > 1000) formats.clear(); // bounded: locales x zones in use
+    formats.set(key, f);
+  }
+  return f;
+}
+
 export function runVars(schema: DataSchema, data: Readonly<Record<string, unknown>>, ctx: RenderContext): Record<string, string | number> {
   const vars: Record<string, string | number> = { customerName: ctx.customerName ?? '' };
-  const date = dateFormat(ctx.locale, ctx.timeZone, { dateStyle: 'long' });
-  const time = dateFormat(ctx.locale, ctx.timeZone, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const { date, time } = dateFormats(ctx.locale, ctx.timeZone);
   for (const [name, spec] of Object.entries(schema)) {
     const v = data[name];
     if (v === undefined || v === null) continue;

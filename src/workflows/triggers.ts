@@ -37,7 +37,7 @@ export function triggerData(w: Workflow, payload: Readonly<Record<string, unknow
 export function subscribeConversationTriggers(subs: EventSubscriptions, engine: WorkflowEngine): void {
   for (const [trigger, type] of Object.entries(CORE_EVENT) as [ConversationEvent, EventType][]) {
     subs.on(WORKFLOWS_SUBSCRIBER, type, async (e: EventEnvelope<EventType>) => {
-      for (const w of engine.workflows.values()) {
+      for (const w of engine.versions.workflows()) {
         if (w.trigger.kind !== 'conversation' || w.trigger.event !== trigger) continue;
         await engine.startRun(w.name, { type: e.type, key: `conv:${e.id}:${w.name}`, customerId: e.customerId, data: triggerData(w, e.payload as Record<string, unknown>) });
       }

@@ -229,7 +229,17 @@ for (const dialect of DIALECTS) {
         await (await Storage.open(tdb.url, { migrations: [moduleMigrations] })).close();
         const db = openDb(tdb.url);
         const names = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db.kysely);
-        assert.deepEqual(names.rows.map((r) => r.name), ['001_core', '002_seams', '003_proactive_sends', 'knowledge:001_pending_answers', 'testmod:001_widgets', 'webhooks:001_deliveries', 'workflows:001_runs']);
+        assert.deepEqual(names.rows.map((r) => r.name), [
+          '001_core',
+          '002_seams',
+          '003_proactive_sends',
+          'analytics:001_read_models',
+          'knowledge:001_pending_answers',
+          'testmod:001_widgets',
+          'webhooks:001_deliveries',
+          'workflows:001_runs',
+          'workflows:002_schedules',
+        ]);
         await sql`insert into testmod_widgets (id) values ('w1')`.execute(db.kysely);
         await db.close();
       } finally {

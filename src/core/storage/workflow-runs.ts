@@ -1,159 +1,14 @@
 /**
- * The workflow engine's records on SQLite or PostgreSQL (tables of `workflows:001_runs`): events,
- * runs and step states. Times are epoch ms; `data` and `result` are JSON text in both dialects.
+ * The workflow engine's records on SQLite or PostgreSQL (tables of `workflows:001_runs` and
+ * `002_schedules`; rows and records in workflow-rows.ts): events, runs, step states, versions. Times are epoch ms; `data` and `result` are JSON text in both dialects.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { isUniqueViolation, type Q, type Stamp } from './rows.js';
-import type { Database } from './tables.js';
+import { FINAL_STEP, toEvent, toRun, toStep, type NewRun, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type Tables, type WorkflowEventRecord, type WorkflowVersionRecord } from './workflow-rows.js';
 
-export const RUN_STATUSES = ['running', 'done', 'cancelled', 'failed'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const STEP_STATUSES = ['pending', 'scheduled', 'done', 'skipped', 'cancelled', 'failed'] as const;
-export type StepStatus = (typeof STEP_STATUSES)[number];
-/** A step in one of these states is never run again. */
-export const FINAL_STEP: readonly StepStatus[] = ['done', 'skipped', 'cancelled', 'failed'];
-
-export interface WorkflowEventTable {
-  id: string;
-  type: string;
-  idempotency_key: string;
-  request_hash: string;
-  /** null: a scheduled run's event (no customer). */
-  customer_id: string | null;
-  correlation_value: string | null;
-  data: string;
-  locale: string | null;
-  timezone: string | null;
-  created_at: number;
-}
-export interface WorkflowRunTable {
-  id: string;
-  workflow: string;
-  version: string;
-  event_id: string;
-  customer_id: string | null;
-  correlation_value: string | null;
-  status: string;
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-}
-export interface WorkflowStepTable {
-  run_id: string;
-  step_id: string;
-  status: string;
-  due_at: number | null;
-  result: string | null;
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-}
-/** The source of a workflow version a run started on (`workflows:002_schedules`). */
-export interface WorkflowVersionTable {
-  version: string;
-  workflow: string;
-  file: string;
-  source: string;
-  defaults: string | null;
-  templates: string | null;
-  created_at: number;
-}
-export interface WorkflowVersionRecord {
-  version: string;
-  workflow: string;
-  file: string;
-  source: string;
-  defaults: string | null;
-  templates: string | null;
-}
-type Tables = Database & {
-  workflow_versions: WorkflowVersionTable;
-  workflow_events: WorkflowEventTable;
-  workflow_runs: WorkflowRunTable;
-  workflow_steps: WorkflowStepTable;
-};
-
-export interface WorkflowEventRecord {
-  id: string;
-  type: string;
-  idempotencyKey: string;
-  requestHash: string;
-  /** null: a scheduled run's event. */
-  customerId: string | null;
-  correlationValue: string | null;
-  data: Record<string, unknown>;
-  locale: string | null;
-  timezone: string | null;
-  createdAt: number;
-}
-
-export interface RunRecord {
-  id: string;
-  workflow: string;
-  version: string;
-  eventId: string;
-  customerId: string | null;
-  correlationValue: string | null;
-  status: RunStatus;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface StepRecord {
-  runId: string;
-  stepId: string;
-  status: StepStatus;
-  dueAt: number | null;
-  result: Record<string, unknown> | null;
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A run to start with its event: the workflow, its version and its first step. */
-export interface NewRun {
-  workflow: string;
-  version: string;
-  correlationValue: string | null;
-  firstStep: string;
-}
-
-const toEvent = (r: Selectable<WorkflowEventTable>): WorkflowEventRecord => ({
-  id: r.id,
-  type: r.type,
-  idempotencyKey: r.idempotency_key,
-  requestHash: r.request_hash,
-  customerId: r.customer_id,
-  correlationValue: r.correlation_value,
-  data: JSON.parse(r.data) as Record<string, unknown>,
-  locale: r.locale,
-  timezone: r.timezone,
-  createdAt: Number(r.created_at),
-});
-const toRun = (r: Selectable<WorkflowRunTable>): RunRecord => ({
-  id: r.id,
-  workflow: r.workflow,
-  version: r.version,
-  eventId: r.event_id,
-  customerId: r.customer_id,
-  correlationValue: r.correlation_value,
-  status: r.status as RunStatus,
-  error: r.error,
-  createdAt: Number(r.created_at),
-  updatedAt: Number(r.updated_at),
-});
-const toStep = (r: Selectable<WorkflowStepTable>): StepRecord => ({
-  runId: r.run_id,
-  stepId: r.step_id,
-  status: r.status as StepStatus,
-  dueAt: r.due_at === null ? null : Number(r.due_at),
-  result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
-  error: r.error,
-  createdAt: Number(r.created_at),
-  updatedAt: Number(r.updated_at),
-});
+export { FINAL_STEP, RUN_STATUSES, STEP_STATUSES } from './workflow-rows.js';
+export type { NewRun, RunRecord, RunStatus, StepRecord, StepStatus, WorkflowEventRecord, WorkflowEventTable, WorkflowRunTable, WorkflowStepTable, WorkflowVersionRecord, WorkflowVersionTable } from './workflow-rows.js';
 
 /**
  * The workflow engine's records: events, runs and step states. A step row is the step's
@@ -161,16 +16,15 @@ const toStep = (r: Selectable<WorkflowStepTable>): StepRecord => ({
  * `insertEvent` and `cancelRuns` write several rows: call them inside `storage.transaction`.
  */
 export class WorkflowRunRepo {
-  private typed: Kysely<Tables> | undefined;
 
   constructor(
     private readonly handle: Q,
     private readonly stamp: Stamp,
   ) {}
 
+  /** The handle typed with the engine's tables (a type-level view: no runtime cost). */
   private get db(): Kysely<Tables> {
-    this.typed ??= (this.handle as Kysely<Database>).withTables<{ workflow_events: WorkflowEventTable; workflow_runs: WorkflowRunTable; workflow_steps: WorkflowStepTable }>();
-    return this.typed;
+    return this.handle as Kysely<Tables>;
   }
 
   private now(): number {
@@ -179,15 +33,13 @@ export class WorkflowRunRepo {
 
   /**
    * Stores an event with the runs it starts (each with its first step pending): call it inside a
-   * transaction. A key stored already gives the first event back with `duplicate`; a concurrent
-   * insert of the same key fails with a unique violation (the caller reads the winner).
+   * transaction. A key stored already (the caller looks first) or concurrently fails with a unique
+   * violation: the caller reads the first event back (`WorkflowRepo.insertEvent`).
    */
   async insertEvent(
     e: Omit<WorkflowEventRecord, 'id' | 'createdAt'>,
     runs: readonly NewRun[],
   ): Promise<{ event: WorkflowEventRecord; runs: RunRecord[]; duplicate: boolean }> {
-    const earlier = await this.eventByKey(e.idempotencyKey);
-    if (earlier) return { event: earlier, runs: await this.runsOfEvent(earlier.id), duplicate: true };
     const now = this.now();
     const event: WorkflowEventRecord = { ...e, id: randomUUID(), createdAt: now };
     const stored: RunRecord[] = runs.map((r) => ({
@@ -297,14 +149,23 @@ export class WorkflowRunRepo {
     return r ? toStep(r) : undefined;
   }
 
-  /** The step's row, made pending when the run reaches it for the first time. */
-  async reach(runId: string, stepId: string): Promise<StepRecord> {
-    const now = this.now();
-    try {
-      await this.db.insertInto('workflow_steps').values({ run_id: runId, step_id: stepId, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now }).execute();
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
+  /**
+   * The step's row, made pending when the run reaches it for the first time. `fresh`: the run is
+   * just moving on to it, so the row is most likely new (insert first: one statement); else it most
+   * likely exists (read first: one statement).
+   */
+  async reach(runId: string, stepId: string, fresh = false): Promise<StepRecord> {
+    if (!fresh) {
+      const row = await this.step(runId, stepId);
+      if (row) return row;
     }
+    const now = this.now();
+    const r = await this.db
+      .insertInto('workflow_steps')
+      .values({ run_id: runId, step_id: stepId, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['run_id', 'step_id']).doNothing())
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 1) return { runId, stepId, status: 'pending', dueAt: null, result: null, error: null, createdAt: now, updatedAt: now };
     const row = await this.step(runId, stepId);
     if (!row) throw new Error(`workflow step ${runId}/${stepId} vanished`);
     return row;

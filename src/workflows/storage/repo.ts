@@ -57,8 +57,8 @@ export class WorkflowRepo {
     return this.storage.workflowRuns.step(runId, stepId);
   }
 
-  reach(runId: string, stepId: string): Promise<StepRecord> {
-    return this.storage.workflowRuns.reach(runId, stepId);
+  reach(runId: string, stepId: string, fresh = false): Promise<StepRecord> {
+    return this.storage.workflowRuns.reach(runId, stepId, fresh);
   }
 
   markStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
