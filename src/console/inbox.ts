@@ -23,7 +23,8 @@ export interface InboxFilter {
 export interface InboxItem {
   id: string;
   customerId: string;
-  customerName: string;
+  /** The customer's name when a channel or the API gave one (else the client shows the identity). */
+  customerName: string | null;
   channel: string;
   status: ConversationStatus;
   assignee: string | null;
@@ -55,13 +56,14 @@ function lastEscalation(events: readonly StoredEvent[]): { at: number; sentiment
 }
 
 /**
- * Urgency order: high priority first, then the angrier customer (lower sentiment; an `angry`
- * hand-over counts as -1), then the longest wait; resolved lists are newest first.
+ * Urgency order: high priority first, then cases nobody has yet, then the angrier customer (lower
+ * sentiment; an `angry` hand-over counts as -1), then the longest wait; resolved lists are newest first.
  */
 export function byUrgency(a: InboxItem, b: InboxItem): number {
   const pri = (x: InboxItem) => (x.priority === 'high' ? 0 : 1);
+  const taken = (x: InboxItem) => (x.assignee ? 1 : 0);
   const mood = (x: InboxItem) => (x.reason === 'angry' ? -1 : (x.sentiment ?? 0));
-  return pri(a) - pri(b) || mood(a) - mood(b) || a.waitingSince - b.waitingSince;
+  return pri(a) - pri(b) || taken(a) - taken(b) || mood(a) - mood(b) || a.waitingSince - b.waitingSince;
 }
 
 export async function listInbox(ctx: DeskContext, f: InboxFilter, me: string): Promise<InboxItem[]> {
@@ -82,9 +84,9 @@ export async function listInbox(ctx: DeskContext, f: InboxFilter, me: string): P
         storage.messages.ofConversation(c.id, q ? 200 : 10),
         storage.events.ofConversation(c.id),
       ]);
-      const name = customer?.displayName ?? identities.find((i) => i.displayName)?.displayName ?? identities[0]?.platformUserId ?? c.customerId.slice(0, 8);
+      const name = customer?.displayName ?? identities.find((i) => i.displayName)?.displayName ?? null;
       if (q) {
-        const hay = [name, customer?.externalId ?? '', ...identities.flatMap((i) => [i.platformUserId, i.displayName ?? '']), ...messages.map((m) => m.text)];
+        const hay = [name ?? '', customer?.externalId ?? '', ...identities.flatMap((i) => [i.platformUserId, i.displayName ?? '']), ...messages.map((m) => m.text)];
         if (!hay.some((h) => h.toLowerCase().includes(q))) return undefined;
       }
       // The customer's latest words tell an agent more than the hand-over notice after them.

@@ -77,6 +77,14 @@ describe('console in a real browser: the web chat hands over, the agent answers 
     // Live: the inbox shows the case without a reload.
     const item = agent.locator('.case', { hasText: 'I want to talk to a person about my refund' });
     await item.waitFor({ timeout: 10_000 });
+    // A second customer, in Chinese, waits too.
+    const zhCtx = await browser.newContext({ locale: 'zh-CN', viewport: { width: 420, height: 760 } });
+    const zh = await zhCtx.newPage();
+    await zh.goto(t.hub.url);
+    await zh.locator('.sb-status.sb-online').waitFor();
+    await zh.locator('.sb-input').fill('快递一直没到，我要转人工');
+    await zh.keyboard.press('Enter');
+    await agent.locator('.case', { hasText: '快递一直没到' }).waitFor({ timeout: 10_000 });
     // No Slack: the customer's next message while nobody has the case is answered by the waiting notice.
     await customer.locator('.sb-input').fill('Is anyone there?');
     await customer.keyboard.press('Enter');
@@ -86,7 +94,7 @@ describe('console in a real browser: the web chat hands over, the agent answers 
     // The relayed message updates the list live too (the case shows the customer's latest words).
     const latest = agent.locator('.case', { hasText: 'Is anyone there?' });
     await latest.waitFor({ timeout: 10_000 });
-    assert.equal(await agent.locator('.case').count(), 1);
+    assert.equal(await agent.locator('.case').count(), 2);
     await latest.click();
     await agent.getByRole('heading', { name: '转接摘要' }).waitFor();
     await agent.locator('.msg', { hasText: 'Is anyone there?' }).waitFor();
@@ -99,6 +107,20 @@ describe('console in a real browser: the web chat hands over, the agent answers 
       await agent.screenshot({ path: SHOT });
     }
     await agent.getByRole('button', { name: '发送回复' }).click();
+
+    // On a phone: the list, then one conversation full width, and back.
+    const phoneCtx = await browser.newContext({ locale: 'en-US', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phone = await phoneCtx.newPage();
+    await phone.goto(`${t.hub.url}/console/login`);
+    await phone.getByLabel('API token (role agent or admin)').fill(AGENT);
+    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await phone.locator('.case', { hasText: '快递一直没到' }).click();
+    await phone.getByRole('heading', { name: 'Hand-over summary' }).waitFor();
+    assert.equal(await phone.locator('.list-pane').isVisible(), false, 'one pane at a time on a phone');
+    await phone.getByRole('button', { name: 'Back to the list' }).click();
+    await phone.locator('.list-pane').waitFor();
+    await phoneCtx.close();
+    await zhCtx.close();
 
     const reply = customer.locator('.sb-row', { hasText: 'Your refund was sent today.' });
     await reply.waitFor();

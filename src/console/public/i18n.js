@@ -13,7 +13,9 @@ const TEXTS = {
     send: 'Send reply', addNote: 'Add internal note', saveAnswer: 'Save as answer (pending review)', question: 'Question',
     answer: 'Answer', save: 'Save', cancel: 'Cancel', saved: 'Saved for review.', assignedTo: 'Assigned to', csat: 'CSAT',
     csatPending: 'CSAT asked, no answer yet', customer: 'Customer', botName: 'Bot', system: 'System', reason: 'Reason',
-    unreachable: 'unreachable', failed: 'not delivered', sessionEnds: 'Session ends', conversations: 'Conversations',
+    unreachable: 'unreachable', failed: 'not delivered', sessionEnds: 'Session ends', conversations: 'Conversations', visitor: 'Visitor',
+    reason_low_confidence: 'the bot was unsure', reason_asked_for_human: 'asked for a person', reason_three_strikes: 'three misses in a row',
+    reason_angry: 'upset customer', reason_workflow: 'a workflow', reason_bot_error: 'bot error', reason_action_failed: 'a lookup failed',
   },
   zh: {
     title: 'Switchboard 客服台', signInTitle: '登录客服台', token: 'API 令牌（agent 或 admin 角色）',
@@ -28,7 +30,9 @@ const TEXTS = {
     send: '发送回复', addNote: '添加内部备注', saveAnswer: '保存为待审核答案', question: '问题',
     answer: '答案', save: '保存', cancel: '取消', saved: '已保存，等待审核。', assignedTo: '负责人', csat: '满意度',
     csatPending: '已发送满意度调查，尚未回复', customer: '客户', botName: '机器人', system: '系统', reason: '原因',
-    unreachable: '无法送达', failed: '发送失败', sessionEnds: '会话到期', conversations: '会话列表',
+    unreachable: '无法送达', failed: '发送失败', sessionEnds: '会话到期', conversations: '会话列表', visitor: '访客',
+    reason_low_confidence: '机器人没有把握', reason_asked_for_human: '客户要求人工', reason_three_strikes: '连续三次未解决',
+    reason_angry: '客户情绪不满', reason_workflow: '工作流转接', reason_bot_error: '机器人出错', reason_action_failed: '查询失败',
   },
 };
 

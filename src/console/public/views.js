@@ -36,6 +36,10 @@ export function Login() {
   </main>`;
 }
 
+/** The customer's name, else the channel identity (a web chat visitor has only an id). */
+export const customerLabel = (name, identities) => name ?? `${t('visitor')} ${identities[0]?.name ?? identities[0]?.id.slice(0, 8) ?? ''}`;
+const reasonText = (r) => t(`reason_${r}`);
+
 const badge = (channel) => html`<span class=${`badge ch-${channel}`}>${channel}</span>`;
 const statusBadge = (s) => html`<span class=${`badge st-${s}`}>${t(s)}</span>`;
 
@@ -66,7 +70,7 @@ export function List({ items, selected, select, now }) {
     ${items.map(
       (c) => html`<li key=${c.id}>
         <button type="button" class=${`case${c.id === selected ? ' selected' : ''}`} aria-current=${c.id === selected ? 'true' : undefined} onClick=${() => select(c.id)}>
-          <span class="row"><strong class="name">${c.customerName}</strong>${badge(c.channel)}${c.priority === 'high' || c.reason === 'angry' ? html`<span class="badge urgent">${t('high')}</span>` : ''}</span>
+          <span class="row"><strong class="name">${customerLabel(c.customerName, c.identities)}</strong>${badge(c.channel)}${c.priority === 'high' || c.reason === 'angry' ? html`<span class="badge urgent">${t('high')}</span>` : ''}</span>
           <span class="row muted">${statusBadge(c.status)}<span>${t('waiting')} ${ago(c.waitingSince, now)}</span>${c.assignee ? html`<span>· ${c.assignee.replace(/^console:/, '')}</span>` : ''}</span>
           <span class="last">${c.lastText}</span>
         </button>
@@ -110,9 +114,9 @@ export function Detail({ view, back, onDone, me }) {
   return html`<article class="detail" aria-labelledby="conv-title">
     <header class="detail-head">
       <button type="button" class="back" onClick=${back}>← ${t('back')}</button>
-      <h2 id="conv-title">${view.customer.displayName ?? view.identities[0]?.name ?? view.identities[0]?.id ?? view.customer.id.slice(0, 8)}</h2>
+      <h2 id="conv-title">${customerLabel(view.customer.displayName, view.identities)}</h2>
       <p class="row">${badge(c.channel)}${statusBadge(c.status)}${c.assignee ? html`<span>${t('assignedTo')}: ${c.assignee.replace(/^console:/, '')}</span>` : ''}
-        ${c.reason ? html`<span class="muted">${t('reason')}: ${c.reason}</span>` : ''}
+        ${c.reason ? html`<span class="muted">${t('reason')}: ${reasonText(c.reason)}</span>` : ''}
         ${c.csat !== null ? html`<span class="badge csat">${t('csat')}: ${c.csat}/5</span>` : c.csatPending ? html`<span class="muted">${t('csatPending')}</span>` : ''}</p>
       <div class="actions" role="group" aria-label="actions">
         <button type="button" disabled=${busy || c.status === 'resolved' || c.assignee === me.id} onClick=${() => act('claim')}>${t('claim')}</button>
