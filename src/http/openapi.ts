@@ -16,7 +16,7 @@ export async function registerOpenApi(app: FastifyInstance, apiPrefix: string): 
       info: {
         title: 'Switchboard API',
         version: '1',
-        description: 'Proactive messages, customers and conversations, webhook deliveries. Every route takes `Authorization: Bearer <token>` (docs/api.md).',
+        description: 'Proactive messages, customers and conversations, business events for the workflows, webhook deliveries. Every route takes `Authorization: Bearer <token>` (docs/api.md).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
