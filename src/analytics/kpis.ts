@@ -4,13 +4,17 @@
  * percentiles are computed here.
  */
 import type { Storage } from '../core/storage/storage.js';
-import type { CaseCounts, KpiRange } from '../core/storage/analytics-kpis.js';
+import { BINS_PER_E, type CaseCounts, type KpiRange, type TimeMetric } from '../core/storage/analytics-kpis.js';
 import type { AnalyticsCase } from '../core/storage/analytics.js';
 import { hasCjk } from '../knowledge/tokenize.js';
 import { clusterQuestions, type GapCluster } from './gaps.js';
-import { rate, spread, type Spread } from './stats.js';
+import { rate, spread, spreadOfHistogram, type Spread } from './stats.js';
 
 export type { KpiRange };
+
+/** Up to this many durations in a range, percentiles are exact; beyond, from histograms (about 1 %). */
+export const EXACT_TIMES = 20_000;
+const METRICS: readonly TimeMetric[] = ['botFirstResponse', 'agentFirstResponse', 'resolution'];
 
 /** Questions read for the gap clusters (the newest of the range). */
 export const GAP_QUESTIONS = 5000;
@@ -94,8 +98,26 @@ export class AnalyticsKpis {
     return this.repo.escalationReasons(r);
   }
 
-  /** Median and p90 of the bot's and the agents' first response and of the time to resolution, overall and per bucket. */
-  async responseTimes(r: KpiRange): Promise<{ totals: Times; series: ({ bucket: number } & Times)[] }> {
+  /**
+   * Median and p90 of the bot's and the agents' first response and of the time to resolution,
+   * overall and per bucket: exact up to `EXACT_TIMES` durations in the range, beyond that from the
+   * database's log-binned histograms (within about 1 %; docs/analytics.md).
+   */
+  async responseTimes(r: KpiRange): Promise<{ totals: Times; series: ({ bucket: number } & Times)[]; exact: boolean }> {
+    const hists = await Promise.all(METRICS.map((m) => this.repo.timeHistogram(r, m)));
+    const total = hists.reduce((s, h) => s + h.reduce((t, x) => t + x.n, 0), 0);
+    if (total <= EXACT_TIMES) return { ...(await this.exactTimes(r)), exact: true };
+    const buckets = [...new Set(hists.flatMap((h) => h.map((x) => x.bucket)))].sort((a, b) => a - b);
+    const [bot = [], agent = [], resolution = []] = hists;
+    const times = (pick: (x: { bucket: number }) => boolean): Times => ({
+      botFirstResponse: spreadOfHistogram(bot.filter(pick), BINS_PER_E),
+      agentFirstResponse: spreadOfHistogram(agent.filter(pick), BINS_PER_E),
+      resolution: spreadOfHistogram(resolution.filter(pick), BINS_PER_E),
+    });
+    return { totals: times(() => true), series: buckets.map((bucket) => ({ bucket, ...times((x) => x.bucket === bucket) })), exact: false };
+  }
+
+  private async exactTimes(r: KpiRange): Promise<{ totals: Times; series: ({ bucket: number } & Times)[] }> {
     const rows = await this.repo.caseTimes(r);
     const times = (xs: typeof rows): Times => ({
       botFirstResponse: spread(xs.flatMap((x) => (x.botFirstResponseMs === null ? [] : [x.botFirstResponseMs]))),
@@ -103,7 +125,11 @@ export class AnalyticsKpis {
       resolution: spread(xs.flatMap((x) => (x.resolutionMs === null ? [] : [x.resolutionMs]))),
     });
     const byBucket = new Map<number, typeof rows>();
-    for (const x of rows) byBucket.set(x.bucket, [...(byBucket.get(x.bucket) ?? []), x]);
+    for (const x of rows) {
+      const list = byBucket.get(x.bucket);
+      if (list) list.push(x);
+      else byBucket.set(x.bucket, [x]);
+    }
     return {
       totals: times(rows),
       series: [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([bucket, xs]) => ({ bucket, ...times(xs) })),

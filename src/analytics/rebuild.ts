@@ -48,11 +48,11 @@ export async function rebuildConversation(storage: Storage, conversationId: stri
 /** Marks each of the customer's cases since `from` whose customer came back about the same thing within 24 h. */
 async function settleCameBack(repo: Storage['analytics'], customerId: string, from: number): Promise<void> {
   const cases = await repo.customerCases(customerId, from);
-  const yes: string[] = [];
-  const no: string[] = [];
+  const yes: AnalyticsCase[] = [];
+  const no: AnalyticsCase[] = [];
   for (const c of cases) {
     const back = cameBack(c, cases);
-    if (back !== c.cameBack) (back ? yes : no).push(c.id);
+    if (back !== c.cameBack) (back ? yes : no).push(c);
   }
   await repo.setCameBack(yes, true);
   await repo.setCameBack(no, false);

@@ -38,7 +38,7 @@ export async function table(name: TableName, kpis: AnalyticsKpis, r: KpiRange): 
       const t = await kpis.responseTimes(r);
       const keys = ['botFirstResponse', 'agentFirstResponse', 'resolution'] as const;
       return {
-        json: { range, totals: t.totals, series: t.series.map((s) => ({ ...s, day: day(s.bucket) })) },
+        json: { range, exact: t.exact, totals: t.totals, series: t.series.map((s) => ({ ...s, day: day(s.bucket) })) },
         columns: ['day', ...keys.flatMap((k) => [`${k}Count`, `${k}MedianMs`, `${k}P90Ms`])],
         rows: t.series.map((s) => [day(s.bucket), ...keys.flatMap((k) => [s[k].count, s[k].median, s[k].p90])]),
       };

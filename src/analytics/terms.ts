@@ -12,7 +12,7 @@ const MAX_TERMS = 24;
 
 const STOP = new Set([
   ...'a an the i me my we our you your it is are was be do doe did can could would will to of in on for at by with and or but not no yes pleas hi hello thank thanks what when where why how which who this that there here have has had am just get got'.split(' '),
-  ...'我 你 您 他 她 它 的 了 吗 呢 吧 啊 呀 嘛 是 在 有 和 与 就 都 也 还 要 想 请 请问 一下 这个 那个 这 那 什么 怎么 怎么样 为什么 哪里 哪 么 没 没有 可以 能 会 好 谢谢 你好'.split(' '),
+  ...'我 你 您 他 她 它 用 的 了 吗 呢 吧 啊 呀 嘛 是 在 有 和 与 就 都 也 还 要 想 请 请问 一下 这个 那个 这 那 什么 怎么 怎么样 为什么 哪里 哪 么 没 没有 可以 能 会 好 谢谢 你好'.split(' '),
 ]);
 
 /** The sorted, unique content terms of `text`, space-separated (what the read model stores). */

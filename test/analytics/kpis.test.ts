@@ -7,7 +7,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Kysely } from 'kysely';
 import { ManualClock } from '../../src/core/clock.js';
+import { openDb } from '../../src/core/storage/db.js';
+import { rowToCase, type AnalyticsTables } from '../../src/core/storage/analytics.js';
+import { HOURLY_COUNTERS, addCase, addVolume, changed, type HourlyDeltas } from '../../src/core/storage/analytics-hourly.js';
 import { Storage } from '../../src/core/storage/storage.js';
 import { AnalyticsKpis } from '../../src/analytics/kpis.js';
 import { rebuildAll } from '../../src/analytics/rebuild.js';
@@ -138,6 +142,31 @@ for (const dialect of DIALECTS) {
       assert.equal(await rebuildAll(storage), 3);
       assert.deepEqual(await kpis.overview(range()), before);
       assert.deepEqual(await kpis.responseTimes(range()), times);
+    });
+
+    it('before the 24 h come-back window has passed, cases are not settled (neither bot-resolved nor first-contact)', async () => {
+      const early = parseRange({ from: '2026-11-01', to: '2026-11-03' }, { timeZone: 'UTC', now: at('2026-11-02T20:00:00Z') });
+      const t = (await kpis.overview(early)).totals;
+      // Ana's first case is settled (she came back); her second, Bo's and Cy's are within 24 h of their last message.
+      assert.deepEqual([t.cases, t.settled, t.botResolved, t.firstContact, t.botResolutionRate], [4, 1, 0, 0, 0]);
+    });
+
+    it('the hourly rollup equals the sums over the read models it summarizes', async () => {
+      const db = openDb(tdb.url);
+      try {
+        const k = db.kysely as unknown as Kysely<AnalyticsTables>;
+        const deltas: HourlyDeltas = new Map();
+        for (const c of await k.selectFrom('analytics_cases').selectAll().execute()) addCase(deltas, rowToCase(c), 1);
+        for (const v of await k.selectFrom('analytics_volume').selectAll().execute()) addVolume(deltas, { conversationId: v.conversation_id, hour: Number(v.hour), channel: v.channel, inbound: v.inbound, outbound: v.outbound }, 1);
+        const stored = (await k.selectFrom('analytics_hourly').selectAll().execute())
+          .map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, key === 'channel' ? v : Number(v)])))
+          .filter((r) => HOURLY_COUNTERS.some((c) => r[c] !== 0))
+          .sort((a, b) => Number(a.hour) - Number(b.hour) || String(a.channel).localeCompare(String(b.channel)));
+        assert.deepEqual(stored, changed(deltas));
+        assert.ok(stored.length >= 5);
+      } finally {
+        await db.close();
+      }
     });
 
     it('proactive messages: sent, delivered, answered and opted out within 24 h', async () => {

@@ -1,13 +1,14 @@
 /**
  * Aggregations over the analytics read models for the KPI queries (src/analytics/kpis.ts turns
- * them into rates and percentiles). Every query takes a half-open range [from, to) of epoch ms on
+ * them into rates and percentiles): counts from the hourly rollup, durations from a covering index
+ * of the cases table. Every query takes a half-open range [from, to) of epoch ms on
  * the case's opening (volume: the message's hour; proactive: its queueing), an optional channel,
  * and buckets by day or week in a fixed UTC offset (weeks start on Monday).
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Q } from './rows.js';
 import type { Database } from './tables.js';
-import { rowToCase, type AnalyticsCase, type AnalyticsDb, type AnalyticsTables, type QuestionTable } from './analytics-rows.js';
+import { BINS_PER_E, rowToCase, type AnalyticsCase, type AnalyticsDb, type AnalyticsTables, type QuestionTable } from './analytics-rows.js';
 
 export type Bucket = 'day' | 'week';
 
@@ -64,6 +65,10 @@ export interface CaseTimes {
 
 export type QuestionRow = QuestionTable;
 
+export { BINS_PER_E };
+export type TimeMetric = 'botFirstResponse' | 'agentFirstResponse' | 'resolution';
+const METRIC_BIN = { botFirstResponse: 'bot_first_response_bin', agentFirstResponse: 'agent_first_response_bin', resolution: 'resolution_bin' } as const;
+
 const DAY = 86_400_000;
 const WEEK = 7 * DAY;
 /** 1970-01-01 was a Thursday: shifting by three days starts weeks on Monday. */
@@ -86,48 +91,60 @@ export class AnalyticsKpiRepo {
     return { expr: sql<number>`(${sql.ref(column)} + ${sql.lit(shift)}) / ${sql.lit(size)}`, start: (n) => n * size - shift };
   }
 
+  /**
+   * Case counts per bucket and channel from the hourly rollup, corrected for the cases whose 24 h
+   * come-back window is still open at `r.now` (not yet settled, so neither resolved by the bot nor
+   * at first contact), read from the cases table.
+   */
   async caseCounts(r: KpiRange): Promise<CaseCounts[]> {
-    const b = this.bucketOf('opened_at', r);
-    const quiet = r.now - DAY;
-    let q = this.q.selectFrom('analytics_cases').where('opened_at', '>=', r.from).where('opened_at', '<', r.to);
+    const b = this.bucketOf('hour', r);
+    let q = this.q.selectFrom('analytics_hourly').where('hour', '>=', r.from).where('hour', '<', r.to).where('cases', '>', 0);
     if (r.channel) q = q.where('channel', '=', r.channel);
-    const settled = sql`(came_back = 1 or last_customer_at <= ${quiet})`;
-    const botResolved = sql`(escalated_at is null and bot_answers > 0 and came_back = 0 and last_customer_at <= ${quiet})`;
+    const sum = (c: string) => sql<number>`sum(${sql.ref(c)})`.as(c);
     const rows = await q
-      .select([
-        b.expr.as('bucket'),
-        'channel',
-        sql<number>`count(*)`.as('cases'),
-        sql<number>`sum(case when escalated_at is not null then 1 else 0 end)`.as('escalated'),
-        sql<number>`sum(case when ${settled} then 1 else 0 end)`.as('settled'),
-        sql<number>`sum(case when ${botResolved} then 1 else 0 end)`.as('bot_resolved'),
-        sql<number>`sum(case when resolved_at is not null then 1 else 0 end)`.as('resolved'),
-        sql<number>`sum(case when came_back = 0 and last_customer_at <= ${quiet} and reopens = 0 and (${botResolved} or resolved_at is not null) then 1 else 0 end)`.as('first_contact'),
-        sql<number>`sum(case when reopens > 0 then 1 else 0 end)`.as('reopened'),
-        sql<number>`sum(csat_asked)`.as('csat_asked'),
-        sql<number>`sum(case when csat_asked = 1 and csat_score is not null then 1 else 0 end)`.as('csat_answered'),
-        sql<number>`sum(case when csat_score is not null then 1 else 0 end)`.as('csat_given'),
-        sql<number>`sum(coalesce(csat_score, 0))`.as('csat_sum'),
-      ])
+      .select([b.expr.as('bucket'), 'channel', sum('cases'), sum('escalated'), sum('resolved'), sum('reopened'), sum('csat_asked'), sum('csat_answered'), sum('csat_given'), sum('csat_sum'), sum('bot_resolved_if_quiet'), sum('first_contact_if_quiet')])
       .groupBy([b.expr, 'channel'])
       .execute();
-    return rows
-      .map((x) => ({
-        bucket: b.start(Number(x.bucket)),
+    const out = new Map<string, CaseCounts>();
+    for (const x of rows) {
+      const bucket = b.start(Number(x.bucket));
+      out.set(`${bucket}|${x.channel}`, {
+        bucket,
         channel: x.channel,
         cases: Number(x.cases),
         escalated: Number(x.escalated),
-        settled: Number(x.settled),
-        botResolved: Number(x.bot_resolved),
+        settled: Number(x.cases),
+        botResolved: Number(x.bot_resolved_if_quiet),
         resolved: Number(x.resolved),
-        firstContact: Number(x.first_contact),
+        firstContact: Number(x.first_contact_if_quiet),
         reopened: Number(x.reopened),
         csatAsked: Number(x.csat_asked),
         csatAnswered: Number(x.csat_answered),
         csatGiven: Number(x.csat_given),
         csatSum: Number(x.csat_sum),
-      }))
-      .sort((a, c) => a.bucket - c.bucket || a.channel.localeCompare(c.channel));
+      });
+    }
+    const c = this.bucketOf('opened_at', r);
+    let open = this.q.selectFrom('analytics_cases').where('last_customer_at', '>', r.now - DAY).where('came_back', '=', 0).where('opened_at', '>=', r.from).where('opened_at', '<', r.to);
+    if (r.channel) open = open.where('channel', '=', r.channel);
+    const unsettled = await open
+      .select([
+        c.expr.as('bucket'),
+        'channel',
+        sql<number>`count(*)`.as('n'),
+        sql<number>`sum(case when escalated_at is null and bot_answers > 0 then 1 else 0 end)`.as('bot'),
+        sql<number>`sum(case when reopens = 0 and ((escalated_at is null and bot_answers > 0) or resolved_at is not null) then 1 else 0 end)`.as('first'),
+      ])
+      .groupBy([c.expr, 'channel'])
+      .execute();
+    for (const x of unsettled) {
+      const row = out.get(`${c.start(Number(x.bucket))}|${x.channel}`);
+      if (!row) continue;
+      row.settled -= Number(x.n);
+      row.botResolved -= Number(x.bot);
+      row.firstContact -= Number(x.first);
+    }
+    return [...out.values()].sort((a, z) => a.bucket - z.bucket || a.channel.localeCompare(z.channel));
   }
 
   async escalationReasons(r: KpiRange): Promise<{ reason: string; channel: string; count: number }[]> {
@@ -158,13 +175,27 @@ export class AnalyticsKpiRepo {
     }));
   }
 
+  /**
+   * A duration's histogram per bucket in its stored log bins (binOf: bins 2 % wide), counted by the
+   * database from the covering index; percentiles of large ranges come from it (src/analytics/stats.ts).
+   */
+  async timeHistogram(r: KpiRange, metric: TimeMetric): Promise<{ bucket: number; bin: number; n: number }[]> {
+    const b = this.bucketOf('opened_at', r);
+    const bin = METRIC_BIN[metric];
+    let q = this.q.selectFrom('analytics_cases').where('opened_at', '>=', r.from).where('opened_at', '<', r.to).where(bin, 'is not', null);
+    if (r.channel) q = q.where('channel', '=', r.channel);
+    const rows = await q.select([b.expr.as('bucket'), bin, sql<number>`count(*)`.as('n')]).groupBy([b.expr, bin]).execute();
+    return rows.map((x) => ({ bucket: b.start(Number(x.bucket)), bin: Number(x[bin]), n: Number(x.n) }));
+  }
+
   async volume(r: KpiRange): Promise<VolumeCounts[]> {
     const b = this.bucketOf('hour', r);
-    let q = this.q.selectFrom('analytics_volume').where('hour', '>=', r.from).where('hour', '<', r.to);
+    let q = this.q.selectFrom('analytics_hourly').where('hour', '>=', r.from).where('hour', '<', r.to);
     if (r.channel) q = q.where('channel', '=', r.channel);
     const rows = await q
       .select([b.expr.as('bucket'), 'channel', sql<number>`sum(inbound)`.as('inbound'), sql<number>`sum(outbound)`.as('outbound')])
       .groupBy([b.expr, 'channel'])
+      .having(sql<boolean>`sum(inbound) + sum(outbound) > 0`)
       .execute();
     return rows
       .map((x) => ({ bucket: b.start(Number(x.bucket)), channel: x.channel, inbound: Number(x.inbound), outbound: Number(x.outbound) }))

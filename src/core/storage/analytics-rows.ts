@@ -135,6 +135,9 @@ export interface CaseTable {
   escalation_reason: string | null;
   agent_first_response_ms: number | null;
   resolved_at: number | null;
+  bot_first_response_bin: number | null;
+  agent_first_response_bin: number | null;
+  resolution_bin: number | null;
   reopens: number;
   csat_asked: number;
   csat_score: number | null;
@@ -176,13 +179,42 @@ export interface ProactiveTable {
   opted_out_at: number | null;
 }
 
+/** Counters of the hourly rollup (src/core/storage/analytics-hourly.ts). */
+export const HOURLY_COUNTERS = [
+  'inbound',
+  'outbound',
+  'cases',
+  'escalated',
+  'resolved',
+  'reopened',
+  'csat_asked',
+  'csat_answered',
+  'csat_given',
+  'csat_sum',
+  'bot_resolved_if_quiet',
+  'first_contact_if_quiet',
+  'came_back',
+] as const;
+export type HourlyCounter = (typeof HOURLY_COUNTERS)[number];
+
+export type HourlyTable = { hour: number; channel: string } & Record<HourlyCounter, number>;
+
 export type AnalyticsTables = Database & {
   analytics_cases: CaseTable;
+  analytics_hourly: HourlyTable;
   analytics_volume: VolumeTable;
   analytics_questions: QuestionTable;
   analytics_proactive: ProactiveTable;
 };
 export type AnalyticsDb = Kysely<AnalyticsTables>;
+
+/** Histogram bins per unit of ln(ms): 50 makes each bin e^(1/50) ≈ 2 % wide. */
+export const BINS_PER_E = 50;
+
+/** The log bin of a duration (stored beside it, so histograms are counted from an index alone). */
+export function binOf(ms: number | null): number | null {
+  return ms === null ? null : Math.round(Math.log(Math.max(0, ms) + 1) * BINS_PER_E);
+}
 
 export function caseToRow(c: AnalyticsCase): CaseTable {
   return {
@@ -202,6 +234,9 @@ export function caseToRow(c: AnalyticsCase): CaseTable {
     escalation_reason: c.escalationReason,
     agent_first_response_ms: c.agentFirstResponseMs,
     resolved_at: c.resolvedAt,
+    bot_first_response_bin: binOf(c.botFirstResponseMs),
+    agent_first_response_bin: binOf(c.agentFirstResponseMs),
+    resolution_bin: binOf(c.resolvedAt === null ? null : c.resolvedAt - c.openedAt),
     reopens: c.reopens,
     csat_asked: c.csatAsked ? 1 : 0,
     csat_score: c.csatScore,

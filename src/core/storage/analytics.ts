@@ -20,6 +20,7 @@ import {
   type AnalyticsSource,
   type AnalyticsTables,
 } from './analytics-rows.js';
+import { HOURLY_COUNTERS, addCase, addVolume, changed, type HourlyDeltas, type HourlyTable } from './analytics-hourly.js';
 
 export * from './analytics-rows.js';
 
@@ -117,19 +118,31 @@ export class AnalyticsRepo {
     return out;
   }
 
-  /** Writes a rebuild (call inside `storage.transaction`): the rows from its starting point are replaced. */
+  /** Writes a rebuild (call inside `storage.transaction`): the rows from its starting point are replaced, the hourly rollup moved by the difference. */
   async apply(r: AnalyticsRebuild): Promise<void> {
+    let oldCases = this.q.selectFrom('analytics_cases').selectAll().where('conversation_id', '=', r.conversationId);
+    let oldVolume = this.q.selectFrom('analytics_volume').selectAll().where('conversation_id', '=', r.conversationId);
     let delCases = this.q.deleteFrom('analytics_cases').where('conversation_id', '=', r.conversationId);
     let delQuestions = this.q.deleteFrom('analytics_questions').where('conversation_id', '=', r.conversationId);
     let delVolume = this.q.deleteFrom('analytics_volume').where('conversation_id', '=', r.conversationId);
     if (r.sinceEventId !== null) {
+      oldCases = oldCases.where('first_event_id', '>=', r.sinceEventId);
       delCases = delCases.where('first_event_id', '>=', r.sinceEventId);
       delQuestions = delQuestions.where('event_id', '>=', r.sinceEventId);
     }
-    if (r.sinceHour !== null) delVolume = delVolume.where('hour', '>=', r.sinceHour);
+    if (r.sinceHour !== null) {
+      oldVolume = oldVolume.where('hour', '>=', r.sinceHour);
+      delVolume = delVolume.where('hour', '>=', r.sinceHour);
+    }
+    const deltas: HourlyDeltas = new Map();
+    for (const c of await oldCases.execute()) addCase(deltas, rowToCase(c), -1);
+    for (const v of await oldVolume.execute()) addVolume(deltas, { conversationId: v.conversation_id, hour: Number(v.hour), channel: v.channel, inbound: v.inbound, outbound: v.outbound }, -1);
+    for (const c of r.cases) addCase(deltas, c, 1);
+    for (const v of r.volume) addVolume(deltas, v, 1);
     await delCases.execute();
     await delQuestions.execute();
     await delVolume.execute();
+    await this.addHourly(changed(deltas));
     await this.insertCases(r.cases);
     await this.insertVolume(r.volume);
     await this.insertQuestions(r.questions);
@@ -202,9 +215,30 @@ export class AnalyticsRepo {
     return rows.map(rowToCase);
   }
 
-  async setCameBack(ids: readonly string[], value: boolean): Promise<void> {
-    if (ids.length === 0) return;
-    await this.q.updateTable('analytics_cases').set({ came_back: value ? 1 : 0 }).where('id', 'in', [...ids]).execute();
+  /** Sets whether these cases' customers came back (and moves the rollup). */
+  async setCameBack(cases: readonly AnalyticsCase[], value: boolean): Promise<void> {
+    const moved = cases.filter((c) => c.cameBack !== value);
+    if (moved.length === 0) return;
+    const deltas: HourlyDeltas = new Map();
+    for (const c of moved) {
+      addCase(deltas, c, -1);
+      addCase(deltas, { ...c, cameBack: value }, 1);
+    }
+    await this.q.updateTable('analytics_cases').set({ came_back: value ? 1 : 0 }).where('id', 'in', moved.map((c) => c.id)).execute();
+    await this.addHourly(changed(deltas));
+  }
+
+  /** Adds rows to the hourly rollup (insert, or add to the row of that hour and channel). */
+  async addHourly(rows: readonly HourlyTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.q
+        .insertInto('analytics_hourly')
+        .values(rows.slice(i, i + 500))
+        .onConflict((oc) =>
+          oc.columns(['hour', 'channel']).doUpdateSet(Object.fromEntries(HOURLY_COUNTERS.map((c) => [c, sql<number>`${sql.ref(`analytics_hourly.${c}`)} + ${sql.ref(`excluded.${c}`)}`]))),
+        )
+        .execute();
+    }
   }
 
   /** Conversations with events, oldest first, after `afterId` (a full rebuild walks them). */
@@ -216,7 +250,7 @@ export class AnalyticsRepo {
 
   /** Empties the read models (before a full rebuild). */
   async clear(): Promise<void> {
-    for (const t of ['analytics_cases', 'analytics_volume', 'analytics_questions', 'analytics_proactive'] as const) await this.q.deleteFrom(t).execute();
+    for (const t of ['analytics_cases', 'analytics_volume', 'analytics_hourly', 'analytics_questions', 'analytics_proactive'] as const) await this.q.deleteFrom(t).execute();
   }
 
   /** Seconds since the epoch, for tests' sanity: the stamp's clock. */
@@ -225,7 +259,7 @@ export class AnalyticsRepo {
   }
 
   /** Dialect-neutral `count(*)` of a read model (benches, tests). */
-  async count(table: 'analytics_cases' | 'analytics_volume' | 'analytics_questions' | 'analytics_proactive'): Promise<number> {
+  async count(table: 'analytics_cases' | 'analytics_volume' | 'analytics_hourly' | 'analytics_questions' | 'analytics_proactive'): Promise<number> {
     const r = await this.q.selectFrom(table).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
     return Number(r.n);
   }

@@ -4,12 +4,14 @@
  * changes nothing twice:
  * - `analytics_cases`: one row per case (a customer's contact: see docs/analytics.md) with its
  *   timings, outcome and CSAT, the unit of every rate;
- * - `analytics_volume`: messages per (conversation, hour, channel), the volume chart's rollup;
+ * - `analytics_volume`: messages per (conversation, hour, channel), what a rebuild replaces;
+ * - `analytics_hourly`: per (hour, channel) sums of both, which the KPI and volume queries read;
  * - `analytics_questions`: questions the bot escalated or answered with low confidence (knowledge gaps);
  * - `analytics_proactive`: messages the hub wrote first (reminders, alerts, API sends).
  */
 import type { Kysely } from 'kysely';
 import type { Dialect } from './001_core.js';
+import { HOURLY_COUNTERS } from '../analytics-rows.js';
 
 type Db = Kysely<unknown>;
 
@@ -32,6 +34,10 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
     .addColumn('escalation_reason', 'varchar(32)')
     .addColumn('agent_first_response_ms', 'bigint')
     .addColumn('resolved_at', 'bigint')
+    // Log bins of the three durations (analytics-rows.ts binOf): percentiles of large ranges.
+    .addColumn('bot_first_response_bin', 'integer')
+    .addColumn('agent_first_response_bin', 'integer')
+    .addColumn('resolution_bin', 'integer')
     .addColumn('reopens', 'integer', (c) => c.notNull())
     .addColumn('csat_asked', 'integer', (c) => c.notNull())
     .addColumn('csat_score', 'integer')
@@ -43,6 +49,14 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
     .execute();
   // Every KPI query: cases opened in a date range.
   await db.schema.createIndex('analytics_cases_opened').on('analytics_cases').columns(['opened_at', 'channel']).execute();
+  // Response-time histograms: counted from the index alone (no table lookups) over a date range.
+  await db.schema
+    .createIndex('analytics_cases_times')
+    .on('analytics_cases')
+    .columns(['opened_at', 'channel', 'bot_first_response_bin', 'agent_first_response_bin', 'resolution_bin'])
+    .execute();
+  // The KPI query's correction for cases whose 24 h come-back window is still open.
+  await db.schema.createIndex('analytics_cases_recent').on('analytics_cases').column('last_customer_at').execute();
   // "Did the customer come back?": a customer's cases around a time.
   await db.schema.createIndex('analytics_cases_customer').on('analytics_cases').columns(['customer_id', 'opened_at']).execute();
   // The rebuild of one conversation starts at its latest case.
@@ -58,6 +72,14 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
     .addPrimaryKeyConstraint('analytics_volume_pk', ['conversation_id', 'hour', 'channel'])
     .execute();
   await db.schema.createIndex('analytics_volume_hour').on('analytics_volume').columns(['hour', 'channel']).execute();
+
+  // The rollup the KPI and volume queries read (src/core/storage/analytics-hourly.ts).
+  let hourly = db.schema
+    .createTable('analytics_hourly')
+    .addColumn('hour', 'bigint', (c) => c.notNull())
+    .addColumn('channel', 'varchar(64)', (c) => c.notNull());
+  for (const counter of HOURLY_COUNTERS) hourly = hourly.addColumn(counter, 'bigint', (c) => c.notNull().defaultTo(0));
+  await hourly.addPrimaryKeyConstraint('analytics_hourly_pk', ['hour', 'channel']).execute();
 
   await db.schema
     .createTable('analytics_questions')
@@ -93,5 +115,5 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
 }
 
 export async function down(db: Db): Promise<void> {
-  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_volume', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
+  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_hourly', 'analytics_volume', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
 }
