@@ -48,10 +48,11 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
   };
   const agent = guarded('agent');
 
-  app.get(`${API}/me`, { onRequest: agent }, async (request) => {
+  // With a session, also its CSRF token (for pages of other console modules that change state).
+  app.get(`${API}/me`, { onRequest: agent }, async (request, reply) => {
     const c = consoleCaller(request);
-    const roles = c?.kind === 'session' ? c.session.roles : (c?.token.roles ?? []);
-    return { ...agentOf(request), roles, expiresAt: c?.kind === 'session' ? c.session.exp : null };
+    if (c?.kind !== 'session') return { ...agentOf(request), roles: c?.token.roles ?? [], expiresAt: null };
+    return { ...agentOf(request), roles: c.session.roles, expiresAt: c.session.exp, csrfToken: reply.generateCsrf({ userInfo: c.session.sid }) };
   });
 
   app.get<{ Querystring: { status?: InboxStatus; channel?: string; assignee?: string; q?: string } }>(
