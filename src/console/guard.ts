@@ -6,7 +6,7 @@
  * `x-csrf-token`, @fastify/csrf-protection); a Bearer call needs none (no browser sends it by itself).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hasRole, type ApiCaller, type TokenAuth } from '../api/tokens.js';
+import { hasRole, type ApiCaller, type ApiRole, type TokenAuth } from '../api/tokens.js';
 import { openSession, SESSION_COOKIE, type ConsoleKeys, type ConsoleSession } from './session.js';
 
 /** true = allowed; false = it already answered 401/403, or redirected an HTML page request to /console/login. */
@@ -42,6 +42,8 @@ export interface GuardDeps {
   keys: ConsoleKeys;
   /** The CSRF check, once the console's routes are registered (before that, state changes by cookie are refused). */
   csrf(): CsrfCheck | undefined;
+  /** The roles hub.yaml gives the token named `name` now (undefined: no such token any more). */
+  roles(name: string): readonly ApiRole[] | undefined;
   now(): number;
 }
 
@@ -57,7 +59,10 @@ export function createConsoleGuard(d: GuardDeps): ConsoleGuard {
       void reply.code(result.status).headers(result.headers).send({ error: result.error });
       return false;
     }
-    const session = sessionOf(d.keys, request, d.now());
+    const signed = sessionOf(d.keys, request, d.now());
+    // A token removed from hub.yaml ends its sessions; changed roles apply at once.
+    const current = signed ? d.roles(signed.name) : undefined;
+    const session = signed && current ? { ...signed, roles: signed.roles.filter((r) => current.includes(r)) } : undefined;
     if (!session) {
       if (wantsHtml(request)) {
         void reply.redirect(`${LOGIN_PATH}?next=${encodeURIComponent(request.url)}`, 303);

@@ -9,7 +9,7 @@ import csrfProtection from '@fastify/csrf-protection';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Bus } from '../core/adapter.js';
 import type { DeskContext } from '../core/desk.js';
-import type { TokenAuth } from '../api/tokens.js';
+import type { ApiRole, TokenAuth } from '../api/tokens.js';
 import { CSP, registerAssets, shell } from './assets.js';
 import { pageLang, registerAuth } from './auth.js';
 import { registerApi } from './api.js';
@@ -23,6 +23,8 @@ export { subscribeLive } from './live.js';
 
 export interface ConsoleDeps {
   auth: TokenAuth;
+  /** The roles of a configured token by name (undefined when hub.yaml has no such token). */
+  roles(name: string): readonly ApiRole[] | undefined;
   keys: ConsoleKeys;
   desk: DeskContext;
   bus: Bus;
@@ -40,7 +42,7 @@ export interface Console {
 
 export function createConsole(d: ConsoleDeps): Console {
   let csrf: CsrfCheck | undefined;
-  const guard = createConsoleGuard({ auth: d.auth, keys: d.keys, csrf: () => csrf, now: d.now });
+  const guard = createConsoleGuard({ auth: d.auth, keys: d.keys, csrf: () => csrf, roles: d.roles, now: d.now });
   const streams = new LiveStreams();
   const page = (reply: FastifyReply) =>
     reply

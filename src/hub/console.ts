@@ -59,8 +59,10 @@ export async function setupConsole(hub: ConsoleHost): Promise<{ guard: ConsoleGu
   // With no other desk the console is the desk: it tells a waiting customer a person will answer.
   subscribeLive(hub.subs, { bus: hub.bus, desk, onlyDesk: hub.desk === undefined });
   const keys = await loadConsoleKeys(hub.storage.channelState);
+  const tokens = new Map(hub.config.api.tokens.map((t) => [t.name, t.roles] as const));
   const web = createConsole({
     auth: hub.tokenAuth,
+    roles: (name) => tokens.get(name),
     keys,
     desk,
     bus: hub.bus,

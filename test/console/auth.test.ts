@@ -135,6 +135,22 @@ describe('console sign-in and guard (real hub)', () => {
     assert.ok(saved.includes('sb_console='));
   });
 
+  it('another hub process on the same database takes the cookie (one key, kept across restarts); a token removed from hub.yaml ends its sessions', async () => {
+    const desk = new ConsoleClient(t.hub.url);
+    const boss = new ConsoleClient(t.hub.url);
+    assert.equal((await desk.signIn(AGENT)).status, 200);
+    assert.equal((await boss.signIn(ADMIN)).status, 200);
+    // The second hub knows only the admin token: "desk" was removed from its hub.yaml.
+    const other = await startTestHub({ db: t.db, clock, config: { api: { tokens: [TOKENS[1]!] } } });
+    try {
+      const at = (c: ConsoleClient) => fetch(`${other.hub.url}/console/api/me`, { headers: { cookie: c.cookieHeader() } });
+      assert.equal((await at(boss)).status, 200, 'signed by the shared key');
+      assert.equal((await at(desk)).status, 401, 'the token is gone');
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('wrong tokens are rate limited per client IP', async () => {
     const c = new ConsoleClient(t.hub.url);
     const statuses: number[] = [];
