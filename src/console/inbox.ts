@@ -129,6 +129,27 @@ function historyItem(m: StoredMessage): HistoryItem {
   return { id: m.id, conversationId: m.conversationId, channel: m.channel, author: m.author, authorName: m.authorName, text: m.text, at: m.createdAt, deliveryStatus: m.deliveryStatus };
 }
 
+/** Summaries made, per process: one per (conversation, escalation, language), like the Slack case's. */
+const summaries = new Map<string, string>();
+const SUMMARIES_KEPT = 500;
+
+/**
+ * The hand-over summary, written once per escalation and language (an LLM call when `llm` is
+ * configured), not on every refresh of every open browser.
+ */
+async function handOverSummary(ctx: DeskContext, c: Conversation, own: readonly StoredMessage[], locale: string): Promise<string> {
+  const key = `${c.id}:${c.escalationId ?? ''}:${locale}`;
+  const known = summaries.get(key);
+  if (known !== undefined) return known;
+  const text = await ctx.summarize(
+    own.map((m) => ({ author: m.author, text: m.text })),
+    locale,
+  );
+  summaries.set(key, text);
+  if (summaries.size > SUMMARIES_KEPT) summaries.delete(summaries.keys().next().value ?? key);
+  return text;
+}
+
 /** One conversation as the agent sees it; undefined when there is none with this id. */
 export async function conversationView(ctx: DeskContext, id: string, agentLocale: string) {
   const { storage } = ctx;
@@ -143,10 +164,7 @@ export async function conversationView(ctx: DeskContext, id: string, agentLocale
   const own = history.filter((m) => m.conversationId === c.id);
   const lastAsked = own.filter((m) => m.author === 'customer').at(-1);
   const customerLocale = detectLocale(lastAsked?.text ?? '', customer?.locale);
-  const summary = await ctx.summarize(
-    own.map((m) => ({ author: m.author, text: m.text })),
-    agentLocale,
-  );
+  const summary = await handOverSummary(ctx, c, own, agentLocale);
   // An answer filled from an order lookup ({{status}}) is no reply an agent can send as it is.
   const suggestions = lastAsked ? ctx.suggest(lastAsked.text, customerLocale, 8).filter((s) => !s.answer.includes('{{')).slice(0, 3) : [];
   const notes = events
