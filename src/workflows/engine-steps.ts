@@ -24,7 +24,9 @@ export type Outcome =
   | { kind: 'later'; at: number; result?: Record<string, unknown> }
   /** An ask sent: the step waits (`scheduled`) for an answer or its timeout at `timeoutAt`. */
   | { kind: 'asked'; result: Record<string, unknown>; timeoutAt: number }
-  | { kind: 'failed'; error: string };
+  | { kind: 'failed'; error: string }
+  /** Not done, on purpose (a stale reminder): the step is `skipped` with its reason and the run goes on. */
+  | { kind: 'skipped'; result: Record<string, unknown> };
 
 export interface StepContext {
   loaded: LoadedWorkflows;
@@ -72,9 +74,9 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
   if (!hasCustomer(c)) return { kind: 'failed', error: `${step.action} ${step.id}: this run has no customer (a scheduled run)` };
   switch (step.action) {
     case 'send':
-      return (await skipOptedOut(step, c)) ?? send(step, c);
+      return stale(step, c) ?? (await skipOptedOut(step, c)) ?? send(step, c);
     case 'ask':
-      return ask(step, c);
+      return stale(step, c) ?? ask(step, c);
     case 'escalate':
       return escalate(step, c);
   }
@@ -112,6 +114,18 @@ async function escalate(step: EscalateStep, c: ToCustomer): Promise<Outcome> {
 function channelsOf(step: SendStep | AskStep, customer: Customer): ChannelName[] {
   const out = step.channels.flatMap((ch) => (ch === 'preferred' ? (customer.preferredChannel ? [customer.preferredChannel] : []) : [ch]));
   return [...new Set(out)];
+}
+
+/**
+ * A send or ask past its `skipAfter` (e.g. a renewal reminder after the renewal date, because the
+ * hub was down or the send waited for quiet hours to end) is skipped, not sent late; an ask already
+ * sent and waiting is not stale any more.
+ */
+function stale(step: SendStep | AskStep, c: ToCustomer): Outcome | undefined {
+  if (!step.skipAfter || typeof c.row.result?.sendId === 'string') return undefined;
+  const limit = Date.parse(String(c.event.data[step.skipAfter.field])) + step.skipAfter.offsetMs;
+  if (Number.isNaN(limit) || c.now <= limit) return undefined;
+  return { kind: 'skipped', result: { reason: `stale: past ${step.skipAfter.source} (${new Date(limit).toISOString()})` } };
 }
 
 /** An ask sends its question like a send (once: the key), then waits; asked already (a redelivered job), it waits on. */

@@ -342,8 +342,9 @@ export class WorkflowEngine {
     const step = workflow?.stepsById.get(stepId);
     if (!def || !workflow || !step) return void (await this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`));
     let row = chain.row?.stepId === stepId ? chain.row : await repo.reach(runId, stepId);
-    if (row.status === 'cancelled' || row.status === 'failed' || row.status === 'skipped') return undefined;
-    if (row.status !== 'done') {
+    if (row.status === 'cancelled' || row.status === 'failed') return undefined;
+    // Skipped (stale) goes on like done; an opted-out skip ended the run (the status check above).
+    if (row.status !== 'done' && row.status !== 'skipped') {
       // The event does not change; the customer (consent, channels) is read by the steps that need them.
       const needsCustomer = run.customerId !== null && step.action !== 'wait' && step.action !== 'if';
       const [event, customer] = await Promise.all([chain.event ?? repo.event(run.eventId), needsCustomer && run.customerId !== null ? this.d.storage.customers.get(run.customerId) : undefined]);
@@ -389,8 +390,9 @@ export class WorkflowEngine {
         await job.moveToDelayed(Date.now() + delay, token);
         throw new DelayedError();
       }
-      if (!(await repo.markStep(runId, stepId, 'done', { result: outcome.result }))) return undefined; // cancelled meanwhile
-      row = { ...row, status: 'done', result: outcome.result };
+      const status = outcome.kind === 'skipped' ? 'skipped' : 'done';
+      if (!(await repo.markStep(runId, stepId, status, { result: outcome.result }))) return undefined; // cancelled meanwhile
+      row = { ...row, status, result: outcome.result };
     }
     return this.continueAfter(runId, workflow, step, row.result, true);
   }

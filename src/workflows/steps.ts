@@ -7,7 +7,7 @@ import { DURATION_HINT, parseDuration, parseUntil } from './duration.js';
 import { readCondition } from './condition.js';
 import { readMapping, type Path, type WorkflowSource } from './source.js';
 import { readMessage, readText, type TemplateCatalog } from './texts.js';
-import { PRIORITIES, type AskChoice, type DataSchema, type EscalationPriority, type Step } from './types.js';
+import { PRIORITIES, type AskChoice, type DataSchema, type DataTime, type EscalationPriority, type Step } from './types.js';
 
 export const ACTIONS = ['send', 'wait', 'ask', 'escalate', 'if', 'webhook'] as const;
 const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -74,12 +74,13 @@ function readStep(ctx: StepContext, path: Path, raw: unknown, autoId: string): S
   }
   switch (action) {
     case 'send': {
-      const body = readMapping(src, at, step.send, ['text', 'template', 'vars', 'channels', 'urgent'], 'send');
+      const body = readMapping(src, at, step.send, ['text', 'template', 'vars', 'channels', 'urgent', 'skipAfter'], 'send');
       if (!body) return undefined;
       const message = readMessage(src, at, body, ctx.vars, ctx.templates, ctx.templatesFile);
       const channels = readChannels(ctx, [...at, 'channels'], body.channels);
       const urgent = readBool(src, [...at, 'urgent'], body.urgent);
-      return message && { id, line, action, message, channels, urgent };
+      const skipAfter = body.skipAfter === undefined ? undefined : readDataTime(ctx, [...at, 'skipAfter'], body.skipAfter, 'skipAfter');
+      return message && { id, line, action, message, channels, urgent, ...(skipAfter ? { skipAfter } : {}) };
     }
     case 'wait': {
       const body = readMapping(src, at, step.wait, ['for', 'until'], 'wait');
@@ -93,7 +94,8 @@ function readStep(ctx: StepContext, path: Path, raw: unknown, autoId: string): S
         if (forMs === undefined) src.problem([...at, 'for'], `${JSON.stringify(body.for)} is not ${DURATION_HINT}`);
         return forMs === undefined ? undefined : { id, line, action, forMs };
       }
-      return readUntil(ctx, [...at, 'until'], body.until, id, line);
+      const until = readDataTime(ctx, [...at, 'until'], body.until, 'until');
+      return until && { id, line, action, until };
     }
     case 'ask':
       return readAsk(ctx, path, step, id, line);
@@ -132,7 +134,8 @@ function readStep(ctx: StepContext, path: Path, raw: unknown, autoId: string): S
   }
 }
 
-function readUntil(ctx: StepContext, path: Path, value: unknown, id: string, line: number): Step | undefined {
+/** `until:` of a wait, `skipAfter:` of a send or ask: a datetime field every event has, plus or minus a duration. */
+function readDataTime(ctx: StepContext, path: Path, value: unknown, key: string): DataTime | undefined {
   const parsed = parseUntil(value);
   if ('problem' in parsed) {
     ctx.src.problem(path, parsed.problem);
@@ -142,20 +145,20 @@ function readUntil(ctx: StepContext, path: Path, value: unknown, id: string, lin
   if (spec?.type !== 'datetime') {
     const datetimes = Object.entries(ctx.data).filter(([, f]) => f.type === 'datetime').map(([k]) => k);
     const why = spec ? `is a ${spec.type}` : 'is not a field of the trigger\'s data';
-    ctx.src.problem(path, `${parsed.field} ${why}: until needs a datetime field (${datetimes.length ? `this trigger has ${datetimes.join(', ')}` : 'this trigger has none'})`);
+    ctx.src.problem(path, `${parsed.field} ${why}: ${key} needs a datetime field (${datetimes.length ? `this trigger has ${datetimes.join(', ')}` : 'this trigger has none'})`);
     return undefined;
   }
   if (spec.optional) {
-    ctx.src.problem(path, `${parsed.field} is optional (datetime?): until needs a field every event has`);
+    ctx.src.problem(path, `${parsed.field} is optional (datetime?): ${key} needs a field every event has`);
     return undefined;
   }
-  return { id, line, action: 'wait', until: { field: parsed.field, offsetMs: parsed.offsetMs, source: String(value).trim() } };
+  return { field: parsed.field, offsetMs: parsed.offsetMs, source: String(value).trim() };
 }
 
 function readAsk(ctx: StepContext, path: Path, step: Record<string, unknown>, id: string, line: number): Step | undefined {
   const { src } = ctx;
   const at = [...path, 'ask'];
-  const body = readMapping(src, at, step.ask, ['text', 'template', 'vars', 'choices', 'timeout', 'channels', 'urgent'], 'ask');
+  const body = readMapping(src, at, step.ask, ['text', 'template', 'vars', 'choices', 'timeout', 'channels', 'urgent', 'skipAfter'], 'ask');
   if (!body) return undefined;
   const message = readMessage(src, at, body, ctx.vars, ctx.templates, ctx.templatesFile);
   const choices = readChoices(ctx, [...at, 'choices'], body.choices);
@@ -163,6 +166,7 @@ function readAsk(ctx: StepContext, path: Path, step: Record<string, unknown>, id
   if (timeoutMs === undefined) src.problem([...at, 'timeout'], `${body.timeout === undefined ? 'give how long to wait for the answer' : `${JSON.stringify(body.timeout)} is not a duration`}: ${DURATION_HINT}`);
   const channels = readChannels(ctx, [...at, 'channels'], body.channels);
   const urgent = readBool(src, [...at, 'urgent'], body.urgent);
+  const skipAfter = body.skipAfter === undefined ? undefined : readDataTime(ctx, [...at, 'skipAfter'], body.skipAfter, 'skipAfter');
   const answers = choices.map((c) => c.answer);
   ctx.asks.set(id, answers);
   const on: Record<string, readonly Step[]> = {};
@@ -174,7 +178,7 @@ function readAsk(ctx: StepContext, path: Path, step: Record<string, unknown>, id
     }
   }
   if (!message || timeoutMs === undefined || choices.length === 0) return undefined;
-  return { id, line, action: 'ask', message, choices, timeoutMs, channels, urgent, on: Object.freeze(on) };
+  return { id, line, action: 'ask', message, choices, timeoutMs, channels, urgent, ...(skipAfter ? { skipAfter } : {}), on: Object.freeze(on) };
 }
 
 /** `choices: { yes: ["1", 是, yes], no: ["2", 否, no] }`: answer -> the replies that mean it. */

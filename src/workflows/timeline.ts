@@ -51,6 +51,12 @@ export function planTimeline(workflow: Workflow, event: WorkflowEvent, opts: Tim
         case 'send':
         case 'ask': {
           const at = step.urgent ? t : afterQuietHours(t, workflow.quietHours, zone);
+          const limit = step.skipAfter ? Date.parse(String(event.data[step.skipAfter.field])) + step.skipAfter.offsetMs : Number.NaN;
+          if (!Number.isNaN(limit) && at.getTime() > limit) {
+            push(step, at, null, `skipped: stale, past ${step.skipAfter?.source ?? ''} (${new Date(limit).toISOString()})`);
+            t = at;
+            break;
+          }
           const text = renderMessage(step.message, walk.vars, locale, opts.templates) ?? `(template ${'template' in step.message ? step.message.template : ''})`;
           const moved = at.getTime() !== t.getTime() ? ` (due ${localTime(t, zone)}, in quiet hours ${workflow.quietHours?.from}–${workflow.quietHours?.to}: moved to ${localTime(at, zone)})` : '';
           const choicesNote = step.action === 'ask' ? ` [answers: ${step.choices.map((c) => `${c.answer} = ${c.replies.join('/')}`).join('; ')}; timeout ${formatDuration(step.timeoutMs)}]` : '';

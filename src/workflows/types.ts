@@ -49,6 +49,13 @@ export type MessageSource =
   /** `vars`: the template's variables, each a text with the workflow's placeholders. */
   | { readonly template: string; readonly vars: Readonly<Record<string, string>> };
 
+/** A time from the event data: `data[field] + offsetMs` (`dueAt - 7d`), as written in `source`. */
+export interface DataTime {
+  readonly field: string;
+  readonly offsetMs: number;
+  readonly source: string;
+}
+
 export interface SendStep extends StepBase {
   readonly action: 'send';
   readonly message: MessageSource;
@@ -56,12 +63,14 @@ export interface SendStep extends StepBase {
   readonly channels: readonly string[];
   /** Sent even in quiet hours. */
   readonly urgent: boolean;
+  /** Not sent once this time has passed (a late reminder is stale): the step is skipped and the run goes on. */
+  readonly skipAfter?: DataTime;
 }
 
 export type WaitStep = StepBase & { readonly action: 'wait' } & (
     | { readonly forMs: number }
     /** Until `data[field] + offsetMs` (offset negative for `dueAt - 7d`). */
-    | { readonly until: { readonly field: string; readonly offsetMs: number; readonly source: string } }
+    | { readonly until: DataTime }
   );
 
 export interface AskChoice {
@@ -77,6 +86,8 @@ export interface AskStep extends StepBase {
   readonly timeoutMs: number;
   readonly channels: readonly string[];
   readonly urgent: boolean;
+  /** Not asked once this time has passed (see SendStep). */
+  readonly skipAfter?: DataTime;
   /** Steps per answer, and `timeout`; an answer without steps continues after the ask. */
   readonly on: Readonly<Record<string, readonly Step[]>>;
 }

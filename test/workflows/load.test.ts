@@ -164,6 +164,9 @@ describe('load errors name file, line and field', () => {
     expectOne('  - wait:\n      until: "renewsAt - 7d"\n', 'until', 'steps[0].wait.until', /renewsAt is not a field/);
     expectOne('  - wait:\n      until: "dueAt - 7 days"\n', 'until', 'steps[0].wait.until', /not <datetime field> \[\+\|- <duration>\]|is not a duration/);
   });
+  it('a skipAfter on a field that is not a datetime of the data schema', () => {
+    expectOne('  - send:\n      skipAfter: "plan"\n      text: "Hello"\n', 'skipAfter', 'steps[0].send.skipAfter', /plan is a string: skipAfter needs a datetime field \(this trigger has dueAt\)/);
+  });
   it('a placeholder that is not a data field or built-in', () => {
     expectOne('  - send:\n      text:\n        zh: "订单 {{orderId}}"\n        en: "Order {{orderID}}"\n', 'en: "Order', 'steps[0].send.text.en', /\{\{orderID\}\} is not a field of the trigger's data.*\{\{orderId\}\}/);
   });

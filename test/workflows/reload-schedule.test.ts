@@ -144,6 +144,19 @@ steps:
 `,
     );
     writeFileSync(join(wf, 'notice.yaml'), notice('Hello', null));
+    writeFileSync(
+      join(wf, 'late.yaml'),
+      `kind: reminder
+trigger:
+  event: bill.due
+  data: { billId: string, dueAt: datetime }
+steps:
+  - id: before
+    send: { skipAfter: dueAt, text: { en: "Bill {{billId}} is due soon", zh: "账单 {{billId}} 即将到期" } }
+  - id: after
+    send: { text: { en: "Bill {{billId}}: thanks", zh: "账单 {{billId}}：谢谢" } }
+`,
+    );
     t = await startTestHub({ adapters: [h.a], configDir: dir, config: { api: { tokens: TOKENS }, workflows: { reloadDebounceMs: 50, sendsPerSecond: { alpha: 5 } } } });
   });
   after(async () => {
@@ -171,6 +184,20 @@ steps:
     } finally {
       await q.close();
     }
+  });
+
+  it('a send past its skipAfter is skipped as stale (not sent late) and the run goes on', async () => {
+    const r = await h.post(t, { type: 'bill.due', customer: { identities: [{ channel: 'alpha', id: 'late1' }], locale: 'en' }, data: { billId: 'b1', dueAt: new Date(Date.now() - 60_000).toISOString() } });
+    assert.equal(r.status, 202);
+    const s = await until(async () => {
+      const v = await h.status(t, r.body.id);
+      return v.runs[0]?.status === 'done' ? v : undefined;
+    });
+    await until(() => h.arrivals.some((x) => x.user === 'late1') || undefined);
+    assert.deepEqual(h.arrivals.filter((x) => x.user === 'late1').map((x) => x.text), ['Bill b1: thanks']);
+    const steps = (s.runs[0]?.steps ?? []) as { id: string; status: string; result?: { reason?: string } }[];
+    assert.deepEqual(steps.map((x) => [x.id, x.status]), [['before', 'skipped'], ['after', 'done']]);
+    assert.match(steps[0]?.result?.reason ?? '', /^stale: past dueAt \(/);
   });
 
   it('sends over a channel\'s sendsPerSecond wait for their slot, evenly', async () => {
