@@ -234,6 +234,7 @@ for (const dialect of DIALECTS) {
           '002_seams',
           '003_proactive_sends',
           'analytics:001_read_models',
+          'identity:001_links',
           'knowledge:001_pending_answers',
           'testmod:001_widgets',
           'webhooks:001_deliveries',

@@ -14,6 +14,10 @@ import { WorkflowRunRepo } from './workflow-runs.js';
 import { WebhookDeliveryRepo } from './webhook-deliveries.js';
 import { AnalyticsRepo } from './analytics.js';
 import { AnalyticsKpiRepo } from './analytics-kpis.js';
+import { AuditRepo } from './audit.js';
+import { CustomerMergeRepo } from './customer-merges.js';
+import { LinkTokenRepo } from './link-tokens.js';
+import { CustomerPrivacyRepo } from './customer-privacy.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
@@ -32,6 +36,10 @@ export class Repos {
   readonly workflowRuns: WorkflowRunRepo;
   readonly analytics: AnalyticsRepo;
   readonly analyticsKpis: AnalyticsKpiRepo;
+  readonly audit: AuditRepo;
+  readonly merges: CustomerMergeRepo;
+  readonly linkTokens: LinkTokenRepo;
+  readonly privacy: CustomerPrivacyRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -46,6 +54,10 @@ export class Repos {
     this.workflowRuns = new WorkflowRunRepo(q, stamp);
     this.analytics = new AnalyticsRepo(q, stamp);
     this.analyticsKpis = new AnalyticsKpiRepo(q);
+    this.audit = new AuditRepo(q, stamp);
+    this.merges = new CustomerMergeRepo(q, stamp);
+    this.linkTokens = new LinkTokenRepo(q, stamp);
+    this.privacy = new CustomerPrivacyRepo(q, stamp);
   }
 }
 
