@@ -79,10 +79,10 @@ function Inbox() {
   };
   const admin = (me.roles ?? []).includes('admin');
   return html`<div class=${`shell${selected ? ' has-detail' : ''}`}>
-    <a class="skip" href="#main">Skip to content</a>
+    <a class="skip" href="#main">${t('skip')}</a>
     <header class="top">
       <h1>${t('title')}</h1>
-      <nav aria-label="console">
+      <nav aria-label=${t('title')}>
         <a href="/console" aria-current="page">${t('inbox')}</a>
         ${admin ? html`<a href="/console/dashboard">${t('dashboard')}</a><a href="/console/queues">${t('queues')}</a>` : ''}
       </nav>

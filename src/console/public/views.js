@@ -118,7 +118,7 @@ export function Detail({ view, back, onDone, me }) {
       <p class="row">${badge(c.channel)}${statusBadge(c.status)}${c.assignee ? html`<span>${t('assignedTo')}: ${c.assignee.replace(/^console:/, '')}</span>` : ''}
         ${c.reason ? html`<span class="muted">${t('reason')}: ${reasonText(c.reason)}</span>` : ''}
         ${c.csat !== null ? html`<span class="badge csat">${t('csat')}: ${c.csat}/5</span>` : c.csatPending ? html`<span class="muted">${t('csatPending')}</span>` : ''}</p>
-      <div class="actions" role="group" aria-label="actions">
+      <div class="actions" role="group" aria-label=${t('actions')}>
         <button type="button" disabled=${busy || c.status === 'resolved' || c.assignee === me.id} onClick=${() => act('claim')}>${t('claim')}</button>
         <button type="button" disabled=${busy || c.status === 'resolved'} onClick=${() => act('resolve')}>${t('resolve')}</button>
         <button type="button" disabled=${busy || c.status === 'bot'} onClick=${() => act('return')}>${t('returnToBot')}</button>
