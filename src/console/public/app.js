@@ -62,8 +62,13 @@ function Inbox() {
     es.onerror = () => setLive(false);
     es.onmessage = (ev) => {
       const e = JSON.parse(ev.data);
-      clearTimeout(pending);
-      pending = setTimeout(loadList, 100);
+      // A burst of events is one list fetch (at most two a second per browser).
+      if (!pending) {
+        pending = setTimeout(() => {
+          pending = undefined;
+          loadList();
+        }, 500);
+      }
       if (e.conversationId === state.current.selected) loadView();
     };
     es.addEventListener('hello', () => {
