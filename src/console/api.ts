@@ -52,7 +52,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
   app.get(`${API}/me`, { onRequest: agent }, async (request, reply) => {
     const c = consoleCaller(request);
     if (c?.kind !== 'session') return { ...agentOf(request), roles: c?.token.roles ?? [], expiresAt: null };
-    return { ...agentOf(request), roles: c.session.roles, expiresAt: c.session.exp, csrfToken: reply.generateCsrf({ userInfo: c.session.sid }) };
+    return { ...agentOf(request), roles: c.session.roles, expiresAt: c.session.exp, csrfToken: reply.generateCsrf({ userInfo: c.session.sid, secure: request.protocol === 'https' }) };
   });
 
   app.get<{ Querystring: { status?: InboxStatus; channel?: string; assignee?: string; q?: string } }>(

@@ -42,7 +42,7 @@ const secure = (request: FastifyRequest) => request.protocol === 'https';
 export function registerAuth(app: FastifyInstance, d: AuthDeps): void {
   app.get<{ Querystring: { next?: string } }>(LOGIN_PATH, async (request, reply) => {
     if (sessionOf(d.keys, request, d.now())) return reply.redirect(safeNext(request.query.next), 303);
-    const csrf = reply.generateCsrf({ userInfo: 'login' });
+    const csrf = reply.generateCsrf({ userInfo: 'login', secure: secure(request) });
     return d.page(reply).send(shell({ view: 'login', csrf, lang: pageLang(request), next: safeNext(request.query.next) }));
   });
 

@@ -72,7 +72,7 @@ export function createConsole(d: ConsoleDeps): Console {
       if (!(await guard(request, reply, 'agent'))) return reply;
       const c = consoleCaller(request);
       const session = c?.kind === 'session' ? c.session : undefined;
-      const csrfToken = session ? reply.generateCsrf({ userInfo: session.sid }) : '';
+      const csrfToken = session ? reply.generateCsrf({ userInfo: session.sid, secure: request.protocol === 'https' }) : '';
       const me = session ? { name: session.name, displayName: session.displayName, roles: session.roles, expiresAt: session.exp } : null;
       return page(reply).send(shell({ view: 'inbox', csrf: csrfToken, lang: pageLang(request), me }));
     });
