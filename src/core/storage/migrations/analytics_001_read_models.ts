@@ -9,7 +9,7 @@
  * - `analytics_questions`: questions the bot escalated or answered with low confidence (knowledge gaps);
  * - `analytics_proactive`: messages the hub wrote first (reminders, alerts, API sends).
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Dialect } from './001_core.js';
 import { HOURLY_COUNTERS } from '../analytics-rows.js';
 
@@ -49,12 +49,17 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
     .execute();
   // Every KPI query: cases opened in a date range.
   await db.schema.createIndex('analytics_cases_opened').on('analytics_cases').columns(['opened_at', 'channel']).execute();
-  // Response-time histograms: counted from the index alone (no table lookups) over a date range.
-  await db.schema
-    .createIndex('analytics_cases_times')
-    .on('analytics_cases')
-    .columns(['opened_at', 'channel', 'bot_first_response_bin', 'agent_first_response_bin', 'resolution_bin'])
-    .execute();
+  // Response-time histograms: counted from an index alone (no table lookups) over a date range,
+  // one partial index per duration, so the agents' and resolution times (escalated cases only)
+  // read only the cases that have them.
+  for (const bin of ['bot_first_response_bin', 'agent_first_response_bin', 'resolution_bin']) {
+    await db.schema
+      .createIndex(`analytics_cases_${bin}`)
+      .on('analytics_cases')
+      .columns(['opened_at', 'channel', bin])
+      .where(sql.ref(bin), 'is not', null)
+      .execute();
+  }
   // The KPI query's correction for cases whose 24 h come-back window is still open.
   await db.schema.createIndex('analytics_cases_recent').on('analytics_cases').column('last_customer_at').execute();
   // "Did the customer come back?": a customer's cases around a time.
