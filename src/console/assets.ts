@@ -87,6 +87,7 @@ export function shell(o: { view: 'login' | 'inbox'; csrf: string; lang: 'zh' | '
 <meta name="sb-csrf" content="${esc(o.csrf)}">
 <meta name="sb-me" content="${esc(JSON.stringify(o.me ?? null))}">
 <meta name="sb-next" content="${esc(o.next ?? '/console')}">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${ASSETS}/app.css">
 <script type="importmap">${IMPORT_MAP}</script>
 <script type="module" src="${ASSETS}/app.js"></script>
