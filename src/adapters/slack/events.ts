@@ -8,15 +8,7 @@ import type { SlackConfig } from './config.js';
 import type { CaseStore } from './case-store.js';
 import { actionKind, slackToPlain } from './blocks.js';
 import { replyEventKey, scheduleRemind } from './keys.js';
-
-const fileSchema = z.looseObject({
-  name: z.string().optional(),
-  title: z.string().optional(),
-  mimetype: z.string().optional(),
-  size: z.number().optional(),
-  permalink: z.string().optional(),
-  permalink_public: z.string().optional(),
-});
+import { fileSchema, toAttachment } from './mapper.js';
 
 const messageEventSchema = z.looseObject({
   type: z.literal('message'),
@@ -93,7 +85,7 @@ export class SlackInbound {
       if (note) await this.d.ctx.actions.note(found.conversation.id, agent, note, replyEventKey(ev.channel, ev.ts));
       return;
     }
-    const attachments = (ev.files ?? []).map(toAttachment);
+    const attachments = (ev.files ?? []).map((f) => toAttachment(f, false));
     const links = attachments.map((a) => `\n${a.name}: ${a.url ?? '(no link)'}`).join('');
     const text = `${slackToPlain(raw_text)}${links}`.trim();
     if (!text) return;
@@ -163,14 +155,4 @@ export class SlackInbound {
     const name = fromEvent || (this.d.cfg.agentName.includes('{name}') ? await this.d.api.userName(userId) : undefined) || 'Support';
     return this.d.cfg.agentName.replace(/\{name\}/g, name);
   }
-}
-
-function toAttachment(f: z.infer<typeof fileSchema>): AttachmentMeta {
-  const url = f.permalink_public ?? f.permalink;
-  return {
-    name: f.name ?? f.title ?? 'file',
-    mimeType: f.mimetype ?? 'application/octet-stream',
-    ...(f.size !== undefined ? { size: f.size } : {}),
-    ...(url ? { url } : {}),
-  };
 }

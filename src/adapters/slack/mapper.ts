@@ -7,7 +7,8 @@ export const CHANNEL = 'slack';
 /** Slack file ids (`F…`): the `fetchHandle` of a customer's file (fetched by files.ts for agents). */
 export const FILE_ID = /^F[A-Z0-9]{2,}$/;
 
-const fileSchema = z.looseObject({
+/** A file of a Slack message event (customer or agent side). */
+export const fileSchema = z.looseObject({
   id: z.string().optional(),
   name: z.string().optional(),
   title: z.string().optional(),
@@ -194,7 +195,7 @@ function build(env: MapEnv, d: Draft): MapResult {
     return { ok: false, reason: `a member of our own workspace (${team}) wrote in customer channel ${d.channel}: not a customer message` };
   }
   const text = slackToPlain(d.text);
-  const attachments = d.files.map(toAttachment);
+  const attachments = d.files.map((f) => toAttachment(f));
   if (!text && attachments.length === 0) return { ok: false, reason: 'message without text or files' };
   const root = d.threadTs ?? d.ts;
   const extra: SlackRefExtra = { kind: direct ? 'dm' : 'shared', team };
@@ -255,13 +256,14 @@ export function mapAction(raw: unknown, env: MapEnv): MapResult {
   return { ok: true, message, author: { user: body.user.id, team } };
 }
 
-function toAttachment(f: z.infer<typeof fileSchema>): AttachmentMeta {
+/** A Slack file as an attachment; `fetchable`: the hub may fetch it by id (a customer's file, opened through a signed hub link). */
+export function toAttachment(f: z.infer<typeof fileSchema>, fetchable = true): AttachmentMeta {
   const url = f.permalink_public ?? f.permalink;
   return {
     name: f.name ?? f.title ?? 'file',
     mimeType: f.mimetype ?? 'application/octet-stream',
     ...(f.size !== undefined ? { size: f.size } : {}),
-    ...(f.id && FILE_ID.test(f.id) ? { fetchHandle: f.id } : {}),
+    ...(fetchable && f.id && FILE_ID.test(f.id) ? { fetchHandle: f.id } : {}),
     ...(url ? { url } : {}),
   };
 }
