@@ -5,18 +5,20 @@
  * below (400 naming the field), which are also the OpenAPI document at `/api/openapi.json`.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { FallbackSends } from '../core/conversation/fallback.js';
 import type { Storage } from '../core/storage/storage.js';
 import type { WebhookDeliveryStatus } from '../core/storage/webhook-deliveries.js';
 import type { WebhookDelivery } from '../core/storage/webhook-deliveries.js';
-import { HubError, isHubError } from '../core/errors.js';
+import { HubError } from '../core/errors.js';
 import { detectLocale } from '../core/locale.js';
-import { authLogFields, type ApiCaller, type ApiRole, type TokenAuth } from './tokens.js';
+import type { TokenAuth } from './tokens.js';
 import { MessageTemplates } from './templates.js';
 import { bindExternal, conversationView, customerView, findCustomer, iso, sendView, type CustomerLookup } from './views.js';
 import * as s from './schemas.js';
+import { mountIdentityApi } from './identity.js';
+import { answerError, requires } from './guards.js';
 
 export interface ApiDeps {
   auth: TokenAuth;
@@ -27,38 +29,9 @@ export interface ApiDeps {
   log: Logger;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The API token of the call (set by the role check). */
-    apiCaller?: ApiCaller;
-  }
-}
-
-/** HubError codes as HTTP statuses; anything else is a 500. */
-const STATUS: Partial<Record<string, number>> = { INPUT_INVALID: 400, NOT_FOUND: 404, CONFLICT: 409, RECIPIENT_UNREACHABLE: 422 };
+export { answerError, requires };
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** The route's role check (an `onRequest` hook): 401 / 403 with `WWW-Authenticate`, logged with the token's name. */
-export function requires(auth: TokenAuth, role: ApiRole) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const result = auth.authorize(request.headers.authorization, role);
-    if (result.ok) {
-      request.apiCaller = result.token;
-      return;
-    }
-    request.log.warn({ ...authLogFields(result), route: `${request.method} ${request.routeOptions.url ?? request.url}` }, `api call refused: ${result.status}`);
-    return reply.code(result.status).headers(result.headers).send({ error: result.error });
-  };
-}
-
-/** Answers a HubError by its code (with the field it names), rethrows anything else (500). */
-export function answerError(reply: FastifyReply, err: unknown): FastifyReply {
-  const status = isHubError(err) ? STATUS[err.code] : undefined;
-  if (!isHubError(err) || status === undefined) throw err;
-  const field = typeof err.context.field === 'string' ? err.context.field : undefined;
-  return reply.code(status).send({ error: err.message, code: err.code, ...(field ? { field } : {}) });
-}
 
 function bodyError(field: string, message: string): HubError {
   return new HubError('INPUT_INVALID', message, { context: { field } });
@@ -96,6 +69,8 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
       'api call',
     );
   });
+
+  await mountIdentityApi(app, { auth: d.auth, storage: d.storage, now: () => Date.now() });
 
   app.post<{ Body: s.SendBody; Headers: { 'idempotency-key'?: string } }>(
     '/messages',

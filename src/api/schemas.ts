@@ -5,16 +5,16 @@
  */
 import type { Button, ChannelName } from '../core/types.js';
 
-const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra }) as const;
-const nullableStr = (description: string) => ({ type: ['string', 'null'], description }) as const;
-const time = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
+export const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra }) as const;
+export const nullableStr = (description: string) => ({ type: ['string', 'null'], description }) as const;
+export const time = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
 const nullableTime = (description: string) => ({ type: ['string', 'null'], format: 'date-time', description }) as const;
 const error = {
   type: 'object',
   properties: { error: { type: 'string' }, code: { type: 'string' }, field: { type: 'string', description: 'The request field at fault, e.g. body.customer.externalId' } },
   required: ['error'],
 } as const;
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { ...error, description: ERROR_TEXT[c] ?? 'Error' }]));
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { ...error, description: ERROR_TEXT[c] ?? 'Error' }]));
 const ERROR_TEXT: Record<number, string> = {
   400: 'The request is malformed; `field` names what is wrong',
   401: 'No valid API token',
@@ -25,7 +25,7 @@ const ERROR_TEXT: Record<number, string> = {
   429: 'Rate limited (Retry-After)',
 };
 
-const CHANNEL = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'A channel name: telegram, wechat, webchat, email, slack…' } as const;
+export const CHANNEL = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'A channel name: telegram, wechat, webchat, email, slack…' } as const;
 
 export interface SendBody {
   customer: { externalId?: string; identities?: { channel: ChannelName; id: string }[] };
@@ -96,7 +96,7 @@ function queued() {
   return { type: 'object', required: ['id', 'status'], properties: { id: str('The message id (GET /api/messages/{id})'), status: { type: 'string', enum: ['queued'] } } } as const;
 }
 
-const idParam = (what: string) => ({ type: 'object', required: ['id'], properties: { id: str(`The ${what} id`, { minLength: 1, maxLength: 100 }) } }) as const;
+export const idParam = (what: string) => ({ type: 'object', required: ['id'], properties: { id: str(`The ${what} id`, { minLength: 1, maxLength: 100 }) } }) as const;
 
 export const getMessage = {
   summary: 'A proactive message’s status and its attempts per channel',

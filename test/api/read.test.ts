@@ -157,7 +157,21 @@ describe('API read routes', () => {
     assert.equal(r.status, 200);
     assert.equal(r.body.openapi, '3.1.0');
     const paths = r.body.paths as Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: unknown }>>;
-    assert.deepEqual(Object.keys(paths).sort(), ['/api/conversations/{id}', '/api/customers', '/api/customers/{id}', '/api/events', '/api/events/{id}', '/api/messages', '/api/messages/{id}', '/api/webhooks/deliveries']);
+    assert.deepEqual(Object.keys(paths).sort(), [
+      '/api/audit',
+      '/api/conversations/{id}',
+      '/api/customers',
+      '/api/customers/{externalId}/link-tokens',
+      '/api/customers/{id}',
+      '/api/customers/{id}/export',
+      '/api/customers/{id}/merge',
+      '/api/customers/{id}/unlink',
+      '/api/events',
+      '/api/events/{id}',
+      '/api/messages',
+      '/api/messages/{id}',
+      '/api/webhooks/deliveries',
+    ]);
     assert.deepEqual(Object.keys(paths['/api/messages'] ?? {}), ['post']);
     const post = paths['/api/messages']?.post;
     assert.ok(post?.requestBody, 'the request body schema is documented');

@@ -147,6 +147,11 @@ export class CustomerMergeRepo {
     await sql`update conversations set created_at = ${createdAt}, version = version + 1 where id = ${conversationId}`.execute(this.raw);
   }
 
+  /** The identity was proven (a link token, a code). */
+  async markVerified(identityId: string): Promise<void> {
+    await sql`update identities set verified = 1, updated_at = ${this.stamp.now()} where id = ${identityId}`.execute(this.raw);
+  }
+
   async setMergedInto(customerId: string, into: string | null): Promise<void> {
     await this.q.updateTable('customers').set({ merged_into: into, updated_at: this.stamp.now() }).where('id', '=', customerId).execute();
   }
