@@ -14,8 +14,10 @@ export const CLUSTER_JACCARD = 0.4;
 
 export interface GapCluster {
   id: string;
-  /** The most frequent terms of the cluster's questions. */
+  /** The cluster's most frequent question (newest on a tie). */
   label: string;
+  /** The most frequent terms of its questions. */
+  keywords: string[];
   count: number;
   escalated: number;
   lowConfidence: number;
@@ -83,15 +85,18 @@ function summarize(c: Work): GapCluster {
     if (t && !examples.includes(t)) examples.push(t);
     if (examples.length === 3) break;
   }
-  const label = [...freq.entries()]
+  const keywords = [...freq.entries()]
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .slice(0, 3)
-    .map(([t]) => t)
-    .join(' · ');
+    .map(([t]) => t);
+  const asked = new Map<string, number>();
+  for (const r of newest) asked.set(r.text.trim(), (asked.get(r.text.trim()) ?? 0) + 1);
+  const label = [...asked.entries()].reduce<[string, number]>((best, e) => (e[1] > best[1] ? e : best), ['', 0])[0];
   const first = newest[0] as QuestionRow;
   return {
     id: createHash('sha256').update(c.leaderKey).digest('hex').slice(0, 12),
-    label: label || (examples[0] ?? '').slice(0, 40),
+    label: label.slice(0, 200),
+    keywords,
     count: c.rows.length,
     escalated,
     lowConfidence: c.rows.length - escalated,

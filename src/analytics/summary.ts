@@ -51,7 +51,7 @@ export async function dailySummary(kpis: AnalyticsKpis, timeZone: string, now: n
   ];
   const top = gaps.slice(0, 3);
   lines.push(top.length ? '*Top knowledge gaps*' : '*Knowledge gaps*: none');
-  top.forEach((g, i) => lines.push(`${i + 1}. ${g.label} — ${g.count} question${g.count === 1 ? '' : 's'} (e.g. “${(g.examples[0] ?? '').slice(0, 120)}”)`));
+  top.forEach((g, i) => lines.push(`${i + 1}. “${g.label.slice(0, 120)}” — ${g.count} question${g.count === 1 ? '' : 's'}, ${g.escalated} escalated`));
   return lines.join('\n');
 }
 

@@ -55,8 +55,8 @@ export async function table(name: TableName, kpis: AnalyticsKpis, r: KpiRange): 
       const g = await kpis.gaps(r);
       return {
         json: { range, clusters: g },
-        columns: ['id', 'label', 'count', 'escalated', 'lowConfidence', 'lastAt', 'examples'],
-        rows: g.map((c) => [c.id, c.label, c.count, c.escalated, c.lowConfidence, new Date(c.lastAt).toISOString(), c.examples.join(' | ')]),
+        columns: ['id', 'label', 'keywords', 'count', 'escalated', 'lowConfidence', 'lastAt', 'examples'],
+        rows: g.map((c) => [c.id, c.label, c.keywords.join(' '), c.count, c.escalated, c.lowConfidence, new Date(c.lastAt).toISOString(), c.examples.join(' | ')]),
       };
     }
     case 'conversations': {

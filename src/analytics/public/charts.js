@@ -14,8 +14,8 @@ function base(title) {
     title: { text: title, left: 0, textStyle: { fontSize: 14 } },
     aria: { enabled: true, label: { enabled: true } },
     tooltip: { trigger: 'axis' },
-    legend: { top: 24, type: 'scroll' },
-    grid: { left: 48, right: 48, top: 64, bottom: 32 },
+    legend: { bottom: 0, type: 'scroll' },
+    grid: { left: 56, right: 56, top: 72, bottom: 56 },
   };
 }
 
@@ -97,7 +97,7 @@ export function reasonsOption(esc) {
     ...base(t.reasonsChart),
     tooltip: { trigger: 'item' },
     grid: undefined,
-    series: [{ name: t.reasonsChart, type: 'pie', radius: ['35%', '65%'], top: 40, data: [...byReason].map(([reason, value]) => ({ name: t.reasons[reason] ?? reason, value })) }],
+    series: [{ name: t.reasonsChart, type: 'pie', radius: ['35%', '62%'], top: 24, bottom: 32, data: [...byReason].map(([reason, value]) => ({ name: t.reasons[reason] ?? reason, value })) }],
   };
 }
 
