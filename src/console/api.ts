@@ -80,7 +80,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
   );
 
   app.get<{ Params: { id: string }; Querystring: { lang?: string } }>(`${API}/conversations/:id`, { onRequest: agent, schema: idParams }, async (request, reply) => {
-    const view = await conversationView(d.desk, request.params.id, request.query.lang === 'zh' ? 'zh' : 'en');
+    const view = await conversationView(d.desk, request.params.id, request.query.lang === 'zh' ? 'zh' : 'en', `${request.protocol}://${request.host}`);
     if (!view) return reply.code(404).send({ error: `conversation ${request.params.id} not found`, code: 'NOT_FOUND' });
     return view;
   });

@@ -123,10 +123,18 @@ export interface HistoryItem {
   text: string;
   at: number;
   deliveryStatus: string;
+  /** Files, with a link the agent can open when there is one (a signed hub URL, or the file's own). */
+  attachments: { name: string; mimeType: string; url: string | null }[];
 }
 
-function historyItem(m: StoredMessage): HistoryItem {
-  return { id: m.id, conversationId: m.conversationId, channel: m.channel, author: m.author, authorName: m.authorName, text: m.text, at: m.createdAt, deliveryStatus: m.deliveryStatus };
+/** How long an attachment link in the console works. */
+const LINK_TTL_MS = 3600_000;
+
+async function historyItem(ctx: DeskContext, m: StoredMessage, baseUrl: string): Promise<HistoryItem> {
+  const attachments = await Promise.all(
+    m.attachments.map(async (a) => ({ name: a.name, mimeType: a.mimeType, url: (await ctx.attachmentUrl(m.channel, a, { baseUrl, ttlMs: LINK_TTL_MS })) ?? null })),
+  );
+  return { id: m.id, conversationId: m.conversationId, channel: m.channel, author: m.author, authorName: m.authorName, text: m.text, at: m.createdAt, deliveryStatus: m.deliveryStatus, attachments };
 }
 
 /** Summaries made, per process: one per (conversation, escalation, language), like the Slack case's. */
@@ -150,8 +158,8 @@ async function handOverSummary(ctx: DeskContext, c: Conversation, own: readonly 
   return text;
 }
 
-/** One conversation as the agent sees it; undefined when there is none with this id. */
-export async function conversationView(ctx: DeskContext, id: string, agentLocale: string) {
+/** One conversation as the agent sees it (attachment links under `baseUrl`, the hub as the browser reached it); undefined when there is none with this id. */
+export async function conversationView(ctx: DeskContext, id: string, agentLocale: string, baseUrl: string) {
   const { storage } = ctx;
   const c: Conversation | undefined = await storage.conversations.get(id);
   if (!c) return undefined;
@@ -192,7 +200,7 @@ export async function conversationView(ctx: DeskContext, id: string, agentLocale
       : { id: c.customerId, displayName: null, externalId: null, locale: null, timezone: null, tags: [], createdAt: c.createdAt },
     customerLocale,
     identities: identities.map((i) => ({ channel: i.channel, id: i.platformUserId, name: i.displayName, unreachable: i.unreachableAt !== null })),
-    history: history.map(historyItem),
+    history: await Promise.all(history.map((m) => historyItem(ctx, m, baseUrl))),
     summary,
     suggestions,
     notes,

@@ -57,6 +57,20 @@ describe('the console as the only desk', () => {
     assert.equal(lb.sentTo('w1').length, 2);
   });
 
+  it('the conversation view: history with files (links the agent can open), profile, identities', async () => {
+    await lb.receive('f1', 'here is the photo', { attachments: [{ name: 'broken.jpg', mimeType: 'image/jpeg', url: 'https://files.example/broken.jpg' }, { name: 'note.txt', mimeType: 'text/plain' }] });
+    const conv = await until(async () => ((await conversationOf(t, 'f1')).status === 'waiting_agent' ? conversationOf(t, 'f1') : undefined));
+    const res = await fetch(`${t.hub.url}/console/api/conversations/${conv.id}?lang=en`, { headers: { authorization: `Bearer ${AGENT}` } });
+    assert.equal(res.status, 200);
+    const v = (await res.json()) as { history: { text: string; attachments: { name: string; url: string | null }[] }[]; identities: { channel: string; id: string }[]; summary: string };
+    const m = v.history.find((x) => x.text === 'here is the photo');
+    assert.deepEqual(m?.attachments.map((a) => [a.name, a.url]), [['broken.jpg', 'https://files.example/broken.jpg'], ['note.txt', null]]);
+    assert.deepEqual(v.identities.map((i) => [i.channel, i.id]), [['loopback', 'f1']]);
+    assert.match(v.summary, /here is the photo/);
+    const missing = await fetch(`${t.hub.url}/console/api/conversations/nope`, { headers: { authorization: `Bearer ${AGENT}` } });
+    assert.equal(missing.status, 404);
+  });
+
   it('/console/events streams what changes, for any gateway (through the bus)', async () => {
     const ac = new AbortController();
     const res = await fetch(`${t.hub.url}/console/events`, { headers: { authorization: `Bearer ${AGENT}` }, signal: ac.signal });

@@ -147,7 +147,8 @@ export function Detail({ view, back, onDone, me }) {
       <ol>${view.history.map(
         (m) => html`<li key=${m.id} class=${`msg from-${m.author}${m.conversationId === c.id ? '' : ' other'}`}>
           <span class="meta">${badge(m.channel)} <strong>${author(m)}</strong> <time datetime=${new Date(m.at).toISOString()}>${time(m.at)}</time>${m.deliveryStatus === 'failed' ? html` <span class="badge urgent">${t('failed')}</span>` : ''}</span>
-          <span class="text">${m.text}</span></li>`,
+          <span class="text">${m.text}</span>
+          ${m.attachments.length ? html`<ul class="files">${m.attachments.map((a) => html`<li>📎 ${a.url ? html`<a href=${a.url} target="_blank" rel="noopener noreferrer">${a.name}</a>` : a.name}</li>`)}</ul>` : ''}</li>`,
       )}</ol>
     </section>
     ${view.notes.length ? html`<section aria-labelledby="notes-h" class="card notes"><h3 id="notes-h">${t('notes')}</h3><ul>${view.notes.map((n) => html`<li><span class="muted">${n.actor.replace(/^agent:(console:)?/, '')} · ${time(n.at)}</span> ${n.text}</li>`)}</ul></section>` : ''}
