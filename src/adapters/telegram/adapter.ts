@@ -50,6 +50,7 @@ export class TelegramAdapter implements ChannelAdapter {
     this.ctx = ctx;
     // Agents open customers' files through the hub's signed links, never a URL holding the token.
     ctx.serveAttachments?.(this.channel, (fileId, signal) => this.fetchAttachment(fileId, signal));
+    if (this.config.botUsername) this.publishUsername();
     if (this.config.mode === 'webhook') {
       ctx.http.route(
         'POST',
@@ -64,6 +65,7 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   async connect(): Promise<void> {
+    this.publishUsername();
     if (this.config.mode === 'webhook') {
       await this.registerWebhook();
       return;
@@ -177,6 +179,21 @@ export class TelegramAdapter implements ChannelAdapter {
       });
     }
     return this.username;
+  }
+
+  /**
+   * Writes the bot's username to this channel's state (`bot_username`), where the API reads it to
+   * build `/start` deep links for link tokens (docs/identity.md) in any process. Never fails the caller.
+   */
+  private publishUsername(): void {
+    const state = this.ctx?.state(this.channel);
+    if (!state) return;
+    void this.botUsername()
+      .then(async (name) => {
+        const got = await state.get('bot_username');
+        if (got?.value !== name) await state.set('bot_username', name, got?.version ?? 0);
+      })
+      .catch((err: unknown) => this.log.warn({ err: String(err) }, 'telegram: bot username not stored for deep links'));
   }
 
   /** The username when known or being asked (set from config in the constructor); never asks. */
