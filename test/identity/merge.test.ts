@@ -103,6 +103,18 @@ for (const dialect of DIALECTS) {
       assert.equal((await storage.customers.identitiesOf(a.customer.id)).length, 1);
     });
 
+    it('the business id of a merged customer finds the survivor; after unlink, its own customer again', async () => {
+      const a = await say(storage, 'webchat', 'v-ext', 'a');
+      const b = await say(storage, 'telegram', 't-ext', 'b');
+      await storage.customers.setExternalId(a.customer.id, 'ext-a');
+      await storage.customers.setExternalId(b.customer.id, 'ext-b');
+      await mergeCustomers(storage, { survivorId: a.customer.id, mergedId: b.customer.id, actor: ADMIN });
+      assert.equal((await storage.customers.byExternalId('ext-b'))?.id, a.customer.id);
+      assert.equal((await storage.customers.byExternalId('ext-a'))?.id, a.customer.id);
+      await unlinkIdentity(storage, { channel: 'telegram', platformUserId: 't-ext', actor: ADMIN });
+      assert.equal((await storage.customers.byExternalId('ext-b'))?.id, b.customer.id);
+    });
+
     it('unlink of an identity no merge brought: a new customer with the conversations that came through it', async () => {
       const a = await say(storage, 'webchat', 'v-n', 'web words');
       const b = await say(storage, 'telegram', 't-n', 'tg words');

@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation, toCustomer, toIdentity } from './rows.js';
 import { parseObject } from './json.js';
+import { CustomerMergeRepo } from './customer-merges.js';
 import { HubError } from '../errors.js';
 import type { Customer, Identity } from '../model.js';
 import type { ChannelName, ConversationRef, InboundMessage, JsonObject } from '../types.js';
@@ -111,10 +112,16 @@ export class CustomerRepo {
     return r ? toIdentity(r) : undefined;
   }
 
-  /** The customer the business knows by `externalId`. */
+  /**
+   * The customer the business knows by `externalId`; when that customer was merged into another
+   * (docs/identity.md), the one it was merged into.
+   */
   async byExternalId(externalId: string): Promise<Customer | undefined> {
     const r = await this.q.selectFrom('customers').selectAll().where('external_id', '=', externalId).executeTakeFirst();
-    return r ? toCustomer(r) : undefined;
+    if (!r) return undefined;
+    const into = await new CustomerMergeRepo(this.q, this.stamp).survivorOf(r.id);
+    if (into === r.id) return toCustomer(r);
+    return into === undefined ? undefined : this.get(into);
   }
 
   /** Gives a customer the business's id; false when another customer already has it. */
