@@ -26,6 +26,11 @@ export interface ChannelFactory<T, C extends ChannelConfigBase = ChannelConfigBa
    * resolve to lines to print, or throw a HubError naming the field and the fix. Optional.
    */
   check?(config: C): Promise<string[]>;
+  /**
+   * Whether an enabled section also wants this factory's part (default: yes). Slack's customer side
+   * is built only when `channels.slack.customers` is there, so a desk-only hub lists no `slack` channel.
+   */
+  wanted?(config: C): boolean;
 }
 
 export type AdapterFactory<C extends ChannelConfigBase = ChannelConfigBase> = ChannelFactory<ChannelAdapter, C>;

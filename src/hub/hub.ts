@@ -278,7 +278,7 @@ export class Hub {
     const channels = this.config.channels as Record<string, ChannelConfigBase | undefined>;
     return factories.flatMap((f) => {
       const section = channels[f.channel];
-      return section?.enabled ? [{ f, section }] : [];
+      return section?.enabled && (f.wanted?.(section) ?? true) ? [{ f, section }] : [];
     });
   }
 

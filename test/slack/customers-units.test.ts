@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { slackConfigSchema } from '../../src/adapters/slack/config.js';
+import { slackCustomers } from '../../src/adapters/slack/index.js';
 import { mapAction, mapMessage, threadTsOf, type MapEnv } from '../../src/adapters/slack/mapper.js';
 import { choiceBlocks } from '../../src/adapters/slack/blocks.js';
 import { SlackTransport } from '../../src/adapters/slack/transport.js';
@@ -28,6 +29,11 @@ describe('slack customers: config', () => {
     const c = slackConfigSchema.parse({ ...base, customers: {} });
     assert.deepEqual(c.customers, { directMessages: false, channels: [], ownTeamIds: [], lookupProfiles: true });
     assert.equal(slackConfigSchema.parse(base).customers, undefined);
+  });
+
+  it('the registry builds the customer side only for a section with customers (a desk-only hub has no slack channel)', () => {
+    assert.equal(slackCustomers.wanted?.(slackConfigSchema.parse(base)), false);
+    assert.equal(slackCustomers.wanted?.(slackConfigSchema.parse({ ...base, customers: { directMessages: true } })), true);
   });
 });
 

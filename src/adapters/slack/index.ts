@@ -16,10 +16,11 @@ export const slackDesk = defineDesk({
 
 /**
  * `channels.slack.customers`: Slack as a customer channel (register in `adapterFactories`). Built
- * from the same section as the desk, whose transport it shares; idle without a `customers` part.
+ * from the same section as the desk, whose transport it shares; not built without a `customers` part.
  */
 export const slackCustomers = defineAdapter<SlackConfig>({
   channel: 'slack',
   configSchema: slackConfigSchema,
   create: (config, deps) => new SlackCustomers(config, deps),
+  wanted: (config) => config.customers !== undefined,
 });
