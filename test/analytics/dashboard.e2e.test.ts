@@ -3,7 +3,7 @@
  * guard that lets in the browser holding a cookie the test sets (the console's sign-in is the
  * console's own test): the hand-checked history's numbers in the KPI cards, the ECharts charts
  * rendered (SVG) with the seeded numbers in their accessible descriptions, the gap and recent
- * tables, a CSV download, Chinese for a zh-CN browser, and no page without the cookie.
+ * tables, a gap drafted into the pending answers, a CSV download, Chinese for a zh-CN browser, and no page without the cookie.
  * UPDATE_SCREENSHOTS=1 also writes docs/img/console-dashboard.png.
  */
 import { after, before, describe, it } from 'node:test';
@@ -97,6 +97,14 @@ describe('analytics dashboard in Chromium', { skip }, () => {
     assert.equal(await page.locator('#gaps tbody tr').count(), 3);
     assert.equal(await page.locator('#recent tbody tr').count(), 4);
     assert.match(await page.locator('#recent tbody tr').first().innerText(), /where is my invoice/);
+
+    // Draft entry: the cluster goes into the pending answers, with the agent's reply as the answer.
+    const invoice = page.locator('#gaps tbody tr', { hasText: 'where is my invoice' });
+    await invoice.getByRole('button', { name: 'Draft entry' }).click();
+    await invoice.getByRole('status').filter({ hasText: /^Drafted: pending answer #\d+$/ }).waitFor({ timeout: 10_000 });
+    const [pending] = await t.hub.storage.pendingAnswers.list('pending');
+    assert.equal(pending?.question, 'where is my invoice');
+    assert.equal(pending?.answer, 'Invoices are under Account > Billing.');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('figure:has(#volume) a.csv').click()]);
     const file = await download.path();

@@ -78,13 +78,23 @@ function Cards({ d }) {
   return html`<dl class="cards">${cards.map(([id, label, value]) => html`<div class="card" data-kpi=${id}><dt>${label}</dt><dd>${value}</dd></div>`)}</dl>`;
 }
 
+/** The console session's CSRF token (GET /console/api/me), for state changes signed in by cookie; '' without a console. */
+async function csrfToken() {
+  try {
+    const r = await fetch('/console/api/me', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+    return r.ok ? ((await r.json()).csrfToken ?? '') : '';
+  } catch {
+    return '';
+  }
+}
+
 function Gaps({ d, f }) {
   const [drafted, setDrafted] = useState({});
   const draft = async (id) => {
     const r = await fetch(`/api/analytics/gaps/${id}/draft`, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-csrf-token': await csrfToken() },
       body: JSON.stringify({ from: f.from, to: f.to, tz: f.tz, ...(f.channel ? { channel: f.channel } : {}) }),
     });
     const body = await r.json();
