@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { quantile, spread, spreadOfHistogram } from '../../src/analytics/stats.js';
 import { BINS_PER_E } from '../../src/core/storage/analytics-kpis.js';
 import { clusterQuestions } from '../../src/analytics/gaps.js';
+import { toCsv } from '../../src/analytics/csv.js';
 import { questionTerms, sameThing } from '../../src/analytics/terms.js';
 import type { QuestionRow } from '../../src/core/storage/analytics-kpis.js';
 
@@ -36,6 +37,11 @@ describe('analytics statistics', () => {
       const a = approx[k] as number;
       assert.ok(Math.abs(a - e) / e < 0.02, `${k}: ${a} vs ${e}`);
     }
+  });
+
+  it("CSV: a BOM, a header, quoted cells, and no formula from a customer's text", () => {
+    const csv = toCsv(['question', 'n', 'none'], [['=HYPERLINK("http://x")', 3, null], ['a, "b"', -1, undefined], ['订单 @发货', 0, '']]);
+    assert.equal(csv, '\uFEFFquestion,n,none\n"\'=HYPERLINK(""http://x"")",3,\n"a, ""b""",-1,\n订单 @发货,0,\n');
   });
 
   it('the same thing: a common knowledge entry, else question terms overlapping by half', () => {

@@ -252,17 +252,6 @@ export class AnalyticsRepo {
   async clear(): Promise<void> {
     for (const t of ['analytics_cases', 'analytics_volume', 'analytics_hourly', 'analytics_questions', 'analytics_proactive'] as const) await this.q.deleteFrom(t).execute();
   }
-
-  /** Seconds since the epoch, for tests' sanity: the stamp's clock. */
-  now(): number {
-    return this.stamp.now();
-  }
-
-  /** Dialect-neutral `count(*)` of a read model (benches, tests). */
-  async count(table: 'analytics_cases' | 'analytics_volume' | 'analytics_hourly' | 'analytics_questions' | 'analytics_proactive'): Promise<number> {
-    const r = await this.q.selectFrom(table).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
-    return Number(r.n);
-  }
 }
 
 function parsePayload(text: string): unknown {
