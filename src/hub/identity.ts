@@ -9,9 +9,10 @@ import { Templates } from '../core/templates.js';
 import { HubError } from '../core/errors.js';
 import type { TurnHandler } from '../core/conversation/turn.js';
 import { LINK_TEXTS, linkTokenTurn } from '../core/customers/link-turn.js';
+import { signedVisitorTurn } from '../core/customers/signed-visitor.js';
 import type { Hub } from './hub.js';
 
-/** The identity module's turn handlers, first in the chain. Throws at start-up when a text is missing. */
+/** The identity module's turn handlers (link tokens, signed web chat visitors), first in the chain. Throws at start-up when a text is missing. */
 export function identityTurnHandlers(hub: Hub): TurnHandler[] {
   const file = join(hub.opts.configDir ?? 'config', 'templates', 'identity.yaml');
   const texts = Templates.load(file);
@@ -22,5 +23,5 @@ export function identityTurnHandlers(hub: Hub): TurnHandler[] {
       throw new HubError('CONFIG_INVALID', `${file}: ${key}: missing (the identity texts need every key of config/templates/identity.yaml)`);
     }
   }
-  return [linkTokenTurn({ storage: hub.storage, texts, now: () => hub.clock.now() })];
+  return [linkTokenTurn({ storage: hub.storage, texts, now: () => hub.clock.now() }), signedVisitorTurn({ storage: hub.storage })];
 }

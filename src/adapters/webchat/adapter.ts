@@ -76,6 +76,7 @@ export class WebchatAdapter implements ChannelAdapter {
       perIp: new RateLimiter(perSecond * 5, burst * 5),
       perSocket: new RateLimiter(20, 60),
       recent: new RecentIds(),
+      ...(this.config.identitySecret ? { identitySecret: this.config.identitySecret } : {}),
       now: Date.now,
     };
     const heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);

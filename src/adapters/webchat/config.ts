@@ -20,6 +20,13 @@ export const webchatConfigSchema = z
       .min(16)
       .optional()
       .describe('HMAC key of the visitor cookie (use ${ENV}); default: generated once into <dataDir>/webchat-secret.'),
+    identitySecret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe(
+        'Signed visitors (docs/identity.md): the key your site signs its user ids with, HMAC-SHA256 in hex (use ${ENV}); a valid pair links the visitor to that customer. Unset: user ids from the page are ignored.',
+      ),
     title: z
       .object({ zh: z.string().min(1).max(80).optional(), en: z.string().min(1).max(80).optional() })
       .strict()

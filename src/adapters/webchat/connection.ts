@@ -3,7 +3,8 @@ import type { RawData, WebSocket } from 'ws';
 import type { AdapterContext } from '../../core/adapter.js';
 import { errorMessage, isHubError } from '../../core/errors.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
-import { CHANNEL, customerEcho, parseClientFrame, toInbound, type ClientFrame, type ServerFrame, type VisitorSession } from './mapper.js';
+import { CHANNEL, customerEcho, parseClientFrame, toInbound, type ChatFrame, type ServerFrame, type VisitorSession } from './mapper.js';
+import { identifyInbound, linkInbound, validUserHash } from './identity.js';
 import { busTopic, encodeBus, sendFrame, type SocketRegistry } from './sockets.js';
 
 /** Frames above this are answered with TOO_LARGE and dropped unparsed (the socket stays open). */
@@ -20,6 +21,8 @@ export interface ConnectionDeps {
   /** Any frame, per socket: bounds the work a flood of junk or history requests can cause. */
   perSocket: RateLimiter;
   recent: RecentIds;
+  /** Signed visitors: the key sites sign their user ids with (`identitySecret`); none: identify frames are ignored. */
+  identitySecret?: string;
   now(): number;
 }
 
@@ -84,24 +87,39 @@ async function handleFrame(deps: ConnectionDeps, ws: WebSocket, session: Visitor
   const parsed = parseClientFrame(buf.toString('utf8'));
   if (!parsed.ok) return fail(parsed.code, parsed.message, parsed.id);
   const frame = parsed.frame;
+  if (frame.type === 'identify') return identify(deps, session, frame);
   const id = frame.type === 'history' ? undefined : (frame.id ?? `b${randomBytes(9).toString('base64url')}`);
   if (!deps.perVisitor.take(session.visitorId) || !deps.perIp.take(ip)) {
     return fail('RATE_LIMITED', 'too many messages; please wait a moment and try again', id);
   }
   if (frame.type === 'history' || id === undefined) return sendHistory(deps, ws, session.visitorId);
   try {
-    await deps.ctx.accept(toInbound(frame, id, session, deps.now()));
+    await deps.ctx.accept(frame.type === 'link' ? linkInbound(frame, session, deps.now()) : toInbound(frame, id, session, deps.now()));
   } catch (err) {
     if (isHubError(err, 'INPUT_INVALID')) return fail('INPUT_INVALID', err.message, id);
     deps.ctx.log.warn({ visitorId: session.visitorId }, `webchat accept failed: ${errorMessage(err)}`);
     return fail('UNAVAILABLE', 'the message could not be queued; it will be retried', id);
   }
   sendFrame(ws, { type: 'ack', id });
-  if (deps.recent.add(`${session.visitorId}:${id}`)) await announce(deps, session.visitorId, frame, id);
+  if (frame.type !== 'link' && deps.recent.add(`${session.visitorId}:${id}`)) await announce(deps, session.visitorId, frame, id);
+}
+
+/** A signed visitor: a valid pair is handed to the core (which links); anything else stays anonymous, logged. */
+async function identify(deps: ConnectionDeps, session: VisitorSession, frame: Extract<Parameters<typeof identifyInbound>[0], object>): Promise<void> {
+  const log = deps.ctx.log;
+  if (!deps.identitySecret) return log.debug({ visitorId: session.visitorId }, 'webchat: identify frame ignored (no channels.webchat.identitySecret)');
+  if (!validUserHash(deps.identitySecret, frame.userId, frame.userHash)) {
+    return log.warn({ visitorId: session.visitorId, hash: frame.userHash === undefined ? 'missing' : 'wrong' }, 'webchat: signed visitor refused (missing or wrong user hash); the visitor stays anonymous');
+  }
+  try {
+    await deps.ctx.accept(identifyInbound(frame, session, deps.now()));
+  } catch (err) {
+    log.warn({ visitorId: session.visitorId }, `webchat identify not queued: ${errorMessage(err)}`);
+  }
 }
 
 /** Tells the visitor's other tabs (any process) about the message and turns the typing dots on. */
-async function announce(deps: ConnectionDeps, visitorId: string, frame: Exclude<ClientFrame, { type: 'history' }>, id: string): Promise<void> {
+async function announce(deps: ConnectionDeps, visitorId: string, frame: ChatFrame, id: string): Promise<void> {
   const at = deps.now();
   try {
     await deps.ctx.bus.publish(busTopic(visitorId), encodeBus(customerEcho(frame, id), at));

@@ -21,8 +21,16 @@ const buttonFrame = z.object({
   label: z.string().max(200),
 });
 const historyFrame = z.object({ type: z.literal('history') });
+/** A link token from the page's `sb_link` parameter (docs/identity.md). */
+const linkFrame = z.object({ type: z.literal('link'), id: clientId, token: z.string().min(1).max(100) });
+/** A signed visitor: the site's user id and its HMAC-SHA256 under `identitySecret` (hex). */
+const identifyFrame = z.object({ type: z.literal('identify'), userId: z.string().min(1).max(200), userHash: z.string().max(200).optional() });
 
-export type ClientFrame = z.infer<typeof messageFrame> | z.infer<typeof buttonFrame> | z.infer<typeof historyFrame>;
+export type LinkFrame = z.infer<typeof linkFrame>;
+export type IdentifyFrame = z.infer<typeof identifyFrame>;
+export type ClientFrame = z.infer<typeof messageFrame> | z.infer<typeof buttonFrame> | z.infer<typeof historyFrame> | LinkFrame | IdentifyFrame;
+/** Frames that are a customer's message (stored, echoed to the visitor's other tabs). */
+export type ChatFrame = z.infer<typeof messageFrame> | z.infer<typeof buttonFrame>;
 
 export type ServerFrame =
   | { type: 'hello'; visitorId: string; locale?: string }
@@ -34,7 +42,7 @@ export type ServerFrame =
 
 export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: WebchatErrorCode; message: string; id?: string };
 
-const KNOWN_TYPES = ['message', 'button', 'history'] as const;
+const KNOWN_TYPES = ['message', 'button', 'history', 'link', 'identify'] as const;
 
 /** Parses one text frame from a browser. Never throws. */
 export function parseClientFrame(raw: string): ParseResult {
@@ -54,7 +62,7 @@ export function parseClientFrame(raw: string): ParseResult {
     const shown = typeof type === 'string' ? `"${type.slice(0, 40)}"` : 'missing';
     return { ok: false, code: 'UNKNOWN_TYPE', message: `unknown frame type ${shown}; expected one of ${KNOWN_TYPES.join(', ')}`, ...(id ? { id } : {}) };
   }
-  const schema = type === 'message' ? messageFrame : type === 'button' ? buttonFrame : historyFrame;
+  const schema = type === 'message' ? messageFrame : type === 'button' ? buttonFrame : type === 'link' ? linkFrame : type === 'identify' ? identifyFrame : historyFrame;
   const r = schema.safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -71,7 +79,7 @@ export interface VisitorSession {
 
 /** The hub's inbound message for a `message` or `button` frame (the hub validates text). */
 export function toInbound(
-  frame: Exclude<ClientFrame, { type: 'history' }>,
+  frame: ChatFrame,
   clientMsgId: string,
   session: VisitorSession,
   now: number,
@@ -102,7 +110,7 @@ export function toServerMessage(m: OutboundMessage): ServerFrame {
 }
 
 /** Echo of a customer's own message to the visitor's other tabs. */
-export function customerEcho(frame: Exclude<ClientFrame, { type: 'history' }>, clientMsgId: string): ServerFrame {
+export function customerEcho(frame: ChatFrame, clientMsgId: string): ServerFrame {
   return { type: 'message', id: clientMsgId, author: 'customer', text: frame.type === 'button' ? frame.label : frame.text };
 }
 

@@ -46,6 +46,20 @@ function mac(key: Buffer, nonce: Buffer, expSec: number, customerId: string, cha
   return createHmac('sha256', key).update(`sb-link-v1\n${nonce.toString('hex')}\n${expSec}\n${customerId}\n${channel}`).digest().subarray(0, 16);
 }
 
+/** The live customer the business knows by `externalId`, made when none has it yet; undefined when erased. */
+export async function businessCustomer(storage: Storage, externalId: string): Promise<string | undefined> {
+  let customer = await storage.customers.byExternalId(externalId);
+  if (!customer) {
+    try {
+      customer = await storage.customers.create({ externalId });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      customer = await storage.customers.byExternalId(externalId);
+    }
+  }
+  return customer ? storage.merges.survivorOf(customer.id) : undefined;
+}
+
 export interface IssuedTokens {
   customerId: string;
   expiresAt: number;
@@ -57,16 +71,7 @@ export interface IssuedTokens {
  * channel, all spent when one is used. Audited (`link_token_issued`, never the token).
  */
 export async function issueLinkTokens(storage: Storage, r: { externalId: string; channels: readonly ChannelName[]; ttlMs: number; actor: AuditActor; now: number }): Promise<IssuedTokens> {
-  let customer = await storage.customers.byExternalId(r.externalId);
-  if (!customer) {
-    try {
-      customer = await storage.customers.create({ externalId: r.externalId });
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      customer = await storage.customers.byExternalId(r.externalId);
-    }
-  }
-  const customerId = customer ? await storage.merges.survivorOf(customer.id) : undefined;
+  const customerId = await businessCustomer(storage, r.externalId);
   if (!customerId) throw new HubError('CONFLICT', `the customer with externalId "${r.externalId}" was erased`, { context: { field: 'params.externalId' } });
   const key = await signingKey(storage);
   const expSec = Math.floor((r.now + r.ttlMs) / 1000);

@@ -17,6 +17,25 @@
   var mode = attr('data-mode') === 'page' ? 'page' : 'embed';
   var hub = (attr('data-hub') || (script && script.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, '');
   var lang = navigator.language || 'en';
+  // Identity (docs/identity.md): a link token from this page's ?sb_link= (used once, then taken off
+  // the address), and a signed user: data-user-id + data-user-hash, or window.SwitchboardSettings.
+  var linkToken = (function () {
+    try {
+      var u = new URL(location.href);
+      var t = u.searchParams.get('sb_link');
+      if (t) {
+        u.searchParams.delete('sb_link');
+        history.replaceState(history.state, '', u.toString());
+      }
+      return t;
+    } catch (e) {
+      return null;
+    }
+  })();
+  var linkId = null;
+  var signed = window.SwitchboardSettings || {};
+  var userId = attr('data-user-id') || signed.userId || null;
+  var userHash = attr('data-user-hash') || signed.userHash || null;
   var zh = /^zh/i.test(lang);
   var T = zh
     ? {
@@ -247,6 +266,7 @@
     var before = firstPendingRow();
     items.forEach(function (m) {
       if (isKnown(m.id)) return;
+      if (m.author === 'customer' && !m.text) return; // a sign-in or a link, not something typed
       if (m.author === 'customer') {
         // A message typed here (client id) comes back from history under its stored id.
         var rows = list.querySelectorAll('.sb-from-customer:not([data-bound])');
@@ -329,6 +349,11 @@
         helloSeen = true;
         attempt = 0;
         setStatus(true);
+        if (userId) ws.send(JSON.stringify({ type: 'identify', userId: String(userId), userHash: userHash ? String(userHash) : undefined }));
+        if (linkToken) {
+          linkId = linkId || newId();
+          ws.send(JSON.stringify({ type: 'link', id: linkId, token: linkToken }));
+        }
         break;
       case 'history':
         mergeHistory(Array.isArray(f.messages) ? f.messages : []);
@@ -346,6 +371,7 @@
         setTyping(!!f.on);
         break;
       case 'ack':
+        if (linkId && f.id === linkId) linkToken = linkId = null;
         settle(f.id);
         break;
       case 'error':
