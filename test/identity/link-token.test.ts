@@ -141,6 +141,23 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.hub.storage.linkTokens.get(Buffer.from(tc.slice(1), 'base64url').subarray(0, 12).toString('hex')))?.usedAt, null);
     });
 
+    it('concurrent attempts: one token opened by two people at once, and a grant’s two channel tokens at once: exactly one link, no partial merge', async () => {
+      const { body } = await issue('shop-race', { channels: ['telegram', 'loopback'] });
+      const token = body.links.telegram?.token ?? '';
+      for (const u of [801, 802, 803]) await open(u, 'not-a-token'); // three Telegram customers exist
+      const now = Date.now();
+      const race = await Promise.all([801, 802].map((u) => linkByToken(t.hub.storage, { token, channel: 'telegram', platformUserId: String(u), now })));
+      assert.deepEqual(race.map((r) => r.outcome).sort(), ['linked', 'used']);
+      const winner = race[0]?.outcome === 'linked' ? 801 : 802;
+      const loser = winner === 801 ? 802 : 801;
+      assert.equal(await customerOfTg(winner), body.customerId);
+      assert.notEqual(await customerOfTg(loser), body.customerId);
+      assert.equal((await t.hub.storage.customers.identitiesOf(body.customerId)).length, 1);
+      // The grant's other token is spent with it.
+      const sibling = await linkByToken(t.hub.storage, { token: body.links.loopback?.token ?? '', channel: 'loopback', platformUserId: 'x', now });
+      assert.equal(sibling.outcome, 'used');
+    });
+
     it('a /start without a token still gets the welcome', async () => {
       const mapped = mapUpdate(startUpdate(701, 'promo-spring'), { botUsername: 'sb_test_bot', allowedGroups: new Set(), now: Date.now() });
       assert.ok(mapped.ok);
