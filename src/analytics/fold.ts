@@ -174,6 +174,8 @@ export function foldConversation(src: AnalyticsSource, opts: FoldOptions): Omit<
     questions,
     proactive,
     customerMessageTimes: src.messages.filter((m) => m.direction === 'in').map((m) => m.createdAt),
+    throughEventId: src.events.length ? Math.max(...src.events.map((e) => Number(e.id))) : null,
+    eventsSeen: src.events.length,
   };
 }
 

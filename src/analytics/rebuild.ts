@@ -65,7 +65,13 @@ export function cameBack(c: AnalyticsCase, all: readonly AnalyticsCase[]): boole
 
 /** Registers the `analytics` subscriber (every process, at boot). */
 export function subscribeAnalytics(subs: EventSubscriptions, storage: () => Storage, opts: FoldOptions = defaultFoldOptions): void {
-  for (const type of ANALYTICS_EVENTS) subs.on(ANALYTICS_SUBSCRIBER, type, (e) => rebuildConversation(storage(), e.conversationId, opts));
+  for (const type of ANALYTICS_EVENTS) {
+    subs.on(ANALYTICS_SUBSCRIBER, type, async (e) => {
+      // A turn's events come together (a message and the bot's answer): the first rebuild reads them all.
+      if (await storage().analytics.covered(e.conversationId, Number(e.id))) return;
+      await rebuildConversation(storage(), e.conversationId, opts);
+    });
+  }
 }
 
 /** Rebuilds every conversation (after an upgrade, or to apply new definitions); returns how many. */

@@ -15,8 +15,19 @@ const STOP = new Set([
   ...'我 你 您 他 她 它 用 的 了 吗 呢 吧 啊 呀 嘛 是 在 有 和 与 就 都 也 还 要 想 请 请问 一下 这个 那个 这 那 什么 怎么 怎么样 为什么 哪里 哪 么 没 没有 可以 能 会 好 谢谢 你好'.split(' '),
 ]);
 
-/** The sorted, unique content terms of `text`, space-separated (what the read model stores). */
+const cache = new Map<string, string>();
+
+/** The sorted, unique content terms of `text`, space-separated (what the read model stores); cached (a rebuild reads the same questions again). */
 export function questionTerms(text: string): string {
+  const hit = cache.get(text);
+  if (hit !== undefined) return hit;
+  const out = computeTerms(text);
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(text, out);
+  return out;
+}
+
+function computeTerms(text: string): string {
   const terms = new Set<string>();
   for (const t of tokenize(text)) {
     if (t.length === 0 || STOP.has(t)) continue;

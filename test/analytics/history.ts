@@ -20,6 +20,7 @@ export interface Conv {
 
 export class History {
   private n = 0;
+  private readonly tag = Math.random().toString(36).slice(2, 8);
   constructor(
     readonly storage: Storage,
     readonly clock: ManualClock,
@@ -40,7 +41,7 @@ export class History {
   async customer(c: Conv, iso: string, text: string): Promise<string> {
     this.clock.set(at(iso));
     const m = await this.storage.messages.insertInbound(
-      { channel: c.channel, platformMessageId: `p${++this.n}`, platformUserId: c.user, ref: { channel: c.channel, chatId: c.user }, kind: 'text', text, attachments: [], receivedAt: at(iso) },
+      { channel: c.channel, platformMessageId: `p${this.tag}-${++this.n}`, platformUserId: c.user, ref: { channel: c.channel, chatId: c.user }, kind: 'text', text, attachments: [], receivedAt: at(iso) },
       c.id,
       c.customerId,
     );

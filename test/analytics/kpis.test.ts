@@ -197,5 +197,26 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(p.rows, [{ channel: 'telegram', kind: 'reminder', sent: 4, delivered: 3, answered: 2, optedOut: 1 }]);
       assert.equal(p.totals.answerRate, 0.6667);
     });
+
+    it("an event the conversation's last rebuild read needs no second rebuild; one it missed does", async () => {
+      const h = new History(storage, clock);
+      const c = await h.conversation('webchat', 'ida');
+      const q1 = await h.customer(c, '2026-11-12T10:00:00Z', 'hello');
+      await h.event(c, '2026-11-12T10:00:01Z', { type: 'bot.answered', actor: 'bot', payload: { messageId: q1, confidence: 0.9, entryIds: ['hi'], sentiment: null } });
+      const events = await storage.events.ofConversation(c.id);
+      for (const e of events) assert.equal(await storage.analytics.covered(c.id, Number(e.id)), true, e.type);
+      const [later] = await storage.events.append(c.id, c.customerId, [{ type: 'conversation.returned_to_bot', actor: 'agent:a', payload: { agentId: 'a' } }], () => true);
+      assert.ok(later);
+      assert.equal(await storage.analytics.covered(c.id, Number(later.id)), false);
+      // An event inside the span that committed after the rebuild read it (ids are taken before commit).
+      const db = openDb(tdb.url);
+      try {
+        const k = db.kysely as unknown as Kysely<AnalyticsTables>;
+        await k.updateTable('analytics_conversations').set((eb) => ({ events_seen: eb('events_seen', '-', 1) })).where('conversation_id', '=', c.id).execute();
+      } finally {
+        await db.close();
+      }
+      assert.equal(await storage.analytics.covered(c.id, Number(events[0]?.id)), false);
+    });
   });
 }

@@ -114,6 +114,9 @@ export interface AnalyticsRebuild {
   proactive: AnalyticsProactive[];
   /** Customer message times (a proactive message answered within 24 h). */
   customerMessageTimes: number[];
+  /** The newest event read and how many were read (from `sinceEventId` on). */
+  throughEventId: number | null;
+  eventsSeen: number;
   /** The customer's opt-outs by kind (`consent.optOut.<kind>.at`). */
   optOuts: Record<string, number>;
 }
@@ -199,7 +202,15 @@ export type HourlyCounter = (typeof HOURLY_COUNTERS)[number];
 
 export type HourlyTable = { hour: number; channel: string } & Record<HourlyCounter, number>;
 
+export interface ConversationMarkTable {
+  conversation_id: string;
+  since_event_id: number | null;
+  through_event_id: number;
+  events_seen: number;
+}
+
 export type AnalyticsTables = Database & {
+  analytics_conversations: ConversationMarkTable;
   analytics_cases: CaseTable;
   analytics_hourly: HourlyTable;
   analytics_volume: VolumeTable;

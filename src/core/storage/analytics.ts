@@ -147,18 +147,30 @@ export class AnalyticsRepo {
     await this.insertVolume(r.volume);
     await this.insertQuestions(r.questions);
     await this.insertProactive(r.proactive);
-    // A proactive message is answered by the first customer message within 24 h after it.
-    for (const t of r.customerMessageTimes) {
+    await this.answerProactive(r);
+    if (r.throughEventId !== null) {
+      const mark = { conversation_id: r.conversationId, since_event_id: r.sinceEventId, through_event_id: r.throughEventId, events_seen: r.eventsSeen };
       await this.q
-        .updateTable('analytics_proactive')
-        .set({ answered_at: t })
-        .where('conversation_id', '=', r.conversationId)
-        .where('queued_at', '<', t)
-        .where('queued_at', '>=', t - DAY)
-        .where((eb) => eb.or([eb('answered_at', 'is', null), eb('answered_at', '>', t)]))
+        .insertInto('analytics_conversations')
+        .values(mark)
+        .onConflict((oc) => oc.column('conversation_id').doUpdateSet({ since_event_id: mark.since_event_id, through_event_id: mark.through_event_id, events_seen: mark.events_seen }))
         .execute();
     }
-    // ... and opted out of when the customer opted out of its kind within 24 h after it.
+  }
+
+  /**
+   * A proactive message is answered by the first customer message within 24 h after it, and opted
+   * out of when the customer opted out of its kind within 24 h after it (only the conversation's
+   * proactive rows are touched, and only those that change).
+   */
+  private async answerProactive(r: AnalyticsRebuild): Promise<void> {
+    const rows = await this.q.selectFrom('analytics_proactive').select(['message_id', 'queued_at', 'answered_at']).where('conversation_id', '=', r.conversationId).execute();
+    for (const p of rows) {
+      const queued = Number(p.queued_at);
+      const first = r.customerMessageTimes.filter((t) => t > queued && t <= queued + DAY).sort((a, b) => a - b)[0];
+      if (first === undefined || (p.answered_at !== null && Number(p.answered_at) <= first)) continue;
+      await this.q.updateTable('analytics_proactive').set({ answered_at: first }).where('message_id', '=', p.message_id).execute();
+    }
     for (const [kind, at] of Object.entries(r.optOuts)) {
       await this.q
         .updateTable('analytics_proactive')
@@ -170,6 +182,20 @@ export class AnalyticsRepo {
         .where('opted_out_at', 'is', null)
         .execute();
     }
+  }
+
+  /**
+   * Whether the conversation's last rebuild already read event `eventId` (so this event needs no
+   * rebuild): it read every event from its start to its newest, and no event in that span appeared
+   * since (ids are assigned before commit, so a late commit would show up in the count).
+   */
+  async covered(conversationId: string, eventId: number): Promise<boolean> {
+    const mark = await this.q.selectFrom('analytics_conversations').selectAll().where('conversation_id', '=', conversationId).executeTakeFirst();
+    if (!mark || eventId > Number(mark.through_event_id) || (mark.since_event_id !== null && eventId < Number(mark.since_event_id))) return false;
+    let q = this.q.selectFrom('conversation_events').select(sql<number>`count(*)`.as('n')).where('conversation_id', '=', conversationId).where('id', '<=', Number(mark.through_event_id));
+    if (mark.since_event_id !== null) q = q.where('id', '>=', Number(mark.since_event_id));
+    const { n } = await q.executeTakeFirstOrThrow();
+    return Number(n) === mark.events_seen;
   }
 
   async insertCases(cases: readonly AnalyticsCase[]): Promise<void> {
@@ -250,7 +276,7 @@ export class AnalyticsRepo {
 
   /** Empties the read models (before a full rebuild). */
   async clear(): Promise<void> {
-    for (const t of ['analytics_cases', 'analytics_volume', 'analytics_hourly', 'analytics_questions', 'analytics_proactive'] as const) await this.q.deleteFrom(t).execute();
+    for (const t of ['analytics_conversations', 'analytics_cases', 'analytics_volume', 'analytics_hourly', 'analytics_questions', 'analytics_proactive'] as const) await this.q.deleteFrom(t).execute();
   }
 }
 

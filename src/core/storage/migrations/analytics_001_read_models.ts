@@ -2,6 +2,7 @@
  * The analytics read models (migration `analytics:001_read_models`), fed by the core's conversation
  * events (src/analytics/subscriber.ts) and rebuilt per conversation, so a redelivered or late event
  * changes nothing twice:
+ * - `analytics_conversations`: what each conversation's last rebuild read (redundant events skip it);
  * - `analytics_cases`: one row per case (a customer's contact: see docs/analytics.md) with its
  *   timings, outcome and CSAT, the unit of every rate;
  * - `analytics_volume`: messages per (conversation, hour, channel), what a rebuild replaces;
@@ -67,6 +68,16 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
   // The rebuild of one conversation starts at its latest case.
   await db.schema.createIndex('analytics_cases_conversation').on('analytics_cases').columns(['conversation_id', 'first_event_id']).execute();
 
+  // What the last rebuild of a conversation read (events from since_event_id to through_event_id,
+  // events_seen of them): an event it already saw needs no second rebuild.
+  await db.schema
+    .createTable('analytics_conversations')
+    .addColumn('conversation_id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('since_event_id', 'bigint')
+    .addColumn('through_event_id', 'bigint', (c) => c.notNull())
+    .addColumn('events_seen', 'integer', (c) => c.notNull())
+    .execute();
+
   await db.schema
     .createTable('analytics_volume')
     .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
@@ -120,5 +131,5 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
 }
 
 export async function down(db: Db): Promise<void> {
-  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_hourly', 'analytics_volume', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
+  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_hourly', 'analytics_volume', 'analytics_conversations', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
 }
