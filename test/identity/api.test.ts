@@ -9,6 +9,7 @@ import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import { DIALECTS } from '../helpers/env.js';
+import { existsSync, readFileSync } from 'node:fs';
 
 const ADMIN = generateToken();
 const AGENT = generateToken();
@@ -112,6 +113,14 @@ for (const dialect of DIALECTS) {
       assert.equal((await call('GET', `/api/customers/${a}/export`, ADMIN)).status, 404);
       assert.equal((await call('DELETE', `/api/customers/${a}`, ADMIN)).status, 404);
       assert.equal((await t.hub.storage.messages.ofCustomer(eve, 100)).length >= 1, true, 'others keep theirs');
+      if (dialect === 'sqlite') {
+        // Not in the database file, nor in its write-ahead log (freed pages are zeroed, the WAL truncated).
+        const file = t.db.url.slice('sqlite:'.length);
+        for (const f of [file, `${file}-wal`]) {
+          if (existsSync(f)) assert.ok(!readFileSync(f).includes('my parcel 1001 never came'), `${f} still holds the erased text`);
+        }
+        assert.ok(readFileSync(file).includes('I am Ann, my email'), 'the check can see text that is there');
+      }
       const audit = await call('GET', `/api/audit?customerId=${a}&action=erase`, ADMIN);
       const [erase] = audit.body.entries as { actor: { name: string }; reason: string }[];
       assert.equal(erase?.actor.name, 'ops');

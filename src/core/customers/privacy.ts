@@ -34,8 +34,8 @@ export async function exportCustomer(storage: Storage, customerId: string, actor
 }
 
 /** Erases the customer in one transaction (audited in it): what is left is a tombstone with counts. */
-export function eraseCustomer(storage: Storage, customerId: string, actor: AuditActor, reason: string | null): Promise<Tombstone> {
-  return storage.transaction(async (tx) => {
+export async function eraseCustomer(storage: Storage, customerId: string, actor: AuditActor, reason: string | null): Promise<Tombstone> {
+  const tomb = await storage.transaction(async (tx) => {
     if (!(await tx.merges.lockLive(customerId))) {
       const state = await tx.merges.state(customerId);
       if (!state || state.erasedAt !== null) throw new HubError('NOT_FOUND', `no customer ${customerId}${state ? ' (erased already)' : ''}`);
@@ -45,4 +45,6 @@ export function eraseCustomer(storage: Storage, customerId: string, actor: Audit
     await tx.audit.append({ actor, action: 'erase', customerId, reason, details: { tombstone: { ...tomb } } });
     return tomb;
   });
+  await storage.privacy.scrub();
+  return tomb;
 }

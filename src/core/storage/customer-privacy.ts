@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { SqliteAdapter, sql } from 'kysely';
 import type { Q, Stamp } from './rows.js';
 import { chunks } from './identity-rows.js';
 
@@ -79,6 +79,8 @@ export class CustomerPrivacyRepo {
    */
   async erase(customerId: string): Promise<Tombstone> {
     const now = this.stamp.now();
+    // SQLite: freed pages are overwritten with zeros (else deleted texts stay readable in the file).
+    if (this.sqlite) await sql`pragma secure_delete = on`.execute(this.q);
     const count = async (query: ReturnType<typeof sql<{ n: unknown }>>): Promise<number> => Number((await query.execute(this.q)).rows[0]?.n ?? 0);
     const ids = (await sql<{ channel: string }>`select channel from identities where customer_id = ${customerId}`.execute(this.q)).rows;
     const identities: Record<string, number> = {};
@@ -113,6 +115,20 @@ export class CustomerPrivacyRepo {
         consent = '{}', tags = '[]', erased_at = ${now}, updated_at = ${now} where id = ${id}`.execute(this.q);
     }
     await sql`update customers set tombstone = ${JSON.stringify(tomb)} where id = ${customerId}`.execute(this.q);
+    if (this.sqlite) await sql`pragma secure_delete = off`.execute(this.q);
     return tomb;
+  }
+
+  /**
+   * After an erase (outside its transaction): SQLite checkpoints and truncates the WAL, whose old
+   * frames still hold the deleted rows. PostgreSQL keeps dead rows until (auto)vacuum; run VACUUM
+   * for an immediate physical erase (docs/identity.md).
+   */
+  async scrub(): Promise<void> {
+    if (this.sqlite) await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.q);
+  }
+
+  private get sqlite(): boolean {
+    return this.q.getExecutor().adapter instanceof SqliteAdapter;
   }
 }
