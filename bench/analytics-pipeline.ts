@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/analytics-pipeline.ts [--messages 5000] [--customers 500]`: what the analytics
+ * `npx tsx bench/analytics-pipeline.ts [--messages 5000] [--customers 500] [--dialect sqlite|postgres]`: what the analytics
  * subscriber costs the pipeline. The same N customer messages go through a hub (SQLite, real Redis,
  * a fixed answer) without analytics and with `setupAnalytics`; prints the throughput of each (all
  * replies sent) and, with analytics, how long until the read models count every message. Last line JSON.
@@ -16,17 +16,19 @@ import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import type { Responder } from '../src/core/responder.js';
 import { setupAnalytics, type AnalyticsModule } from '../src/hub/analytics.js';
 import { cleanRedis } from '../test/helpers/hub.js';
+import { postgresDb } from '../test/helpers/env.js';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '5000' }, customers: { type: 'string', default: '500' }, redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '5000' }, customers: { type: 'string', default: '500' }, dialect: { type: 'string', default: 'sqlite' }, redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } } });
 const N = Number(values.messages);
 const CUSTOMERS = Number(values.customers);
 const fixed: Responder = { respond: async () => ({ kind: 'answer', text: 'You can reset your password in Settings.', confidence: 0.9, entryIds: ['password'] }) };
 
 async function run(withAnalytics: boolean): Promise<{ msgPerSec: number; readModelsSeconds: number | null }> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-ap-'));
+  const pg = values.dialect === 'postgres' ? await postgresDb() : undefined;
   const prefix = `sbbench${Date.now().toString(36)}${withAnalytics ? 'a' : 'p'}`;
   const lb = new LoopbackAdapter();
-  const config = hubConfigSchema.parse({ logLevel: 'silent', storage: { url: `sqlite:${join(dir, 'bench.db')}` }, redis: { url: values.redis, prefix }, queues: { partitions: 16, outboundConcurrency: 64 }, server: { port: 0 } });
+  const config = hubConfigSchema.parse({ logLevel: 'silent', storage: { url: pg?.url ?? `sqlite:${join(dir, 'bench.db')}` }, redis: { url: values.redis, prefix }, queues: { partitions: 16, outboundConcurrency: 64 }, server: { port: 0 } });
   let analytics: Promise<AnalyticsModule> | undefined;
   const hub = await Hub.start({ config, adapters: [lb], responder: fixed, log: pino({ level: 'silent' }), ...(withAnalytics ? { subscribe: (_s, h) => void (analytics = setupAnalytics(h)) } : {}) });
   try {
@@ -56,10 +58,11 @@ async function run(withAnalytics: boolean): Promise<{ msgPerSec: number; readMod
     await hub.stop();
     await cleanRedis(prefix, values.redis);
     rmSync(dir, { recursive: true, force: true });
+    await pg?.drop();
   }
 }
 
 const without = await run(false);
 const withA = await run(true);
-console.log(JSON.stringify({ bench: 'analytics-pipeline', messages: N, customers: CUSTOMERS, withoutAnalytics: without, withAnalytics: withA, ratio: Number((withA.msgPerSec / without.msgPerSec).toFixed(2)) }));
+console.log(JSON.stringify({ bench: 'analytics-pipeline', dialect: values.dialect, messages: N, customers: CUSTOMERS, withoutAnalytics: without, withAnalytics: withA, ratio: Number((withA.msgPerSec / without.msgPerSec).toFixed(2)) }));
 process.exit(0);
