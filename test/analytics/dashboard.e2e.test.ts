@@ -1,20 +1,23 @@
 /**
  * The dashboard in real Chromium (playwright-core, /usr/bin/chromium) on a hub wired with a test
  * guard that lets in the browser holding a cookie the test sets (the console's sign-in is the
- * console's own test): the hand-checked history's numbers in the KPI cards, the ECharts charts
+ * console's own test; once hub.ts wires analytics with the console's guard, the browser's admin
+ * bearer header lets it in instead): the hand-checked history's numbers in the KPI cards, the ECharts charts
  * rendered (SVG) with the seeded numbers in their accessible descriptions, the gap and recent
  * tables, a gap drafted into the pending answers, a CSV download, Chinese for a zh-CN browser, and no page without the cookie.
  * UPDATE_SCREENSHOTS=1 also writes docs/img/console-dashboard.png.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { parse } from 'csv-parse/sync';
 import { ManualClock } from '../../src/core/clock.js';
 import { Storage } from '../../src/core/storage/storage.js';
 import type { Guard } from '../../src/analytics/guard.js';
-import { setupAnalytics, type AnalyticsModule } from '../../src/hub/analytics.js';
+import type { AnalyticsModule } from '../../src/hub/analytics.js';
+import { hashToken } from '../../src/api/tokens.js';
+import { wireAnalytics } from './wire.js';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { History, at } from './history.js';
@@ -25,6 +28,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
 const COOKIE = { name: 'sb_test_admin', value: 'yes' };
 const RANGE = '?from=2026-11-01&to=2026-11-03&tz=UTC';
+/** For a hub that wires analytics itself with the console's guard (cookie or bearer). */
+const ADMIN = 'sb_test_admin_token_for_dashboard_01';
 
 /** Lets in a request carrying the test's cookie; 401 otherwise. */
 const cookieGuard: Guard = async (request, reply) => {
@@ -39,7 +44,7 @@ describe('analytics dashboard in Chromium', { skip }, () => {
   let browser: Browser;
 
   async function context(locale: string): Promise<BrowserContext> {
-    const ctx = await browser.newContext({ locale, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    const ctx = await browser.newContext({ locale, viewport: { width: 1280, height: 900 }, acceptDownloads: true, extraHTTPHeaders: { authorization: `Bearer ${ADMIN}` } });
     await ctx.addCookies([{ ...COOKIE, url: t.hub.url }]);
     return ctx;
   }
@@ -47,8 +52,9 @@ describe('analytics dashboard in Chromium', { skip }, () => {
   before(async () => {
     t = await startTestHub({
       adapters: [new LoopbackAdapter({ channel: 'alpha' })],
+      config: { api: { tokens: [{ name: 'admin1', roles: ['admin'], sha256: hashToken(ADMIN) }] } },
       subscribe: (_subs, hub) => {
-        analytics = setupAnalytics(hub, cookieGuard);
+        analytics = wireAnalytics(hub, cookieGuard);
       },
     });
     // The hand-checked history (test/analytics/seed.ts), written with a clock of its own.
@@ -106,9 +112,13 @@ describe('analytics dashboard in Chromium', { skip }, () => {
     assert.equal(pending?.question, 'where is my invoice');
     assert.equal(pending?.answer, 'Invoices are under Account > Billing.');
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('figure:has(#volume) a.csv').click()]);
-    const file = await download.path();
-    const rows = parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), { columns: true }) as Record<string, string>[];
+    // The volume chart's CSV link, fetched as the browser's context (its sign-in) fetches it.
+    const link = page.locator('figure:has(#volume) a.csv');
+    assert.equal(await link.getAttribute('download'), '');
+    const csv = await page.request.get(new URL((await link.getAttribute('href')) ?? '', t.hub.url).toString());
+    assert.equal(csv.status(), 200);
+    assert.match(csv.headers()['content-disposition'] ?? '', /^attachment; filename="analytics-volume-2026-11-01\.csv"$/);
+    const rows = parse((await csv.text()).replace(/^\uFEFF/, ''), { columns: true }) as Record<string, string>[];
     assert.deepEqual(rows.find((r) => r.day === '2026-11-03'), { day: '2026-11-03', channel: 'webchat', inbound: '2', outbound: '3' });
 
     if (process.env.UPDATE_SCREENSHOTS) await page.screenshot({ path: 'docs/img/console-dashboard.png', fullPage: true });
@@ -126,8 +136,11 @@ describe('analytics dashboard in Chromium', { skip }, () => {
     await ctx.close();
 
     const anon = await browser.newContext();
-    const res = await (await anon.newPage()).goto(`${t.hub.url}/console/dashboard`);
-    assert.equal(res?.status(), 401);
+    const anonPage = await anon.newPage();
+    const res = await anonPage.goto(`${t.hub.url}/console/dashboard`);
+    // The test's guard answers 401; the console's sends a browser to its sign-in page.
+    assert.ok(res?.status() === 401 || new URL(anonPage.url()).pathname === '/console/login', `${res?.status()} ${anonPage.url()}`);
+    assert.equal(await anonPage.locator('#dashboard').count(), 0);
     await anon.close();
   });
 });

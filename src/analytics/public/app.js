@@ -45,7 +45,7 @@ async function load(f) {
 }
 
 const csvHref = (name, f) => `/api/analytics/${name}?${query(f, { format: 'csv' })}`;
-const CsvLink = ({ name, f, label }) => html`<a class="csv" href=${csvHref(name, f)} download aria-label=${t.csvOf + label}>${t.csv}</a>`;
+const CsvLink = ({ name, f, label }) => html`<a class="csv" href=${csvHref(name, f)} download="" aria-label=${t.csvOf + label}>${t.csv}</a>`;
 
 function Filters({ f, channels, onApply }) {
   const [draft, setDraft] = useState(f);
