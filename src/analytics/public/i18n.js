@@ -144,7 +144,8 @@ const TEXTS = {
   },
 };
 
-export const lang = (navigator.languages || [navigator.language || 'en']).some((l) => /^zh/i.test(l)) ? 'zh' : 'en';
+// The browser's first language decides (as Accept-Language does for the page itself).
+export const lang = /^zh/i.test((navigator.languages && navigator.languages[0]) || navigator.language || 'en') ? 'zh' : 'en';
 export const t = TEXTS[lang];
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 
