@@ -54,12 +54,15 @@ async function waitingNotice(d: LiveDeps, e: EventEnvelope<'message.received'>):
   });
 }
 
+/** The console's event subscriber name. */
+export const CONSOLE_SUBSCRIBER = 'console';
+
 export function subscribeLive(subs: EventSubscriptions, d: LiveDeps): void {
   const publish = (e: { type: string; conversationId: string; at: number }) =>
     d.bus.publish(LIVE_TOPIC, JSON.stringify({ type: e.type, conversationId: e.conversationId, at: e.at }));
   // Only relayed messages: the bot's turns queue no job for the console.
   subs.on(
-    'console',
+    CONSOLE_SUBSCRIBER,
     'message.received',
     async (e) => {
       if (d.onlyDesk) await waitingNotice(d, e);
@@ -67,7 +70,7 @@ export function subscribeLive(subs: EventSubscriptions, d: LiveDeps): void {
     },
     { when: (p) => p.toAgent },
   );
-  for (const type of LIVE_TYPES) subs.on('console', type, publish);
+  for (const type of LIVE_TYPES) subs.on(CONSOLE_SUBSCRIBER, type, publish);
 }
 
 /** Open SSE streams of this process (ended when the hub stops). */

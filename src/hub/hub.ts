@@ -44,6 +44,7 @@ import { closeServer, httpOptions, listen, mountOps, mountPublicApi, setupWorkfl
 import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
 import { waitForRedis, warnIfRedisForgets } from './redis-checks.js';
 import { setupConsole } from './console.js';
+import { setupAnalytics } from './analytics.js';
 import { Webhooks } from '../webhooks/index.js';
 
 export type Role = 'start' | 'worker' | 'gateway';
@@ -109,6 +110,8 @@ export class Hub {
   workflows!: Awaited<ReturnType<typeof setupWorkflows>>;
   /** The web console; `console.guard` protects every console page and its API. */
   console!: Awaited<ReturnType<typeof setupConsole>>;
+  /** Service analytics: read models, KPIs, the dashboard (behind the console's guard). */
+  analytics!: Awaited<ReturnType<typeof setupAnalytics>>;
   /** Proactive sends that fall back across channels (`POST /api/messages`). */
   sends!: FallbackSends;
   responder: Responder = new HandOverResponder();
@@ -189,6 +192,7 @@ export class Hub {
     this.sends.subscribe(this.subs);
     this.workflows = await setupWorkflows(this);
     this.console = await setupConsole(this);
+    this.analytics = await setupAnalytics(this, this.console.guard);
     if (this.desk) {
       await this.desk.mount(
         deskContext(this.desk.name, {
@@ -208,7 +212,7 @@ export class Hub {
     }
     this.opts.subscribe?.(this.subs, this);
     this.runnerDeps = this.createRunnerDeps();
-    if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())), ...(await this.webhooks.start()), ...(await this.workflows.start()));
+    if (this.role !== 'gateway') this.workers.push(...(await startRunners(this.runnerDeps, this.adapters.values())), ...(await this.webhooks.start()), ...(await this.workflows.start()), ...(await this.analytics.start()));
     if (this.role !== 'worker') this.startConnections();
     if (serves) {
       // GET /files/* on every gateway: a desk may sign its first link after the server took its last route.
@@ -373,7 +377,7 @@ export class Hub {
     await this.responder.close?.().catch(() => undefined);
     await closing;
     await this.bus?.close();
-    for (const m of [this.webhooks, this.workflows]) await m?.close().catch(() => undefined);
+    for (const m of [this.webhooks, this.workflows, this.analytics]) await m?.close().catch(() => undefined);
     await this.queues?.close().catch(() => undefined);
     if (this.redis) this.redis.disconnect();
     await this.storage?.close().catch(() => undefined);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { createResponder } from '../../src/hub/bot.js';
+import { CONSOLE_SUBSCRIBER } from '../../src/console/live.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 // @ts-expect-error a plain ESM script without types
 import { startDemoOrders, DEMO_ORDERS_PORT } from '../../scripts/demo-orders.mjs';
@@ -30,10 +31,11 @@ describe('the console as the only desk', () => {
     await lb.receive('w1', 'help me'); // the default bot hands everything over
     const conv = await until(async () => ((await conversationOf(t, 'w1')).status === 'waiting_agent' ? conversationOf(t, 'w1') : undefined));
     await until(() => lb.sentTo('w1').length === 1 || undefined);
-    // The bot's turn queued no job for the console (it hears only relayed messages): written dispatched.
+    // The bot's turn is nothing for the console (it hears only relayed messages): no console job for it.
     const first = (await t.hub.storage.events.ofConversation(conv.id)).find((e) => e.type === 'message.received');
     assert.ok(first);
-    assert.equal(first.dispatchedAt, first.at);
+    assert.ok(!t.hub.subs.subscribersOf(first.type, first.payload).includes(CONSOLE_SUBSCRIBER));
+    assert.ok(t.hub.subs.subscribersOf(first.type, { ...(first.payload as object), toAgent: true }).includes(CONSOLE_SUBSCRIBER), 'a relayed message is for the console');
     const auto = await lb.receive('w1', 'Out of office', { noReply: 'auto-reply (Auto-Submitted)' });
     const autoRow = await until(async () => {
       const r = await t.hub.storage.messages.byKey(`loopback:${auto.platformMessageId}`);
