@@ -115,7 +115,9 @@ export async function mountApi(app: FastifyInstance, d: ApiDeps): Promise<void> 
   });
 
   app.get<{ Params: { id: string } }>('/customers/:id', { schema: s.getCustomer, onRequest: requires(d.auth, 'agent') }, async (request, reply) => {
-    const customer = await d.storage.customers.get(request.params.id);
+    // A customer merged into another answers as the one it was merged into; an erased one is gone (docs/identity.md).
+    const live = await d.storage.merges.survivorOf(request.params.id);
+    const customer = live === undefined ? undefined : await d.storage.customers.get(live);
     if (!customer) return reply.code(404).send({ error: `no customer ${request.params.id}`, code: 'NOT_FOUND' });
     return customerView(customer, await d.storage.customers.identitiesOf(customer.id), await d.storage.conversations.ofCustomer(customer.id));
   });

@@ -158,6 +158,14 @@ describe('API read routes', () => {
     assert.equal(r.body.openapi, '3.1.0');
     const paths = r.body.paths as Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: unknown }>>;
     assert.deepEqual(Object.keys(paths).sort(), [
+      '/api/analytics/conversations',
+      '/api/analytics/escalations',
+      '/api/analytics/gaps',
+      '/api/analytics/gaps/{id}/draft',
+      '/api/analytics/kpis',
+      '/api/analytics/proactive',
+      '/api/analytics/response-times',
+      '/api/analytics/volume',
       '/api/audit',
       '/api/conversations/{id}',
       '/api/customers',

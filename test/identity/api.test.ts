@@ -69,6 +69,7 @@ for (const dialect of DIALECTS) {
       const view = await call('GET', `/api/customers/${a}`, AGENT);
       assert.deepEqual((view.body.identities as { channel: string }[]).map((i) => i.channel).sort(), ['alpha', 'beta']);
       assert.equal((await call('POST', `/api/customers/${a}/merge`, AGENT, { from: b, reason: 'again' })).status, 409);
+      assert.equal((await call('GET', `/api/customers/${b}`, AGENT)).body.id, a, 'a merged customer answers as the survivor');
 
       assert.equal((await call('POST', `/api/customers/${a}/unlink`, AGENT, { channel: 'beta', id: 'nobody', reason: 'x' })).status, 404);
       const u = await call('POST', `/api/customers/${a}/unlink`, AGENT, { channel: 'beta', id: 'ann-b', reason: 'merged by mistake' });
@@ -112,6 +113,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.hub.storage.customers.get(a))?.displayName, null);
       assert.equal((await call('GET', `/api/customers/${a}/export`, ADMIN)).status, 404);
       assert.equal((await call('DELETE', `/api/customers/${a}`, ADMIN)).status, 404);
+      assert.equal((await call('GET', `/api/customers/${a}`, AGENT)).status, 404);
       assert.equal((await t.hub.storage.messages.ofCustomer(eve, 100)).length >= 1, true, 'others keep theirs');
       if (dialect === 'sqlite') {
         // Not in the database file, nor in its write-ahead log (freed pages are zeroed, the WAL truncated).
