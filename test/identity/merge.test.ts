@@ -95,6 +95,19 @@ for (const dialect of DIALECTS) {
       assert.equal((await storage.audit.list({ customerId: a.customer.id, action: 'merge_refused', limit: 5 })).length, 2);
     });
 
+    it('two channels linking into the same customer at once: both land, nothing lost', async () => {
+      const biz = await say(storage, 'webchat', 'v-biz', 'biz');
+      const tg = await say(storage, 'telegram', 't-biz', 'from telegram');
+      const mail = await say(storage, 'email', 'biz@example.com', 'from mail');
+      const results = await Promise.all([
+        mergeCustomers(storage, { survivorId: biz.customer.id, mergedId: tg.customer.id, actor: ADMIN }),
+        mergeCustomers(storage, { survivorId: biz.customer.id, mergedId: mail.customer.id, actor: ADMIN }),
+      ]);
+      assert.equal(results.length, 2);
+      assert.deepEqual((await storage.customers.identitiesOf(biz.customer.id)).map((i) => i.channel).sort(), ['email', 'telegram', 'webchat']);
+      assert.deepEqual((await textsOf(storage, biz.customer.id)).sort(), ['biz', 'from mail', 'from telegram']);
+    });
+
     it('refuses a merge into itself, of an unknown customer, and an unlink of the only identity', async () => {
       const a = await say(storage, 'webchat', 'v-x', 'x');
       await assert.rejects(mergeCustomers(storage, { survivorId: a.customer.id, mergedId: a.customer.id, actor: ADMIN }), /itself/);
