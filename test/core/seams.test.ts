@@ -55,8 +55,8 @@ describe('event subscribers', () => {
       responder: echo,
       subscribe: (subs) => {
         subs
-          .on('analytics', 'bot.answered', async (e) => void got.push({ sub: 'analytics', type: e.type, detail: String(e.payload.confidence) }))
-          .on('analytics', 'message.sent', async (e) => void got.push({ sub: 'analytics', type: e.type, detail: e.payload.author }))
+          .on('reports', 'bot.answered', async (e) => void got.push({ sub: 'reports', type: e.type, detail: String(e.payload.confidence) }))
+          .on('reports', 'message.sent', async (e) => void got.push({ sub: 'reports', type: e.type, detail: e.payload.author }))
           .on('workflows', 'bot.answered', async (e) => void got.push({ sub: 'workflows', type: e.type, detail: e.payload.messageId }));
       },
     });
@@ -66,8 +66,8 @@ describe('event subscribers', () => {
     await lb.waitForSent(1);
     await until(() => got.length >= 3, 5000, 'three deliveries');
     await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(got.map((g) => `${g.sub}:${g.type}`).sort(), ['analytics:bot.answered', 'analytics:message.sent', 'workflows:bot.answered']);
-    assert.equal(got.find((g) => g.sub === 'analytics' && g.type === 'bot.answered')?.detail, '0.9');
+    assert.deepEqual(got.map((g) => `${g.sub}:${g.type}`).sort(), ['reports:bot.answered', 'reports:message.sent', 'workflows:bot.answered']);
+    assert.equal(got.find((g) => g.sub === 'reports' && g.type === 'bot.answered')?.detail, '0.9');
     assert.equal(got.find((g) => g.type === 'message.sent')?.detail, 'bot');
   });
 });
