@@ -1,8 +1,10 @@
 /**
  * `npx tsx bench/analytics-pipeline.ts [--messages 5000] [--customers 500] [--dialect sqlite|postgres]`: what the analytics
- * subscriber costs the pipeline. The same N customer messages go through a hub (SQLite, real Redis,
- * a fixed answer) without analytics and with `setupAnalytics`; prints the throughput of each (all
- * replies sent) and, with analytics, how long until the read models count every message. Last line JSON.
+ * read models cost the pipeline. The same N customer messages go through a hub (SQLite or
+ * PostgreSQL, real Redis, a fixed answer) without analytics (the hub wires it itself: its feed's job
+ * scheduler is removed right after start, so nothing feeds the read models) and with it; prints the
+ * throughput of each (all replies sent) and, with analytics, how long until the read models count
+ * every message. Last line JSON.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,8 @@ import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import type { Responder } from '../src/core/responder.js';
-import { setupAnalytics, type AnalyticsModule } from '../src/hub/analytics.js';
+import { Queue } from 'bullmq';
+import { FEED_QUEUE } from '../src/analytics/feed.js';
 import { cleanRedis } from '../test/helpers/hub.js';
 import { postgresDb } from '../test/helpers/env.js';
 
@@ -29,8 +32,12 @@ async function run(withAnalytics: boolean): Promise<{ msgPerSec: number; readMod
   const prefix = `sbbench${Date.now().toString(36)}${withAnalytics ? 'a' : 'p'}`;
   const lb = new LoopbackAdapter();
   const config = hubConfigSchema.parse({ logLevel: 'silent', storage: { url: pg?.url ?? `sqlite:${join(dir, 'bench.db')}` }, redis: { url: values.redis, prefix }, queues: { partitions: 16, outboundConcurrency: 64 }, server: { port: 0 } });
-  let analytics: Promise<AnalyticsModule> | undefined;
-  const hub = await Hub.start({ config, adapters: [lb], responder: fixed, log: pino({ level: 'silent' }), ...(withAnalytics ? { subscribe: (_s, h) => void (analytics = setupAnalytics(h)) } : {}) });
+  const hub = await Hub.start({ config, adapters: [lb], responder: fixed, log: pino({ level: 'silent' }) });
+  if (!withAnalytics) {
+    const feed = new Queue(FEED_QUEUE, { connection: { url: values.redis }, prefix });
+    await feed.removeJobScheduler('poll');
+    await feed.close();
+  }
   try {
     const t0 = performance.now();
     const inflight: Promise<unknown>[] = [];
@@ -54,7 +61,6 @@ async function run(withAnalytics: boolean): Promise<{ msgPerSec: number; readMod
     console.log(`${withAnalytics ? 'with analytics' : 'without analytics'}: ${N} messages in ${secs.toFixed(2)} s -> ${(N / secs).toFixed(0)} msg/s${readModelsSeconds !== null ? `; read models complete after ${readModelsSeconds.toFixed(2)} s` : ''}`);
     return { msgPerSec: Math.round(N / secs), readModelsSeconds: readModelsSeconds === null ? null : Number(readModelsSeconds.toFixed(2)) };
   } finally {
-    await (await analytics)?.close();
     await hub.stop();
     await cleanRedis(prefix, values.redis);
     rmSync(dir, { recursive: true, force: true });

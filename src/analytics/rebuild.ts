@@ -1,17 +1,17 @@
 /**
- * The analytics subscriber: every conversation event the read models depend on rebuilds that
- * conversation's rows from its latest case on (read, fold, write in one transaction, serialized per
- * conversation), then settles which of the customer's recent cases the customer came back about
- * within 24 h. Rebuilding instead of applying each event makes the read models independent of the
- * order and the number of deliveries (events are delivered at least once, in no guaranteed order).
+ * The analytics rebuild: a conversation touched by an event the read models depend on (the feed,
+ * src/analytics/feed.ts, finds them in the event log) has its rows rebuilt from its latest case on
+ * (read, fold, write in one transaction, serialized per conversation), then the customer's recent
+ * cases settle whether the customer came back about the same thing within 24 h. Rebuilding instead
+ * of applying each event makes the read models independent of the order in which events are read
+ * and of how often (a late commit, a run read again after a crash).
  */
-import type { EventSubscriptions, EventType } from '../core/events.js';
+import type { EventType } from '../core/events.js';
 import type { Storage } from '../core/storage/storage.js';
 import type { AnalyticsCase } from '../core/storage/analytics.js';
 import { foldConversation, type FoldOptions } from './fold.js';
 import { questionTerms, sameThing } from './terms.js';
 
-export const ANALYTICS_SUBSCRIBER = 'analytics';
 /** How long after a case the customer "comes back" about the same thing. */
 export const COME_BACK_MS = 86_400_000;
 
@@ -61,17 +61,6 @@ async function settleCameBack(repo: Storage['analytics'], customerId: string, fr
 /** Whether a later case of the same customer opened within 24 h after `c`'s last message is about the same thing. */
 export function cameBack(c: AnalyticsCase, all: readonly AnalyticsCase[]): boolean {
   return all.some((o) => o.id !== c.id && o.openedAt > c.lastCustomerAt && o.openedAt <= c.lastCustomerAt + COME_BACK_MS && sameThing(c, o));
-}
-
-/** Registers the `analytics` subscriber (every process, at boot). */
-export function subscribeAnalytics(subs: EventSubscriptions, storage: () => Storage, opts: FoldOptions = defaultFoldOptions): void {
-  for (const type of ANALYTICS_EVENTS) {
-    subs.on(ANALYTICS_SUBSCRIBER, type, async (e) => {
-      // A turn's events come together (a message and the bot's answer): the first rebuild reads them all.
-      if (await storage().analytics.covered(e.conversationId, Number(e.id))) return;
-      await rebuildConversation(storage(), e.conversationId, opts);
-    });
-  }
 }
 
 /** Rebuilds every conversation (after an upgrade, or to apply new definitions); returns how many. */

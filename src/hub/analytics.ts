@@ -1,6 +1,7 @@
 /**
- * Wires service analytics into the hub (issue #17): the `analytics` event subscriber that keeps the
- * read models (every process, at boot, before any event is written), the `/api/analytics/*`
+ * Wires service analytics into the hub (issue #17): the feed that keeps the read models (a job
+ * scheduler reading the event log, roles start and worker; no event subscriber, so the message
+ * pipeline pays nothing for it), the `/api/analytics/*`
  * endpoints, the dashboard at `/console/dashboard` and bull-board at `/console/queues` when the hub
  * serves HTTP (roles start and gateway), and the daily Slack summary's scheduler and worker (roles
  * start and worker, when `analytics.dailySummary` and `channels.slack` are set). Everything is
@@ -11,7 +12,6 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { WebClient } from '@slack/web-api';
 import type { Clock } from '../core/clock.js';
-import type { EventSubscriptions } from '../core/events.js';
 import { DESK_QUEUE, EVENTS_QUEUE, MAINTENANCE_QUEUE, inboundQueueName, outboundQueueName } from '../core/queues/names.js';
 import type { Storage } from '../core/storage/storage.js';
 import type { HttpSurface } from '../http/surface.js';
@@ -19,7 +19,8 @@ import type { TokenAuth } from '../api/tokens.js';
 import type { HubConfig } from './config-schema.js';
 import { bearerGuard, type Guard } from '../analytics/guard.js';
 import { AnalyticsKpis } from '../analytics/kpis.js';
-import { subscribeAnalytics, defaultFoldOptions } from '../analytics/rebuild.js';
+import { defaultFoldOptions } from '../analytics/rebuild.js';
+import { FEED_QUEUE, startAnalyticsFeed } from '../analytics/feed.js';
 import { mountAnalyticsApi } from '../analytics/routes.js';
 import { mountDashboard } from '../analytics/dashboard.js';
 import { mountQueuesBoard, type QueuesBoard } from '../analytics/queues-board.js';
@@ -35,14 +36,13 @@ export interface AnalyticsHost {
   readonly clock: Clock;
   readonly router: HttpSurface;
   readonly tokenAuth: TokenAuth;
-  readonly subs: EventSubscriptions;
   /** The channels this hub runs (their outbound queues are listed on the queues board). */
   readonly adapters: ReadonlyMap<string, unknown>;
 }
 
 export interface AnalyticsModule {
   kpis: AnalyticsKpis;
-  /** The summary worker (roles start and worker, when configured). */
+  /** The feed's worker and the summary's (roles start and worker; the summary when configured). */
   start(): Promise<Worker[]>;
   close(): Promise<void>;
 }
@@ -60,7 +60,6 @@ function slackPoster(cfg: HubConfig): SummaryPoster | undefined {
 export async function setupAnalytics(hub: AnalyticsHost, guard?: Guard): Promise<AnalyticsModule> {
   const cfg = hub.config.analytics;
   const foldOpts = { ...defaultFoldOptions, idleMs: cfg.idleMinutes * 60_000, lowConfidence: cfg.lowConfidence };
-  subscribeAnalytics(hub.subs, () => hub.storage, foldOpts);
   const kpis = new AnalyticsKpis(hub.storage);
   const allow = guard ?? bearerGuard(hub.tokenAuth);
   const now = () => hub.clock.now();
@@ -75,6 +74,7 @@ export async function setupAnalytics(hub: AnalyticsHost, guard?: Guard): Promise
         EVENTS_QUEUE,
         MAINTENANCE_QUEUE,
         DESK_QUEUE,
+        FEED_QUEUE,
       ];
       board = mountQueuesBoard(app, { guard: allow, redis: hub.redis, prefix: hub.config.redis.prefix, known });
     });
@@ -83,16 +83,20 @@ export async function setupAnalytics(hub: AnalyticsHost, guard?: Guard): Promise
   return {
     kpis,
     start: async () => {
+      if (hub.role === 'gateway') return [];
+      const log = hub.log.child({ module: 'analytics' });
+      const feed = await startAnalyticsFeed({ redis: hub.redis, prefix: hub.config.redis.prefix, storage: () => hub.storage, log, options: { fold: foldOpts } });
+      closers.push(feed.close);
       const summary = cfg.dailySummary;
-      if (!summary || hub.role === 'gateway') return [];
+      if (!summary) return [feed.worker];
       const post = slackPoster(hub.config);
       if (!post) {
         hub.log.warn('analytics.dailySummary is set but channels.slack is not enabled: no daily summary');
-        return [];
+        return [feed.worker];
       }
-      const s = await startDailySummary({ redis: hub.redis, prefix: hub.config.redis.prefix, cron: summary.cron, timeZone: cfg.timezone, channel: summary.slackChannel, kpis, post, log: hub.log.child({ module: 'analytics' }), now });
+      const s = await startDailySummary({ redis: hub.redis, prefix: hub.config.redis.prefix, cron: summary.cron, timeZone: cfg.timezone, channel: summary.slackChannel, kpis, post, log, now });
       closers.push(s.close);
-      return [s.worker];
+      return [feed.worker, s.worker];
     },
     close: async () => {
       await board?.close();

@@ -1,13 +1,13 @@
 /**
  * Writes a conversation history into real storage the way the core does (messages, then their
- * events, at the times a test sets), and rebuilds the analytics read models after every write, as
- * the `analytics` subscriber does after each event.
+ * events, at the times a test sets), and runs the analytics feed after every event (as if a tick of
+ * its job scheduler came after each), unless told not to (`feed: false`: the events only).
  */
 import type { ManualClock } from '../../src/core/clock.js';
 import type { NewEvent } from '../../src/core/events.js';
 import type { Storage } from '../../src/core/storage/storage.js';
 import type { MessageAuthor } from '../../src/core/types.js';
-import { rebuildConversation } from '../../src/analytics/rebuild.js';
+import { feedOnce } from '../../src/analytics/feed.js';
 
 export const at = (iso: string): number => Date.parse(iso);
 
@@ -24,6 +24,7 @@ export class History {
   constructor(
     readonly storage: Storage,
     readonly clock: ManualClock,
+    readonly opts: { feed: boolean } = { feed: true },
   ) {}
 
   async conversation(channel: string, user: string): Promise<Conv> {
@@ -34,7 +35,7 @@ export class History {
 
   private async events(c: Conv, events: NewEvent[]): Promise<void> {
     await this.storage.events.append(c.id, c.customerId, events, () => false);
-    await rebuildConversation(this.storage, c.id);
+    if (this.opts.feed) await feedOnce(this.storage);
   }
 
   /** A customer message at `iso` (and its `message.received`). */

@@ -209,7 +209,22 @@ export interface ConversationMarkTable {
   events_seen: number;
 }
 
+/** How far the analytics feed has read the event log (src/analytics/feed.ts). */
+export interface FeedTable {
+  name: string;
+  /** The newest `conversation_events.created_at` whose conversations were rebuilt. */
+  watermark: number;
+}
+
+/** An event the analytics feed reads (the conversation it touches). */
+export interface FeedEvent {
+  id: number;
+  conversationId: string;
+  at: number;
+}
+
 export type AnalyticsTables = Database & {
+  analytics_feed: FeedTable;
   analytics_conversations: ConversationMarkTable;
   analytics_cases: CaseTable;
   analytics_hourly: HourlyTable;

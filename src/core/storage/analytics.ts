@@ -19,6 +19,7 @@ import {
   type AnalyticsRebuild,
   type AnalyticsSource,
   type AnalyticsTables,
+  type FeedEvent,
 } from './analytics-rows.js';
 import { HOURLY_COUNTERS, addCase, addVolume, changed, type HourlyDeltas, type HourlyTable } from './analytics-hourly.js';
 
@@ -196,6 +197,70 @@ export class AnalyticsRepo {
     if (mark.since_event_id !== null) q = q.where('id', '>=', Number(mark.since_event_id));
     const { n } = await q.executeTakeFirstOrThrow();
     return Number(n) === mark.events_seen;
+  }
+
+  /** The feed's watermark (null before its first run). */
+  async feedWatermark(name: string): Promise<number | null> {
+    const r = await this.q.selectFrom('analytics_feed').select('watermark').where('name', '=', name).executeTakeFirst();
+    return r ? Number(r.watermark) : null;
+  }
+
+  /** Moves the feed's watermark forward (never back). */
+  async setFeedWatermark(name: string, watermark: number): Promise<void> {
+    await this.q
+      .insertInto('analytics_feed')
+      .values({ name, watermark })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ watermark }).where('analytics_feed.watermark', '<', watermark))
+      .execute();
+  }
+
+  /**
+   * Events of `types` written after `after` (time, then id when given), oldest first: what the feed
+   * reads, a page at a time, by the index on `created_at`.
+   */
+  async feedEvents(after: { at: number; id?: number }, types: readonly string[], limit: number): Promise<FeedEvent[]> {
+    const { at, id } = after;
+    const rows = await this.q
+      .selectFrom('conversation_events')
+      .select(['id', 'conversation_id', 'created_at'])
+      .where((eb) => (id === undefined ? eb('created_at', '>', at) : eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])])))
+      .where('type', 'in', [...types])
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: Number(r.id), conversationId: r.conversation_id, at: Number(r.created_at) }));
+  }
+
+  /**
+   * Of these conversations (each with the lowest and highest id of its events just read), those whose
+   * last rebuild did not read all of them (`covered` for many): no mark, an event outside its span, or
+   * an event in its span that committed after it.
+   */
+  async stale(conversations: ReadonlyMap<string, { minId: number; maxId: number }>): Promise<string[]> {
+    const ids = [...conversations.keys()];
+    if (ids.length === 0) return [];
+    const marks = new Map((await this.q.selectFrom('analytics_conversations').selectAll().where('conversation_id', 'in', ids).execute()).map((m) => [m.conversation_id, m]));
+    const out: string[] = [];
+    const check: string[] = [];
+    for (const [id, span] of conversations) {
+      const m = marks.get(id);
+      if (!m || span.maxId > Number(m.through_event_id) || (m.since_event_id !== null && span.minId < Number(m.since_event_id))) out.push(id);
+      else check.push(id);
+    }
+    if (check.length === 0) return out;
+    const counts = await this.q
+      .selectFrom('analytics_conversations as m')
+      .innerJoin('conversation_events as e', 'e.conversation_id', 'm.conversation_id')
+      .select(['m.conversation_id as id', 'm.events_seen as seen', sql<number>`count(*)`.as('n')])
+      .where('m.conversation_id', 'in', check)
+      .whereRef('e.id', '<=', 'm.through_event_id')
+      .where((eb) => eb.or([eb('m.since_event_id', 'is', null), eb('e.id', '>=', eb.ref('m.since_event_id'))]))
+      .groupBy(['m.conversation_id', 'm.events_seen'])
+      .execute();
+    const fresh = new Set(counts.filter((c) => Number(c.n) === Number(c.seen)).map((c) => c.id));
+    for (const id of check) if (!fresh.has(id)) out.push(id);
+    return out;
   }
 
   async insertCases(cases: readonly AnalyticsCase[]): Promise<void> {

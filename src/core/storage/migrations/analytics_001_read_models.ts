@@ -1,7 +1,9 @@
 /**
  * The analytics read models (migration `analytics:001_read_models`), fed by the core's conversation
- * events (src/analytics/subscriber.ts) and rebuilt per conversation, so a redelivered or late event
+ * events (read from the event log by src/analytics/feed.ts) and rebuilt per conversation, so a redelivered or late event
  * changes nothing twice:
+ * - `analytics_feed`: how far the feed (src/analytics/feed.ts) has read the event log, and an index on
+ *   `conversation_events.created_at` it reads by;
  * - `analytics_conversations`: what each conversation's last rebuild read (redundant events skip it);
  * - `analytics_cases`: one row per case (a customer's contact: see docs/analytics.md) with its
  *   timings, outcome and CSAT, the unit of every rate;
@@ -68,6 +70,14 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
   // The rebuild of one conversation starts at its latest case.
   await db.schema.createIndex('analytics_cases_conversation').on('analytics_cases').columns(['conversation_id', 'first_event_id']).execute();
 
+  // The feed polls the event log by time (events written since its watermark).
+  await db.schema.createIndex('conversation_events_created').on('conversation_events').column('created_at').execute();
+  await db.schema
+    .createTable('analytics_feed')
+    .addColumn('name', 'varchar(32)', (c) => c.primaryKey())
+    .addColumn('watermark', 'bigint', (c) => c.notNull())
+    .execute();
+
   // What the last rebuild of a conversation read (events from since_event_id to through_event_id,
   // events_seen of them): an event it already saw needs no second rebuild.
   await db.schema
@@ -131,5 +141,6 @@ export async function up(db: Db, _dialect: Dialect): Promise<void> {
 }
 
 export async function down(db: Db): Promise<void> {
-  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_hourly', 'analytics_volume', 'analytics_conversations', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
+  for (const t of ['analytics_proactive', 'analytics_questions', 'analytics_hourly', 'analytics_volume', 'analytics_conversations', 'analytics_feed', 'analytics_cases']) await db.schema.dropTable(t).ifExists().execute();
+  await db.schema.dropIndex('conversation_events_created').ifExists().execute();
 }

@@ -1,0 +1,131 @@
+/**
+ * The analytics feed: the read models follow the event log instead of subscribing to each event.
+ * A BullMQ job scheduler (queue `analytics-feed`, every `everyMs`; durable, never a process timer)
+ * runs `feedOnce`: it reads the analytics events written since the stored watermark, minus a safety
+ * window, and rebuilds the conversations they touch that their last rebuild did not fully read
+ * (`rebuildConversation` is idempotent; a conversation already up to date is skipped), then moves
+ * the watermark. The message pipeline pays nothing for it: nobody subscribes to these events, so
+ * the core writes them in one statement with no subscriber job and no receipt.
+ *
+ * Guarantees:
+ * - Nothing is lost on a crash: the watermark moves only after the rebuilds of everything up to it
+ *   committed; a job that dies leaves it where it was and the next tick reads the same events again.
+ * - Late commits: an event's `created_at` is stamped before its transaction commits, so an event can
+ *   appear below a watermark already stored; every run reads again from `safetyMs` before the
+ *   watermark (also covering clock skew between processes). An event that commits more than
+ *   `safetyMs` after it was stamped is missed until its conversation's next event (or `rebuildAll`).
+ * - Several workers: the scheduler makes one job per tick across them, and the queue's global
+ *   concurrency of 1 keeps two runs from overlapping; rebuilds are serialized per conversation
+ *   anyway, and the watermark never moves back.
+ * - Freshness: the read models trail the events by up to `everyMs` plus the run's time.
+ */
+import { performance } from 'node:perf_hooks';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { errorMessage } from '../core/errors.js';
+import type { Storage } from '../core/storage/storage.js';
+import type { FoldOptions } from './fold.js';
+import { ANALYTICS_EVENTS, defaultFoldOptions, rebuildConversation } from './rebuild.js';
+
+export const FEED_QUEUE = 'analytics-feed';
+/** The watermark's name in `analytics_feed`. */
+export const FEED_NAME = 'events';
+
+export interface FeedOptions {
+  /**
+   * How far before the watermark each run reads again, for events that committed late.
+   * @defaultValue 5,000 ms on PostgreSQL, 1,000 ms on SQLite (one writer)
+   */
+  safetyMs: number;
+  /** Events read per page. @defaultValue 2000 */
+  pageSize: number;
+  /** A run stops after the page that ends past this many ms (the next tick goes on). @defaultValue 20,000 */
+  budgetMs: number;
+  fold: FoldOptions;
+}
+
+export function feedDefaults(dialect: 'sqlite' | 'postgres'): FeedOptions {
+  return { safetyMs: dialect === 'postgres' ? 5000 : 1000, pageSize: 2000, budgetMs: 20_000, fold: defaultFoldOptions };
+}
+
+export interface FeedRun {
+  /** Events read (the safety window's included). */
+  events: number;
+  /** Conversations rebuilt. */
+  rebuilt: number;
+  /** The watermark after the run (null: no event yet). */
+  watermark: number | null;
+  /** Whether it stopped at its budget with events left to read. */
+  more: boolean;
+}
+
+/** One run of the feed: reads the events since the watermark and rebuilds the conversations they touch. */
+export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefaults(storage.dialect)): Promise<FeedRun> {
+  const started = performance.now();
+  let watermark = await storage.analytics.feedWatermark(FEED_NAME);
+  let after: { at: number; id?: number } = { at: watermark === null ? Number.MIN_SAFE_INTEGER : watermark - opts.safetyMs };
+  const run: FeedRun = { events: 0, rebuilt: 0, watermark, more: false };
+  for (;;) {
+    const page = await storage.analytics.feedEvents(after, ANALYTICS_EVENTS, opts.pageSize);
+    run.events += page.length;
+    const last = page[page.length - 1];
+    if (!last) break;
+    const spans = new Map<string, { minId: number; maxId: number }>();
+    for (const e of page) {
+      const s = spans.get(e.conversationId);
+      if (s) {
+        s.minId = Math.min(s.minId, e.id);
+        s.maxId = Math.max(s.maxId, e.id);
+      } else spans.set(e.conversationId, { minId: e.id, maxId: e.id });
+    }
+    for (const id of await storage.analytics.stale(spans)) {
+      await rebuildConversation(storage, id, opts.fold);
+      run.rebuilt++;
+    }
+    // Every conversation with an event up to `last` is rebuilt from all its events: the watermark may move there.
+    if (watermark === null || last.at > watermark) {
+      watermark = last.at;
+      await storage.analytics.setFeedWatermark(FEED_NAME, watermark);
+    }
+    if (page.length < opts.pageSize) break;
+    after = { at: last.at, id: last.id };
+    if (performance.now() - started > opts.budgetMs) {
+      run.more = true;
+      break;
+    }
+  }
+  run.watermark = watermark;
+  return run;
+}
+
+export interface FeedDeps {
+  redis: Redis;
+  prefix: string;
+  storage: () => Storage;
+  log: Logger;
+  /** How often the feed runs. @defaultValue 2000 */
+  everyMs?: number;
+  options?: Partial<FeedOptions>;
+}
+
+/** Upserts the feed's job scheduler and starts its worker (roles start and worker). */
+export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const queue = new Queue(FEED_QUEUE, { connection: d.redis, prefix: d.prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } });
+  queue.on('error', () => undefined);
+  await queue.setGlobalConcurrency(1);
+  await queue.upsertJobScheduler('poll', { every: d.everyMs ?? 2000 }, { name: 'poll' });
+  const worker = new Worker(
+    FEED_QUEUE,
+    async () => {
+      const storage = d.storage();
+      const run = await feedOnce(storage, { ...feedDefaults(storage.dialect), ...d.options });
+      if (run.more) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
+      return run;
+    },
+    { connection: d.redis, prefix: d.prefix, concurrency: 1 },
+  );
+  worker.on('error', (err) => d.log.warn({ queue: FEED_QUEUE }, `worker error: ${errorMessage(err)}`));
+  worker.on('failed', (_job, err) => d.log.warn({ queue: FEED_QUEUE }, `analytics feed run failed (the next tick reads the same events again): ${errorMessage(err)}`));
+  return { worker, close: () => queue.close().catch(() => undefined) };
+}
