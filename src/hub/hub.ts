@@ -45,6 +45,7 @@ import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
 import { waitForRedis, warnIfRedisForgets } from './redis-checks.js';
 import { setupConsole } from './console.js';
 import { setupAnalytics } from './analytics.js';
+import { identityTurnHandlers } from './identity.js';
 import { Webhooks } from '../webhooks/index.js';
 
 export type Role = 'start' | 'worker' | 'gateway';
@@ -246,7 +247,8 @@ export class Hub {
     );
     return {
       ...this.changeDeps(),
-      turn: composeTurn(handlers),
+      // Identity proof (a link token's /start, a signed visitor) comes first: the core's commands would take /start.
+      turn: composeTurn([...identityTurnHandlers(this), ...handlers]),
       capabilities: (c) => this.adapters.get(c)?.capabilities,
       reopenWindowMs: cfg.escalation.reopenWindowMinutes * 60_000,
       now,

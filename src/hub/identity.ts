@@ -1,20 +1,33 @@
 /**
  * Identity linking in the composition root (docs/identity.md): the link-token turn handler, which
- * must run before the core's `/start` welcome. The API routes are mounted with the rest of /api.
- *
- * Wiring (src/hub/hub.ts, `inboundDeps()`): `turn: composeTurn([...identityTurnHandlers(this), ...handlers]),`
+ * must run before the core's `/start` welcome, and the signed web chat visitor's. The API routes are
+ * mounted with the rest of /api. Texts: `<config>/templates/identity.yaml`, else the shipped file.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Clock } from '../core/clock.js';
+import type { Storage } from '../core/storage/storage.js';
 import { Templates } from '../core/templates.js';
 import { HubError } from '../core/errors.js';
 import type { TurnHandler } from '../core/conversation/turn.js';
 import { LINK_TEXTS, linkTokenTurn } from '../core/customers/link-turn.js';
 import { signedVisitorTurn } from '../core/customers/signed-visitor.js';
-import type { Hub } from './hub.js';
+
+/** What the handlers take of the hub (the Hub itself, without importing it: no cycle). */
+export interface IdentityHost {
+  readonly opts: { readonly configDir?: string | undefined };
+  readonly storage: Storage;
+  readonly clock: Clock;
+}
+
+/** The texts shipped with the hub, for a config folder without its own identity.yaml. */
+const SHIPPED = fileURLToPath(new URL('../../config/templates/identity.yaml', import.meta.url));
 
 /** The identity module's turn handlers (link tokens, signed web chat visitors), first in the chain. Throws at start-up when a text is missing. */
-export function identityTurnHandlers(hub: Hub): TurnHandler[] {
-  const file = join(hub.opts.configDir ?? 'config', 'templates', 'identity.yaml');
+export function identityTurnHandlers(hub: IdentityHost): TurnHandler[] {
+  const own = join(hub.opts.configDir ?? 'config', 'templates', 'identity.yaml');
+  const file = existsSync(own) ? own : SHIPPED;
   const texts = Templates.load(file);
   for (const key of Object.values(LINK_TEXTS)) {
     try {
