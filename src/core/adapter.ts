@@ -125,6 +125,12 @@ export interface AdapterContext {
   /** Past messages of the customer behind (channel, platform user id), oldest first. */
   history(channel: ChannelName, platformUserId: string, limit: number): Promise<HistoryItem[]>;
   /**
+   * Whether the customer behind (channel, platform user id) is with a person now (their current
+   * conversation waits for or has an agent): no bot will answer at once, so a channel shows no
+   * "typing" for their message.
+   */
+  withPerson(channel: ChannelName, platformUserId: string): Promise<boolean>;
+  /**
    * Lets agents open this channel's attachments without any platform secret: a desk links them as
    * short-lived signed hub URLs (`/files/<channel>/<fetchHandle>?exp=…&sig=…`), and the hub serving
    * such a URL calls `fetch`. Call it in `mount` (every process mounts, so every process can link).

@@ -44,6 +44,13 @@ export function adapterContext(d: {
         ...(m.buttons.length ? { buttons: m.buttons } : {}),
       }));
     },
+    withPerson: async (channel, platformUserId) => {
+      const identity = await d.storage.customers.findIdentity(channel, platformUserId);
+      if (!identity) return false;
+      // The conversation a message without a thread key routes to: the customer's latest such one.
+      const current = (await d.storage.conversations.ofCustomer(identity.customerId)).filter((c) => c.threadKey === null).at(-1);
+      return current?.status === 'waiting_agent' || current?.status === 'agent';
+    },
     serveAttachments: (channel, fetch) => attachmentLinks(d.http, d.storage, d.log).serve(channel, fetch),
   };
 }

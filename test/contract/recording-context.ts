@@ -100,6 +100,11 @@ export class RecordingContext implements AdapterContext {
     };
   }
 
+  /** No conversation is ever with a person here. */
+  async withPerson(): Promise<boolean> {
+    return false;
+  }
+
   async history(): Promise<[]> {
     return [];
   }

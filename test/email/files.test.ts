@@ -106,6 +106,7 @@ describe('email attachments through the hub links (Dovecot on loopback)', () => 
       log: ctx.log,
       state: (channel) => ctx.state(channel),
       history: () => ctx.history(),
+      withPerson: () => ctx.withPerson(),
       serveAttachments: (channel, fetch) => void served.push({ channel, fetch }),
     };
     const adapter = new EmailAdapter(cfg, pino({ level: process.env.TEST_LOG ? 'debug' : 'silent' }));

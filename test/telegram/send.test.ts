@@ -74,6 +74,7 @@ describe('telegram send', () => {
       log: ctx.log,
       state: (c) => ctx.state(c),
       history: async () => [{ id: 'h1', author: 'bot', text: 'Pick', at: 1, buttons: [{ label: 'Details', value: long }] }],
+      withPerson: async () => false,
     };
     const a = makeAdapter(fake);
     await a.mount(withHistory);

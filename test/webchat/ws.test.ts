@@ -7,6 +7,7 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { sqliteDb, uniqueName } from '../helpers/env.js';
 import { ChatClient } from './client.js';
 import { EchoResponder } from './echo.js';
+import { escalateConversation } from '../../src/core/conversation/escalate.js';
 
 type Msg = Extract<ServerFrame, { type: 'message' }>;
 const isReply = (f: ServerFrame): f is Msg => f.type === 'message' && f.author !== 'customer';
@@ -93,6 +94,24 @@ describe('webchat over a real hub', () => {
     );
     assert.deepEqual(hist.messages[1]?.buttons, [{ label: 'More', value: 'more' }]);
     back.close();
+  });
+
+  it('no typing dots for a message to a person: once the conversation is handed over, only the bot\'s turns show them', async () => {
+    const a = await ChatClient.connect(base);
+    a.send({ type: 'message', id: 'h1', text: 'hello' });
+    await a.waitFor((f) => f.type === 'typing' && f.on);
+    await a.waitFor(isReply);
+    const identity = await t.hub.storage.customers.findIdentity('webchat', a.visitorId);
+    const conversation = (await t.hub.storage.conversations.ofCustomer(identity?.customerId ?? '')).at(-1);
+    assert.ok(conversation);
+    await escalateConversation(t.hub.changeDeps(), conversation.id, { escalationId: 'typing-test', reason: 'asked_for_human', priority: 'normal', actor: 'system' });
+    const before = a.frames.length;
+    a.send({ type: 'message', id: 'h2', text: 'are you there?' });
+    await a.waitFor((f) => f.type === 'ack' && f.id === 'h2');
+    await a.waitFor((f) => f.type === 'message' && f.author === 'customer' && f.id === 'h2');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(a.frames.slice(before).filter((f) => f.type === 'typing' && f.on).length, 0, 'no typing dots while a person has the case');
+    a.close();
   });
 
   it('a forged or unsigned cookie is a new visitor', async () => {

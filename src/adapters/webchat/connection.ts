@@ -118,11 +118,16 @@ async function identify(deps: ConnectionDeps, session: VisitorSession, frame: Ex
   }
 }
 
-/** Tells the visitor's other tabs (any process) about the message and turns the typing dots on. */
+/**
+ * Tells the visitor's other tabs (any process) about the message and turns the typing dots on —
+ * unless a person has the conversation (the bot will not answer it; the agent's reply comes when it
+ * comes).
+ */
 async function announce(deps: ConnectionDeps, visitorId: string, frame: ChatFrame, id: string): Promise<void> {
   const at = deps.now();
   try {
     await deps.ctx.bus.publish(busTopic(visitorId), encodeBus(customerEcho(frame, id), at));
+    if (await deps.ctx.withPerson(CHANNEL, visitorId)) return;
     await deps.ctx.bus.publish(busTopic(visitorId), encodeBus({ type: 'typing', on: true }, at));
   } catch (err) {
     deps.ctx.log.warn({ visitorId }, `webchat bus publish failed: ${errorMessage(err)}`);
