@@ -21,8 +21,8 @@ export const LINK_TOKEN = /^L[A-Za-z0-9_-]{43}$/;
 const KEY = { channel: 'hub', key: 'identity-link-key' } as const;
 const keys = new WeakMap<Storage, Promise<Buffer>>();
 
-/** The signing key: 32 random bytes made by the first process that needs it (compare-and-set), then shared. */
-function signingKey(storage: Storage): Promise<Buffer> {
+/** The signing key: 32 random bytes made by the first process that needs it (compare-and-set), then shared (email codes derive theirs from it). */
+export function signingKey(storage: Storage): Promise<Buffer> {
   let k = keys.get(storage);
   if (!k) {
     k = loadKey(storage);

@@ -88,7 +88,7 @@ export interface CustomerMerge {
 }
 
 export type AuditActorKind = 'token' | 'agent' | 'customer' | 'system';
-export type AuditAction = 'merge' | 'merge_refused' | 'unlink' | 'link' | 'link_refused' | 'link_token_issued' | 'export' | 'erase';
+export type AuditAction = 'merge' | 'merge_refused' | 'unlink' | 'link' | 'link_refused' | 'link_token_issued' | 'link_code_sent' | 'export' | 'erase';
 
 /** Who did it: an API token's name, an agent, the customer's own proof (`telegram:123 by link token …`), the hub. */
 export interface AuditActor {

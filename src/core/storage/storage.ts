@@ -18,6 +18,7 @@ import { AuditRepo } from './audit.js';
 import { CustomerMergeRepo } from './customer-merges.js';
 import { LinkTokenRepo } from './link-tokens.js';
 import { CustomerPrivacyRepo } from './customer-privacy.js';
+import { EmailCodeRepo } from './email-codes.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
@@ -40,6 +41,7 @@ export class Repos {
   readonly merges: CustomerMergeRepo;
   readonly linkTokens: LinkTokenRepo;
   readonly privacy: CustomerPrivacyRepo;
+  readonly emailCodes: EmailCodeRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -58,6 +60,7 @@ export class Repos {
     this.merges = new CustomerMergeRepo(q, stamp);
     this.linkTokens = new LinkTokenRepo(q, stamp);
     this.privacy = new CustomerPrivacyRepo(q, stamp);
+    this.emailCodes = new EmailCodeRepo(q, stamp);
   }
 }
 

@@ -12,6 +12,8 @@ type Db = Kysely<unknown>;
  * - `audit_log`: every link, merge, unlink, export and erase: who (token, agent, the customer's own
  *   proof), what, when, details.
  * - `link_tokens`: business-signed link tokens, single use (`used_at` set once, compare-and-set).
+ * - `email_codes`: one-time codes mailed to an address a chat customer claims (keyed hash only,
+ *   tries counted by compare-and-set, `used_at` set once).
  */
 export async function up(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.alterTable('customers').addColumn('merged_into', 'varchar(64)').execute();
@@ -59,9 +61,24 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('link_tokens_grant').on('link_tokens').column('grant_id').execute();
+
+  await db.schema
+    .createTable('email_codes')
+    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('identity', 'varchar(400)', (c) => c.notNull())
+    .addColumn('conversation_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('address', 'varchar(320)', (c) => c.notNull())
+    .addColumn('code_hash', 'varchar(64)', (c) => c.notNull())
+    .addColumn('tries', 'integer', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('used_at', 'bigint')
+    .addColumn('used_by', 'varchar(64)')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('email_codes_identity').on('email_codes').columns(['identity', 'created_at']).execute();
 }
 
 export async function down(db: Db): Promise<void> {
-  for (const t of ['link_tokens', 'audit_log', 'customer_merges']) await db.schema.dropTable(t).ifExists().execute();
+  for (const t of ['email_codes', 'link_tokens', 'audit_log', 'customer_merges']) await db.schema.dropTable(t).ifExists().execute();
   for (const c of ['tombstone', 'erased_at', 'merged_into']) await db.schema.alterTable('customers').dropColumn(c).execute();
 }
