@@ -1,6 +1,6 @@
 /**
  * The analytics feed: the read models follow the event log instead of subscribing to each event.
- * A BullMQ job scheduler (queue `analytics-feed`, every `everyMs`; durable, never a process timer)
+ * A BullMQ job scheduler (queue `analytics-feed`, every `FEED_EVERY_MS`; durable, never a process timer)
  * runs `feedOnce`: it reads the analytics events written since the stored watermark, minus a safety
  * window, and rebuilds the conversations they touch that their last rebuild did not fully read
  * (`rebuildConversation` is idempotent; a conversation already up to date is skipped), then moves
@@ -18,6 +18,12 @@
  *   concurrency of 1 keeps two runs from overlapping; rebuilds are serialized per conversation
  *   anyway, and the watermark never moves back.
  * - Freshness: the read models trail the events by up to `everyMs` plus the run's time.
+ *
+ * Cost: a run rebuilds each conversation touched since the last one once, however many events it
+ * had, so a longer interval coalesces more under load: bench/analytics-pipeline.ts (500 customers
+ * writing at once) lost a quarter of the SQLite pipeline's throughput with a 2 s tick and none
+ * measurable with 5 s (docs/analytics.md, "Speed"); at ordinary rates (a turn every few seconds per
+ * conversation) it is one rebuild per turn either way.
  */
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
@@ -31,6 +37,8 @@ import { ANALYTICS_EVENTS, defaultFoldOptions, rebuildConversation } from './reb
 export const FEED_QUEUE = 'analytics-feed';
 /** The watermark's name in `analytics_feed`. */
 export const FEED_NAME = 'events';
+/** How often the feed runs by default: the read models' freshness against what they cost. */
+export const FEED_EVERY_MS = 5000;
 
 export interface FeedOptions {
   /**
@@ -104,7 +112,7 @@ export interface FeedDeps {
   prefix: string;
   storage: () => Storage;
   log: Logger;
-  /** How often the feed runs. @defaultValue 2000 */
+  /** How often the feed runs. @defaultValue FEED_EVERY_MS */
   everyMs?: number;
   options?: Partial<FeedOptions>;
 }
@@ -114,7 +122,7 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   const queue = new Queue(FEED_QUEUE, { connection: d.redis, prefix: d.prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } });
   queue.on('error', () => undefined);
   await queue.setGlobalConcurrency(1);
-  await queue.upsertJobScheduler('poll', { every: d.everyMs ?? 2000 }, { name: 'poll' });
+  await queue.upsertJobScheduler('poll', { every: d.everyMs ?? FEED_EVERY_MS }, { name: 'poll' });
   const worker = new Worker(
     FEED_QUEUE,
     async () => {

@@ -1,6 +1,6 @@
 /**
  * Folds one conversation's events and messages into its cases, hourly volume, knowledge-gap
- * questions and proactive messages (a pure function: the subscriber reads the source and writes the
+ * questions and proactive messages (a pure function: the rebuild reads the source and writes the
  * result). The definitions are in docs/analytics.md; in short:
  * - a case opens at a customer message when none is open; a case nobody escalated (or that a person
  *   returned to the bot) closes when the customer stays silent for `idleMs` (the next message opens

@@ -1,7 +1,7 @@
 /**
  * The analytics module on a real hub (real Redis, both databases), wired as the lead wires it
  * (setupAnalytics through the hub's `subscribe` hook) with the default bearer-token guard: the
- * `analytics` subscriber builds the read models from a live conversation (answered, escalated,
+ * analytics feed builds the read models from a live conversation's events (answered, escalated,
  * resolved, CSAT); `/api/analytics/*` answers 401 without a token and 403 to an agent token;
  * CSV export; the dashboard and the queues board behind the same guard; a gap drafted once into
  * the pending answers.
@@ -59,7 +59,7 @@ for (const dialect of DIALECTS) {
       await until(async () => {
         const [c] = await t.hub.storage.analyticsKpis.recentCases({ from: 0, to: Date.now() + 86_400_000, bucket: 'day', offsetMinutes: 0, now: Date.now() }, 5);
         return c?.csatScore === 4 && c.agentFirstResponseMs !== null ? c : undefined;
-      }, 10_000, 'the read model to see the CSAT');
+      }, 20_000, 'the read model to see the CSAT (the feed runs every 5 s)');
     });
     after(async () => {
       await (await analytics)?.close();
