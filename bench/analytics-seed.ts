@@ -14,20 +14,13 @@ import { HOURLY_COUNTERS, addCase, addVolume, changed, type HourlyDeltas } from 
 import { foldConversation } from '../src/analytics/fold.js';
 import { cameBack, defaultFoldOptions } from '../src/analytics/rebuild.js';
 import { questionTerms } from '../src/analytics/terms.js';
+import { seededRandom } from '../src/knowledge/rng.js';
 
 const DAY = 86_400_000;
 const MIN = 60_000;
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The knowledge engine's seeded PRNG (mulberry32): the same history every run. */
+export const prng = seededRandom;
 
 /** Questions the bot knows (entry id, text) and questions it does not (knowledge gaps). */
 const KNOWN: [string, string][] = [
