@@ -9,8 +9,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { chromiumSkip, launchChromium } from '../helpers/browser.js';
 import { parse } from 'csv-parse/sync';
 import { ManualClock } from '../../src/core/clock.js';
 import { Storage } from '../../src/core/storage/storage.js';
@@ -23,9 +23,7 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { History, at } from './history.js';
 import { seedHistory } from './seed.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = chromiumSkip;
 const COOKIE = { name: 'sb_test_admin', value: 'yes' };
 const RANGE = '?from=2026-11-01&to=2026-11-03&tz=UTC';
 /** For a hub that wires analytics itself with the console's guard (cookie or bearer). */
@@ -65,7 +63,7 @@ describe('analytics dashboard in Chromium', { skip }, () => {
     } finally {
       await storage.close();
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -1,30 +1,20 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium, watchErrors } from '../helpers/browser.js';
 import { webchatAdapter, webchatConfigSchema } from '../../src/adapters/webchat/index.js';
 import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { createResponder } from '../../src/hub/bot.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = chromiumSkip;
 /** Set to a path (docs/img/console-inbox.png) to save the inbox screenshot there. */
 const SHOT = process.env.CONSOLE_SCREENSHOT;
 
 const AGENT = generateToken();
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  return errors;
-}
 
 describe('console in a real browser: the web chat hands over, the agent answers from the inbox', { skip }, () => {
   let t: TestHub;
@@ -34,7 +24,7 @@ describe('console in a real browser: the web chat hands over, the agent answers 
     const adapter = webchatAdapter.create(webchatConfigSchema.parse({ cookieSecret: 'console-e2e-secret-0123456789' }), { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
     // The demo's knowledge bot (config/knowledge), no Slack: the console is the only desk.
     t = await startTestHub({ adapters: [adapter], responderFactory: createResponder, config: { api: { tokens: [{ name: 'support', roles: ['admin'], sha256: hashToken(AGENT) }] } } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -1,28 +1,17 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium, watchErrors } from '../helpers/browser.js';
 import { webchatAdapter, webchatConfigSchema } from '../../src/adapters/webchat/index.js';
 import type { ChannelAdapter } from '../../src/core/adapter.js';
 import { WebchatAdapter } from '../../src/adapters/webchat/adapter.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { EchoResponder } from './echo.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = chromiumSkip;
 
 /** A third-party site (another origin) that embeds the widget with one script tag. */
 function embeddingSite(page: () => string): Promise<Server> {
@@ -36,16 +25,6 @@ function embeddingSite(page: () => string): Promise<Server> {
 const shopPage = (hubUrl: string) => `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head>
 <body style="font-family:sans-serif;margin:40px"><h1>Acme shop</h1><p>Some product page.</p>
 <script src="${hubUrl}/widget.js" data-hub="${hubUrl}" async></script></body></html>`;
-
-/** Page errors and console errors (CSP violations show up there). */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  return errors;
-}
 
 describe('webchat in a real browser', { skip }, () => {
   let t: TestHub;
@@ -65,7 +44,7 @@ describe('webchat in a real browser', { skip }, () => {
     });
     adapter = webchatAdapter.create(config, { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
     t = await startTestHub({ adapters: [adapter], responder: new EchoResponder(600) });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
