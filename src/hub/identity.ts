@@ -17,6 +17,7 @@ import { LINK_TEXTS, linkTokenTurn } from '../core/customers/link-turn.js';
 import { signedVisitorTurn } from '../core/customers/signed-visitor.js';
 import { EMAIL_TEXTS, emailCodeTurn } from '../core/customers/email-code-turn.js';
 import { redisCodeLimiter } from '../core/customers/code-limits.js';
+import { CONSENT_TEXTS, consentTurn } from '../core/customers/consent.js';
 
 /** What the handlers take of the hub (the Hub itself, without importing it: no cycle). */
 export interface IdentityHost {
@@ -33,12 +34,12 @@ export interface IdentityHost {
 /** The texts shipped with the hub, for a config folder without its own identity.yaml. */
 const SHIPPED = fileURLToPath(new URL('../../config/templates/identity.yaml', import.meta.url));
 
-/** The identity module's turn handlers (link tokens, signed web chat visitors, email codes), first in the chain. Throws at start-up when a text is missing. */
+/** The identity module's turn handlers (consent, link tokens, signed web chat visitors, email codes), first in the chain. Throws at start-up when a text is missing. */
 export function identityTurnHandlers(hub: IdentityHost): TurnHandler[] {
   const own = join(hub.opts.configDir ?? 'config', 'templates', 'identity.yaml');
   const file = existsSync(own) ? own : SHIPPED;
   const texts = Templates.load(file);
-  for (const key of [...Object.values(LINK_TEXTS), ...Object.values(EMAIL_TEXTS)]) {
+  for (const key of [...Object.values(LINK_TEXTS), ...Object.values(EMAIL_TEXTS), ...Object.values(CONSENT_TEXTS)]) {
     try {
       texts.render(key, 'en');
     } catch {
@@ -54,5 +55,6 @@ export function identityTurnHandlers(hub: IdentityHost): TurnHandler[] {
     now,
     available: (channel) => hub.adapters.has(channel),
   });
-  return [linkTokenTurn({ storage: hub.storage, texts, now }), signedVisitorTurn({ storage: hub.storage }), email];
+  // Consent first: it wraps every other handler (their messages are redacted too).
+  return [consentTurn({ storage: hub.storage, texts, now }), linkTokenTurn({ storage: hub.storage, texts, now }), signedVisitorTurn({ storage: hub.storage }), email];
 }

@@ -19,6 +19,7 @@ import { CustomerMergeRepo } from './customer-merges.js';
 import { LinkTokenRepo } from './link-tokens.js';
 import { CustomerPrivacyRepo } from './customer-privacy.js';
 import { EmailCodeRepo } from './email-codes.js';
+import { MessageRedactionRepo } from './message-redaction.js';
 import { storageMigrations } from './migrations/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
@@ -42,6 +43,7 @@ export class Repos {
   readonly linkTokens: LinkTokenRepo;
   readonly privacy: CustomerPrivacyRepo;
   readonly emailCodes: EmailCodeRepo;
+  readonly redaction: MessageRedactionRepo;
 
   constructor(q: Q, stamp: Stamp) {
     this.customers = new CustomerRepo(q, stamp);
@@ -61,6 +63,7 @@ export class Repos {
     this.linkTokens = new LinkTokenRepo(q, stamp);
     this.privacy = new CustomerPrivacyRepo(q, stamp);
     this.emailCodes = new EmailCodeRepo(q, stamp);
+    this.redaction = new MessageRedactionRepo(q, stamp);
   }
 }
 
