@@ -141,6 +141,15 @@ describe('email one-time code', () => {
     assert.match(await tell(r, user, code), /already been used/);
   });
 
+  it('an address the email channel stored with capitals is the same address', async () => {
+    await say(r.t.hub.storage, 'email', 'Zoe@Example.COM', 'hello by mail');
+    const user = nextUser();
+    await tell(r, user, 'my email is zoe@example.com');
+    assert.match(await tell(r, user, await codeMailedTo(r, 'zoe@example.com')), /Verified/);
+    assert.equal(await customerOf(r, 'email', 'Zoe@Example.COM'), await customerOf(r, 'telegram', user));
+    assert.equal(await customerOf(r, 'email', 'zoe@example.com'), undefined, 'no second email identity');
+  });
+
   it('five wrong codes lock it: the right one after is refused, nothing linked', async () => {
     const user = nextUser();
     await tell(r, user, 'my email is lock@example.com');

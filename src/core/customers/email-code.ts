@@ -67,9 +67,15 @@ function hashCode(key: Buffer, codeId: string, code: string): Buffer {
   return createHmac('sha256', key).update(`hash\n${codeId}\n${code}`).digest();
 }
 
+/** The email identity of `address` (its case ignored: the email channel keeps a sender's address as written). */
+async function findAddress(storage: Storage, address: string) {
+  const stored = await storage.emailCodes.emailIdentityAddress(EMAIL_CHANNEL, address);
+  return storage.customers.findIdentity(EMAIL_CHANNEL, stored ?? address);
+}
+
 /** The email identity of `address` and its live customer, made (customer + identity) when the address is new. */
 async function addressCustomer(storage: Storage, address: string): Promise<string | undefined> {
-  let identity = await storage.customers.findIdentity(EMAIL_CHANNEL, address);
+  let identity = await findAddress(storage, address);
   if (!identity) {
     try {
       identity = await storage.transaction(async (tx) => {
@@ -91,7 +97,7 @@ async function addressCustomer(storage: Storage, address: string): Promise<strin
  */
 export async function claimAddress(d: EmailCodeDeps, c: Claimant, address: string, mail: (code: string) => string): Promise<ClaimOutcome> {
   const { storage } = d;
-  const existing = await storage.customers.findIdentity(EMAIL_CHANNEL, address);
+  const existing = await findAddress(storage, address);
   if (existing && (await storage.merges.survivorOf(existing.customerId)) === c.customerId) return 'already_linked';
   const key = await codeKey(storage);
   const codeId = createHmac('sha256', key).update(`id\n${c.messageId}`).digest('hex').slice(0, 32);
@@ -165,7 +171,7 @@ async function link(d: EmailCodeDeps, c: Claimant, row: EmailCodeRecord, now: nu
     await storage.audit.append({ actor: actorOf(c), action: 'link_refused', customerId: c.customerId, reason: outcome, details: { ...proof, proof: 'email-code', why } });
     return outcome;
   };
-  const emailIdentity = await storage.customers.findIdentity(EMAIL_CHANNEL, row.address);
+  const emailIdentity = await findAddress(storage, row.address);
   const theirs = emailIdentity ? await storage.merges.survivorOf(emailIdentity.customerId) : undefined;
   if (!emailIdentity || !theirs) return refuse('linked_elsewhere', 'the address has no customer any more');
   const mine = await storage.customers.get(c.customerId);

@@ -3,7 +3,7 @@
  * and checks them). Only a keyed hash of the code is kept; tries are counted and the code spent by
  * compare-and-set, so two processes never both accept one code or go past the try limit.
  */
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from './tables.js';
 import type { Q, Stamp } from './rows.js';
 
@@ -102,6 +102,16 @@ export class EmailCodeRepo {
       .where('used_at', 'is', null)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * The platform user id of the email identity whose address is `address` ignoring case (the email
+   * channel stores a sender's address as written), the most recently active first.
+   */
+  async emailIdentityAddress(channel: string, address: string): Promise<string | undefined> {
+    const r = await sql<{ platform_user_id: string }>`select platform_user_id from identities where channel = ${channel}
+      and lower(platform_user_id) = ${address.toLowerCase()} order by updated_at desc limit 1`.execute(this.q);
+    return r.rows[0]?.platform_user_id;
   }
 
   /** Spends the code once: true only for the one caller that marked it used. */
