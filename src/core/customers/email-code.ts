@@ -156,7 +156,12 @@ export async function verifyCode(d: EmailCodeDeps, c: Claimant, typed: string): 
   if (row.usedAt !== null) return row.usedBy === c.messageId ? 'linked' : refuse('used');
   if (row.conversationId !== c.conversationId) return refuse('none', { why: 'another conversation' });
   if (now >= row.expiresAt) return refuse('expired');
-  if (!(await storage.emailCodes.countTry(row.id, MAX_TRIES))) return refuse('locked');
+  if (!(await storage.emailCodes.countTry(row.id, MAX_TRIES))) {
+    // Out of tries, or spent meanwhile (the same code typed twice at once).
+    const fresh = await storage.emailCodes.get(row.id);
+    if (fresh && fresh.usedAt !== null) return fresh.usedBy === c.messageId ? 'linked' : refuse('used');
+    return refuse('locked');
+  }
   const key = await codeKey(storage);
   if (!timingSafeEqual(hashCode(key, row.id, typed), Buffer.from(row.codeHash, 'hex'))) {
     return refuse(row.tries + 1 >= MAX_TRIES ? 'last_wrong' : 'wrong', { tries: row.tries + 1 });
