@@ -1,5 +1,6 @@
 /** JSON schemas of the identity routes (src/api/identity.ts): merge, unlink, audit, export, erase, link tokens. */
 import { CHANNEL, errors, idParam, nullableStr, str, time } from './schemas.js';
+import { AUDIT_ACTIONS } from '../core/storage/identity-rows.js';
 
 const reason = str('Why (kept in the audit log)', { minLength: 1, maxLength: 1000 });
 const agent = str('The person acting, when the token is shared by a desk (kept in the audit log with the token’s name)', { minLength: 1, maxLength: 200 });
@@ -74,7 +75,7 @@ export const getAudit = {
     additionalProperties: false,
     properties: {
       customerId: str('Entries about this customer', { minLength: 1, maxLength: 100 }),
-      action: { type: 'string', enum: ['merge', 'merge_refused', 'unlink', 'link', 'link_refused', 'link_token_issued', 'export', 'erase'] },
+      action: { type: 'string', enum: [...AUDIT_ACTIONS] },
       before: str('Entries older than this entry id (paging)', { pattern: '^[0-9]{1,18}$' }),
       limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
     },

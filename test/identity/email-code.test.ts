@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { processInbound } from '../../src/core/conversation/inbound.js';
 import type { Clock } from '../../src/core/clock.js';
 import { readMessage } from '../../src/core/customers/email-code-turn.js';
+import { eraseCustomer, exportCustomer } from '../../src/core/customers/privacy.js';
+import { sql } from 'kysely';
+import { openDb } from '../../src/core/storage/db.js';
 import { startDovecot, type Dovecot } from '../fakes/dovecot.js';
 import { startSmtpCapture, type SmtpCapture } from '../fakes/smtp-capture.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram-bot-api.js';
@@ -139,6 +142,19 @@ describe('email one-time code', () => {
     assert.equal(audit[0]?.actor.kind, 'customer');
     // The same code again: spent.
     assert.match(await tell(r, user, code), /already been used/);
+    // The export holds the code's row (never the code's hash); the erase removes it with the rest.
+    const held = (await exportCustomer(storage, customer, { kind: 'token', name: 'test' }, Date.now())).tables.email_codes as Record<string, unknown>[];
+    assert.equal(held.length, 1);
+    assert.equal(held[0]?.address, 'mei@example.com');
+    assert.ok(!('code_hash' in (held[0] ?? {})));
+    await eraseCustomer(storage, customer, { kind: 'token', name: 'test' }, 'test');
+    const db = openDb(r.t.db.url);
+    try {
+      const left = await sql<{ n: number }>`select count(*) as n from email_codes where lower(address) = 'mei@example.com'`.execute(db.kysely);
+      assert.equal(Number(left.rows[0]?.n), 0);
+    } finally {
+      await db.close();
+    }
   });
 
   it('an address the email channel stored with capitals is the same address', async () => {

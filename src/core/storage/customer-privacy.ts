@@ -34,6 +34,16 @@ export class CustomerPrivacyRepo {
     return out;
   }
 
+  /** The email codes of a customer: claimed in their conversations, or mailed to one of their email addresses. */
+  private async emailCodes(customerId: string, convIds: readonly string[]): Promise<Row[]> {
+    const addresses = (await sql<{ a: string }>`select lower(platform_user_id) as a from identities where customer_id = ${customerId} and channel = 'email'`.execute(this.q)).rows.map((r) => r.a);
+    const byConv = await this.byIds('email_codes', 'conversation_id', convIds);
+    const byAddress: Row[] = [];
+    for (const part of chunks(addresses)) byAddress.push(...(await this.rows(sql<Row>`select * from email_codes where lower(address) in (${sql.join(part)})`)));
+    const seen = new Set<unknown>();
+    return [...byConv, ...byAddress].filter((r) => !seen.has(r.id) && seen.add(r.id));
+  }
+
   /** The customer rows merged into `customerId` (directly or through others): their profiles are theirs too. */
   async mergedInto(customerId: string): Promise<string[]> {
     const out: string[] = [];
@@ -69,6 +79,8 @@ export class CustomerPrivacyRepo {
       workflow_runs: runs,
       workflow_steps: await this.byIds('workflow_steps', 'run_id', runs.map((r) => String(r.id))),
       link_tokens: await this.rows(sql<Row>`select grant_id, channel, created_by, expires_at, used_at, used_by, created_at from link_tokens where customer_id = ${customerId}`),
+      // Codes mailed to an address they claimed in their conversations, or to one of their addresses (the code itself is never held).
+      email_codes: (await this.emailCodes(customerId, convIds)).map(({ code_hash: _hash, ...rest }) => rest),
     };
   }
 
@@ -94,6 +106,7 @@ export class CustomerPrivacyRepo {
       messagesIn: await count(sql<{ n: unknown }>`select count(*) as n from messages where customer_id = ${customerId} and direction = 'in'`),
       messagesOut: await count(sql<{ n: unknown }>`select count(*) as n from messages where customer_id = ${customerId} and direction = 'out'`),
     };
+    for (const code of await this.emailCodes(customerId, convIds)) await sql`delete from email_codes where id = ${String(code.id)}`.execute(this.q);
     for (const part of chunks(convIds)) {
       const inConv = sql.join(part);
       await sql`delete from messages where conversation_id in (${inConv})`.execute(this.q);

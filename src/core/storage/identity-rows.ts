@@ -88,7 +88,8 @@ export interface CustomerMerge {
 }
 
 export type AuditActorKind = 'token' | 'agent' | 'customer' | 'system';
-export type AuditAction = 'merge' | 'merge_refused' | 'unlink' | 'link' | 'link_refused' | 'link_token_issued' | 'link_code_sent' | 'export' | 'erase';
+export const AUDIT_ACTIONS = ['merge', 'merge_refused', 'unlink', 'link', 'link_refused', 'link_token_issued', 'link_code_sent', 'export', 'erase'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** Who did it: an API token's name, an agent, the customer's own proof (`telegram:123 by link token …`), the hub. */
 export interface AuditActor {
