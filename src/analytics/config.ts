@@ -42,6 +42,12 @@ export const analyticsConfigSchema = z
       .describe('Calendar of the day and week buckets (the dashboard asks for the browser\'s own) and of the daily summary.'),
     lowConfidence: z.number().min(0).max(1).default(0.5).describe('A bot answer below this confidence counts as a knowledge gap.'),
     idleMinutes: z.number().int().min(1).max(1440).default(30).describe('A case no person has closes after this much customer silence.'),
+    feedSeconds: z
+      .number()
+      .min(1)
+      .max(3600)
+      .default(15)
+      .describe('How often the read models catch up with the events (they trail by about this much); longer merges more events into one rebuild per conversation.'),
     dailySummary: dailySummarySchema.optional().describe('A daily summary in Slack (key numbers, change against the day before, top knowledge gaps).'),
   })
   .strict()

@@ -85,7 +85,7 @@ export async function setupAnalytics(hub: AnalyticsHost, guard?: Guard): Promise
     start: async () => {
       if (hub.role === 'gateway') return [];
       const log = hub.log.child({ module: 'analytics' });
-      const feed = await startAnalyticsFeed({ redis: hub.redis, prefix: hub.config.redis.prefix, storage: () => hub.storage, log, options: { fold: foldOpts } });
+      const feed = await startAnalyticsFeed({ redis: hub.redis, prefix: hub.config.redis.prefix, storage: () => hub.storage, log, everyMs: cfg.feedSeconds * 1000, options: { fold: foldOpts } });
       closers.push(feed.close);
       const summary = cfg.dailySummary;
       if (!summary) return [feed.worker];

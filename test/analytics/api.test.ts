@@ -40,7 +40,7 @@ for (const dialect of DIALECTS) {
         dialect,
         adapters: [a],
         responder: bot,
-        config: { api: { tokens: [{ name: 'admin1', roles: ['admin'], sha256: hashToken(ADMIN) }, { name: 'agent1', roles: ['agent'], sha256: hashToken(AGENT) }] } },
+        config: { api: { tokens: [{ name: 'admin1', roles: ['admin'], sha256: hashToken(ADMIN) }, { name: 'agent1', roles: ['agent'], sha256: hashToken(AGENT) }] }, analytics: { feedSeconds: 1 } },
         subscribe: (_subs, hub) => {
           analytics = wireAnalytics(hub);
         },
@@ -59,7 +59,7 @@ for (const dialect of DIALECTS) {
       await until(async () => {
         const [c] = await t.hub.storage.analyticsKpis.recentCases({ from: 0, to: Date.now() + 86_400_000, bucket: 'day', offsetMinutes: 0, now: Date.now() }, 5);
         return c?.csatScore === 4 && c.agentFirstResponseMs !== null ? c : undefined;
-      }, 20_000, 'the read model to see the CSAT (the feed runs every 5 s)');
+      }, 20_000, 'the read model to see the CSAT (the feed runs every second here)');
     });
     after(async () => {
       await (await analytics)?.close();
