@@ -2,7 +2,7 @@
  * The web console at `/console`: sign-in with an API token (agent or admin), the agent inbox (a
  * second desk beside Slack, over the same agent actions), live over SSE. Routes it owns:
  * `/console`, `/console/login`, `/console/logout`, `/console/api/*`, `/console/events`,
- * `/console/assets/*`. Other console pages (analytics, queues) take `ConsoleGuard` from here.
+ * `/console/assets/*`, `/console/settings` (admins). Other console pages (analytics, queues) take `ConsoleGuard` from here.
  * docs/console.md has the whole picture.
  */
 import csrfProtection from '@fastify/csrf-protection';
@@ -15,6 +15,7 @@ import { pageLang, registerAuth } from './auth.js';
 import { registerApi } from './api.js';
 import { consoleCaller, createConsoleGuard, sessionOf, type ConsoleGuard, type CsrfCheck } from './guard.js';
 import { LiveStreams } from './live.js';
+import { registerSettings, type SettingsDeps } from './settings.js';
 import type { ConsoleKeys } from './session.js';
 
 export { createConsoleGuard, type ConsoleGuard } from './guard.js';
@@ -30,6 +31,8 @@ export interface ConsoleDeps {
   bus: Bus;
   channels(): string[];
   now(): number;
+  /** For the admins' settings read-out (/console/settings): hub.yaml as loaded and what runs now. */
+  settings?: Omit<SettingsDeps, 'guard'>;
 }
 
 export interface Console {
@@ -67,6 +70,7 @@ export function createConsole(d: ConsoleDeps): Console {
     registerAssets(app);
     registerAuth(app, { auth: d.auth, keys: d.keys, guard, now: d.now, page });
     registerApi(app, { guard, desk: d.desk, channels: d.channels });
+    if (d.settings) registerSettings(app, { guard, ...d.settings }, page);
 
     app.get('/console', async (request, reply) => {
       if (!(await guard(request, reply, 'agent'))) return reply;

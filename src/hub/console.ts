@@ -20,6 +20,7 @@ import type { HttpSurface } from '../http/surface.js';
 import type { TokenAuth } from '../api/tokens.js';
 import { createConsole, loadConsoleKeys, subscribeLive, type ConsoleGuard } from '../console/index.js';
 import type { HubConfig } from './config-schema.js';
+import type { Workflow } from '../workflows/types.js';
 import type { RedisBus } from './bus.js';
 import { deskContext } from './contexts.js';
 
@@ -41,6 +42,14 @@ export interface ConsoleHost {
   readonly templates: Templates;
   readonly queues: HubQueues;
   readonly responder: Responder;
+  /** The workflows loaded now (the settings read-out). */
+  readonly workflows: { readonly engine: { readonly versions: { workflows(): Workflow[] } } | undefined } | undefined;
+}
+
+/** A workflow's trigger in words, for the settings read-out. */
+function triggerText(w: Workflow): string {
+  const t = w.trigger;
+  return t.kind === 'event' ? `event ${t.event}` : t.kind === 'schedule' ? `cron "${t.cron}" (${t.timezone})` : `conversation ${t.event}`;
 }
 
 export async function setupConsole(hub: ConsoleHost): Promise<{ guard: ConsoleGuard; close(): void }> {
@@ -68,6 +77,14 @@ export async function setupConsole(hub: ConsoleHost): Promise<{ guard: ConsoleGu
     bus: hub.bus,
     channels: () => [...hub.adapters.keys()],
     now: () => hub.clock.now(),
+    settings: {
+      config: () => hub.config,
+      runtime: () => ({
+        channels: [...hub.adapters.values()].map((a) => ({ name: a.channel, connection: a.connection, capabilities: { ...a.capabilities } })),
+        desk: hub.desk ? `${hub.desk.name} (and this console)` : 'this console (no other desk configured)',
+        workflows: (hub.workflows?.engine?.versions.workflows() ?? []).map((w) => ({ name: w.name, trigger: triggerText(w) })),
+      }),
+    },
   });
   if (hub.role !== 'worker') hub.router.plugin((app) => web.plugin(app));
   return { guard: web.guard, close: () => web.close() };

@@ -89,7 +89,7 @@ function Inbox() {
       <h1>${t('title')}</h1>
       <nav aria-label=${t('title')}>
         <a href="/console" aria-current="page">${t('inbox')}</a>
-        ${admin ? html`<a href="/console/dashboard">${t('dashboard')}</a><a href="/console/queues">${t('queues')}</a>` : ''}
+        ${admin ? html`<a href="/console/dashboard">${t('dashboard')}</a><a href="/console/queues">${t('queues')}</a><a href="/console/settings">${t('settings')}</a>` : ''}
       </nav>
       <span class=${`live${live ? ' on' : ''}`} role="status">${live ? t('live') : t('offline')}</span>
       <span class="who">${me.displayName}</span>

@@ -3,7 +3,7 @@ const TEXTS = {
   en: {
     title: 'Switchboard console', signInTitle: 'Sign in to the console', token: 'API token (role agent or admin)',
     displayName: 'Your name, shown to customers', signIn: 'Sign in', signingIn: 'Signing in…', signOut: 'Sign out',
-    inbox: 'Inbox', dashboard: 'Dashboard', queues: 'Queues', filters: 'Filters', status: 'Status', channel: 'Channel',
+    inbox: 'Inbox', dashboard: 'Dashboard', queues: 'Queues', settings: 'Settings', filters: 'Filters', status: 'Status', channel: 'Channel',
     assignee: 'Assignee', search: 'Search', searchHint: 'Name, identity or text', any: 'Any', anyone: 'Anyone', me: 'Me',
     unassigned: 'Unassigned', open: 'Open', waiting_agent: 'Waiting', agent: 'With an agent', resolved: 'Resolved', bot: 'Bot',
     empty: 'Nothing waiting for a person.', choose: 'Choose a conversation.', live: 'Live', offline: 'Reconnecting…',
@@ -20,7 +20,7 @@ const TEXTS = {
   zh: {
     title: 'Switchboard 客服台', signInTitle: '登录客服台', token: 'API 令牌（agent 或 admin 角色）',
     displayName: '您的称呼（客户可见）', signIn: '登录', signingIn: '正在登录…', signOut: '退出登录',
-    inbox: '收件箱', dashboard: '数据看板', queues: '队列', filters: '筛选', status: '状态', channel: '渠道',
+    inbox: '收件箱', dashboard: '数据看板', queues: '队列', settings: '设置', filters: '筛选', status: '状态', channel: '渠道',
     assignee: '负责人', search: '搜索', searchHint: '姓名、身份或内容', any: '全部', anyone: '所有人', me: '我',
     unassigned: '未分配', open: '进行中', waiting_agent: '等待人工', agent: '人工处理中', resolved: '已解决', bot: '机器人',
     empty: '暂无等待人工的会话。', choose: '请选择一个会话。', live: '实时', offline: '正在重连…',
