@@ -70,7 +70,8 @@ export function registerAssets(app: FastifyInstance): void {
   });
 }
 
-function esc(s: string): string {
+/** Text for HTML (element content and quoted attributes). */
+export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

@@ -7,6 +7,7 @@
  * Read-only: hub.yaml is changed in the file.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { esc } from './assets.js';
 import { pageLang } from './auth.js';
 import type { ConsoleGuard } from './guard.js';
 
@@ -49,8 +50,6 @@ export function redact(value: unknown, key = ''): unknown {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
   return typeof value === 'string' ? withoutCredentials(value) : value;
 }
-
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Flattens an object into `a.b.c` rows. */
 function rows(value: unknown, prefix = ''): [string, string][] {

@@ -57,14 +57,8 @@ export interface WorkflowVersionTable {
   templates: string | null;
   created_at: number;
 }
-export interface WorkflowVersionRecord {
-  version: string;
-  workflow: string;
-  file: string;
-  source: string;
-  defaults: string | null;
-  templates: string | null;
-}
+/** A stored version's source, as the engine reads it. */
+export type WorkflowVersionRecord = Omit<WorkflowVersionTable, 'created_at'>;
 export type Tables = Database & {
   workflow_versions: WorkflowVersionTable;
   workflow_events: WorkflowEventTable;
