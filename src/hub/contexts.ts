@@ -47,8 +47,8 @@ export function adapterContext(d: {
     withPerson: async (channel, platformUserId) => {
       const identity = await d.storage.customers.findIdentity(channel, platformUserId);
       if (!identity) return false;
-      // The conversation a message without a thread key routes to: the customer's latest such one.
-      const current = (await d.storage.conversations.ofCustomer(identity.customerId)).filter((c) => c.threadKey === null).at(-1);
+      // The conversation a message without a thread key routes to.
+      const current = await d.storage.conversations.latest(identity.customerId);
       return current?.status === 'waiting_agent' || current?.status === 'agent';
     },
     serveAttachments: (channel, fetch) => attachmentLinks(d.http, d.storage, d.log).serve(channel, fetch),

@@ -32,15 +32,22 @@ export function triggerData(w: Workflow, payload: Readonly<Record<string, unknow
 /**
  * Registers the `workflows` subscriber for the three core event types (every process, at boot):
  * each event starts the workflows loaded *then* that start on it, so a hot reload that adds or
- * removes such a workflow needs no new subscription.
+ * removes such a workflow needs no new subscription; an event no loaded workflow starts on queues
+ * no job.
  */
 export function subscribeConversationTriggers(subs: EventSubscriptions, engine: WorkflowEngine): void {
   for (const [trigger, type] of Object.entries(CORE_EVENT) as [ConversationEvent, EventType][]) {
-    subs.on(WORKFLOWS_SUBSCRIBER, type, async (e: EventEnvelope<EventType>) => {
-      for (const w of engine.versions.workflows()) {
-        if (w.trigger.kind !== 'conversation' || w.trigger.event !== trigger) continue;
-        await engine.startRun(w.name, { type: e.type, key: `conv:${e.id}:${w.name}`, customerId: e.customerId, data: triggerData(w, e.payload as Record<string, unknown>) });
-      }
-    });
+    const starting = () => engine.versions.workflows().filter((w) => w.trigger.kind === 'conversation' && w.trigger.event === trigger);
+    subs.on(
+      WORKFLOWS_SUBSCRIBER,
+      type,
+      async (e: EventEnvelope<EventType>) => {
+        for (const w of starting()) {
+          await engine.startRun(w.name, { type: e.type, key: `conv:${e.id}:${w.name}`, customerId: e.customerId, data: triggerData(w, e.payload as Record<string, unknown>) });
+        }
+      },
+      // No job for the event while no loaded workflow starts on it (decided when it is written).
+      { when: () => starting().length > 0 },
+    );
   }
 }

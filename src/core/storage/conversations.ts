@@ -29,19 +29,24 @@ export class ConversationRepo {
    * otherwise a new `bot` conversation.
    */
   async route(r: Routing): Promise<{ conversation: Conversation; created: boolean }> {
-    let query = this.q.selectFrom('conversations').selectAll().where('customer_id', '=', r.customerId);
-    query =
-      r.threadKey !== undefined
-        ? query.where('channel', '=', r.channel).where('thread_key', '=', r.threadKey)
-        : query.where('thread_key', 'is', null);
-    const latestRow = await query.orderBy('created_at', 'desc').limit(1).executeTakeFirst();
-    const latest = latestRow ? toConversation(latestRow) : undefined;
+    const latest = await this.latest(r.customerId, r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey });
     if (latest && latest.status !== 'resolved') return { conversation: latest, created: false };
     if (latest && r.keepResolved?.(latest)) return { conversation: latest, created: false };
     if (latest && latest.resolvedAt !== null && latest.escalationId && this.stamp.now() - latest.resolvedAt <= r.reopenWindowMs) {
       return { conversation: latest, created: false };
     }
     return { conversation: await this.create(r.customerId, r.channel, r.threadKey ?? null), created: true };
+  }
+
+  /**
+   * The customer's latest conversation in a thread (channel and thread key), or without one: the
+   * conversation a message without a thread key routes to (resolved or not).
+   */
+  async latest(customerId: string, thread?: { channel: ChannelName; threadKey: string }): Promise<Conversation | undefined> {
+    let query = this.q.selectFrom('conversations').selectAll().where('customer_id', '=', customerId);
+    query = thread ? query.where('channel', '=', thread.channel).where('thread_key', '=', thread.threadKey) : query.where('thread_key', 'is', null);
+    const row = await query.orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    return row ? toConversation(row) : undefined;
   }
 
   async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {
