@@ -17,7 +17,7 @@ import { parseRange } from '../../src/analytics/range.js';
 import { DIALECTS, REDIS_URL, makeDb, uniqueName, type TestDb } from '../helpers/env.js';
 import { cleanRedis, until } from '../helpers/hub.js';
 import { History, at } from './history.js';
-import { seedHistory } from './seed.js';
+import { seededStore } from './seed.js';
 
 const NOW = at('2026-11-05T12:00:00Z');
 const range = () => parseRange({ from: '2026-11-01', to: '2026-11-03' }, { timeZone: 'UTC', now: NOW });
@@ -27,18 +27,14 @@ for (const dialect of DIALECTS) {
     let tdb: TestDb;
     let storage: Storage;
     let kpis: AnalyticsKpis;
-    const clock = new ManualClock(at('2026-11-01T00:00:00Z'));
+    let clock: ManualClock;
+    let close: () => Promise<void>;
 
     before(async () => {
       tdb = await makeDb(dialect);
-      storage = await Storage.open(tdb.url, { clock });
-      kpis = new AnalyticsKpis(storage);
-      await seedHistory(new History(storage, clock, { feed: false }));
+      ({ storage, kpis, clock, close } = await seededStore(tdb, { feed: false }));
     });
-    after(async () => {
-      await storage.close();
-      await tdb.drop();
-    });
+    after(() => close());
 
     it('reads the event log in pages, resumes from its watermark, and gives the hand-checked numbers', async () => {
       assert.equal((await kpis.overview(range())).totals.cases, 0);

@@ -18,7 +18,7 @@ import { rebuildAll } from '../../src/analytics/rebuild.js';
 import { parseRange } from '../../src/analytics/range.js';
 import { DIALECTS, makeDb, type TestDb } from '../helpers/env.js';
 import { History, at } from './history.js';
-import { seedHistory } from './seed.js';
+import { seededStore } from './seed.js';
 
 const NOW = at('2026-11-05T12:00:00Z');
 const range = (tz = 'UTC', bucket: 'day' | 'week' = 'day') => parseRange({ from: '2026-11-01', to: '2026-11-03', tz, bucket }, { timeZone: 'UTC', now: NOW });
@@ -28,18 +28,14 @@ for (const dialect of DIALECTS) {
     let tdb: TestDb;
     let storage: Storage;
     let kpis: AnalyticsKpis;
-    const clock = new ManualClock(at('2026-11-01T00:00:00Z'));
+    let clock: ManualClock;
+    let close: () => Promise<void>;
 
     before(async () => {
       tdb = await makeDb(dialect);
-      storage = await Storage.open(tdb.url, { clock });
-      kpis = new AnalyticsKpis(storage);
-      await seedHistory(new History(storage, clock));
+      ({ storage, kpis, clock, close } = await seededStore(tdb));
     });
-    after(async () => {
-      await storage.close();
-      await tdb.drop();
-    });
+    after(() => close());
 
     it('rates over the range: 4 cases, 2 escalated, 1 resolved by the bot, 2 first-contact, CSAT 5 once', async () => {
       const o = await kpis.overview(range());

@@ -1,5 +1,9 @@
 /** The hand-checked history of the KPI tests (test/analytics/kpis.test.ts has the expected numbers). */
-import type { History } from './history.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { Storage } from '../../src/core/storage/storage.js';
+import { AnalyticsKpis } from '../../src/analytics/kpis.js';
+import type { TestDb } from '../helpers/env.js';
+import { History } from './history.js';
 
 /** The hand-checked history (times UTC), written in time order (storage stamps only move forward). */
 export async function seedHistory(h: History): Promise<void> {
@@ -46,3 +50,22 @@ export async function seedHistory(h: History): Promise<void> {
   await h.event(cy, '2026-11-03T10:05:00Z', { type: 'conversation.resolved', actor: 'agent:ag2', payload: { agentId: 'ag2' } });
 }
 
+
+/**
+ * A fresh database holding the hand-checked history (read models built by the feed as each event
+ * is written, unless `feed: false`), the KPIs over it, and `close()` (closes and drops it).
+ */
+export async function seededStore(db: TestDb, opts: { feed?: boolean } = {}): Promise<{ storage: Storage; kpis: AnalyticsKpis; clock: ManualClock; close(): Promise<void> }> {
+  const clock = new ManualClock(Date.parse('2026-11-01T00:00:00Z'));
+  const storage = await Storage.open(db.url, { clock });
+  await seedHistory(new History(storage, clock, { feed: opts.feed ?? true }));
+  return {
+    storage,
+    kpis: new AnalyticsKpis(storage),
+    clock,
+    close: async () => {
+      await storage.close();
+      await db.drop();
+    },
+  };
+}

@@ -7,31 +7,23 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
-import { ManualClock } from '../../src/core/clock.js';
-import { Storage } from '../../src/core/storage/storage.js';
 import { AnalyticsKpis } from '../../src/analytics/kpis.js';
 import { dailySummary, startDailySummary } from '../../src/analytics/summary.js';
 import { REDIS_URL, sqliteDb, uniqueName, type TestDb } from '../helpers/env.js';
 import { cleanRedis, until } from '../helpers/hub.js';
-import { History, at } from './history.js';
-import { seedHistory } from './seed.js';
+import { at } from './history.js';
+import { seededStore } from './seed.js';
 
 describe('analytics daily summary', () => {
   let tdb: TestDb;
-  let storage: Storage;
   let kpis: AnalyticsKpis;
+  let close: () => Promise<void>;
 
   before(async () => {
     tdb = sqliteDb();
-    const clock = new ManualClock(at('2026-11-01T00:00:00Z'));
-    storage = await Storage.open(tdb.url, { clock });
-    kpis = new AnalyticsKpis(storage);
-    await seedHistory(new History(storage, clock));
+    ({ kpis, close } = await seededStore(tdb));
   });
-  after(async () => {
-    await storage.close();
-    await tdb.drop();
-  });
+  after(() => close());
 
   it("says yesterday's numbers with their change against the day before, and the top gaps", async () => {
     // On 3 Nov at 09:00 UTC: yesterday is 2 Nov (Ana's second case), the day before 1 Nov (Ana's first, Bo's).

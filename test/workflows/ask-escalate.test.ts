@@ -18,6 +18,7 @@ import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { WORKFLOWS_QUEUE } from '../../src/workflows/engine.js';
 import { DIALECTS, REDIS_URL } from '../helpers/env.js';
 import { workflowConfigDir } from './config-dir.js';
+import { eventsClient } from './events-client.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 const EVENTS = generateToken();
@@ -63,24 +64,13 @@ steps:
 
 const echo: Responder = { respond: async (turn) => ({ kind: 'answer', text: `echo: ${turn.text}` }) };
 
-type EventStatus = { id: string; runs: { id: string; workflow: string; status: string; error?: string; steps: { id: string; status: string }[] }[] };
 
 for (const dialect of DIALECTS) {
   describe(`workflow escalate (${dialect})`, () => {
     let t: TestHub;
     let queue: Queue;
     const a = new LoopbackAdapter({ channel: 'alpha' });
-    const post = async (body: unknown) => {
-      const res = await fetch(`${t.hub.url}/api/events`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${EVENTS}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.equal(res.status, 202);
-      return (await res.json()) as { id: string };
-    };
-    const status = async (id: string) => (await (await fetch(`${t.hub.url}/api/events/${id}`, { headers: { authorization: `Bearer ${EVENTS}` } })).json()) as EventStatus;
-    const runEnds = (id: string, s: string) => until(async () => ((await status(id)).runs[0]?.status === s ? status(id) : undefined), 10_000, `run of ${id} ${s}`);
+    const { post, status, runEnds } = eventsClient(() => t.hub.url, EVENTS);
     const conversationOf = async (user: string) => {
       const identity = await t.hub.storage.customers.findIdentity('alpha', user);
       assert.ok(identity, `identity of ${user}`);

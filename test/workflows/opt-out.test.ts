@@ -15,6 +15,7 @@ import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { normalizeWord } from '../../src/workflows/opt-out.js';
 import { DIALECTS } from '../helpers/env.js';
 import { workflowConfigDir } from './config-dir.js';
+import { eventsClient } from './events-client.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 
 const EVENTS = generateToken();
@@ -30,8 +31,6 @@ function configDir(): string {
 
 const echo: Responder = { respond: async (turn) => ({ kind: 'answer', text: `echo: ${turn.text}` }) };
 
-type StepView = { id: string; status: string; result?: Record<string, unknown> };
-type EventStatus = { id: string; runs: { id: string; workflow: string; status: string; steps: StepView[] }[] };
 
 describe('opt-out words', () => {
   it('are matched whole: trimmed, case-insensitive, full-width as half-width', () => {
@@ -46,16 +45,7 @@ for (const dialect of DIALECTS) {
   describe(`workflow opt-out (${dialect})`, () => {
     let t: TestHub;
     const a = new LoopbackAdapter({ channel: 'alpha' });
-    const post = async (body: unknown) => {
-      const res = await fetch(`${t.hub.url}/api/events`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${EVENTS}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.equal(res.status, 202);
-      return (await res.json()) as { id: string };
-    };
-    const status = async (id: string) => (await (await fetch(`${t.hub.url}/api/events/${id}`, { headers: { authorization: `Bearer ${EVENTS}` } })).json()) as EventStatus;
+    const { post, status } = eventsClient(() => t.hub.url, EVENTS);
     const texts = (user: string) => a.sent.filter((m) => m.ref.chatId === user).map((m) => m.text ?? '');
     const customerOf = async (user: string) => {
       const identity = await t.hub.storage.customers.findIdentity('alpha', user);
