@@ -159,7 +159,7 @@ export const createLinkTokens = {
     additionalProperties: false,
     properties: {
       ttlMinutes: { type: 'integer', minimum: 1, maximum: 1440, description: 'How long the tokens work (default 15)' },
-      channels: { type: 'array', items: CHANNEL, minItems: 1, maxItems: 5, description: 'Which channels (default: telegram and webchat)' },
+      channels: { type: 'array', items: CHANNEL, minItems: 1, maxItems: 5, description: 'Which channels (default: telegram and webchat; add email for a reply address)' },
     },
   },
   response: {
@@ -172,7 +172,11 @@ export const createLinkTokens = {
           type: 'object',
           additionalProperties: {
             type: 'object',
-            properties: { token: { type: 'string' }, url: nullableStr('A ready-made link (null when the channel has none, e.g. Telegram before its bot username is known)') },
+            properties: {
+              token: { type: 'string' },
+              url: nullableStr('A ready-made link (null when the channel has none, e.g. Telegram before its bot username is known); email: a mailto: link to `address`'),
+              address: nullableStr('email only: the reply address carrying the token as a plus-address tag (`support+link-<tag>@example.com`); a mail sent to it links the sender'),
+            },
           },
         },
       },

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Storage } from '../core/storage/storage.js';
 import { mergeCustomers, unlinkIdentity, type AuditActor } from '../core/customers/merge.js';
 import { eraseCustomer, exportCustomer } from '../core/customers/privacy.js';
-import { issueLinkTokens } from '../core/customers/link-tokens.js';
+import { emailLinkTag, issueLinkTokens } from '../core/customers/link-tokens.js';
 import type { AuditAction } from '../core/storage/identity-rows.js';
 import { answerError, requires } from './guards.js';
 import type { TokenAuth } from './tokens.js';
@@ -31,8 +31,24 @@ function actorOf(request: FastifyRequest, agent: string | undefined): AuditActor
   return agent ? { kind: 'agent', name: `${agent} (token ${token})` } : { kind: 'token', name: token };
 }
 
+/**
+ * The email channel's reply address carrying a token as a plus-address tag
+ * (`support+link-<tag>@example.com`; the tag is the token without case, `emailLinkTag`), from the
+ * address the email adapter stored in its channel state; null until it is known.
+ */
+async function emailLinkAddress(storage: Storage, token: string): Promise<string | null> {
+  const own = (await storage.channelState.get('email', 'address'))?.value;
+  if (typeof own !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(own)) return null;
+  const at = own.lastIndexOf('@');
+  return `${own.slice(0, at)}+link-${emailLinkTag(token)}${own.slice(at)}`;
+}
+
 /** The ready-made link of a token on a channel (null when the channel has none or it is not known yet). */
 async function linkUrl(storage: Storage, request: FastifyRequest, channel: string, token: string): Promise<string | null> {
+  if (channel === 'email') {
+    const address = await emailLinkAddress(storage, token);
+    return address === null ? null : `mailto:${address}`;
+  }
   if (channel === 'telegram') {
     const bot = (await storage.channelState.get('telegram', 'bot_username'))?.value;
     return typeof bot === 'string' && /^\w{3,64}$/.test(bot) ? `https://t.me/${bot}?start=${token}` : null;
@@ -106,8 +122,10 @@ export async function mountIdentityApi(app: FastifyInstance, d: IdentityApiDeps)
           actor: actorOf(request, undefined),
           now: d.now(),
         });
-        const links: Record<string, { token: string; url: string | null }> = {};
-        for (const [channel, token] of Object.entries(issued.tokens)) links[channel] = { token, url: await linkUrl(d.storage, request, channel, token) };
+        const links: Record<string, { token: string; url: string | null; address?: string | null }> = {};
+        for (const [channel, token] of Object.entries(issued.tokens)) {
+          links[channel] = { token, url: await linkUrl(d.storage, request, channel, token), ...(channel === 'email' ? { address: await emailLinkAddress(d.storage, token) } : {}) };
+        }
         return reply.code(201).send({ customerId: issued.customerId, expiresAt: iso(issued.expiresAt), links });
       } catch (err) {
         return answerError(reply, err);

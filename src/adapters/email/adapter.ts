@@ -57,6 +57,7 @@ export class EmailAdapter implements ChannelAdapter {
   async mount(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     this.state = ctx.state(this.channel);
+    await this.publishAddress();
     // Agents open attachments through the hub's signed links; the fetch reads the mail again over IMAP.
     ctx.serveAttachments?.(this.channel, (handle, signal) => fetchEmailAttachment(this.config, handle, signal));
   }
@@ -115,6 +116,7 @@ export class EmailAdapter implements ChannelAdapter {
     // The first mail of a thread often asks in its subject: the bot reads both.
     const text = startsThread && mail.subject && !body.includes(mail.subject) ? `${mail.subject}\n\n${body}`.trim() : body;
     const handle = attachmentHandles(this.config.imap, raw);
+    const linkToken = this.linkTagOf(mail);
     const skip = mail.skipReason ?? (this.cap.take(from.address, Date.now()) ? undefined : `reply cap reached (${this.config.replyCapPerHour} replies per sender per hour)`);
     return {
       channel: this.channel,
@@ -128,8 +130,40 @@ export class EmailAdapter implements ChannelAdapter {
       attachments: mail.attachments.map((a, i) => ({ name: a.name, mimeType: a.mimeType, size: a.size, ...(a.kept && handle ? { fetchHandle: handle(i) } : {}) })),
       receivedAt: mail.date && mail.date <= Date.now() ? mail.date : Date.now(),
       ...(skip ? { noReply: skip } : {}),
-      extra: { uid: raw.uid, subject: mail.subject, ...(skip ? { skipReason: skip } : {}) },
+      extra: { uid: raw.uid, subject: mail.subject, ...(skip ? { skipReason: skip } : {}), ...(linkToken ? { linkToken } : {}) },
     };
+  }
+
+  /**
+   * The link tag of a mail sent to our plus address `<local>+link-<tag>@<domain>` (in To, Cc or
+   * Delivered-To): the core links the sender with it (`extra.linkToken`, docs/identity.md "Link
+   * tokens") and answers the mail as usual. Only the shape is read here; the core checks the token.
+   */
+  linkTagOf(mail: Pick<ParsedMail, 'to' | 'cc' | 'deliveredTo'>): string | undefined {
+    const at = this.own.lastIndexOf('@');
+    const prefix = `${this.own.slice(0, at)}+link-`;
+    const suffix = this.own.slice(at);
+    for (const address of [...mail.deliveredTo, ...mail.to, ...mail.cc]) {
+      if (!address.startsWith(prefix) || !address.endsWith(suffix)) continue;
+      const tag = address.slice(prefix.length, address.length - suffix.length);
+      if (/^[a-z0-9_-]{1,100}$/i.test(tag)) return tag;
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes our address to this channel's state (`address`), where the API reads it to build the
+   * email link-token reply address (docs/identity.md) in any process. Never fails the mount.
+   */
+  private async publishAddress(): Promise<void> {
+    const state = this.state;
+    if (!state || this.own === '') return;
+    try {
+      const got = await state.get('address');
+      if (got?.value !== this.own) await state.set('address', this.own, got?.version ?? 0);
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'email: address not stored for link-token reply addresses');
+    }
   }
 
   /**

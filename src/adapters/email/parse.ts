@@ -35,7 +35,7 @@ export async function parseMail(source: Buffer, opts: ParseOptions): Promise<Par
   } catch (err) {
     // mailparser gives up on a header block over 1 MB or more than 1000 parts, for instance.
     warnings.push(`unreadable mail: ${errorMessage(err)}`);
-    return { to: [], cc: [], subject: '', text: '', fullText: '', references: [], attachments: [], skipReason: 'unreadable mail', warnings };
+    return { to: [], cc: [], deliveredTo: [], subject: '', text: '', fullText: '', references: [], attachments: [], skipReason: 'unreadable mail', warnings };
   }
 
   const from = addresses(mail.from)[0];
@@ -76,6 +76,7 @@ export async function parseMail(source: Buffer, opts: ParseOptions): Promise<Par
     ...(replyTo && replyTo !== from?.address ? { replyTo } : {}),
     to: unique(addresses(mail.to).map((a) => a.address)),
     cc: unique(addresses(mail.cc).map((a) => a.address)),
+    deliveredTo: deliveredTo(mail.headerLines),
     subject,
     ...(date !== undefined && Number.isFinite(date) ? { date } : {}),
     text,
@@ -100,6 +101,15 @@ function addresses(header: AddressObject | AddressObject[] | undefined): { addre
   };
   for (const h of header === undefined ? [] : Array.isArray(header) ? header : [header]) walk(h.value);
   return out;
+}
+
+/** The addresses of every Delivered-To header (the envelope recipient the receiving server wrote; Bcc leaves no other trace), lower-cased. */
+function deliveredTo(lines: HeaderLines): string[] {
+  const out = lines
+    .filter((l) => l.key === 'delivered-to')
+    .map((l) => l.line.slice(l.line.indexOf(':') + 1).replace(/\r?\n[ \t]*/g, ' ').trim().replace(/^<(.*)>$/, '$1').toLowerCase())
+    .filter((a) => ADDRESS.test(a));
+  return unique(out);
 }
 
 /** Message ids in a header value, in order, each once. A bare `id@host` (no brackets) is bracketed. */

@@ -14,6 +14,8 @@ export interface ParsedMail {
   replyTo?: string;
   to: string[];
   cc: string[];
+  /** Delivered-To headers (the envelope recipients, e.g. a Bcc or a plus address the client hid). */
+  deliveredTo: string[];
   /** Decoded (RFC 2047), trimmed; '' when none. */
   subject: string;
   /** Epoch ms of the Date header, when valid. */

@@ -18,6 +18,65 @@ import type { ChannelName } from '../types.js';
 import { mergeIn } from './merge.js';
 
 export const LINK_TOKEN = /^L[A-Za-z0-9_-]{43}$/;
+/**
+ * The same token as an email reply-address tag (`support+link-<tag>@…`): base32, lower case, of the
+ * nonce and the MAC (28 bytes, 45 characters; the expiry is read from the stored row and the MAC
+ * covers it). Mail systems may lower-case an address (Postfix's Delivered-To does), so the tag
+ * carries no case, and `support+link-` + 45 fits RFC 5321's 64-character local part.
+ */
+export const EMAIL_LINK_TAG = /^[a-z2-7]{45}$/;
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32(bytes: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return bits > 0 ? out + B32[(acc << (5 - bits)) & 31] : out;
+}
+
+function unbase32(text: string): Buffer {
+  const out: number[] = [];
+  let bits = 0;
+  let acc = 0;
+  for (const ch of text) {
+    acc = ((acc << 5) | B32.indexOf(ch)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((acc >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The email reply-address tag of a token (`EMAIL_LINK_TAG`): the API puts it in `<local>+link-<tag>@<domain>`. */
+export function emailLinkTag(token: string): string {
+  if (!LINK_TOKEN.test(token)) throw new HubError('INPUT_INVALID', 'not a link token');
+  const raw = Buffer.from(token.slice(1), 'base64url');
+  return base32(Buffer.concat([raw.subarray(0, 12), raw.subarray(16, 32)]));
+}
+
+/** A token in either form: its nonce, MAC and (the `L` form only) expiry; undefined when it is neither. */
+function parseToken(token: string): { nonce: Buffer; mac: Buffer; expSec?: number } | undefined {
+  if (LINK_TOKEN.test(token)) {
+    const raw = Buffer.from(token.slice(1), 'base64url');
+    return { nonce: raw.subarray(0, 12), expSec: raw.readUInt32BE(12), mac: raw.subarray(16, 32) };
+  }
+  const tag = token.toLowerCase();
+  if (!EMAIL_LINK_TAG.test(tag)) return undefined;
+  const raw = unbase32(tag);
+  // One spelling per token: the tag's spare low bit must be zero.
+  if (base32(raw) !== tag) return undefined;
+  return { nonce: raw.subarray(0, 12), mac: raw.subarray(12, 28) };
+}
 const KEY = { channel: 'hub', key: 'identity-link-key' } as const;
 const keys = new WeakMap<Storage, Promise<Buffer>>();
 
@@ -109,14 +168,14 @@ export async function linkByToken(storage: Storage, r: { token: string; channel:
     await storage.audit.append({ actor, action: 'link_refused', customerId, reason: outcome, details: { identity: presenter, ...details } });
     return { outcome };
   };
-  if (!LINK_TOKEN.test(r.token)) return refuse('invalid', { why: 'malformed' });
-  const raw = Buffer.from(r.token.slice(1), 'base64url');
-  const nonce = raw.subarray(0, 12);
-  const expSec = raw.readUInt32BE(12);
+  const parsed = parseToken(r.token);
+  if (!parsed) return refuse('invalid', { why: 'malformed' });
+  const { nonce } = parsed;
   const row = await storage.linkTokens.get(nonce.toString('hex'));
   if (!row) return refuse('invalid', { why: 'unknown token' });
+  const expSec = parsed.expSec ?? Math.floor(row.expiresAt / 1000);
   const expected = mac(await signingKey(storage), nonce, expSec, row.customerId, row.channel);
-  if (!timingSafeEqual(expected, raw.subarray(16, 32)) || expSec * 1000 !== row.expiresAt) return refuse('invalid', { why: 'bad signature', grantId: row.grantId });
+  if (!timingSafeEqual(expected, parsed.mac) || expSec * 1000 !== row.expiresAt) return refuse('invalid', { why: 'bad signature', grantId: row.grantId });
   const proof = { linkToken: row.grantId, channel: r.channel };
   if (row.channel !== r.channel) return refuse('other_channel', { ...proof, tokenChannel: row.channel }, row.customerId);
   if (row.usedAt !== null) return row.usedBy === presenter ? { outcome: 'already_linked', customerId: row.customerId } : refuse('used', proof, row.customerId);

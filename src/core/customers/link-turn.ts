@@ -1,6 +1,7 @@
 /**
  * The turn handler that takes a link token opened on a channel (docs/identity.md): a Telegram
- * deep link arrives as `/start <token>`, the web chat's link parameter as the command `link`. It
+ * deep link arrives as `/start <token>`, the web chat's link parameter as the command `link`, an
+ * email to the `+link-<tag>` reply address as `extra.linkToken` beside the mail's text. It
  * links the identity to the token's business customer (`linkByToken`: one transaction, audited with
  * the token as proof) and tells the customer, in their language, what happened. Anything else
  * passes on: a `/start` without a token still gets the welcome.
@@ -16,8 +17,15 @@ import { normalizeLocale } from '../locale.js';
 import type { TurnHandler } from '../conversation/turn.js';
 import { linkByToken, type LinkOutcome, type LinkResult } from './link-tokens.js';
 
-/** What looks like a link token (a mistyped or cut one still gets a clear answer, not the welcome). */
-const TOKEN_LIKE = /^L[A-Za-z0-9_-]{30,63}$/;
+/** What looks like a link token (a mistyped or cut one still gets a clear answer, not the welcome), or its email tag. */
+const TOKEN_LIKE = /^(L[A-Za-z0-9_-]{30,63}|[A-Za-z2-7]{45})$/;
+
+/**
+ * The documented field by which an adapter hands over a link token that came BESIDE a message
+ * (`msg.extra.linkToken`): the email channel sets it from a `+link-<tag>` reply address. The token
+ * is linked and the message is then answered as usual.
+ */
+export const LINK_TOKEN_EXTRA = 'linkToken';
 
 /** The template of each outcome (config/templates/identity.yaml). */
 export const LINK_TEXTS: Readonly<Record<LinkOutcome | 'failed', string>> = {
@@ -32,11 +40,22 @@ export const LINK_TEXTS: Readonly<Record<LinkOutcome | 'failed', string>> = {
   failed: 'link_failed',
 };
 
-/** The token a message carries: `/start <token>` (Telegram deep links) or `link <token>` (the web chat). */
+/** The token a message is: `/start <token>` (Telegram deep links) or `link <token>` (the web chat). */
 export function linkTokenOf(msg: InboundMessage): string | undefined {
   if (msg.kind !== 'command' || (msg.command?.name !== 'start' && msg.command?.name !== 'link')) return undefined;
   const payload = msg.command.payload?.trim();
   return payload !== undefined && TOKEN_LIKE.test(payload) ? payload : undefined;
+}
+
+/**
+ * The token a message carries beside its text (`extra.linkToken`, the email reply-address tag).
+ * A mail that must not be answered (an auto-reply, a bounce: `noReply`) links nothing.
+ */
+export function carriedLinkToken(msg: InboundMessage): string | undefined {
+  const v = msg.extra?.[LINK_TOKEN_EXTRA];
+  if (typeof v !== 'string' || msg.noReply !== undefined) return undefined;
+  const token = v.trim();
+  return token === '' ? undefined : token.slice(0, 100);
 }
 
 export function linkTokenTurn(d: { storage: Storage; texts: Templates; now(): number }): TurnHandler {
@@ -44,7 +63,8 @@ export function linkTokenTurn(d: { storage: Storage; texts: Templates; now(): nu
   return {
     name: 'link-token',
     async handle(turn, next) {
-      const token = linkTokenOf(turn.msg);
+      const command = linkTokenOf(turn.msg);
+      const token = command ?? carriedLinkToken(turn.msg);
       if (token === undefined) return next();
       let result = decided.get(turn.message.id);
       if (!result) {
@@ -54,7 +74,11 @@ export function linkTokenTurn(d: { storage: Storage; texts: Templates; now(): nu
       }
       // A token says nothing of the customer's language: their app's language does.
       const locale = normalizeLocale(turn.msg.locale) ?? normalizeLocale(turn.customer.locale) ?? turn.locale;
-      return { patch: {}, replies: [{ author: 'system', text: d.texts.render(LINK_TEXTS[result.outcome], locale) }], events: [] };
+      const said = { author: 'system' as const, text: d.texts.render(LINK_TEXTS[result.outcome], locale) };
+      if (command !== undefined) return { patch: {}, replies: [said], events: [] };
+      // A token beside a message (an email to the tagged address): the message itself is answered as usual, after the link's answer.
+      const plan = await next();
+      return { ...plan, replies: [said, ...plan.replies] };
     },
   };
 }
