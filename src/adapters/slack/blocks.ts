@@ -34,6 +34,19 @@ export interface CaseView {
   csat: number | null;
 }
 
+/** How agents read a channel's name in a badge (other channels: their own name). */
+const CHANNEL_LABELS: Readonly<Record<string, string>> = { telegram: 'Telegram', email: 'Email', webchat: 'Web chat', wechat: 'WeChat', slack: 'Slack' };
+
+/** A message's channel badge, `[Telegram]`, `[Web chat]`… (escaped: the label of an unknown channel is its configured name). */
+export function channelBadge(channel: string): string {
+  return `[${esc(CHANNEL_LABELS[channel] ?? channel)}]`;
+}
+
+/** True when the messages came on more than one channel (a customer linked across channels): then each one carries its badge. */
+export function spansChannels(messages: readonly { channel: string }[]): boolean {
+  return new Set(messages.map((m) => m.channel)).size > 1;
+}
+
 /**
  * The one escape for everything Slack renders that did not come from us (customer names and texts,
  * platform names, summaries, suggestions, error texts): Slack's control characters `&`, `<`, `>` as
@@ -133,7 +146,11 @@ export function caseBlocks(v: CaseView): object[] {
     { type: 'section', text: mrkdwn(clip(`*Summary*\n${esc(v.summary || '—')}`, 2900)) },
   ];
   if (v.lastMessages.length) {
-    const lines = v.lastMessages.map((m) => `>*${esc(m.author)}* _(${esc(m.channel)})_: ${esc(clip(m.text, 300))}`);
+    // One channel: named once in the fields. Several (after a link): each line starts with its channel's badge.
+    const badges = spansChannels(v.lastMessages);
+    const lines = v.lastMessages.map((m) =>
+      badges ? `>*${channelBadge(m.channel)}* *${esc(m.author)}*: ${esc(clip(m.text, 300))}` : `>*${esc(m.author)}* _(${esc(m.channel)})_: ${esc(clip(m.text, 300))}`,
+    );
     blocks.push({ type: 'section', text: mrkdwn(clip(`*Last messages*\n${lines.join('\n')}`, 2900)) });
   }
   if (v.suggestions.length) {

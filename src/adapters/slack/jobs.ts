@@ -10,7 +10,7 @@ import type { SlackApi } from './api.js';
 import type { SlackConfig } from './config.js';
 import { CaseStore, isPosted, type CaseSnapshot, type PostedCase } from './case-store.js';
 import { clip } from '../../core/conversation/summary.js';
-import { caseBlocks, caseText, esc, mention, reasonText, slackLink, type CaseView } from './blocks.js';
+import { caseBlocks, caseText, channelBadge, esc, mention, reasonText, slackLink, spansChannels, type CaseView } from './blocks.js';
 import { isOpen, opensAt } from './business-hours.js';
 import { parseRemindKey, scheduleRemind, slackOrigin } from './keys.js';
 import { saveAnswer } from './learned.js';
@@ -30,6 +30,8 @@ export interface JobDeps {
 const PENDING_MS = 60_000;
 /** How soon a job that waits for the case message (being posted by another worker) looks again. */
 const CASE_WAIT_MS = 250;
+/** Messages shown under "Last messages" in the case message. */
+const HISTORY_LINES = 6;
 
 type Known = { conversation: Conversation; case: PostedCase };
 type Thread = Pick<PostedCase, 'threadChannel' | 'threadTs'>;
@@ -162,7 +164,9 @@ export class CaseJobs {
     const customer = await this.d.ctx.storage.customers.get(conversation.customerId);
     const name = msg.authorName ?? customer?.displayName ?? 'Customer';
     const files = await Promise.all(msg.attachments.map(async (a) => `\n:paperclip: ${await this.fileLink(msg.channel, a)}`));
-    const text = `*[${esc(msg.channel)}]* *${esc(clip(name, 80))}*: ${esc(msg.text)}${files.join('')}`;
+    // A customer who wrote on several channels (linked): the channel's badge, `[Email]`; else its name as before.
+    const badge = spansChannels(await this.d.ctx.storage.messages.ofCustomer(conversation.customerId, HISTORY_LINES * 5)) ? channelBadge(msg.channel) : `[${esc(msg.channel)}]`;
+    const text = `*${badge}* *${esc(clip(name, 80))}*: ${esc(msg.text)}${files.join('')}`;
     // Cut to Slack's limit without clip(), which would fold the customer's line breaks and the file lines into one.
     await this.postOnce(conversationId, `relay:${messageId}`, c, text.length > 39_000 ? `${text.slice(0, 38_999)}…` : text);
   }
@@ -311,7 +315,9 @@ export class CaseJobs {
     const customer = await ctx.storage.customers.get(conv.customerId);
     const snap = await this.snapshot(conv, c, customer);
     const identities = await ctx.storage.customers.identitiesOf(conv.customerId);
-    const msgs = await ctx.storage.messages.ofConversation(conv.id, 6);
+    // One history across channels: a customer linked on several channels shows their latest messages on all of them (badged in caseBlocks).
+    const linked = new Set(identities.map((i) => i.channel)).size > 1;
+    const msgs = linked ? await ctx.storage.messages.ofCustomer(conv.customerId, HISTORY_LINES) : await ctx.storage.messages.ofConversation(conv.id, HISTORY_LINES);
     const customerName = customer?.displayName ?? identities.find((i) => i.displayName)?.displayName ?? 'Customer';
     return {
       conversationId: conv.id,
