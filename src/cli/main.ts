@@ -12,6 +12,8 @@ const USAGE = `usage: switchboard <command>
   kb pending [--approve ID | --reject ID] [--by NAME]
                         answers agents saved from desk cases: list, approve into learned.yaml, reject
   token create NAME --role ROLE [--role ROLE]   a new API token (admin, agent, events), shown once
+  pii rotate [--batch N] | pii status
+                        re-encrypt stored PII under the first key of SWITCHBOARD_PII_KEYS
   email inspect FILE.eml  how the email channel reads a mail: text, thread, attachments, answered or not
   workflows check       validate config/workflows/*.yaml (file:line: field: problem)
   workflows dry-run FILE --event EVENT.json [--now ISO]
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return kbCommand(argv.slice(1));
     }
     case 'token': return (await import('./token-cmd.js')).tokenCommand(argv.slice(1));
+    case 'pii': return (await import('./pii-cmd.js')).piiCommand(argv.slice(1));
     case 'email': return (await import('./email-inspect.js')).emailCommand(argv.slice(1));
     case 'workflows': return (await import('./workflows.js')).workflowsCommand(argv.slice(1));
     case 'events': return (await import('./events-import.js')).eventsCommand(argv.slice(1));

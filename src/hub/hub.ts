@@ -46,6 +46,7 @@ import { waitForRedis, warnIfRedisForgets } from './redis-checks.js';
 import { setupConsole } from './console.js';
 import { setupAnalytics } from './analytics.js';
 import { identityTurnHandlers } from './identity.js';
+import { hubPiiCodec } from './pii.js';
 import { Webhooks } from '../webhooks/index.js';
 
 export type Role = 'start' | 'worker' | 'gateway';
@@ -158,7 +159,7 @@ export class Hub {
     // Data at rest: tighten a data folder made earlier (npm start's setup, an older version) to 0700.
     if (existsSync(cfg.dataDir) && ensurePrivateDir(cfg.dataDir)) this.log.info({ dataDir: cfg.dataDir }, 'data folder tightened to 0700');
     this.templates = Templates.load(join(this.opts.configDir ?? 'config', 'templates', 'core.yaml'));
-    this.storage = await Storage.open(cfg.storage.url, { clock: this.clock, migrations: this.opts.migrations ?? [] });
+    this.storage = await Storage.open(cfg.storage.url, { clock: this.clock, migrations: this.opts.migrations ?? [], pii: hubPiiCodec({ dataDir: cfg.dataDir, log: this.log }) });
 
     this.redis = createRedis(cfg.redis.url);
     this.redis.on('error', (err) => this.log.warn(`redis: ${errorMessage(err)}`));

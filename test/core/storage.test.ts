@@ -235,6 +235,7 @@ for (const dialect of DIALECTS) {
           '003_proactive_sends',
           'analytics:001_read_models',
           'identity:001_links',
+          'identity:002_pii',
           'knowledge:001_pending_answers',
           'testmod:001_widgets',
           'webhooks:001_deliveries',

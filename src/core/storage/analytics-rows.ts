@@ -6,6 +6,8 @@ import type { Kysely } from 'kysely';
 import type { StoredEvent } from '../events.js';
 import type { MessageAuthor } from '../types.js';
 import type { Database } from './tables.js';
+import type { PiiCodec } from './pii.js';
+import { sealOpt, sealText } from './rows.js';
 
 /** One case: a customer's contact, from their first message to its close (docs/analytics.md). */
 export interface AnalyticsCase {
@@ -242,7 +244,8 @@ export function binOf(ms: number | null): number | null {
   return ms === null ? null : Math.round(Math.log(Math.max(0, ms) + 1) * BINS_PER_E);
 }
 
-export function caseToRow(c: AnalyticsCase): CaseTable {
+/** The question and its terms are sealed by the PII codec (they are the customer's words). */
+export function caseToRow(c: AnalyticsCase, pii: PiiCodec): CaseTable {
   return {
     id: c.id,
     conversation_id: c.conversationId,
@@ -269,12 +272,12 @@ export function caseToRow(c: AnalyticsCase): CaseTable {
     csat_count: c.csatCount,
     came_back: c.cameBack ? 1 : 0,
     entry_ids: c.entryIds.join(' '),
-    question: c.question,
-    question_terms: c.questionTerms,
+    question: sealText(pii, c.question),
+    question_terms: sealText(pii, c.questionTerms),
   };
 }
 
-export function rowToCase(r: CaseTable): AnalyticsCase {
+export function rowToCase(r: CaseTable, pii: PiiCodec): AnalyticsCase {
   return {
     id: r.id,
     conversationId: r.conversation_id,
@@ -298,12 +301,13 @@ export function rowToCase(r: CaseTable): AnalyticsCase {
     csatCount: r.csat_count,
     cameBack: r.came_back === 1,
     entryIds: r.entry_ids ? r.entry_ids.split(' ') : [],
-    question: r.question,
-    questionTerms: r.question_terms,
+    question: pii.open(r.question, 'analytics_cases.question'),
+    questionTerms: pii.open(r.question_terms, 'analytics_cases.question_terms'),
   };
 }
 
-export function questionToRow(q: AnalyticsQuestion): QuestionTable {
+/** The question, its terms and the agent's answer are sealed by the PII codec. */
+export function questionToRow(q: AnalyticsQuestion, pii: PiiCodec): QuestionTable {
   return {
     event_id: q.eventId,
     case_id: q.caseId,
@@ -313,8 +317,13 @@ export function questionToRow(q: AnalyticsQuestion): QuestionTable {
     kind: q.kind,
     reason: q.reason,
     confidence: q.confidence,
-    text: q.text,
-    terms: q.terms,
-    agent_answer: q.agentAnswer,
+    text: sealText(pii, q.text),
+    terms: sealText(pii, q.terms),
+    agent_answer: sealOpt(pii, q.agentAnswer),
   };
+}
+
+/** A stored question row with its sealed columns read. */
+export function openQuestionRow(r: QuestionTable, pii: PiiCodec): QuestionTable {
+  return { ...r, text: pii.open(r.text, 'analytics_questions.text'), terms: pii.open(r.terms, 'analytics_questions.terms'), agent_answer: r.agent_answer === null ? null : pii.open(r.agent_answer, 'analytics_questions.agent_answer') };
 }

@@ -91,7 +91,7 @@ export class AnalyticsRepo {
         direction: m.direction === 'in' ? 'in' : 'out',
         author: m.author as MessageAuthor,
         channel: m.channel,
-        text: m.text.slice(0, 1000),
+        text: this.stamp.pii.open(m.text, 'messages.text').slice(0, 1000),
         causedBy: m.caused_by,
         createdAt: Number(m.created_at),
         sentAt: m.sent_at === null ? null : Number(m.sent_at),
@@ -136,7 +136,7 @@ export class AnalyticsRepo {
       delVolume = delVolume.where('hour', '>=', r.sinceHour);
     }
     const deltas: HourlyDeltas = new Map();
-    for (const c of await oldCases.execute()) addCase(deltas, rowToCase(c), -1);
+    for (const c of await oldCases.execute()) addCase(deltas, rowToCase(c, this.stamp.pii), -1);
     for (const v of await oldVolume.execute()) addVolume(deltas, { conversationId: v.conversation_id, hour: Number(v.hour), channel: v.channel, inbound: v.inbound, outbound: v.outbound }, -1);
     for (const c of r.cases) addCase(deltas, c, 1);
     for (const v of r.volume) addVolume(deltas, v, 1);
@@ -265,7 +265,7 @@ export class AnalyticsRepo {
 
   async insertCases(cases: readonly AnalyticsCase[]): Promise<void> {
     for (let i = 0; i < cases.length; i += INSERT_CHUNK) {
-      await this.q.insertInto('analytics_cases').values(cases.slice(i, i + INSERT_CHUNK).map(caseToRow)).execute();
+      await this.q.insertInto('analytics_cases').values(cases.slice(i, i + INSERT_CHUNK).map((c) => caseToRow(c, this.stamp.pii))).execute();
     }
   }
 
@@ -278,7 +278,7 @@ export class AnalyticsRepo {
 
   async insertQuestions(rows: AnalyticsRebuild['questions']): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await this.q.insertInto('analytics_questions').values(rows.slice(i, i + INSERT_CHUNK).map(questionToRow)).execute();
+      await this.q.insertInto('analytics_questions').values(rows.slice(i, i + INSERT_CHUNK).map((q) => questionToRow(q, this.stamp.pii))).execute();
     }
   }
 
@@ -303,7 +303,7 @@ export class AnalyticsRepo {
   /** A customer's cases opened since `from` (whether they came back about the same thing). */
   async customerCases(customerId: string, from: number): Promise<AnalyticsCase[]> {
     const rows = await this.q.selectFrom('analytics_cases').selectAll().where('customer_id', '=', customerId).where('opened_at', '>=', from).orderBy('opened_at').execute();
-    return rows.map(rowToCase);
+    return rows.map((r) => rowToCase(r, this.stamp.pii));
   }
 
   /** Sets whether these cases' customers came back (and moves the rollup). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
-import type { Q, Stamp } from './rows.js';
+import { type Q, type Stamp, sealOpt } from './rows.js';
+import type { PiiCodec } from './pii.js';
 import { parseJson } from './json.js';
 import { type CustomerMerge, type CustomerMergeTable, type IQ, type MovedRows, type ProfileFill, chunks, withIdentityTables } from './identity-rows.js';
 
@@ -9,7 +10,7 @@ const BY_CONVERSATION = ['messages', 'conversation_events', 'analytics_cases', '
 /** Tables whose rows belong to the customer outside any conversation (moved by recorded id on unlink). */
 const BY_ID = { proactiveSends: 'proactive_sends', workflowEvents: 'workflow_events', workflowRuns: 'workflow_runs' } as const;
 
-function toMerge(r: Selectable<CustomerMergeTable>): CustomerMerge {
+function toMerge(r: Selectable<CustomerMergeTable>, pii: PiiCodec | null): CustomerMerge {
   const moved = parseJson<Partial<MovedRows>>(r.moved, {});
   return {
     id: r.id,
@@ -23,7 +24,8 @@ function toMerge(r: Selectable<CustomerMergeTable>): CustomerMerge {
       workflowRuns: moved.workflowRuns ?? [],
       bumped: moved.bumped ?? [],
     },
-    filled: parseJson<ProfileFill>(r.survivor_before, {}),
+    // The profile before holds the survivor's name: sealed like the column it came from.
+    filled: parseJson<ProfileFill>(pii === null ? r.survivor_before : pii.open(r.survivor_before, 'customer_merges.survivor_before'), {}),
     createdAt: Number(r.created_at),
     undoneAt: r.undone_at === null ? null : Number(r.undone_at),
   };
@@ -166,8 +168,8 @@ export class CustomerMergeRepo {
       created_at: this.stamp.now(),
       undone_at: null,
     };
-    await this.q.insertInto('customer_merges').values(row).execute();
-    return toMerge(row);
+    await this.q.insertInto('customer_merges').values({ ...row, survivor_before: this.stamp.pii.seal(row.survivor_before) }).execute();
+    return toMerge(row, null);
   }
 
   /** The latest merge into `survivorId`, not undone, that moved `identityId`. */
@@ -179,7 +181,7 @@ export class CustomerMergeRepo {
       .where('undone_at', 'is', null)
       .orderBy('created_at', 'desc')
       .execute();
-    return rows.map(toMerge).find((m) => m.moved.identities.includes(identityId));
+    return rows.map((r) => toMerge(r, this.stamp.pii)).find((m) => m.moved.identities.includes(identityId));
   }
 
   async markUndone(mergeId: string): Promise<void> {
@@ -196,7 +198,7 @@ export class CustomerMergeRepo {
     if (!r) return undefined;
     const out: ProfileFill & { id: string } = { id: r.id };
     for (const k of ['display_name', 'locale', 'timezone', 'preferred_channel', 'external_id'] as const) {
-      const v = r[k];
+      const v = k === 'display_name' && r[k] !== null ? this.stamp.pii.open(r[k], 'customers.display_name') : r[k];
       if (v !== null) out[k] = v;
     }
     return out;
@@ -207,7 +209,7 @@ export class CustomerMergeRepo {
     if (Object.keys(patch).length === 0) return;
     await this.q
       .updateTable('customers')
-      .set({ ...patch, updated_at: this.stamp.now() })
+      .set({ ...patch, ...('display_name' in patch ? { display_name: sealOpt(this.stamp.pii, patch.display_name ?? null) } : {}), updated_at: this.stamp.now() })
       .where('id', '=', customerId)
       .execute();
   }

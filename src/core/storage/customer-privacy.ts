@@ -1,6 +1,7 @@
 import { SqliteAdapter, sql } from 'kysely';
 import type { Q, Stamp } from './rows.js';
 import { chunks } from './identity-rows.js';
+import { openSealedColumns } from './pii-rows.js';
 
 type Row = Record<string, unknown>;
 
@@ -36,10 +37,16 @@ export class CustomerPrivacyRepo {
 
   /** The email codes of a customer: claimed in their conversations, or mailed to one of their email addresses. */
   private async emailCodes(customerId: string, convIds: readonly string[]): Promise<Row[]> {
-    const addresses = (await sql<{ a: string }>`select lower(platform_user_id) as a from identities where customer_id = ${customerId} and channel = 'email'`.execute(this.q)).rows.map((r) => r.a);
     const byConv = await this.byIds('email_codes', 'conversation_id', convIds);
     const byAddress: Row[] = [];
-    for (const part of chunks(addresses)) byAddress.push(...(await this.rows(sql<Row>`select * from email_codes where lower(address) in (${sql.join(part)})`)));
+    if (this.stamp.pii.enabled) {
+      // Encrypted: the keyed hash of the lowercased address is the same in both tables.
+      const hashes = (await sql<{ h: string | null }>`select search_hash as h from identities where customer_id = ${customerId} and channel = 'email'`.execute(this.q)).rows.flatMap((r) => (r.h === null ? [] : [r.h]));
+      for (const part of chunks(hashes)) byAddress.push(...(await this.rows(sql<Row>`select * from email_codes where address_hash in (${sql.join(part)})`)));
+    } else {
+      const addresses = (await sql<{ a: string }>`select lower(platform_user_id) as a from identities where customer_id = ${customerId} and channel = 'email'`.execute(this.q)).rows.map((r) => r.a);
+      for (const part of chunks(addresses)) byAddress.push(...(await this.rows(sql<Row>`select * from email_codes where lower(address) in (${sql.join(part)})`)));
+    }
     const seen = new Set<unknown>();
     return [...byConv, ...byAddress].filter((r) => !seen.has(r.id) && seen.add(r.id));
   }
@@ -60,8 +67,16 @@ export class CustomerPrivacyRepo {
     return out;
   }
 
-  /** Every row about the customer, by table (audit entries are read by the caller). */
+  /** Every row about the customer, by table (audit entries are read by the caller), sealed columns decrypted. */
   async collect(customerId: string): Promise<Record<string, Row[]>> {
+    const out = await this.collectStored(customerId);
+    for (const [table, rows] of Object.entries(out)) {
+      for (const r of rows) openSealedColumns(this.stamp.pii, table, r);
+    }
+    return out;
+  }
+
+  private async collectStored(customerId: string): Promise<Record<string, Row[]>> {
     const customers = await this.byIds('customers', 'id', [customerId, ...(await this.mergedInto(customerId))]);
     const conversations = await this.rows(sql<Row>`select * from conversations where customer_id = ${customerId} order by created_at`);
     const convIds = conversations.map((c) => String(c.id));

@@ -1,12 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
-import { type Q, type Stamp, isUniqueViolation, toCustomer, toIdentity } from './rows.js';
+import { type Q, type Stamp, isUniqueViolation, sealOpt, toCustomer, toIdentity } from './rows.js';
+import { withIdentityTables } from './identity-rows.js';
+import type { PiiCodec } from './pii.js';
 import { parseObject } from './json.js';
 import { CustomerMergeRepo } from './customer-merges.js';
 import { HubError } from '../errors.js';
 import type { Customer, Identity } from '../model.js';
 import type { ChannelName, ConversationRef, InboundMessage, JsonObject } from '../types.js';
+
+/** The identity columns the mapper reads (not the lookup hashes). */
+const IDENTITY_COLUMNS = ['id', 'customer_id', 'channel', 'platform_user_id', 'display_name', 'verified', 'last_ref', 'unreachable_at', 'unreachable_reason', 'created_at', 'updated_at'] as const;
+
+/** The lookup hashes of a platform user id (both null without encryption). */
+export function identityHashes(pii: PiiCodec, platformUserId: string): { platform_user_hash: string | null; search_hash: string | null } {
+  return { platform_user_hash: pii.lookup('identity', platformUserId) ?? null, search_hash: pii.lookup('search', platformUserId.toLowerCase()) ?? null };
+}
 
 /** Customers and their identities (one customer, many (channel, platform user id) pairs). */
 export class CustomerRepo {
@@ -18,33 +28,49 @@ export class CustomerRepo {
   /** Same (channel, platform user id) -> same customer; the identity keeps the latest ref. */
   async resolve(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity }> {
     const now = this.stamp.now();
+    const pii = this.stamp.pii;
     const refText = JSON.stringify(msg.ref);
-    const existing = await this.q
-      .selectFrom('identities')
-      .selectAll()
-      .where('channel', '=', msg.channel)
-      .where('platform_user_id', '=', msg.platformUserId)
-      .executeTakeFirst();
+    const existing = await this.identityRow(msg.channel, msg.platformUserId);
     if (existing) {
+      const identity = toIdentity(existing, pii);
       const patch: Partial<IdentityTable> = {};
-      if (existing.last_ref !== refText) patch.last_ref = refText;
-      if (msg.userName && existing.display_name !== msg.userName) patch.display_name = msg.userName;
+      if (JSON.stringify(identity.lastRef) !== refText) {
+        patch.last_ref = pii.seal(refText);
+        identity.lastRef = msg.ref;
+      }
+      if (msg.userName && identity.displayName !== msg.userName) {
+        patch.display_name = pii.seal(msg.userName);
+        identity.displayName = msg.userName;
+      }
       if (existing.unreachable_at !== null) {
         // A customer who writes again is reachable again.
         patch.unreachable_at = null;
         patch.unreachable_reason = null;
+        identity.unreachableAt = null;
+        identity.unreachableReason = null;
       }
       if (Object.keys(patch).length > 0) {
         patch.updated_at = now;
+        identity.updatedAt = now;
         await this.q.updateTable('identities').set(patch).where('id', '=', existing.id).execute();
       }
       // Two indexed lookups measured cheaper than one join here (bench/pipeline.ts).
       const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirstOrThrow();
-      return { customer: toCustomer(customer), identity: toIdentity({ ...existing, ...patch }) };
+      return { customer: toCustomer(customer, pii), identity };
     }
     const customer = await this.create({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
     const identity = await this.addIdentity({ customerId: customer.id, channel: msg.channel, platformUserId: msg.platformUserId, ref: msg.ref, verified: false, displayName: msg.userName ?? null });
     return { customer, identity };
+  }
+
+  /**
+   * The identity row of (channel, platform user id): by its keyed hash when the storage encrypts
+   * (the column itself is sealed under a random IV), else by the column.
+   */
+  private async identityRow(channel: ChannelName, platformUserId: string): Promise<Selectable<IdentityTable> | undefined> {
+    const hash = this.stamp.pii.lookup('identity', platformUserId);
+    const q = withIdentityTables(this.q).selectFrom('identities').select(IDENTITY_COLUMNS).where('channel', '=', channel);
+    return hash === undefined ? q.where('platform_user_id', '=', platformUserId).executeTakeFirst() : q.where('platform_user_hash', '=', hash).executeTakeFirst();
   }
 
   /**
@@ -55,7 +81,7 @@ export class CustomerRepo {
     const now = this.stamp.now();
     const row: Selectable<CustomerTable> = {
       id: randomUUID(),
-      display_name: c.displayName ?? null,
+      display_name: sealOpt(this.stamp.pii, c.displayName ?? null),
       locale: c.locale ?? null,
       timezone: c.timezone ?? null,
       preferred_channel: c.preferredChannel ?? null,
@@ -66,7 +92,7 @@ export class CustomerRepo {
       updated_at: now,
     };
     await this.q.insertInto('customers').values(row).execute();
-    return toCustomer(row);
+    return toCustomer({ ...row, display_name: c.displayName ?? null }, null);
   }
 
   /**
@@ -75,6 +101,7 @@ export class CustomerRepo {
    */
   async addIdentity(i: { customerId: string; channel: ChannelName; platformUserId: string; ref: ConversationRef; verified: boolean; displayName?: string | null }): Promise<Identity> {
     const now = this.stamp.now();
+    const pii = this.stamp.pii;
     const row: Selectable<IdentityTable> = {
       id: randomUUID(),
       customer_id: i.customerId,
@@ -88,28 +115,32 @@ export class CustomerRepo {
       created_at: now,
       updated_at: now,
     };
-    await this.q.insertInto('identities').values(row).execute();
-    return toIdentity(row);
+    await withIdentityTables(this.q)
+      .insertInto('identities')
+      .values({
+        ...row,
+        platform_user_id: pii.seal(row.platform_user_id),
+        display_name: sealOpt(pii, row.display_name),
+        last_ref: pii.seal(row.last_ref),
+        ...identityHashes(pii, i.platformUserId),
+      })
+      .execute();
+    return toIdentity(row, null);
   }
 
   async get(id: string): Promise<Customer | undefined> {
     const r = await this.q.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toCustomer(r) : undefined;
+    return r ? toCustomer(r, this.stamp.pii) : undefined;
   }
 
   async identitiesOf(customerId: string): Promise<Identity[]> {
-    const rows = await this.q.selectFrom('identities').selectAll().where('customer_id', '=', customerId).orderBy('created_at').execute();
-    return rows.map(toIdentity);
+    const rows = await this.q.selectFrom('identities').select(IDENTITY_COLUMNS).where('customer_id', '=', customerId).orderBy('created_at').execute();
+    return rows.map((r) => toIdentity(r, this.stamp.pii));
   }
 
   async findIdentity(channel: ChannelName, platformUserId: string): Promise<Identity | undefined> {
-    const r = await this.q
-      .selectFrom('identities')
-      .selectAll()
-      .where('channel', '=', channel)
-      .where('platform_user_id', '=', platformUserId)
-      .executeTakeFirst();
-    return r ? toIdentity(r) : undefined;
+    const r = await this.identityRow(channel, platformUserId);
+    return r ? toIdentity(r, this.stamp.pii) : undefined;
   }
 
   /**
@@ -120,7 +151,7 @@ export class CustomerRepo {
     const r = await this.q.selectFrom('customers').selectAll().where('external_id', '=', externalId).executeTakeFirst();
     if (!r) return undefined;
     const into = await new CustomerMergeRepo(this.q, this.stamp).survivorOf(r.id);
-    if (into === r.id) return toCustomer(r);
+    if (into === r.id) return toCustomer(r, this.stamp.pii);
     return into === undefined ? undefined : this.get(into);
   }
 
@@ -176,8 +207,9 @@ export class CustomerRepo {
   /** Marks the identities reached at (channel, chat id) unreachable; returns them. */
   async markUnreachable(channel: ChannelName, chatId: string, reason: string): Promise<Identity[]> {
     const now = this.stamp.now();
-    const rows = await this.q.selectFrom('identities').selectAll().where('channel', '=', channel).execute();
-    const hit = rows.map(toIdentity).filter((i) => i.lastRef.chatId === chatId && i.unreachableAt === null);
+    // A scan of the channel's identities (rare: a platform said a chat is gone); each ref is decrypted.
+    const rows = await this.q.selectFrom('identities').select(IDENTITY_COLUMNS).where('channel', '=', channel).execute();
+    const hit = rows.map((r) => toIdentity(r, this.stamp.pii)).filter((i) => i.lastRef.chatId === chatId && i.unreachableAt === null);
     if (hit.length === 0) return [];
     await this.q
       .updateTable('identities')

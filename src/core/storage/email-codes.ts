@@ -6,14 +6,18 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from './tables.js';
 import type { Q, Stamp } from './rows.js';
+import type { PiiCodec } from './pii.js';
+import { withIdentityTables } from './identity-rows.js';
 
 export interface EmailCodeTable {
   id: string;
-  /** The claimant: `<channel>:<platform user id>`. */
+  /** The claimant: `<channel>:<platform user id>`, or its keyed hash `h:<hash>` when the storage encrypts. */
   identity: string;
   conversation_id: string;
-  /** The address claimed (lowercased). */
+  /** The address claimed (lowercased; sealed by the PII codec). */
   address: string;
+  /** Keyed hash of the address (`identity:002_pii`; null without encryption): finds a customer's codes. */
+  address_hash: string | null;
   /** hex HMAC-SHA256 of the code under the hub's identity key. */
   code_hash: string;
   tries: number;
@@ -39,12 +43,12 @@ export interface EmailCodeRecord {
 
 type EQ = Kysely<Database & { email_codes: EmailCodeTable }> | Transaction<Database & { email_codes: EmailCodeTable }>;
 
-function toRecord(r: Selectable<EmailCodeTable>): EmailCodeRecord {
+function toRecord(r: Selectable<EmailCodeTable>, pii: PiiCodec): EmailCodeRecord {
   return {
     id: r.id,
     identity: r.identity,
     conversationId: r.conversation_id,
-    address: r.address,
+    address: pii.open(r.address, 'email_codes.address'),
     codeHash: r.code_hash,
     tries: Number(r.tries),
     expiresAt: Number(r.expires_at),
@@ -68,9 +72,10 @@ export class EmailCodeRepo {
       .insertInto('email_codes')
       .values({
         id: r.id,
-        identity: r.identity.slice(0, 400),
+        identity: this.identityKey(r.identity),
         conversation_id: r.conversationId,
-        address: r.address,
+        address: this.stamp.pii.seal(r.address),
+        address_hash: this.stamp.pii.lookup('search', r.address.toLowerCase()) ?? null,
         code_hash: r.codeHash,
         tries: 0,
         expires_at: r.expiresAt,
@@ -83,13 +88,19 @@ export class EmailCodeRepo {
 
   async get(id: string): Promise<EmailCodeRecord | undefined> {
     const r = await this.q.selectFrom('email_codes').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toRecord(r) : undefined;
+    return r ? toRecord(r, this.stamp.pii) : undefined;
+  }
+
+  /** How the claimant is stored: as given (400 characters at most), or its keyed hash when the storage encrypts. */
+  private identityKey(identity: string): string {
+    const h = this.stamp.pii.lookup('email-code-identity', identity);
+    return h === undefined ? identity.slice(0, 400) : `h:${h}`;
   }
 
   /** The claimant's latest code (the one a typed code is checked against). */
   async latestOf(identity: string): Promise<EmailCodeRecord | undefined> {
-    const r = await this.q.selectFrom('email_codes').selectAll().where('identity', '=', identity.slice(0, 400)).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
-    return r ? toRecord(r) : undefined;
+    const r = await this.q.selectFrom('email_codes').selectAll().where('identity', '=', this.identityKey(identity)).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return r ? toRecord(r, this.stamp.pii) : undefined;
   }
 
   /** Counts one try: true only while the code is unused and under `max` tries (compare-and-set). */
@@ -109,6 +120,19 @@ export class EmailCodeRepo {
    * channel stores a sender's address as written), the most recently active first.
    */
   async emailIdentityAddress(channel: string, address: string): Promise<string | undefined> {
+    const hash = this.stamp.pii.lookup('search', address.toLowerCase());
+    if (hash !== undefined) {
+      // Encrypted: by the keyed hash of the lowercased address (an index, no scan).
+      const row = await withIdentityTables(this.q as unknown as Q)
+        .selectFrom('identities')
+        .select('platform_user_id')
+        .where('channel', '=', channel)
+        .where('search_hash', '=', hash)
+        .orderBy('updated_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? this.stamp.pii.open(row.platform_user_id, 'identities.platform_user_id') : undefined;
+    }
     const r = await sql<{ platform_user_id: string }>`select platform_user_id from identities where channel = ${channel}
       and lower(platform_user_id) = ${address.toLowerCase()} order by updated_at desc limit 1`.execute(this.q);
     return r.rows[0]?.platform_user_id;

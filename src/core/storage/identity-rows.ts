@@ -4,7 +4,7 @@
  * customer-merges.ts, link-tokens.ts, customer-privacy.ts.
  */
 import type { Generated, Kysely, Transaction } from 'kysely';
-import type { CustomerTable, Database } from './tables.js';
+import type { CustomerTable, Database, IdentityTable } from './tables.js';
 import type { Q } from './rows.js';
 
 export interface CustomerLinkColumns {
@@ -49,8 +49,20 @@ export interface LinkTokenTable {
   created_at: number;
 }
 
-export type IdentityTables = Omit<Database, 'customers'> & {
+/**
+ * Lookup hashes of `identity:002_pii` (docs/identity.md "Encryption at rest"): keyed hashes of the
+ * platform user id, null on a storage without encryption (and on rows not yet backfilled).
+ */
+export interface IdentityHashColumns {
+  /** HMAC of the exact platform user id: unique per channel, what `resolve` looks up. */
+  platform_user_hash: string | null;
+  /** HMAC of the lowercased platform user id: an email address found ignoring case. */
+  search_hash: string | null;
+}
+
+export type IdentityTables = Omit<Database, 'customers' | 'identities'> & {
   customers: CustomerTable & CustomerLinkColumns;
+  identities: IdentityTable & IdentityHashColumns;
   customer_merges: CustomerMergeTable;
   audit_log: AuditTable;
   link_tokens: LinkTokenTable;

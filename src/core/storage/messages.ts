@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { MessageTable } from './tables.js';
-import { type Q, type Stamp, toMessage } from './rows.js';
+import { type Q, type Stamp, sealMessage, toMessage } from './rows.js';
 import type { NewOutbound, StoredMessage } from '../model.js';
 import type { InboundMessage, MessageAuthor } from '../types.js';
 
@@ -42,10 +42,10 @@ export class MessageRepo {
     };
     const res = await this.q
       .insertInto('messages')
-      .values(row)
+      .values(sealMessage(this.stamp.pii, row))
       .onConflict((oc) => oc.column('dedupe_key').doNothing())
       .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? toMessage(row) : undefined;
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? toMessage(row, null) : undefined;
   }
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {
@@ -72,8 +72,8 @@ export class MessageRepo {
       created_at: this.stamp.next(),
       sent_at: null,
     };
-    await this.q.insertInto('messages').values(row).execute();
-    return toMessage(row);
+    await this.q.insertInto('messages').values(sealMessage(this.stamp.pii, row)).execute();
+    return toMessage(row, null);
   }
 
   async markProcessed(messageId: string): Promise<void> {
@@ -82,17 +82,17 @@ export class MessageRepo {
 
   async byKey(dedupeKey: string): Promise<StoredMessage | undefined> {
     const r = await this.q.selectFrom('messages').selectAll().where('dedupe_key', '=', dedupeKey).executeTakeFirst();
-    return r ? toMessage(r) : undefined;
+    return r ? toMessage(r, this.stamp.pii) : undefined;
   }
 
   async get(id: string): Promise<StoredMessage | undefined> {
     const r = await this.q.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toMessage(r) : undefined;
+    return r ? toMessage(r, this.stamp.pii) : undefined;
   }
 
   async causedBy(inboundId: string): Promise<StoredMessage[]> {
     const rows = await this.q.selectFrom('messages').selectAll().where('caused_by', '=', inboundId).orderBy('created_at').execute();
-    return rows.map(toMessage);
+    return rows.map((r) => toMessage(r, this.stamp.pii));
   }
 
   /** true when an older reply of the same conversation still waits to be sent (order per conversation). */
@@ -141,7 +141,7 @@ export class MessageRepo {
       .orderBy('created_at')
       .limit(limit)
       .execute();
-    return rows.map(toMessage);
+    return rows.map((r) => toMessage(r, this.stamp.pii));
   }
 
   /** The last `limit` messages of a conversation, oldest first. */
@@ -153,7 +153,7 @@ export class MessageRepo {
       .orderBy('created_at', 'desc')
       .limit(limit)
       .execute();
-    return rows.reverse().map(toMessage);
+    return rows.reverse().map((r) => toMessage(r, this.stamp.pii));
   }
 
   /** The last `limit` messages of a conversation as the bot needs them, oldest first. */
@@ -165,7 +165,7 @@ export class MessageRepo {
       .orderBy('created_at', 'desc')
       .limit(limit)
       .execute();
-    return rows.reverse().map((r) => ({ id: r.id, author: r.author as MessageAuthor, text: r.text }));
+    return rows.reverse().map((r) => ({ id: r.id, author: r.author as MessageAuthor, text: this.stamp.pii.open(r.text, 'messages.text') }));
   }
 
   /** Messages of the customer behind one identity, across conversations, oldest first. */
@@ -177,7 +177,7 @@ export class MessageRepo {
       .orderBy('created_at', 'desc')
       .limit(limit)
       .execute();
-    return rows.reverse().map(toMessage);
+    return rows.reverse().map((r) => toMessage(r, this.stamp.pii));
   }
 
   /** The latest message the hub wrote in a conversation (bot, agent or system). */
@@ -190,7 +190,7 @@ export class MessageRepo {
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return r ? toMessage(r) : undefined;
+    return r ? toMessage(r, this.stamp.pii) : undefined;
   }
 
   /** The latest inbound message of a conversation (where agent replies go). */
@@ -203,7 +203,7 @@ export class MessageRepo {
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return r ? toMessage(r) : undefined;
+    return r ? toMessage(r, this.stamp.pii) : undefined;
   }
 }
 

@@ -5,13 +5,21 @@ import { parseJson, parseObject } from './json.js';
 import type { Conversation, Customer, DeskCase, Identity, StoredMessage } from '../model.js';
 import type { AttachmentMeta, Button, ConversationRef, ConversationStatus, DeliveryStatus, InboundKind, MessageAuthor } from '../types.js';
 import type { Clock } from '../clock.js';
+import { PLAINTEXT, type PiiCodec } from './pii.js';
 
 export type Q = Kysely<Database> | Transaction<Database>;
 
-/** Time for rows: `next()` is strictly increasing in this process, so rows written together keep their order. */
+/**
+ * What every repository of one storage shares: time for rows (`next()` is strictly increasing in
+ * this process, so rows written together keep their order) and the PII codec (`pii`, plaintext
+ * when the storage was opened without one).
+ */
 export class Stamp {
   private last = 0;
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    readonly pii: PiiCodec = PLAINTEXT,
+  ) {}
   now(): number {
     return this.clock.now();
   }
@@ -21,10 +29,25 @@ export class Stamp {
   }
 }
 
-export function toCustomer(r: Selectable<CustomerTable>): Customer {
+/** A nullable PII column as read. */
+export function openOpt(pii: PiiCodec | null, v: string | null, what: string): string | null {
+  return v === null || pii === null ? v : pii.open(v, what);
+}
+
+/** A PII column as read; `pii` null: the row holds the values as given (a row just written). */
+export function openCol(pii: PiiCodec | null, v: string, what: string): string {
+  return pii === null ? v : pii.open(v, what);
+}
+
+/** A nullable PII column as written. */
+export function sealOpt(pii: PiiCodec, v: string | null): string | null {
+  return v === null ? null : pii.seal(v);
+}
+
+export function toCustomer(r: Selectable<CustomerTable>, pii: PiiCodec | null): Customer {
   return {
     id: r.id,
-    displayName: r.display_name,
+    displayName: openOpt(pii, r.display_name, 'customers.display_name'),
     locale: r.locale,
     timezone: r.timezone,
     preferredChannel: r.preferred_channel,
@@ -40,15 +63,15 @@ export function parseRef(text: string): ConversationRef {
   return parseJson<ConversationRef>(text, { channel: '', chatId: '' });
 }
 
-export function toIdentity(r: Selectable<IdentityTable>): Identity {
+export function toIdentity(r: Selectable<IdentityTable>, pii: PiiCodec | null): Identity {
   return {
     id: r.id,
     customerId: r.customer_id,
     channel: r.channel,
-    platformUserId: r.platform_user_id,
-    displayName: r.display_name,
+    platformUserId: openCol(pii, r.platform_user_id, 'identities.platform_user_id'),
+    displayName: openOpt(pii, r.display_name, 'identities.display_name'),
     verified: r.verified === 1,
-    lastRef: parseRef(r.last_ref),
+    lastRef: parseRef(openCol(pii, r.last_ref, 'identities.last_ref')),
     unreachableAt: r.unreachable_at,
     unreachableReason: r.unreachable_reason,
     createdAt: r.created_at,
@@ -81,22 +104,32 @@ function list<T>(text: string): T[] {
   return text === '[]' || text === '' ? [] : parseJson<T[]>(text, []);
 }
 
-export function toMessage(r: Selectable<MessageTable>): StoredMessage {
+/** Sealed unless empty (`''`, `'[]'`: an empty text or list says nothing and is read often). */
+export function sealText(pii: PiiCodec, v: string): string {
+  return v === '' || v === '[]' ? v : pii.seal(v);
+}
+
+/** The row as stored: its PII columns sealed (the caller keeps the plain row for the domain value). */
+export function sealMessage(pii: PiiCodec, r: Selectable<MessageTable>): Selectable<MessageTable> {
+  return { ...r, author_name: sealOpt(pii, r.author_name), text: sealText(pii, r.text), attachments: sealText(pii, r.attachments), ref: pii.seal(r.ref) };
+}
+
+export function toMessage(r: Selectable<MessageTable>, pii: PiiCodec | null): StoredMessage {
   return {
     id: r.id,
     conversationId: r.conversation_id,
     customerId: r.customer_id,
     direction: r.direction === 'in' ? 'in' : 'out',
     author: r.author as MessageAuthor,
-    authorName: r.author_name,
+    authorName: openOpt(pii, r.author_name, 'messages.author_name'),
     channel: r.channel,
     dedupeKey: r.dedupe_key,
     platformMessageId: r.platform_message_id,
     kind: r.kind as InboundKind,
-    text: r.text,
-    attachments: list<AttachmentMeta>(r.attachments),
+    text: openCol(pii, r.text, 'messages.text'),
+    attachments: list<AttachmentMeta>(openCol(pii, r.attachments, 'messages.attachments')),
     buttons: list<Button>(r.buttons),
-    ref: parseRef(r.ref),
+    ref: parseRef(openCol(pii, r.ref, 'messages.ref')),
     deliveryStatus: r.delivery_status as DeliveryStatus,
     sentParts: list<string>(r.sent_parts),
     error: r.error,

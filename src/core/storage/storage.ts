@@ -21,6 +21,9 @@ import { CustomerPrivacyRepo } from './customer-privacy.js';
 import { EmailCodeRepo } from './email-codes.js';
 import { MessageRedactionRepo } from './message-redaction.js';
 import { storageMigrations } from './migrations/index.js';
+import { GroupCommit } from './group-commit.js';
+import { PiiRepo } from './pii-rows.js';
+import type { PiiCodec } from './pii.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 
@@ -57,7 +60,7 @@ export class Repos {
     this.proactiveSends = new ProactiveSendRepo(q, stamp);
     this.workflowRuns = new WorkflowRunRepo(q, stamp);
     this.analytics = new AnalyticsRepo(q, stamp);
-    this.analyticsKpis = new AnalyticsKpiRepo(q);
+    this.analyticsKpis = new AnalyticsKpiRepo(q, stamp.pii);
     this.audit = new AuditRepo(q, stamp);
     this.merges = new CustomerMergeRepo(q, stamp);
     this.linkTokens = new LinkTokenRepo(q, stamp);
@@ -75,6 +78,10 @@ export class Repos {
 export class Storage extends Repos {
   private readonly db: Kysely<Database>;
   private readonly stamp: Stamp;
+  /** SQLite only: transactions in line share one commit. */
+  private readonly group: GroupCommit | undefined;
+  /** Key check, lookup-hash backfill and key rotation over whole tables (not in a transaction). */
+  readonly pii: PiiRepo;
 
   private constructor(
     private readonly handle: Db,
@@ -83,28 +90,43 @@ export class Storage extends Repos {
     super(handle.kysely, stamp);
     this.db = handle.kysely;
     this.stamp = stamp;
+    this.group = handle.dialect === 'sqlite' ? new GroupCommit(handle.kysely) : undefined;
+    this.pii = new PiiRepo(handle.kysely, stamp);
   }
 
   /**
    * Opens `sqlite:<file>` or `postgres://…` and applies the core's migrations, those of the tables
-   * behind its own repositories (`storageMigrations`) and the modules'.
+   * behind its own repositories (`storageMigrations`) and the modules'. With `pii` the PII columns
+   * are sealed (docs/identity.md "Encryption at rest"): the keys are checked against the ones the
+   * database was written with, and rows from before encryption get their lookup hashes.
    */
-  static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[] } = {}): Promise<Storage> {
+  static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[]; pii?: PiiCodec } = {}): Promise<Storage> {
     const handle = openDb(url);
+    let storage: Storage;
     try {
       await migrate(handle, [...storageMigrations, ...(opts.migrations ?? [])]);
+      storage = new Storage(handle, new Stamp(opts.clock ?? systemClock, opts.pii));
+      if (opts.pii?.enabled) {
+        await storage.pii.checkKeys();
+        await storage.pii.backfillHashes();
+      }
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err;
     }
-    return new Storage(handle, new Stamp(opts.clock ?? systemClock));
+    return storage;
   }
 
   get dialect(): Dialect {
     return this.handle.dialect;
   }
 
+  /**
+   * Runs `fn` in a transaction: all of its writes or none. On SQLite concurrent transactions share
+   * one commit (`group-commit.ts`); the result comes after the commit either way.
+   */
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
+    if (this.group) return this.group.run((conn) => fn(new Repos(conn, this.stamp)));
     return this.db.transaction().execute((trx) => fn(new Repos(trx, this.stamp)));
   }
 

@@ -9,6 +9,7 @@ import * as workflows001 from './workflows_001_runs.js';
 import * as analytics001 from './analytics_001_read_models.js';
 import * as workflows002 from './workflows_002_schedules.js';
 import * as identity001 from './identity_001_links.js';
+import * as identity002 from './identity_002_pii.js';
 
 export type { Dialect };
 
@@ -41,5 +42,5 @@ export const storageMigrations: readonly MigrationSet[] = [
   { module: 'webhooks', migrations: { '001_deliveries': webhooks001 } },
   { module: 'workflows', migrations: { '001_runs': workflows001, '002_schedules': workflows002 } },
   { module: 'analytics', migrations: { '001_read_models': analytics001 } },
-  { module: 'identity', migrations: { '001_links': identity001 } },
+  { module: 'identity', migrations: { '001_links': identity001, '002_pii': identity002 } },
 ];
