@@ -13,7 +13,8 @@ import { centroidVectors } from './centroids.js';
 import { Coverage, questionWords } from './coverage.js';
 import { defaultEngineOptions, type EngineEntry, type EngineOptions } from './engine-options.js';
 import type { EngineState } from './engine-state.js';
-import { FeatureSpace, analyze, type Analyzed } from './features.js';
+import { FeatureFitter } from './feature-fit.js';
+import { FeatureSpace, analyze } from './features.js';
 import { Mlp } from './mlp.js';
 import type { Ranked } from './ranked.js';
 import { SparseIndex } from './sparse-index.js';
@@ -90,28 +91,30 @@ export class Engine {
   static async build(entries: readonly EngineEntry[], options: Partial<EngineOptions> = {}): Promise<Engine> {
     const opts: EngineOptions = { ...defaultEngineOptions, ...options };
     const y = makeYielder(opts.yieldEveryMs);
-    const analyzed: Analyzed[] = [];
+    // Each example is analyzed and its features interned at once (nothing per example is kept but
+    // its tokens, for BM25 and the typo index).
+    const fitter = new FeatureFitter(entries.reduce((n, e) => n + e.questions.length, 0));
+    const tokens: string[][] = [];
     const exampleEntry: number[] = [];
     const exampleText: string[] = [];
     for (const [e, entry] of entries.entries()) {
       for (const q of entry.questions) {
-        analyzed.push(analyze(q));
+        const a = analyze(q);
+        fitter.add(a.keys);
+        tokens.push(a.tokens);
         exampleEntry.push(e);
         exampleText.push(q);
         const wait = y();
         if (wait) await wait;
       }
     }
-    const { space: features, vecs } = await FeatureSpace.fitTransform(analyzed, { charWeight: opts.charWeight }, y);
+    const { space: features, vecs, rows: csr } = await fitter.finish({ charWeight: opts.charWeight }, y);
     const useClassifier = entries.length >= 2 && entries.length <= opts.maxClassifierEntries;
     const examples = useClassifier ? null : SparseIndex.build(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));
-    const rows = useClassifier ? SparseRows.from(vecs, features.size) : null;
+    const rows = useClassifier ? SparseRows.fromState({ ...csr, nFeatures: features.size }) : null;
     await y();
     const entryOf = Int32Array.from(exampleEntry);
-    const bm25 = Bm25.build(
-      analyzed.map((a) => a.tokens),
-      entryOf,
-    );
+    const bm25 = Bm25.build(tokens, entryOf);
     await y();
     let classifier: SoftmaxClassifier | null = null;
     let mlp: Mlp | null = null;
@@ -125,7 +128,7 @@ export class Engine {
         features.size,
       );
     }
-    const typos = TypoIndex.build(new Set(analyzed.flatMap((a) => a.tokens)));
+    const typos = TypoIndex.build(new Set(tokens.flat()));
     return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, typos, classifier, mlp, centroids, opts });
   }
 

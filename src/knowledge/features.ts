@@ -5,7 +5,6 @@
  */
 import { normalize, pinyinOf, segments, tokenizeSegments } from './tokenize.js';
 import { HashVocab, type HashVocabState } from './hash-vocab.js';
-import type { Yielder } from './yielder.js';
 
 export interface SparseVec {
   idx: Int32Array;
@@ -14,8 +13,8 @@ export interface SparseVec {
 
 export interface Analyzed {
   tokens: string[];
-  /** feature key (see `featureKey`) -> raw count. */
-  counts: Map<number, number>;
+  /** Feature keys (see `featureKey`) in order of appearance, once per occurrence (a key seen twice counts 2). */
+  keys: number[];
 }
 
 /**
@@ -61,15 +60,16 @@ export function featureKey(group: Group, text: string): number {
 }
 
 export function groupOf(key: number): Group {
-  return (key % 4) as Group;
+  // The low 2 bits (key - floor(key / 4) * 4: the same as key % 4 below 2^53, without a floating-point modulo).
+  return (key - Math.floor(key / 4) * 4) as Group;
 }
 
-function add(m: Map<number, number>, k: number): void {
-  m.set(k, (m.get(k) ?? 0) + 1);
+function add(m: number[], k: number): void {
+  m.push(k);
 }
 
 /** The word pair "a b". */
-function addPair(m: Map<number, number>, a: string, b: string): void {
+function addPair(m: number[], a: string, b: string): void {
   begin(Group.Word);
   feed(a, 0, a.length);
   feed(' ', 0, 1);
@@ -78,7 +78,7 @@ function addPair(m: Map<number, number>, a: string, b: string): void {
 }
 
 /** Character n-grams of `s` for n in [min, max], straight from its char codes. */
-function addGrams(m: Map<number, number>, s: string, min: number, max: number): void {
+function addGrams(m: number[], s: string, min: number, max: number): void {
   for (let n = min; n <= max; n++) {
     for (let i = 0; i + n <= s.length; i++) {
       begin(Group.Char);
@@ -97,16 +97,16 @@ const PINYIN_MAX = 2;
 export function analyze(text: string): Analyzed {
   const segs = segments(normalize(text));
   const tokens = tokenizeSegments(segs);
-  const counts = new Map<number, number>();
+  const keys: number[] = [];
   let prev: string | undefined;
   for (const t of tokens) {
-    add(counts, featureKey(Group.Word, t));
-    if (prev !== undefined) addPair(counts, prev, t);
+    add(keys, featureKey(Group.Word, t));
+    if (prev !== undefined) addPair(keys, prev, t);
     prev = t;
   }
   for (const seg of segs) {
     if (seg.cjk) {
-      addGrams(counts, seg.text, 1, 3);
+      addGrams(keys, seg.text, 1, 3);
       const py = pinyinOf(seg.text);
       for (let n = PINYIN_MIN; n <= PINYIN_MAX; n++) {
         for (let i = 0; i + n <= py.length; i++) {
@@ -116,14 +116,14 @@ export function analyze(text: string): Analyzed {
             const syllable = py[j]!; // j < i + n <= py.length
             feed(syllable, 0, syllable.length);
           }
-          add(counts, end(Group.Pinyin));
+          add(keys, end(Group.Pinyin));
         }
       }
     } else {
-      addGrams(counts, ' ' + seg.text + ' ', CHAR_MIN, CHAR_MAX);
+      addGrams(keys, ' ' + seg.text + ' ', CHAR_MIN, CHAR_MAX);
     }
   }
-  return { tokens, counts };
+  return { tokens, keys };
 }
 
 export interface FeatureOptions {
@@ -160,100 +160,56 @@ export class FeatureSpace {
     return { vocab: this.vocab.state, idf: this.idf, isChar: this.isChar, opts: this.opts };
   }
 
-  /** Fits the space and returns the training vectors too (feature ids kept from the counting pass). */
-  static async fitTransform(
-    docs: readonly Analyzed[],
-    opts: FeatureOptions,
-    y: Yielder = () => undefined,
-  ): Promise<{ space: FeatureSpace; vecs: SparseVec[] }> {
-    const vocab = new Map<number, number>();
-    const df: number[] = [];
-    // Feature ids and counts per document, kept from the counting pass (no second lookup).
-    const docFeatures: { ids: Int32Array; counts: Float32Array }[] = [];
-    for (const d of docs) {
-      const wait = y();
-      if (wait) await wait;
-      const ids = new Int32Array(d.counts.size);
-      const cs = new Float32Array(d.counts.size);
-      let j = 0;
-      for (const [k, c] of d.counts) {
-        let id = vocab.get(k);
-        if (id === undefined) {
-          id = vocab.size;
-          vocab.set(k, id);
-          df.push(0);
-        }
-        df[id]!++; // ids are < vocab.size = df.length
-        ids[j] = id;
-        cs[j++] = c;
-      }
-      docFeatures.push({ ids, counts: cs });
-    }
-    const n = docs.length;
-    const idf = new Float32Array(vocab.size);
-    const isChar = new Uint8Array(vocab.size);
-    for (const [k, id] of vocab) {
-      idf[id] = Math.log((1 + n) / (1 + df[id]!)) + 1;
-      const g = groupOf(k);
-      isChar[id] = g === Group.Char || g === Group.Pinyin ? 1 : 0;
-    }
-    await y();
-    const space = new FeatureSpace(HashVocab.fromNumbers(vocab.keys(), vocab.size), idf, isChar, opts);
-    const vecs: SparseVec[] = [];
-    for (const { ids, counts } of docFeatures) {
-      vecs.push(space.weigh(ids, counts, ids.length));
-      const wait = y();
-      if (wait) await wait;
-    }
-    return { space, vecs };
-  }
-
   get size(): number {
     return this.idf.length;
   }
 
   transform(a: Analyzed): SparseVec {
-    const ids = new Int32Array(a.counts.size);
-    const cs = new Float32Array(a.counts.size);
+    const keys = a.keys;
+    const ids = new Int32Array(keys.length);
     let m = 0;
-    for (const [k, c] of a.counts) {
+    for (const k of keys) {
       const id = this.vocab.getNumber(k);
-      if (id === undefined) continue;
-      ids[m] = id;
-      cs[m++] = c;
+      if (id !== undefined) ids[m++] = id;
     }
-    return this.weigh(ids, cs, m);
-  }
-
-  /** TF-IDF of the first `m` (feature id, count) pairs, each group L2-normalized, sorted by id. */
-  weigh(ids: Int32Array, counts: Float32Array, m: number): SparseVec {
-    // Sort by feature id, counts alongside: pack (id, position) into one number and sort
-    // numerically (a document has far fewer than 65,536 features: input is cut at 600 chars).
-    // `!` below: j < m <= ids.length = counts.length, positions < m, feature ids < idf.length.
-    const keys = new Float64Array(m);
-    for (let j = 0; j < m; j++) keys[j] = ids[j]! * 65536 + j;
-    keys.sort();
-    const sorted = new Int32Array(m);
-    const cs = new Float32Array(m);
-    for (let j = 0; j < m; j++) {
-      const pos = keys[j]! % 65536;
-      sorted[j] = ids[pos]!;
-      cs[j] = counts[pos]!;
-    }
-    const { idf, isChar } = this;
-    const val = new Float32Array(m);
-    let nw = 0;
-    let nc = 0;
+    const sorted = ids.subarray(0, m).sort();
+    // Distinct ids with their counts, in id order (`!`: j < m, u <= j).
+    let u = 0;
+    const cnt = new Float32Array(m);
     for (let j = 0; j < m; j++) {
       const id = sorted[j]!;
-      const v = (1 + Math.log(cs[j]!)) * idf[id]!;
+      if (u > 0 && sorted[u - 1] === id) {
+        cnt[u - 1]!++;
+        continue;
+      }
+      sorted[u] = id;
+      cnt[u++] = 1;
+    }
+    const idx = sorted.slice(0, u);
+    const val = new Float32Array(u);
+    this.weighInto(idx, cnt, 0, u, val);
+    return { idx, val };
+  }
+
+  /**
+   * TF-IDF of the (feature id, count) pairs from..to-1 (ids sorted, distinct) into `val`, each
+   * group L2-normalized. `!` below: from <= j < to <= idx.length = counts.length = val.length,
+   * feature ids < idf.length.
+   */
+  weighInto(idx: Int32Array, counts: Float32Array, from: number, to: number, val: Float32Array): void {
+    const { idf, isChar } = this;
+    let nw = 0;
+    let nc = 0;
+    for (let j = from; j < to; j++) {
+      const id = idx[j]!;
+      const v = (1 + Math.log(counts[j]!)) * idf[id]!;
       val[j] = v;
       if (isChar[id]) nc += v * v;
       else nw += v * v;
     }
     const sw = nw > 0 ? 1 / Math.sqrt(nw) : 0;
     const sc = nc > 0 ? this.opts.charWeight / Math.sqrt(nc) : 0;
-    for (let j = 0; j < m; j++) val[j]! *= isChar[sorted[j]!] ? sc : sw;
-    return { idx: sorted, val };
+    for (let j = from; j < to; j++) val[j]! *= isChar[idx[j]!] ? sc : sw;
   }
 }
+

@@ -38,7 +38,8 @@ function hiOf(k: number): number {
 }
 
 function loOf(k: number): number {
-  return k % HI | 0;
+  // k - hi * HI rather than k % HI: the same for integers below 2^53, without a floating-point modulo.
+  return (k - Math.floor(k / HI) * HI) | 0;
 }
 
 function mix(a: number, b: number): number {
@@ -119,5 +120,62 @@ export class HashVocab {
 
   get state(): HashVocabState {
     return { h1: this.h1, h2: this.h2, ids: this.ids, size: this.size };
+  }
+}
+
+/**
+ * Numeric keys (as `HashVocab.fromNumbers`) -> ids in order of first sight, growing as keys come
+ * (kept at most half full). Training interns every feature key of every example here: no `Map`
+ * of boxed 53-bit numbers, no garbage per key.
+ */
+export class NumberVocabBuilder {
+  private h1 = new Int32Array(1024);
+  private h2 = new Int32Array(1024);
+  private ids = new Int32Array(1024).fill(-1);
+  private mask = 1023;
+  size = 0;
+
+  /** The id of `k`, a new one (= the count so far) when it was not seen before. */
+  intern(k: number): number {
+    const a = hiOf(k);
+    const b = loOf(k);
+    let slot = mix(a, b) & this.mask;
+    // slot <= mask = ids.length - 1; the table always has a free slot (at most half full).
+    for (;;) {
+      const id = this.ids[slot]!;
+      if (id < 0) break;
+      if (this.h1[slot] === a && this.h2[slot] === b) return id;
+      slot = (slot + 1) & this.mask;
+    }
+    this.h1[slot] = a;
+    this.h2[slot] = b;
+    const id = this.size++;
+    this.ids[slot] = id;
+    if (this.size * 2 > this.ids.length) this.grow();
+    return id;
+  }
+
+  get state(): HashVocabState {
+    return { h1: this.h1, h2: this.h2, ids: this.ids, size: this.size };
+  }
+
+  private grow(): void {
+    const { h1, h2, ids } = this;
+    const cap = ids.length * 2;
+    this.h1 = new Int32Array(cap);
+    this.h2 = new Int32Array(cap);
+    this.ids = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    for (let s = 0; s < ids.length; s++) {
+      const id = ids[s]!; // s < ids.length = h1.length = h2.length
+      if (id < 0) continue;
+      const a = h1[s]!;
+      const b = h2[s]!;
+      let slot = mix(a, b) & this.mask;
+      while (this.ids[slot]! >= 0) slot = (slot + 1) & this.mask;
+      this.h1[slot] = a;
+      this.h2[slot] = b;
+      this.ids[slot] = id;
+    }
   }
 }

@@ -35,26 +35,32 @@ export class SparseIndex {
    */
   static build(vectors: readonly SparseVec[], nFeatures: number, maxDf = Infinity): SparseIndex {
     // Feature ids are < nFeatures; `!` below indexes arrays of nFeatures (+1) slots with them.
+    // Plain index loops: this runs over every posting of the base on each reload.
     const df = new Int32Array(nFeatures);
-    for (const v of vectors) for (const f of v.idx) df[f]!++;
+    for (const v of vectors) {
+      const idx = v.idx;
+      for (let j = 0; j < idx.length; j++) df[idx[j]!]!++;
+    }
     const start = new Int32Array(nFeatures + 1);
     let nnz = 0;
-    for (const [f, n] of df.entries()) {
+    for (let f = 0; f < nFeatures; f++) {
+      const n = df[f]!;
       if (n <= maxDf) nnz += n;
       start[f + 1] = nnz;
     }
     const docs = new Int32Array(nnz);
     const weights = new Float32Array(nnz);
     const fill = start.slice(0, nFeatures);
-    vectors.forEach((v, d) => {
-      for (let j = 0; j < v.idx.length; j++) {
-        const f = v.idx[j]!;
+    for (let d = 0; d < vectors.length; d++) {
+      const { idx, val } = vectors[d]!;
+      for (let j = 0; j < idx.length; j++) {
+        const f = idx[j]!;
         if (df[f]! > maxDf) continue;
         const at = fill[f]!++;
         docs[at] = d;
-        weights[at] = v.val[j]!;
+        weights[at] = val[j]!;
       }
-    });
+    }
     return new SparseIndex({ start, docs, weights, nDocs: vectors.length });
   }
 
