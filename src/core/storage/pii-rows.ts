@@ -3,7 +3,7 @@
  * open, the lookup-hash backfill of rows written before encryption, and key rotation
  * (`switchboard pii rotate`). docs/identity.md "Encryption at rest".
  */
-import { sql } from 'kysely';
+import { SqliteAdapter, sql } from 'kysely';
 import type { Q, Stamp } from './rows.js';
 import { ChannelStateRepo } from './channel-state.js';
 import { identityHashes } from './customers.js';
@@ -127,6 +127,20 @@ export class PiiRepo {
     const batch = opts.batch ?? 500;
     const prefix = `pii1:${pii.currentKeyId}:`;
     const report: RotateReport = { resealed: {}, hashed: await this.backfillHashes(batch) };
+    // SQLite: freed cells are zeroed (else the old values stay readable in the file); the WAL's old frames are truncated at the end.
+    const sqlite = this.q.getExecutor().adapter instanceof SqliteAdapter;
+    if (sqlite) await sql`pragma secure_delete = on`.execute(this.q);
+    try {
+      await this.resealAll(prefix, batch, report, opts.onBatch);
+    } finally {
+      if (sqlite) await sql`pragma secure_delete = off`.execute(this.q);
+    }
+    if (sqlite) await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.q);
+    return report;
+  }
+
+  private async resealAll(prefix: string, batch: number, report: RotateReport, onBatch?: (table: string, rows: number) => void): Promise<void> {
+    const pii = this.pii;
     for (const [table, { key, columns }] of Object.entries(SEALED_COLUMNS)) {
       const stale = (c: string) => sql`(${sql.ref(c)} is not null and ${sql.ref(c)} <> '' and ${sql.ref(c)} <> '[]' and substr(${sql.ref(c)}, 1, ${prefix.length}) <> ${prefix})`;
       const where = sql.join(columns.map(stale), sql` or `);
@@ -145,12 +159,11 @@ export class PiiRepo {
             if (Number(res.numAffectedRows ?? 0) === 1) report.resealed[`${table}.${c}`] = (report.resealed[`${table}.${c}`] ?? 0) + 1;
           }
         }
-        opts.onBatch?.(table, rows.length);
+        onBatch?.(table, rows.length);
         if (rows.length < batch) break;
         after = rows[rows.length - 1]?.[key];
       }
     }
-    return report;
   }
 
   /** Values not under the current key, by `table.column` (what `rotate` would re-seal). */
