@@ -184,3 +184,36 @@ export const createLinkTokens = {
     ...errors(400, 401, 403, 409),
   },
 } as const;
+
+export interface PreferenceBody {
+  preferredChannel: string | null;
+  agent?: string;
+}
+export const setPreferredChannel = {
+  summary: "Set (or clear) the customer's preferred channel: where proactive messages go first",
+  description:
+    'Set: proactive messages (POST /api/messages without channels, workflows’ `preferred`) go there first until cleared, whichever channel the customer writes on. ' +
+    'null: the preferred channel follows the customer again (after a link, the channel they most recently wrote from). docs/identity.md "Preferred channel".',
+  tags: ['identity'],
+  params: idParam('customer'),
+  body: {
+    type: 'object',
+    required: ['preferredChannel'],
+    additionalProperties: false,
+    properties: {
+      preferredChannel: { anyOf: [CHANNEL, { type: 'null' }], description: 'A channel the customer has an identity on, or null' },
+      agent: str('The agent’s name, recorded with the choice', { minLength: 1, maxLength: 100 }),
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        customerId: { type: 'string' },
+        preferredChannel: nullableStr('Where proactive messages go first now'),
+        explicit: { type: 'boolean', description: 'true: set by the business; false: follows the customer' },
+      },
+    },
+    ...errors(400, 401, 403, 404),
+  },
+} as const;

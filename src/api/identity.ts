@@ -1,5 +1,5 @@
 /**
- * Identity routes (docs/identity.md, docs/api.md "Identity"): merge and unlink (role agent), the
+ * Identity routes (docs/identity.md, docs/api.md "Identity"): merge and unlink, the preferred channel (role agent), the
  * audit log, a customer's export and erase (role admin), business-signed link tokens (role events).
  * Every change is audited with the token's name (and the agent named in the body, when given).
  */
@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Storage } from '../core/storage/storage.js';
 import { mergeCustomers, unlinkIdentity, type AuditActor } from '../core/customers/merge.js';
 import { eraseCustomer, exportCustomer } from '../core/customers/privacy.js';
+import { explicitChannel, setExplicitChannel } from '../core/customers/preferred-channel.js';
 import { emailLinkTag, issueLinkTokens } from '../core/customers/link-tokens.js';
 import type { AuditAction } from '../core/storage/identity-rows.js';
 import { answerError, requires } from './guards.js';
@@ -76,6 +77,16 @@ export async function mountIdentityApi(app: FastifyInstance, d: IdentityApiDeps)
         return reply.code(404).send({ error: `customer ${request.params.id} has no identity ${b.channel}:${b.id}`, code: 'NOT_FOUND', field: 'body.id' });
       }
       return await unlinkIdentity(d.storage, { channel: b.channel, platformUserId: b.id, actor: actorOf(request, b.agent), reason: b.reason });
+    } catch (err) {
+      return answerError(reply, err);
+    }
+  });
+
+  app.patch<{ Params: { id: string }; Body: s.PreferenceBody }>('/customers/:id', { schema: s.setPreferredChannel, onRequest: requires(d.auth, 'agent') }, async (request, reply) => {
+    try {
+      const actor = actorOf(request, request.body.agent);
+      const c = await setExplicitChannel(d.storage, { customerId: request.params.id, channel: request.body.preferredChannel, by: `${actor.kind}:${actor.name}`, now: d.now() });
+      return { customerId: c.id, preferredChannel: c.preferredChannel, explicit: explicitChannel(c) !== undefined };
     } catch (err) {
       return answerError(reply, err);
     }

@@ -18,6 +18,7 @@ import { signedVisitorTurn } from '../core/customers/signed-visitor.js';
 import { EMAIL_TEXTS, emailCodeTurn } from '../core/customers/email-code-turn.js';
 import { redisCodeLimiter } from '../core/customers/code-limits.js';
 import { CONSENT_TEXTS, consentTurn } from '../core/customers/consent.js';
+import { preferredChannelTurn } from '../core/customers/preferred-channel.js';
 
 /** What the handlers take of the hub (the Hub itself, without importing it: no cycle). */
 export interface IdentityHost {
@@ -34,7 +35,7 @@ export interface IdentityHost {
 /** The texts shipped with the hub, for a config folder without its own identity.yaml. */
 const SHIPPED = fileURLToPath(new URL('../../config/templates/identity.yaml', import.meta.url));
 
-/** The identity module's turn handlers (consent, link tokens, signed web chat visitors, email codes), first in the chain. Throws at start-up when a text is missing. */
+/** The identity module's turn handlers (consent, preferred channel, link tokens, signed web chat visitors, email codes), first in the chain. Throws at start-up when a text is missing. */
 export function identityTurnHandlers(hub: IdentityHost): TurnHandler[] {
   const own = join(hub.opts.configDir ?? 'config', 'templates', 'identity.yaml');
   const file = existsSync(own) ? own : SHIPPED;
@@ -56,5 +57,12 @@ export function identityTurnHandlers(hub: IdentityHost): TurnHandler[] {
     available: (channel) => hub.adapters.has(channel),
   });
   // Consent first: it wraps every other handler (their messages are redacted too).
-  return [consentTurn({ storage: hub.storage, texts, now }), linkTokenTurn({ storage: hub.storage, texts, now }), signedVisitorTurn({ storage: hub.storage }), email];
+  // The preferred channel next: it acts after the rest of the chain (a link in this turn is done by then).
+  return [
+    consentTurn({ storage: hub.storage, texts, now }),
+    preferredChannelTurn({ storage: hub.storage }),
+    linkTokenTurn({ storage: hub.storage, texts, now }),
+    signedVisitorTurn({ storage: hub.storage }),
+    email,
+  ];
 }

@@ -14,6 +14,7 @@ import type { InboundMessage } from '../types.js';
 import { normalizeLocale } from '../locale.js';
 import type { TurnHandler } from '../conversation/turn.js';
 import { EMAIL_CHANNEL, claimAddress, verifyCode, type ClaimOutcome, type EmailCodeDeps, type VerifyOutcome } from './email-code.js';
+import { followChannel } from './preferred-channel.js';
 
 /** The template of each outcome (config/templates/identity.yaml). */
 export const EMAIL_TEXTS = {
@@ -77,6 +78,8 @@ export function emailCodeTurn(d: EmailCodeDeps & { texts: Templates; available(c
           const mail = (code: string) => `${d.texts.render(EMAIL_TEXTS.mail_subject, locale)}\n\n${code}\n\n${d.texts.render(EMAIL_TEXTS.mail_body, locale)}`;
           outcome = await claimAddress(d, c, said.address, mail);
         } else outcome = (await verifyCode(d, c, said.code)) ?? 'pass';
+        // The code was typed here: after the link, this is the channel the customer wrote from last.
+        if (outcome === 'linked') await followChannel(d.storage, turn.customer.id, msg.channel);
         decided.set(turn.message.id, outcome);
         if (decided.size > 1000) decided.delete(decided.keys().next().value ?? '');
       }

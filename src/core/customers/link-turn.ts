@@ -16,6 +16,7 @@ import type { InboundMessage } from '../types.js';
 import { normalizeLocale } from '../locale.js';
 import type { TurnHandler } from '../conversation/turn.js';
 import { linkByToken, type LinkOutcome, type LinkResult } from './link-tokens.js';
+import { followChannel } from './preferred-channel.js';
 
 /** What looks like a link token (a mistyped or cut one still gets a clear answer, not the welcome), or its email tag. */
 const TOKEN_LIKE = /^(L[A-Za-z0-9_-]{30,63}|[A-Za-z2-7]{45})$/;
@@ -69,6 +70,8 @@ export function linkTokenTurn(d: { storage: Storage; texts: Templates; now(): nu
       let result = decided.get(turn.message.id);
       if (!result) {
         result = await linkByToken(d.storage, { token, channel: turn.msg.channel, platformUserId: turn.msg.platformUserId, now: d.now() });
+        // Opened here: after the link, this is the channel the customer wrote from last (docs/identity.md "Preferred channel").
+        if (result.outcome === 'linked' && result.customerId) await followChannel(d.storage, result.customerId, turn.msg.channel);
         decided.set(turn.message.id, result);
         if (decided.size > 1000) decided.delete(decided.keys().next().value ?? '');
       }
