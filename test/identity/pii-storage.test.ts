@@ -49,6 +49,7 @@ async function writeCustomer(storage: Storage) {
   const mail = await recordInbound(storage, inbound('email', EMAIL, TEXT, { userName: NAME, ref: { channel: 'email', chatId: EMAIL }, attachments: [{ name: 'report.pdf', mimeType: 'application/pdf' }] }), { reopenWindowMs: 0 });
   const phone = await recordInbound(storage, inbound('whatsapp', PHONE, 'hello', { userName: NAME }), { reopenWindowMs: 0 });
   await storage.messages.insertOutbound({ conversationId: mail.conversation.id, customerId: mail.customer.id, author: 'agent', authorName: NAME, channel: 'email', text: `Dear ${NAME}, about parcel 7781`, ref: { channel: 'email', chatId: EMAIL } });
+  await storage.audit.append({ actor: { kind: 'customer', name: `telegram:${PHONE} (email code)` }, action: 'link_code_sent', customerId: mail.customer.id, details: { address: EMAIL.toLowerCase() } });
   await storage.emailCodes.insert({ id: `code-${randomBytes(4).toString('hex')}`, identity: `telegram:${PHONE}`, conversationId: phone.conversation.id, address: EMAIL.toLowerCase(), codeHash: 'x'.repeat(64), expiresAt: Date.now() + 600_000 });
   return { mail, phone };
 }
@@ -97,6 +98,8 @@ for (const dialect of DIALECTS) {
       assert.equal(code?.address, EMAIL.toLowerCase());
       const exported = await storage.privacy.collect(ids.mail.customer.id);
       assert.equal(exported.email_codes?.[0]?.address, EMAIL.toLowerCase(), 'the code mailed to their address is theirs');
+      const audit = await storage.audit.list({ customerId: ids.mail.customer.id, limit: 5 });
+      assert.deepEqual(audit.map((a) => [a.actor.name, a.details]), [[`telegram:${PHONE} (email code)`, { address: EMAIL.toLowerCase() }]]);
     });
 
     it('the raw database holds no name, address, phone number or message text', async () => {

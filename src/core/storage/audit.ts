@@ -1,18 +1,20 @@
 import type { Selectable } from 'kysely';
 import { type Q, type Stamp } from './rows.js';
 import { parseObject } from './json.js';
+import type { PiiCodec } from './pii.js';
 import { type AuditAction, type AuditActor, type AuditEntry, type AuditTable, type IQ, withIdentityTables } from './identity-rows.js';
 
-function toEntry(r: Selectable<AuditTable>): AuditEntry {
+/** The actor (a customer's proof names their platform id or address) and the details (addresses, identities) are sealed by the PII codec. */
+function toEntry(r: Selectable<AuditTable>, pii: PiiCodec): AuditEntry {
   return {
     id: String(r.id),
     at: Number(r.at),
-    actor: { kind: r.actor_kind as AuditActor['kind'], name: r.actor },
+    actor: { kind: r.actor_kind as AuditActor['kind'], name: pii.open(r.actor, 'audit_log.actor') },
     action: r.action as AuditAction,
     customerId: r.customer_id,
     otherCustomerId: r.other_customer_id,
     reason: r.reason,
-    details: parseObject(r.details),
+    details: parseObject(pii.open(r.details, 'audit_log.details')),
   };
 }
 
@@ -32,12 +34,12 @@ export class AuditRepo {
       .values({
         at: this.stamp.now(),
         actor_kind: e.actor.kind,
-        actor: e.actor.name.slice(0, 300),
+        actor: this.stamp.pii.seal(e.actor.name.slice(0, 300)),
         action: e.action,
         customer_id: e.customerId ?? null,
         other_customer_id: e.otherCustomerId ?? null,
         reason: e.reason ?? null,
-        details: JSON.stringify(e.details ?? {}),
+        details: this.stamp.pii.seal(JSON.stringify(e.details ?? {})),
       })
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -54,6 +56,6 @@ export class AuditRepo {
     if (f.action !== undefined) query = query.where('action', '=', f.action);
     if (f.before !== undefined && /^\d+$/.test(f.before)) query = query.where('id', '<', Number(f.before));
     const rows = await query.orderBy('id', 'desc').limit(f.limit).execute();
-    return rows.map(toEntry);
+    return rows.map((r) => toEntry(r, this.stamp.pii));
   }
 }

@@ -19,6 +19,7 @@ export const SEALED_COLUMNS: Readonly<Record<string, { key: string; columns: rea
   customer_merges: { key: 'id', columns: ['survivor_before'] },
   analytics_cases: { key: 'id', columns: ['question', 'question_terms'] },
   analytics_questions: { key: 'event_id', columns: ['text', 'terms', 'agent_answer'] },
+  audit_log: { key: 'id', columns: ['actor', 'details'] },
 };
 
 type Row = Record<string, unknown>;

@@ -6,7 +6,7 @@
  * encryption was on) and reads as is. Lookups use a keyed hash (HMAC-SHA256) under a key derived
  * with HKDF from a dedicated hash secret, so rotating the encryption keys never moves a lookup.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, type KeyObject, createSecretKey } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync, type KeyObject, createSecretKey } from 'node:crypto';
 import { HubError } from '../errors.js';
 
 const PREFIX = 'pii1:';
@@ -48,6 +48,20 @@ export interface PiiCodec {
   lookup(kind: string, value: string): string | undefined;
   /** true when `stored` is sealed under the current key (rotation skips it). */
   isCurrent(stored: string): boolean;
+}
+
+/** IVs come from a pool refilled from the CSPRNG (one call per 256 IVs: a call per IV was most of a seal's cost). */
+const ivPool = Buffer.alloc(IV_BYTES * 256);
+let ivOffset = ivPool.length;
+function nextIv(): Buffer {
+  if (ivOffset >= ivPool.length) {
+    randomFillSync(ivPool);
+    ivOffset = 0;
+  }
+  // A copy: the pool is overwritten on the next refill.
+  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES));
+  ivOffset += IV_BYTES;
+  return iv;
 }
 
 export function isSealed(stored: string): boolean {
@@ -96,6 +110,7 @@ class AesGcmCodec implements PiiCodec {
   readonly hashKeyId: string;
   readonly keyFingerprints: Record<string, string> = {};
   private readonly keys = new Map<string, KeyObject>();
+  private readonly aads = new Map<string, Buffer>();
   private readonly current: KeyObject;
   private readonly currentPrefix: string;
   private readonly currentAad: Buffer;
@@ -108,6 +123,7 @@ class AesGcmCodec implements PiiCodec {
       if (k.key.length !== 32) throw new HubError('CONFIG_INVALID', `SWITCHBOARD_PII_KEYS: key "${k.id}" is ${k.key.length} bytes; AES-256 needs 32 (base64 of 32 random bytes)`);
       if (this.keys.has(k.id)) throw new HubError('CONFIG_INVALID', `SWITCHBOARD_PII_KEYS: key id "${k.id}" is given twice`);
       this.keys.set(k.id, createSecretKey(k.key));
+      this.aads.set(k.id, Buffer.from(`${PREFIX}${k.id}`));
       this.keyFingerprints[k.id] = fingerprint(k.key, 'aes');
     }
     if (cfg.hashSecret.length < 32) throw new HubError('CONFIG_INVALID', `SWITCHBOARD_PII_HASH_KEY: ${cfg.hashSecret.length} bytes; give at least 32 (base64 of 32 random bytes)`);
@@ -122,7 +138,7 @@ class AesGcmCodec implements PiiCodec {
   }
 
   seal(plain: string): string {
-    const iv = randomBytes(IV_BYTES);
+    const iv = nextIv();
     const c = createCipheriv('aes-256-gcm', this.current, iv);
     c.setAAD(this.currentAad);
     const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
@@ -143,7 +159,7 @@ class AesGcmCodec implements PiiCodec {
     try {
       if (raw.length < IV_BYTES + TAG_BYTES) throw new Error('too short');
       const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
-      d.setAAD(Buffer.from(`${PREFIX}${keyId}`));
+      d.setAAD(this.aads.get(keyId) as Buffer);
       d.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       return Buffer.concat([d.update(raw.subarray(IV_BYTES + TAG_BYTES)), d.final()]).toString('utf8');
     } catch (err) {

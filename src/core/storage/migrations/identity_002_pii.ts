@@ -10,7 +10,8 @@ type Db = Kysely<unknown>;
  *   constraint no longer finds anyone). `search_hash`: keyed hash of the lowercased id (an email
  *   address found ignoring case).
  * - `email_codes.address_hash`: keyed hash of the lowercased address (a customer's codes).
- * - PostgreSQL: sealed values are longer than the plaintext, so the two bounded columns become text.
+ * - PostgreSQL: sealed values are longer than the plaintext, so the bounded columns that are sealed
+ *   (`identities.platform_user_id`, `email_codes.address`, `audit_log.actor`) become text.
  * The hashes need the key, which a migration does not have: rows written before are hashed when a
  * storage opens with a codec (`PiiRepo.backfillHashes`), and stay plaintext until `pii rotate`.
  * The old unique constraint on (channel, platform_user_id) stays (SQLite cannot drop a table
@@ -27,6 +28,7 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
   if (dialect === 'postgres') {
     await sql`alter table identities alter column platform_user_id type text`.execute(db);
     await sql`alter table email_codes alter column address type text`.execute(db);
+    await sql`alter table audit_log alter column actor type text`.execute(db);
   }
 }
 
