@@ -11,6 +11,7 @@ import { botConfigSchema } from '../knowledge/config.js';
 import { llmConfigSchema } from '../knowledge/llm.js';
 import { webhooksConfigSchema } from '../webhooks/config.js';
 import { analyticsConfigSchema } from '../analytics/config.js';
+import { identityConfigSchema } from '../core/customers/config.js';
 
 const botSchema = botConfigSchema.strict().describe('Knowledge bot: thresholds, human keywords, strikes, knowledge folder.');
 
@@ -23,6 +24,7 @@ export const hubConfigSchema = buildConfigSchema({
       .describe('OpenAI-compatible LLM (OpenAI, DeepSeek, Qwen/DashScope, Ollama, vLLM); absent = local engine only.'),
     webhooks: webhooksConfigSchema.default([]),
     analytics: analyticsConfigSchema.default(analyticsConfigSchema.parse({})),
+    identity: identityConfigSchema.default(identityConfigSchema.parse({})),
   },
   channels: channelConfigSchemas(),
 });

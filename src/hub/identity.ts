@@ -17,6 +17,7 @@ import { LINK_TEXTS, linkTokenTurn } from '../core/customers/link-turn.js';
 import { signedVisitorTurn } from '../core/customers/signed-visitor.js';
 import { EMAIL_TEXTS, emailCodeTurn } from '../core/customers/email-code-turn.js';
 import { redisCodeLimiter } from '../core/customers/code-limits.js';
+import { codeLimitsOf, type IdentityConfig } from '../core/customers/config.js';
 import { CONSENT_TEXTS, consentTurn } from '../core/customers/consent.js';
 import { preferredChannelTurn } from '../core/customers/preferred-channel.js';
 
@@ -26,7 +27,7 @@ export interface IdentityHost {
   readonly storage: Storage;
   readonly clock: Clock;
   readonly redis: Redis;
-  readonly config: { readonly redis: { readonly prefix: string } };
+  readonly config: { readonly redis: { readonly prefix: string }; readonly identity?: IdentityConfig };
   /** The channels this hub has (the email code needs `email`). */
   readonly adapters: ReadonlyMap<string, unknown>;
   changeDeps(): ChangeDeps;
@@ -51,7 +52,7 @@ export function identityTurnHandlers(hub: IdentityHost): TurnHandler[] {
   const email = emailCodeTurn({
     storage: hub.storage,
     change: hub.changeDeps(),
-    limiter: redisCodeLimiter(hub.redis, hub.config.redis.prefix),
+    limiter: redisCodeLimiter(hub.redis, hub.config.redis.prefix, codeLimitsOf(hub.config.identity)),
     texts,
     now,
     available: (channel) => hub.adapters.has(channel),
