@@ -14,6 +14,7 @@ import { openDb } from '../../src/core/storage/db.js';
 import { createPiiCodec, type PiiCodec } from '../../src/core/storage/pii.js';
 import { recordInbound } from '../../src/core/conversation/inbound.js';
 import { isHubError } from '../../src/core/errors.js';
+import { mergeCustomers, unlinkIdentity } from '../../src/core/customers/merge.js';
 import { DIALECTS, makeDb, type TestDb } from '../helpers/env.js';
 import { inbound } from './helpers.js';
 
@@ -100,6 +101,20 @@ for (const dialect of DIALECTS) {
       assert.equal(exported.email_codes?.[0]?.address, EMAIL.toLowerCase(), 'the code mailed to their address is theirs');
       const audit = await storage.audit.list({ customerId: ids.mail.customer.id, limit: 5 });
       assert.deepEqual(audit.map((a) => [a.actor.name, a.details]), [[`telegram:${PHONE} (email code)`, { address: EMAIL.toLowerCase() }]]);
+    });
+
+    it('merge and unlink move sealed rows and give the name back', async () => {
+      const { userName: _none, ...anonymous } = inbound('webchat', 'v-merge', 'from the web');
+      const web = await recordInbound(storage, anonymous, { reopenWindowMs: 0 });
+      const tg = await recordInbound(storage, inbound('telegram', 't-merge', 'from telegram', { userName: 'Ann Merge-Target' }), { reopenWindowMs: 0 });
+      const actor = { kind: 'token' as const, name: 'ops' };
+      await mergeCustomers(storage, { survivorId: web.customer.id, mergedId: tg.customer.id, actor, reason: 'same person' });
+      assert.equal((await storage.customers.get(web.customer.id))?.displayName, 'Ann Merge-Target', 'the merge fills the name');
+      assert.deepEqual((await storage.messages.ofCustomer(web.customer.id, 10)).map((m) => m.text).sort(), ['from telegram', 'from the web']);
+      await unlinkIdentity(storage, { channel: 'telegram', platformUserId: 't-merge', actor, reason: 'not the same' });
+      assert.equal((await storage.customers.get(web.customer.id))?.displayName, null, 'unlink takes the filled name back');
+      assert.equal((await storage.customers.get(tg.customer.id))?.displayName, 'Ann Merge-Target');
+      assert.ok(!(await rawText(tdb, dialect)).includes('Ann Merge-Target'));
     });
 
     it('the raw database holds no name, address, phone number or message text', async () => {
