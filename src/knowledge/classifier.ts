@@ -95,6 +95,10 @@ export class SoftmaxClassifier {
     let averaged = 0;
     const total = Math.max(1, epochs * xs.length);
     const classWeight = opts.balance === 'weight' ? classWeights(ys, k) : new Float64Array(k).fill(1);
+    // One buffer for every step's dropped-out example (no allocation per step).
+    let longest = 0;
+    for (const x of xs) longest = Math.max(longest, x.idx.length);
+    const dropped = { idx: new Int32Array(longest), val: new Float32Array(longest) };
     // Hot loops below use `!` on indices that are in range by construction: i < xs.length =
     // ys.length, labels < k, feature ids < nFeatures (w has nFeatures * k slots), c < k.
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -104,8 +108,11 @@ export class SoftmaxClassifier {
         const xi = xs[i]!;
         const lr = opts.learningRate * (1 - (0.9 * t) / total) * classWeight[yi]!;
         t++;
-        const x = opts.dropout > 0 ? dropFeatures(xi, opts.dropout, rand) : xi;
-        scoreInto(w, bias, scale, k, x, p);
+        const drop = opts.dropout > 0;
+        const idx = drop ? dropped.idx : xi.idx;
+        const val = drop ? dropped.val : xi.val;
+        const m = drop ? dropFeatures(xi, opts.dropout, rand, dropped) : xi.idx.length;
+        scoreInto(w, bias, scale, k, idx, val, m, p);
         if (opts.loss === 'hinge') {
           let r = -1;
           for (let c = 0; c < k; c++) if (c !== yi && (r < 0 || p[c]! > p[r]!)) r = c;
@@ -121,8 +128,7 @@ export class SoftmaxClassifier {
         }
         scale *= 1 - lr * opts.l2;
         const step = lr / scale;
-        const { idx, val } = x;
-        for (let j = 0; j < idx.length; j++) {
+        for (let j = 0; j < m; j++) {
           const base = idx[j]! * k;
           const v = val[j]! * step;
           for (let c = 0; c < k; c++) {
@@ -155,29 +161,30 @@ export class SoftmaxClassifier {
 
   /** Class probabilities for one query. */
   predict(x: SparseVec, out: Float64Array): void {
-    scoreInto(this.w, this.bias, 1, this.k, x, out);
+    scoreInto(this.w, this.bias, 1, this.k, x.idx, x.val, x.idx.length, out);
     softmaxInPlace(out);
   }
 }
 
-function dropFeatures(x: SparseVec, p: number, rand: () => number): SparseVec {
+/** `x` with each feature dropped with probability p (the others scaled up), written into `buf`; returns how many are kept. */
+function dropFeatures(x: SparseVec, p: number, rand: () => number, buf: SparseVec): number {
   const keep = 1 / (1 - p);
-  const idx: number[] = [];
-  const val: number[] = [];
+  // n <= j < x.idx.length <= buf.idx.length (buf fits the longest example).
+  let n = 0;
   for (let j = 0; j < x.idx.length; j++) {
     if (rand() >= p) {
-      idx.push(x.idx[j]!);
-      val.push(x.val[j]! * keep);
+      buf.idx[n] = x.idx[j]!;
+      buf.val[n++] = x.val[j]! * keep;
     }
   }
-  return { idx: Int32Array.from(idx), val: Float32Array.from(val) };
+  return n;
 }
 
-function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number, x: SparseVec, out: Float64Array): void {
-  // `out` and `bias` have k slots; feature ids index rows of k weights.
+/** Scores of the first `m` features of (idx, val). */
+function scoreInto(w: Float32Array, bias: Float32Array, scale: number, k: number, idx: Int32Array, val: Float32Array, m: number, out: Float64Array): void {
+  // `out` and `bias` have k slots; feature ids index rows of k weights; j < m <= idx.length = val.length.
   for (let c = 0; c < k; c++) out[c] = 0;
-  const { idx, val } = x;
-  for (let j = 0; j < idx.length; j++) {
+  for (let j = 0; j < m; j++) {
     const base = idx[j]! * k;
     const v = val[j]!;
     for (let c = 0; c < k; c++) out[c]! += v * w[base + c]!;

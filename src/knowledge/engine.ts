@@ -13,7 +13,7 @@ import { centroidVectors } from './centroids.js';
 import { Coverage, questionWords } from './coverage.js';
 import { defaultEngineOptions, type EngineEntry, type EngineOptions } from './engine-options.js';
 import type { EngineState } from './engine-state.js';
-import { FeatureFitter } from './feature-fit.js';
+import { FeatureFitter, type AnalysisCache } from './feature-fit.js';
 import { FeatureSpace, analyze } from './features.js';
 import { Mlp } from './mlp.js';
 import type { Ranked } from './ranked.js';
@@ -88,7 +88,8 @@ export class Engine {
     this.scratchScores = new Float32Array(init.examples ? init.exampleText.length : 0); // centroid mode only
   }
 
-  static async build(entries: readonly EngineEntry[], options: Partial<EngineOptions> = {}): Promise<Engine> {
+  /** `cache`: analyses kept across builds (a reload re-analyzes only new questions). */
+  static async build(entries: readonly EngineEntry[], options: Partial<EngineOptions> = {}, cache?: AnalysisCache): Promise<Engine> {
     const opts: EngineOptions = { ...defaultEngineOptions, ...options };
     const y = makeYielder(opts.yieldEveryMs);
     // Each example is analyzed and its features interned at once (nothing per example is kept but
@@ -99,7 +100,7 @@ export class Engine {
     const exampleText: string[] = [];
     for (const [e, entry] of entries.entries()) {
       for (const q of entry.questions) {
-        const a = analyze(q);
+        const a = cache ? cache.analyze(q) : analyze(q);
         fitter.add(a.keys);
         tokens.push(a.tokens);
         exampleEntry.push(e);
@@ -108,6 +109,7 @@ export class Engine {
         if (wait) await wait;
       }
     }
+    cache?.done();
     const { space: features, vecs, rows: csr } = await fitter.finish({ charWeight: opts.charWeight }, y);
     const useClassifier = entries.length >= 2 && entries.length <= opts.maxClassifierEntries;
     const examples = useClassifier ? null : SparseIndex.build(vecs, features.size, Math.max(50, opts.exampleMaxDf * vecs.length));

@@ -4,7 +4,7 @@
  * run-length counted into one CSR matrix), so no per-example `Map` or key list outlives its
  * example. Ids are given in order of first sight, so the same examples give the same space.
  */
-import { FeatureSpace, Group, groupOf, type FeatureOptions, type SparseVec } from './features.js';
+import { FeatureSpace, Group, analyze, groupOf, type Analyzed, type FeatureOptions, type SparseVec } from './features.js';
 import { NumberVocabBuilder } from './hash-vocab.js';
 import type { Yielder } from './yielder.js';
 
@@ -87,7 +87,7 @@ export class FeatureFitter {
     // id < size <= df.length; d < n < start.length.
     for (let id = 0; id < size; id++) idf[id] = Math.log((1 + n) / (1 + this.df[id]!)) + 1;
     await y();
-    const space = FeatureSpace.fromState({ vocab: this.vocab.state, idf, isChar: this.isChar.slice(0, size), opts });
+    const space = FeatureSpace.fromState({ vocab: this.vocab.vocab().state, idf, isChar: this.isChar.slice(0, size), opts });
     const start = this.start.slice(0, n + 1);
     const rows: Csr = { start, idx: this.idx.slice(0, this.nnz), val: new Float32Array(this.nnz) };
     const cnt = this.cnt;
@@ -101,6 +101,29 @@ export class FeatureFitter {
       if (wait) await wait;
     }
     return { space, vecs, rows };
+  }
+}
+
+/**
+ * Analyses of example questions kept from one build to the next (the reload worker keeps one per
+ * directory): a hot reload after editing one file analyzes only the questions that changed.
+ * Holds only the questions of the last build (about 1 KB each).
+ */
+export class AnalysisCache {
+  private last = new Map<string, Analyzed>();
+  private current = new Map<string, Analyzed>();
+
+  analyze(q: string): Analyzed {
+    let a = this.current.get(q) ?? this.last.get(q);
+    if (!a) a = analyze(q);
+    this.current.set(q, a);
+    return a;
+  }
+
+  /** Ends a build: questions it did not ask for are forgotten. */
+  done(): void {
+    this.last = this.current;
+    this.current = new Map();
   }
 }
 

@@ -126,12 +126,11 @@ export class HashVocab {
 /**
  * Numeric keys (as `HashVocab.fromNumbers`) -> ids in order of first sight, growing as keys come
  * (kept at most half full). Training interns every feature key of every example here: no `Map`
- * of boxed 53-bit numbers, no garbage per key.
+ * of boxed 53-bit numbers, no garbage per key. A slot is three adjacent ints (high part, low part,
+ * id + 1; 0 = empty), so a lookup touches one cache line, not three arrays.
  */
 export class NumberVocabBuilder {
-  private h1 = new Int32Array(1024);
-  private h2 = new Int32Array(1024);
-  private ids = new Int32Array(1024).fill(-1);
+  private table = new Int32Array(3 * 1024);
   private mask = 1023;
   size = 0;
 
@@ -139,43 +138,55 @@ export class NumberVocabBuilder {
   intern(k: number): number {
     const a = hiOf(k);
     const b = loOf(k);
+    const t = this.table;
     let slot = mix(a, b) & this.mask;
-    // slot <= mask = ids.length - 1; the table always has a free slot (at most half full).
+    // 3 * slot + 2 < 3 * (mask + 1) = t.length; the table always has a free slot (at most half full).
     for (;;) {
-      const id = this.ids[slot]!;
-      if (id < 0) break;
-      if (this.h1[slot] === a && this.h2[slot] === b) return id;
+      const at = 3 * slot;
+      const id1 = t[at + 2]!;
+      if (id1 === 0) break;
+      if (t[at] === a && t[at + 1] === b) return id1 - 1;
       slot = (slot + 1) & this.mask;
     }
-    this.h1[slot] = a;
-    this.h2[slot] = b;
     const id = this.size++;
-    this.ids[slot] = id;
-    if (this.size * 2 > this.ids.length) this.grow();
+    t[3 * slot] = a;
+    t[3 * slot + 1] = b;
+    t[3 * slot + 2] = id + 1;
+    if (this.size * 2 > this.mask + 1) this.grow();
     return id;
   }
 
-  get state(): HashVocabState {
-    return { h1: this.h1, h2: this.h2, ids: this.ids, size: this.size };
+  /** The table as a `HashVocab` (same slots, so no re-hashing). */
+  vocab(): HashVocab {
+    const cap = this.mask + 1;
+    const h1 = new Int32Array(cap);
+    const h2 = new Int32Array(cap);
+    const ids = new Int32Array(cap);
+    const t = this.table;
+    for (let s = 0; s < cap; s++) {
+      h1[s] = t[3 * s]!;
+      h2[s] = t[3 * s + 1]!;
+      ids[s] = t[3 * s + 2]! - 1;
+    }
+    return HashVocab.fromState({ h1, h2, ids, size: this.size });
   }
 
   private grow(): void {
-    const { h1, h2, ids } = this;
-    const cap = ids.length * 2;
-    this.h1 = new Int32Array(cap);
-    this.h2 = new Int32Array(cap);
-    this.ids = new Int32Array(cap).fill(-1);
+    const old = this.table;
+    const cap = (this.mask + 1) * 2;
+    const t = new Int32Array(3 * cap);
     this.mask = cap - 1;
-    for (let s = 0; s < ids.length; s++) {
-      const id = ids[s]!; // s < ids.length = h1.length = h2.length
-      if (id < 0) continue;
-      const a = h1[s]!;
-      const b = h2[s]!;
+    for (let at = 0; at < old.length; at += 3) {
+      const id1 = old[at + 2]!; // at + 2 < old.length
+      if (id1 === 0) continue;
+      const a = old[at]!;
+      const b = old[at + 1]!;
       let slot = mix(a, b) & this.mask;
-      while (this.ids[slot]! >= 0) slot = (slot + 1) & this.mask;
-      this.h1[slot] = a;
-      this.h2[slot] = b;
-      this.ids[slot] = id;
+      while (t[3 * slot + 2]! !== 0) slot = (slot + 1) & this.mask;
+      t[3 * slot] = a;
+      t[3 * slot + 1] = b;
+      t[3 * slot + 2] = id1;
     }
+    this.table = t;
   }
 }

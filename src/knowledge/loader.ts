@@ -127,7 +127,16 @@ export function parseTemplatesFile(file: string, source: string): Templates {
  * Parsed files by path, reused while a file's text is unchanged (the reload worker keeps one, so a
  * hot reload after editing one file re-parses only that file).
  */
-export type ParseCache = Map<string, { source: string; entries?: KnowledgeEntry[]; templates?: Templates }>;
+export type ParseCache = Map<
+  string,
+  {
+    source: string;
+    entries?: KnowledgeEntry[];
+    templates?: Templates;
+    /** The file's small-talk warnings, for the phrases (as JSON) they were computed with. */
+    smallTalk?: { phrases: string; warnings: string[] };
+  }
+>;
 
 /**
  * Fails on the first problem: syntax, schema, or an id defined twice. Warnings also name example
@@ -144,6 +153,9 @@ export async function loadKnowledgeDir(dir: string, cache?: ParseCache, smallTal
   const seen = new Map<string, KnowledgeEntry>();
   let templates = mergeTemplates({});
   const files: string[] = [];
+  const talk: string[] = [];
+  const phrases = JSON.stringify(smallTalk ?? null);
+  let matcher: SmallTalkMatcher | undefined;
   for (const name of names) {
     const path = join(dir, name);
     const source = await readFile(path, 'utf8');
@@ -156,7 +168,10 @@ export async function loadKnowledgeDir(dir: string, cache?: ParseCache, smallTal
       continue;
     }
     const parsed = cached?.entries ?? parseKnowledgeFile(path, source);
-    cache?.set(path, { source, entries: parsed });
+    // Small talk is judged per example question: an unchanged file keeps its warnings.
+    const st = cached?.smallTalk?.phrases === phrases ? cached.smallTalk : { phrases, warnings: smallTalkWarnings(parsed, (matcher ??= new SmallTalkMatcher(smallTalk))) };
+    cache?.set(path, { source, entries: parsed, smallTalk: st });
+    for (const w of st.warnings) talk.push(w);
     for (const e of parsed) {
       const prev = seen.get(e.id);
       if (prev) {
@@ -167,7 +182,7 @@ export async function loadKnowledgeDir(dir: string, cache?: ParseCache, smallTal
     }
   }
   if (cache) for (const path of cache.keys()) if (!files.includes(path)) cache.delete(path);
-  return { entries, templates, files, warnings: [...lintEntries(entries), ...smallTalkWarnings(entries, new SmallTalkMatcher(smallTalk))] };
+  return { entries, templates, files, warnings: [...lintEntries(entries), ...talk] };
 }
 
 /**
@@ -192,6 +207,14 @@ export function lintEntries(entries: readonly KnowledgeEntry[]): string[] {
   return warnings;
 }
 
+/** Question keys by text: a reload lints mostly the same questions again (bounded like the tokenizer's caches). */
+const questionKeys = new Map<string, string>();
+
 function questionKey(q: string): string {
-  return normalize(q).replace(/[\p{P}\p{S}\s]+/gu, ' ').trim();
+  let key = questionKeys.get(q);
+  if (key === undefined) {
+    key = normalize(q).replace(/[\p{P}\p{S}\s]+/gu, ' ').trim();
+    if (questionKeys.size < 200_000) questionKeys.set(q, key);
+  }
+  return key;
 }

@@ -3,9 +3,11 @@
  * engine off the answering thread, then posts back the entries, templates and the engine as typed
  * arrays (transferred, not copied). Loaded by `reloader.ts`.
  */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { isHubError } from '../core/errors.js';
 import { Engine, transferList, type EngineOptions } from './engine.js';
+import { AnalysisCache } from './feature-fit.js';
 import { loadKnowledgeDir, type ParseCache } from './loader.js';
 import type { ReloadReply, ReloadRequest } from './reloader.js';
 import { warmTokenizer } from './tokenize.js';
@@ -13,8 +15,12 @@ import { warmTokenizer } from './tokenize.js';
 const port = parentPort;
 /** Unchanged files are not parsed again (per directory). */
 const caches = new Map<string, ParseCache>();
+/** Analyzed example questions (per directory): a reload analyzes only new ones. */
+const analyses = new Map<string, AnalysisCache>();
 /** Entries per JSON chunk (parsing one on the main thread takes well under a millisecond). */
 const CHUNK = 200;
+/** Nice value of the reload worker thread (0 = normal, 19 = lowest). */
+const RELOAD_NICE = 10;
 if (port) {
   port.on('message', (req: ReloadRequest) => {
     void (async () => {
@@ -33,7 +39,9 @@ if (port) {
         let cache = caches.get(dir);
         if (!cache) caches.set(dir, (cache = new Map()));
         const kb = await loadKnowledgeDir(dir, cache, req.smallTalk);
-        const engine = (await Engine.build(kb.entries.map((e) => ({ id: e.id, questions: e.examples })), opts)).state;
+        let analysis = analyses.get(dir);
+        if (!analysis) analyses.set(dir, (analysis = new AnalysisCache()));
+        const engine = (await Engine.build(kb.entries.map((e) => ({ id: e.id, questions: e.examples })), opts, analysis)).state;
         transfer = transferList(engine);
         // The example texts travel once, inside the entries; the main thread puts them back.
         const entryChunks: string[] = [];
@@ -51,6 +59,16 @@ if (port) {
       port.postMessage(reply, transfer);
     })();
   });
+  // Below the answering thread: on Linux a thread's nice value is its own (setpriority on "this
+  // process" applies to the calling thread), so when the cores are busy the scheduler runs
+  // answers first and training in what is left. Elsewhere it may apply to the whole process: skip.
+  if (process.platform === 'linux') {
+    try {
+      setPriority(RELOAD_NICE);
+    } catch {
+      // Not allowed here (containers may forbid it): train at the normal priority.
+    }
+  }
   warmTokenizer();
   port.postMessage({ ready: true });
 }

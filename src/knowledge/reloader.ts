@@ -43,6 +43,8 @@ export type ReloadReply =
 
 export interface ReloadResult {
   entries: KnowledgeEntry[];
+  /** The entries by id (built here chunk by chunk). */
+  byId: Map<string, KnowledgeEntry>;
   templates: Templates | undefined;
   files: string[];
   warnings: string[];
@@ -50,6 +52,9 @@ export interface ReloadResult {
 }
 
 export class WorkerUnavailable extends Error {}
+
+/** Entries whose example texts are gathered per tick on the answering thread. */
+const TEXT_CHUNK = 1000;
 
 /** Worker bootstrap (CommonJS eval): registers tsx's loader in the worker, then loads the TypeScript worker. */
 function bootstrap(): string {
@@ -114,14 +119,27 @@ export class ReloadWorker {
         if (msg.ok) {
           const ok = msg;
           void (async () => {
+            // Everything per entry is done chunk by chunk (parse, the id map, the engine's entry
+            // list and example texts), so that no step blocks answering for long.
             const all: KnowledgeEntry[] = [];
+            const byId = new Map<string, KnowledgeEntry>();
+            const engineEntries: EngineEntry[] = [];
+            const exampleText: string[] = [];
             for (const chunk of ok.entryChunks) {
-              for (const e of JSON.parse(chunk) as KnowledgeEntry[]) all.push(e);
+              for (const e of JSON.parse(chunk) as KnowledgeEntry[]) {
+                all.push(e);
+                byId.set(e.id, e);
+                if (!p.entries) engineEntries.push({ id: e.id, questions: e.examples });
+              }
               await new Promise<void>((r) => setImmediate(r));
             }
-            const entries = p.entries ?? all.map((e) => ({ id: e.id, questions: e.examples }));
-            const engine: EngineState = { ...ok.engine, entries, exampleText: entries.flatMap((e) => e.questions) };
-            p.resolve({ entries: all, templates: ok.templates, files: ok.files, warnings: ok.warnings, engine });
+            const entries = p.entries ?? engineEntries;
+            for (let i = 0; i < entries.length; i += TEXT_CHUNK) {
+              for (const e of entries.slice(i, i + TEXT_CHUNK)) for (const q of e.questions) exampleText.push(q);
+              if (i + TEXT_CHUNK < entries.length) await new Promise<void>((r) => setImmediate(r));
+            }
+            const engine: EngineState = { ...ok.engine, entries, exampleText };
+            p.resolve({ entries: all, byId, templates: ok.templates, files: ok.files, warnings: ok.warnings, engine });
           })().catch((err: unknown) => p.reject(err instanceof Error ? err : new Error(String(err))));
         }
         else p.reject(new HubError(msg.error.code, msg.error.message, { context: msg.error.context }));

@@ -24,7 +24,7 @@ export interface Snapshot {
 
 /** The snapshot of a reload worker's result. */
 export function snapshotOf(r: ReloadResult): Snapshot {
-  return { engine: Engine.fromState(r.engine), byId: new Map(r.entries.map((e) => [e.id, e])), templates: r.templates ?? mergeTemplates({}), warnings: r.warnings };
+  return { engine: Engine.fromState(r.engine), byId: r.byId, templates: r.templates ?? mergeTemplates({}), warnings: r.warnings };
 }
 
 /** Trains the engine here (in async chunks). */
