@@ -10,7 +10,7 @@
  * the outcome is kept per message so the second decision says the same and does nothing twice.
  */
 import type { Templates } from '../templates.js';
-import type { InboundMessage } from '../types.js';
+import type { Button, InboundMessage } from '../types.js';
 import { normalizeLocale } from '../locale.js';
 import type { TurnHandler } from '../conversation/turn.js';
 import { EMAIL_CHANNEL, claimAddress, verifyCode, type ClaimOutcome, type EmailCodeDeps, type VerifyOutcome } from './email-code.js';
@@ -34,7 +34,31 @@ export const EMAIL_TEXTS = {
   linked_elsewhere: 'email_linked_elsewhere',
   mail_subject: 'email_code_mail_subject',
   mail_body: 'email_code_mail_body',
+  ask: 'email_link_ask',
+  button: 'email_link_button',
 } as const;
+
+/**
+ * The value of the "Link my email" button (docs/identity.md "Email one-time codes"): a business
+ * offers it on a channel with buttons (`POST /api/messages` `buttons`, a workflow step); a press, or
+ * the words "link my email" / "绑定邮箱", gets the request for the address, whose answer starts the code.
+ */
+export const LINK_EMAIL_BUTTON_VALUE = 'sb:link-email';
+
+/** The button, labelled in `locale` (for a business that builds its messages with the hub's texts). */
+export function linkEmailButton(texts: Templates, locale: string): Button {
+  return { label: texts.render(EMAIL_TEXTS.button, locale), value: LINK_EMAIL_BUTTON_VALUE };
+}
+
+const ASKS_TO_LINK = [/^(?:please\s+)?(?:link|connect|add|verify)\s+(?:my\s+)?e-?mail(?:\s+address)?$/i, /^(?:请)?(?:绑定|关联|添加|验证)(?:我的)?(?:电子)?(?:邮箱|邮件地址)$/];
+
+/** A press of the "Link my email" button, or the words for it as the whole message. */
+export function asksToLinkEmail(msg: Pick<InboundMessage, 'kind' | 'buttonValue' | 'text'>): boolean {
+  if (msg.kind === 'button') return msg.buttonValue === LINK_EMAIL_BUTTON_VALUE;
+  if (msg.kind !== 'text') return false;
+  const t = (msg.text ?? '').normalize('NFKC').trim().replace(/[.。!！]+$/u, '');
+  return ASKS_TO_LINK.some((re) => re.test(t));
+}
 
 const ADDRESS = /^(?=.{3,254}$)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 const CLAIMS = [/^(?:my\s+)?e-?mail(?:\s+address)?(?:\s+is|\s*:)?\s*(\S+)$/i, /^(?:我的)?(?:电子)?(?:邮箱|邮件)(?:地址)?(?:是|为)?\s*:?\s*(\S+)$/];
@@ -66,10 +90,12 @@ export function emailCodeTurn(d: EmailCodeDeps & { texts: Templates; available(c
     name: 'email-code',
     async handle(turn, next) {
       const msg: InboundMessage = turn.msg;
-      if (msg.channel === EMAIL_CHANNEL || msg.kind !== 'text' || !d.available(EMAIL_CHANNEL)) return next();
+      if (msg.channel === EMAIL_CHANNEL || !d.available(EMAIL_CHANNEL)) return next();
+      const locale = normalizeLocale(msg.locale) ?? normalizeLocale(turn.customer.locale) ?? turn.locale;
+      if (asksToLinkEmail(msg)) return { patch: {}, replies: [{ author: 'system', text: d.texts.render(EMAIL_TEXTS.ask, locale) }], events: [] };
+      if (msg.kind !== 'text') return next();
       const said = readMessage(msg.text ?? '');
       if (!said) return next();
-      const locale = normalizeLocale(msg.locale) ?? normalizeLocale(turn.customer.locale) ?? turn.locale;
       let outcome = decided.get(turn.message.id);
       if (outcome === undefined) {
         const c = { channel: msg.channel, platformUserId: msg.platformUserId, customerId: turn.customer.id, conversationId: turn.conversation.id, messageId: turn.message.id };
