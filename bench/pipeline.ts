@@ -1,61 +1,137 @@
-// Pipeline benchmark: the real pipeline (BullMQ on Redis, SQLite, a responder) behind a loopback
-// adapter with many synthetic customers.
-//   npm run bench -- pipeline [--messages 20000] [--customers 2000] [--rate 500] [--seconds 20]
-// Phase 1: N messages as fast as they go -> msgPerSec. Phase 2: a steady offered load -> latency
-// from inbound accepted to reply sent (p50/p99). Phase 3: raw BullMQ add+process of N jobs on the
-// same Redis -> bullmqRawPerSec. Last line: JSON.
+// Pipeline benchmark: the real pipeline (BullMQ on Redis, SQLite or PostgreSQL, a responder) behind a
+// loopback adapter with many synthetic customers.
+//   npm run bench -- pipeline [--messages 20000] [--customers 2000] [--rate 500] [--rate2 1000]
+//     [--seconds 20] [--responder knowledge|fixed] [--db sqlite|postgres] [--workers 0]
+// Phase 1: N messages as fast as they go -> msgPerSec. Phases 2 and 3: a steady offered load (--rate,
+// then --rate2), one message per new customer -> latency from inbound accepted to reply sent
+// (p50/p99). Phase 4: raw BullMQ add+process of N jobs on the same Redis -> bullmqRawPerSec.
+// --db postgres: a fresh database on TEST_PG_URL's server (dropped after). --workers N: this process
+// only accepts (role gateway); N child processes (bench/lib/pipeline-worker.ts, role worker) do the
+// work on the same Redis and database and report their sends over IPC; figures are the aggregate.
+// rssMb: the largest resident size of any process, sampled after each phase (rssByPhase).
+// Last line: JSON.
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { pino } from 'pino';
 import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
-import type { Responder } from '../src/core/responder.js';
-import { KnowledgeBot } from '../src/knowledge/bot.js';
-import { botConfigSchema } from '../src/knowledge/config.js';
 import { cleanRedis } from '../test/helpers/hub.js';
 import { rawBullmqPerSec } from './lib/raw-bullmq.js';
+import { BENCH_QUESTIONS, benchResponder } from './lib/responder.js';
 
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '20000' },
     customers: { type: 'string', default: '2000' },
     rate: { type: 'string', default: '500' },
+    rate2: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
     partitions: { type: 'string', default: '16' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     responder: { type: 'string', default: 'knowledge' },
+    db: { type: 'string', default: 'sqlite' },
+    workers: { type: 'string', default: '0' },
   },
 });
 const N = Number(values.messages);
 const CUSTOMERS = Number(values.customers);
-const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
+const WORKERS = Number(values.workers);
 const prefix = `sbbench${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
+const now = () => performance.timeOrigin + performance.now();
 
-// The hub's own knowledge bot on the demo knowledge base (config/knowledge), or a fixed answer.
-const questions = ['how do I reset my password', '怎么退款？', 'how can I get an invoice', '怎么修改收货地址'];
-const fixed: Responder = { respond: async () => ({ kind: 'answer', text: 'You can reset your password in Settings.' }) };
-const responder: Responder =
-  values.responder === 'fixed'
-    ? fixed
-    : await KnowledgeBot.create({ dir: 'config/knowledge', bot: botConfigSchema.parse({}) });
+// ---- the database
+const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+let dbUrl = `sqlite:${join(dir, 'bench.db')}`;
+let dropDb = async () => undefined as void;
+if (values.db === 'postgres') {
+  const name = `sbbench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(PG_ADMIN);
+  u.pathname = `/${name}`;
+  dbUrl = u.toString();
+  dropDb = async () => {
+    const c = new pg.Client({ connectionString: PG_ADMIN });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+  };
+} else if (values.db !== 'sqlite') throw new Error(`--db: sqlite or postgres, not ${values.db}`);
 
-const lb = new LoopbackAdapter();
+// ---- sends, from this process or the workers
+let sentCount = 0;
+const acceptedAt = new Map<string, number>();
+let latencies: number[] = [];
+const sentWaiters: { n: number; resolve: () => void }[] = [];
+function onSent(chatId: string, at: number): void {
+  sentCount++;
+  const a = acceptedAt.get(chatId);
+  if (a !== undefined) {
+    latencies.push(at - a);
+    acceptedAt.delete(chatId);
+  }
+  for (const w of [...sentWaiters]) if (sentCount >= w.n) (sentWaiters.splice(sentWaiters.indexOf(w), 1), w.resolve());
+}
+function waitForSent(n: number, timeoutMs: number): Promise<void> {
+  if (sentCount >= n) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${n} sent messages (have ${sentCount})`)), timeoutMs);
+    sentWaiters.push({ n, resolve: () => (clearTimeout(t), resolve()) });
+  });
+}
+
 const config = hubConfigSchema.parse({
   logLevel: 'silent',
-  storage: { url: `sqlite:${join(dir, 'bench.db')}` },
+  storage: { url: dbUrl },
   redis: { url: values.redis, prefix },
   queues: { partitions: Number(values.partitions), outboundConcurrency: 64 },
   server: { port: 0 },
 });
-const hub = await Hub.start({ config, adapters: [lb], responder, log: pino({ level: 'silent' }) });
+const responder = WORKERS > 0 ? undefined : await benchResponder(values.responder);
+const lb = new LoopbackAdapter({ onSend: (m) => onSent(m.ref.chatId, now()) });
+const hub = await Hub.start({
+  config,
+  role: WORKERS > 0 ? 'gateway' : 'start',
+  adapters: [lb],
+  ...(responder ? { responder } : {}),
+  log: pino({ level: 'silent' }),
+});
+const children: ChildProcess[] = [];
+const childRss = new Map<ChildProcess, number>();
+for (let i = 0; i < WORKERS; i++) {
+  const child = fork(join(import.meta.dirname, 'lib', 'pipeline-worker.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, SB_BENCH_CONFIG: JSON.stringify(config), SB_BENCH_RESPONDER: values.responder },
+  });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (m: { ready?: boolean; sent?: [string, number][]; rssMb?: number }) => {
+      if (m.sent) for (const [chat, at] of m.sent) onSent(chat, at);
+      if (m.rssMb !== undefined) childRss.set(child, m.rssMb);
+      if (m.ready) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`bench worker exited with ${code}`)));
+  });
+}
 
 function pct(sorted: number[], p: number): number {
   return sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0) : 0;
+}
+const rssByPhase: number[] = [];
+async function sampleRss(): Promise<void> {
+  for (const c of children) c.send({ rss: true });
+  await new Promise((r) => setTimeout(r, 100));
+  rssByPhase.push(Math.round(Math.max(process.memoryUsage().rss / 1048576, ...childRss.values())));
 }
 
 // ---- phase 1: throughput
@@ -64,77 +140,83 @@ let msgPerSec = 0;
   const t0 = performance.now();
   const inflight: Promise<unknown>[] = [];
   for (let i = 0; i < N; i++) {
-    inflight.push(lb.receive(`c${i % CUSTOMERS}`, questions[i % questions.length] ?? ''));
+    inflight.push(lb.receive(`c${i % CUSTOMERS}`, BENCH_QUESTIONS[i % BENCH_QUESTIONS.length] ?? ''));
     if (inflight.length >= 500) await Promise.all(inflight.splice(0));
   }
   await Promise.all(inflight);
-  await lb.waitForSent(N, 600_000);
-  if (lb.sent.length !== N) throw new Error(`expected ${N} replies, got ${lb.sent.length}`);
+  await waitForSent(N, 600_000);
   const secs = (performance.now() - t0) / 1000;
   msgPerSec = N / secs;
-  console.log(`phase 1: ${N} messages in ${secs.toFixed(2)} s -> ${(N / secs).toFixed(0)} msg/s`);
+  console.log(`phase 1: ${N} messages in ${secs.toFixed(2)} s -> ${msgPerSec.toFixed(0)} msg/s`);
 }
+lb.sent.length = 0;
+await sampleRss();
 
-// ---- phase 2: steady load, latency accepted -> sent
-const latencies: number[] = [];
-{
-  const total = RATE * SECONDS;
-  const base = lb.sent.length;
-  const acceptedAt = new Map<string, number>();
-  const origSend = lb.send.bind(lb);
-  lb.send = async (m) => {
-    const r = await origSend(m);
-    const a = acceptedAt.get(m.ref.chatId);
-    if (a !== undefined) {
-      latencies.push(performance.now() - a);
-      acceptedAt.delete(m.ref.chatId);
-    }
-    return r;
-  };
+// ---- phases 2 and 3: steady load, latency accepted -> sent, one message per new customer
+async function steady(tag: string, rate: number): Promise<{ p50: number; p99: number }> {
+  latencies = [];
+  const total = rate * SECONDS;
+  const base = sentCount;
   const t0 = performance.now();
-  let sentCount = 0;
+  let offered = 0;
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE));
-      while (sentCount < due) {
-        const id = `steady${sentCount}`; // one message per fresh customer: latency is per message
-        sentCount++;
-        void lb.receive(id, questions[sentCount % questions.length] ?? '').then(() => acceptedAt.set(id, performance.now()));
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
+      while (offered < due) {
+        const id = `${tag}-${offered}`;
+        offered++;
+        void lb.receive(id, BENCH_QUESTIONS[offered % BENCH_QUESTIONS.length] ?? '').then(() => acceptedAt.set(id, now()));
       }
-      if (sentCount >= total) {
+      if (offered >= total) {
         clearInterval(tick);
         resolve();
       }
     }, 5);
   });
-  await lb.waitForSent(base + total, 120_000);
-  latencies.sort((a, b) => a - b);
-  console.log(
-    `phase 2: ${total} messages at ${RATE}/s -> p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`,
-  );
+  await waitForSent(base + total, 300_000);
+  lb.sent.length = 0;
+  const sorted = latencies.sort((a, b) => a - b);
+  const r = { p50: Number(pct(sorted, 50).toFixed(2)), p99: Number(pct(sorted, 99).toFixed(2)) };
+  console.log(`${tag}: ${total} messages at ${rate}/s -> p50 ${r.p50} ms, p99 ${r.p99} ms`);
+  await sampleRss();
+  return r;
 }
-const rssMb = process.memoryUsage().rss / 1048576;
+const at1 = await steady('phase 2', Number(values.rate));
+const at2 = await steady('phase 3', Number(values.rate2));
+
+const groupCommit = hub.storage.groupCommitStats;
+for (const c of children) c.send({ stop: true });
+await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
 await hub.stop();
-await responder.close?.();
+await responder?.close?.();
 
-// ---- phase 3: raw BullMQ on the same Redis
+// ---- phase 4: raw BullMQ on the same Redis
 const rawPerSec = await rawBullmqPerSec(values.redis, prefix, N, (i) => ({ i, text: `question ${i}` }));
-console.log(`phase 3: raw BullMQ ${N} jobs -> ${rawPerSec.toFixed(0)} jobs/s`);
+console.log(`phase 4: raw BullMQ ${N} jobs -> ${rawPerSec.toFixed(0)} jobs/s`);
 
-// Clean up the bench's keys and files.
+// Clean up the bench's keys, database and files.
 await cleanRedis(prefix, values.redis);
+await dropDb();
 rmSync(dir, { recursive: true, force: true });
 
 console.log(
   JSON.stringify({
     bench: 'pipeline',
+    db: values.db,
+    workers: WORKERS,
+    responder: values.responder,
     messages: N,
     msgPerSec: Math.round(msgPerSec),
-    p50Ms: Number(pct(latencies, 50).toFixed(2)),
-    p99Ms: Number(pct(latencies, 99).toFixed(2)),
+    p50Ms: at1.p50,
+    p99Ms: at1.p99,
+    rate2: Number(values.rate2),
+    p50Ms2: at2.p50,
+    p99Ms2: at2.p99,
     bullmqRawPerSec: Math.round(rawPerSec),
     ratio: Number((msgPerSec / rawPerSec).toFixed(3)),
-    rssMb: Math.round(rssMb),
+    rssMb: Math.max(...rssByPhase),
+    rssByPhase,
+    ...(groupCommit && groupCommit.commits > 0 ? { txPerCommit: Number((groupCommit.callers / groupCommit.commits).toFixed(2)) } : {}),
   }),
 );
 process.exit(0);

@@ -117,6 +117,11 @@ export class Storage extends Repos {
     return storage;
   }
 
+  /** SQLite: physical commits and the transactions they carried (benchmarks report the ratio). */
+  get groupCommitStats(): { commits: number; callers: number } | undefined {
+    return this.group ? { ...this.group.stats } : undefined;
+  }
+
   get dialect(): Dialect {
     return this.handle.dialect;
   }
