@@ -121,6 +121,12 @@ describe('link token on email, through the real email adapter (Dovecot + SMTP on
     assert.match(history, /where is order 77\?/);
     assert.match(history, /When does order 77 ship\?/);
 
+    // Ann writes to the tagged address again (kept in her address book): just the answer, no second word about the link.
+    await deliver(await mail({ from: 'ann.lee@example.com', to: link.address ?? '', text: 'One more question' }));
+    const again = (await lastOut('ann.lee@example.com')).slice(-1);
+    assert.deepEqual(again, ['Answer to: One more question']);
+    assert.equal((await lastOut('ann.lee@example.com')).filter((x) => /linked/.test(x)).length, 1);
+
     // Someone else mailing the same address: refused (used), audited, their mail still answered, nothing of Bob's shown.
     await imap.append('INBOX', await mail({ from: 'mallory@evil.example', to: link.address ?? '', text: 'let me in' }));
     const theirs = await mailsTo('mallory@evil.example', 2);

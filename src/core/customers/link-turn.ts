@@ -80,8 +80,9 @@ export function linkTokenTurn(d: { storage: Storage; texts: Templates; now(): nu
       const said = { author: 'system' as const, text: d.texts.render(LINK_TEXTS[result.outcome], locale) };
       if (command !== undefined) return { patch: {}, replies: [said], events: [] };
       // A token beside a message (an email to the tagged address): the message itself is answered as usual, after the link's answer.
+      // Writing to the same address again (saved in an address book) says nothing more about the link.
       const plan = await next();
-      return { ...plan, replies: [said, ...plan.replies] };
+      return result.outcome === 'already_linked' ? plan : { ...plan, replies: [said, ...plan.replies] };
     },
   };
 }
