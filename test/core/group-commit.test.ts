@@ -1,0 +1,112 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { Storage } from '../../src/core/storage/storage.js';
+import { openDb } from '../../src/core/storage/db.js';
+import { GroupCommit } from '../../src/core/storage/group-commit.js';
+import { sqliteDb } from '../helpers/env.js';
+
+/** SQLite's group commit (src/core/storage/group-commit.ts), seen through `Storage.transaction`. */
+describe('SQLite group commit', () => {
+  async function open(): Promise<Storage> {
+    const db = sqliteDb();
+    const storage = await Storage.open(db.url);
+    after(async () => {
+      await storage.close();
+      await db.drop();
+    });
+    return storage;
+  }
+  const tick = () => new Promise<void>((r) => setImmediate(r));
+  /** The class itself, with a batch window no loaded machine can close early. */
+  async function group(): Promise<{ gc: GroupCommit; count: () => Promise<number> }> {
+    const db = sqliteDb();
+    const handle = openDb(db.url);
+    await sql`create table t (k text primary key)`.execute(handle.kysely);
+    after(async () => {
+      await handle.close();
+      await db.drop();
+    });
+    const count = async () => Number((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.kysely)).rows[0]?.n);
+    return { gc: new GroupCommit(handle.kysely, { maxBatch: 64, maxBatchMs: 60_000 }), count };
+  }
+
+  it('transactions arriving together share commits, and each keeps all its writes', async () => {
+    const storage = await open();
+    const before = storage.groupCommitStats!;
+    const n = 40;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        storage.transaction(async (tx) => {
+          assert.equal(await tx.channelState.set('gc', `k${i}`, { i }, 0), 1);
+          await tick(); // others arrive meanwhile
+          assert.equal(await tx.channelState.set('gc', `k${i}`, { i, again: true }, 1), 2);
+          return i;
+        }),
+      ),
+    );
+    assert.deepEqual(results, Array.from({ length: n }, (_, i) => i));
+    for (let i = 0; i < n; i++) assert.deepEqual((await storage.channelState.get('gc', `k${i}`))?.value, { i, again: true });
+    const stats = storage.groupCommitStats!;
+    assert.equal(stats.callers - before.callers, n);
+    assert.ok(stats.commits - before.commits < n / 4, `${stats.commits - before.commits} commits for ${n} transactions`);
+  });
+
+  it('a transaction that throws is undone alone and gets its error; the others commit', async () => {
+    const storage = await open();
+    const boom = new Error('boom');
+    const outcomes = await Promise.allSettled(
+      [0, 1, 2, 3, 4].map((i) =>
+        storage.transaction(async (tx) => {
+          await tx.channelState.set('gc', `f${i}`, { i }, 0);
+          await tick();
+          if (i === 2) throw boom;
+          return i;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.equal((outcomes[2] as PromiseRejectedResult).reason, boom);
+    assert.equal(await storage.channelState.get('gc', 'f2'), undefined, 'the failed one left nothing');
+    for (const i of [0, 1, 3, 4]) assert.ok(await storage.channelState.get('gc', `f${i}`), `f${i} committed`);
+  });
+
+  it('a result comes only after the commit that makes it durable, and a batch stops at maxBatch', async () => {
+    const { gc, count } = await group();
+    let firstDone = false;
+    let seenInSecond: boolean | undefined;
+    const first = gc.run((c) => sql`insert into t values ('a')`.execute(c)).then(() => (firstDone = true));
+    const second = gc.run(async (c) => {
+      await tick();
+      await tick();
+      seenInSecond = firstDone; // the first finished its work before this one started
+      await sql`insert into t values ('b')`.execute(c);
+    });
+    await Promise.all([first, second]);
+    assert.equal(seenInSecond, false, 'the first caller was not told "done" before the shared commit');
+    assert.deepEqual(gc.stats, { commits: 1, callers: 2 });
+    await Promise.all(Array.from({ length: 130 }, (_, i) => gc.run((c) => sql`insert into t values (${`x${i}`})`.execute(c))));
+    assert.deepEqual(gc.stats, { commits: 4, callers: 132 }, '64 + 64 + 2');
+    assert.equal(await count(), 132);
+  });
+
+  it('a caller whose transaction failed can start another at once (it joins the running batch)', async () => {
+    const storage = await open();
+    const other = storage.transaction(async (tx) => {
+      await tick();
+      await tick();
+      await tx.channelState.set('gc', 'other', 1, 0);
+    });
+    const retried = storage
+      .transaction(async () => {
+        throw new Error('first try');
+      })
+      .catch(() => storage.transaction((tx) => tx.channelState.set('gc', 'retry', 1, 0)));
+    await Promise.all([other, retried]);
+    assert.ok(await storage.channelState.get('gc', 'retry'));
+    assert.ok(await storage.channelState.get('gc', 'other'));
+  });
+});
