@@ -32,7 +32,7 @@ function base32(bytes: Buffer): string {
   let bits = 0;
   let acc = 0;
   for (const b of bytes) {
-    acc = (acc << 8) | b;
+    acc = ((acc << 8) | b) & 0xffff;
     bits += 8;
     while (bits >= 5) {
       out += B32[(acc >>> (bits - 5)) & 31];
