@@ -14,6 +14,7 @@ import { openDb } from '../../src/core/storage/db.js';
 import { createPiiCodec, type PiiCodec } from '../../src/core/storage/pii.js';
 import { recordInbound } from '../../src/core/conversation/inbound.js';
 import { isHubError } from '../../src/core/errors.js';
+import type { AnalyticsCase } from '../../src/core/storage/analytics.js';
 import { mergeCustomers, unlinkIdentity } from '../../src/core/customers/merge.js';
 import { DIALECTS, makeDb, type TestDb } from '../helpers/env.js';
 import { inbound } from './helpers.js';
@@ -27,7 +28,7 @@ const NAME = 'Zoe Zhangsan-Li';
 const EMAIL = 'Zoe.Secret@Example.COM';
 const PHONE = '+86 138 0013 8000';
 const TEXT = 'my parcel 7781 is lost, call me on +86 138 0013 8000';
-const SECRETS = [NAME, EMAIL, EMAIL.toLowerCase(), PHONE, TEXT, 'parcel 7781', 'report.pdf'];
+const SECRETS = [NAME, EMAIL, EMAIL.toLowerCase(), PHONE, TEXT, 'parcel 7781', 'report.pdf', 'lost parcel'];
 
 async function rawText(tdb: TestDb, dialect: string): Promise<string> {
   if (dialect === 'sqlite') {
@@ -115,6 +116,22 @@ for (const dialect of DIALECTS) {
       assert.equal((await storage.customers.get(web.customer.id))?.displayName, null, 'unlink takes the filled name back');
       assert.equal((await storage.customers.get(tg.customer.id))?.displayName, 'Ann Merge-Target');
       assert.ok(!(await rawText(tdb, dialect)).includes('Ann Merge-Target'));
+    });
+
+    it('the analytics read models seal their copies of the customer\'s words and read them back', async () => {
+      const at = Date.now();
+      const c: AnalyticsCase = {
+        id: `case-${ids.mail.conversation.id}`, conversationId: ids.mail.conversation.id, customerId: ids.mail.customer.id, channel: 'email', firstEventId: 1, openedAt: at, lastCustomerAt: at,
+        messagesIn: 1, messagesOut: 1, botAnswers: 0, botFirstResponseMs: null, minConfidence: null, escalatedAt: at, escalationReason: 'asked', agentFirstResponseMs: null, resolvedAt: null,
+        reopens: 0, csatAsked: false, csatScore: null, csatCount: 0, cameBack: false, entryIds: [], question: TEXT, questionTerms: 'lost parcel 7781',
+      };
+      await storage.analytics.insertCases([c]);
+      await storage.analytics.insertQuestions([{ eventId: 1, caseId: c.id, conversationId: c.conversationId, channel: 'email', at, kind: 'escalated', reason: 'asked', confidence: null, text: TEXT, terms: 'lost parcel 7781', agentAnswer: `Dear ${NAME}, found it` }]);
+      const range = { from: at - 1, to: at + 1, bucket: 'day' as const, offsetMinutes: 0, now: at };
+      assert.equal((await storage.analyticsKpis.recentCases(range, 5))[0]?.question, TEXT);
+      const [q] = await storage.analyticsKpis.questions(range, 5);
+      assert.deepEqual([q?.text, q?.terms, q?.agent_answer], [TEXT, 'lost parcel 7781', `Dear ${NAME}, found it`]);
+      assert.equal((await storage.analytics.customerCases(ids.mail.customer.id, at - 1))[0]?.questionTerms, 'lost parcel 7781');
     });
 
     it('the raw database holds no name, address, phone number or message text', async () => {

@@ -9,7 +9,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Q } from './rows.js';
 import type { Database } from './tables.js';
 import { PLAINTEXT, type PiiCodec } from './pii.js';
-import { BINS_PER_E, openQuestionRow, rowToCase, type AnalyticsCase, type AnalyticsDb, type AnalyticsTables, type QuestionTable } from './analytics-rows.js';
+import { BINS_PER_E, openCaseRow, openQuestionRow, rowToCase, type AnalyticsCase, type AnalyticsDb, type AnalyticsTables, type QuestionTable } from './analytics-rows.js';
 
 export type Bucket = 'day' | 'week';
 
@@ -233,13 +233,13 @@ export class AnalyticsKpiRepo {
     let q = this.q.selectFrom('analytics_questions').selectAll().where('at', '>=', r.from).where('at', '<', r.to);
     if (r.channel) q = q.where('channel', '=', r.channel);
     const rows = await q.orderBy('at', 'desc').limit(limit).execute();
-    return rows.map((x) => ({ ...openQuestionRow(x, this.pii), event_id: Number(x.event_id), at: Number(x.at), confidence: x.confidence === null ? null : Number(x.confidence) }));
+    return rows.map((x) => ({ ...openQuestionRow(this.pii, x), event_id: Number(x.event_id), at: Number(x.at), confidence: x.confidence === null ? null : Number(x.confidence) }));
   }
 
   /** The latest cases opened in the range. */
   async recentCases(r: KpiRange, limit: number): Promise<AnalyticsCase[]> {
     let q = this.q.selectFrom('analytics_cases').selectAll().where('opened_at', '>=', r.from).where('opened_at', '<', r.to);
     if (r.channel) q = q.where('channel', '=', r.channel);
-    return (await q.orderBy('opened_at', 'desc').limit(limit).execute()).map((x) => rowToCase(x, this.pii));
+    return (await q.orderBy('opened_at', 'desc').limit(limit).execute()).map((x) => rowToCase(openCaseRow(this.pii, x)));
   }
 }

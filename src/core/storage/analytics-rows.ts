@@ -244,8 +244,7 @@ export function binOf(ms: number | null): number | null {
   return ms === null ? null : Math.round(Math.log(Math.max(0, ms) + 1) * BINS_PER_E);
 }
 
-/** The question and its terms are sealed by the PII codec (they are the customer's words). */
-export function caseToRow(c: AnalyticsCase, pii: PiiCodec): CaseTable {
+export function caseToRow(c: AnalyticsCase): CaseTable {
   return {
     id: c.id,
     conversation_id: c.conversationId,
@@ -272,12 +271,12 @@ export function caseToRow(c: AnalyticsCase, pii: PiiCodec): CaseTable {
     csat_count: c.csatCount,
     came_back: c.cameBack ? 1 : 0,
     entry_ids: c.entryIds.join(' '),
-    question: sealText(pii, c.question),
-    question_terms: sealText(pii, c.questionTerms),
+    question: c.question,
+    question_terms: c.questionTerms,
   };
 }
 
-export function rowToCase(r: CaseTable, pii: PiiCodec): AnalyticsCase {
+export function rowToCase(r: CaseTable): AnalyticsCase {
   return {
     id: r.id,
     conversationId: r.conversation_id,
@@ -301,13 +300,12 @@ export function rowToCase(r: CaseTable, pii: PiiCodec): AnalyticsCase {
     csatCount: r.csat_count,
     cameBack: r.came_back === 1,
     entryIds: r.entry_ids ? r.entry_ids.split(' ') : [],
-    question: pii.open(r.question, 'analytics_cases.question'),
-    questionTerms: pii.open(r.question_terms, 'analytics_cases.question_terms'),
+    question: r.question,
+    questionTerms: r.question_terms,
   };
 }
 
-/** The question, its terms and the agent's answer are sealed by the PII codec. */
-export function questionToRow(q: AnalyticsQuestion, pii: PiiCodec): QuestionTable {
+export function questionToRow(q: AnalyticsQuestion): QuestionTable {
   return {
     event_id: q.eventId,
     case_id: q.caseId,
@@ -317,13 +315,28 @@ export function questionToRow(q: AnalyticsQuestion, pii: PiiCodec): QuestionTabl
     kind: q.kind,
     reason: q.reason,
     confidence: q.confidence,
-    text: sealText(pii, q.text),
-    terms: sealText(pii, q.terms),
-    agent_answer: sealOpt(pii, q.agentAnswer),
+    text: q.text,
+    terms: q.terms,
+    agent_answer: q.agentAnswer,
   };
 }
 
+/** A case row as stored: the question and its terms (the customer's words) sealed by the PII codec. */
+export function sealCaseRow(pii: PiiCodec, r: CaseTable): CaseTable {
+  return { ...r, question: sealText(pii, r.question), question_terms: sealText(pii, r.question_terms) };
+}
+
+/** A stored case row with its sealed columns read. */
+export function openCaseRow(pii: PiiCodec, r: CaseTable): CaseTable {
+  return { ...r, question: pii.open(r.question, 'analytics_cases.question'), question_terms: pii.open(r.question_terms, 'analytics_cases.question_terms') };
+}
+
+/** A question row as stored: the question, its terms and the agent's answer sealed by the PII codec. */
+export function sealQuestionRow(pii: PiiCodec, r: QuestionTable): QuestionTable {
+  return { ...r, text: sealText(pii, r.text), terms: sealText(pii, r.terms), agent_answer: sealOpt(pii, r.agent_answer) };
+}
+
 /** A stored question row with its sealed columns read. */
-export function openQuestionRow(r: QuestionTable, pii: PiiCodec): QuestionTable {
+export function openQuestionRow(pii: PiiCodec, r: QuestionTable): QuestionTable {
   return { ...r, text: pii.open(r.text, 'analytics_questions.text'), terms: pii.open(r.terms, 'analytics_questions.terms'), agent_answer: r.agent_answer === null ? null : pii.open(r.agent_answer, 'analytics_questions.agent_answer') };
 }

@@ -12,8 +12,11 @@ import type { StoredEvent } from '../events.js';
 import type { MessageAuthor } from '../types.js';
 import {
   caseToRow,
+  openCaseRow,
   questionToRow,
   rowToCase,
+  sealCaseRow,
+  sealQuestionRow,
   type AnalyticsCase,
   type AnalyticsDb,
   type AnalyticsRebuild,
@@ -136,7 +139,7 @@ export class AnalyticsRepo {
       delVolume = delVolume.where('hour', '>=', r.sinceHour);
     }
     const deltas: HourlyDeltas = new Map();
-    for (const c of await oldCases.execute()) addCase(deltas, rowToCase(c, this.stamp.pii), -1);
+    for (const c of await oldCases.execute()) addCase(deltas, rowToCase(c), -1);
     for (const v of await oldVolume.execute()) addVolume(deltas, { conversationId: v.conversation_id, hour: Number(v.hour), channel: v.channel, inbound: v.inbound, outbound: v.outbound }, -1);
     for (const c of r.cases) addCase(deltas, c, 1);
     for (const v of r.volume) addVolume(deltas, v, 1);
@@ -265,7 +268,7 @@ export class AnalyticsRepo {
 
   async insertCases(cases: readonly AnalyticsCase[]): Promise<void> {
     for (let i = 0; i < cases.length; i += INSERT_CHUNK) {
-      await this.q.insertInto('analytics_cases').values(cases.slice(i, i + INSERT_CHUNK).map((c) => caseToRow(c, this.stamp.pii))).execute();
+      await this.q.insertInto('analytics_cases').values(cases.slice(i, i + INSERT_CHUNK).map((c) => sealCaseRow(this.stamp.pii, caseToRow(c)))).execute();
     }
   }
 
@@ -278,7 +281,7 @@ export class AnalyticsRepo {
 
   async insertQuestions(rows: AnalyticsRebuild['questions']): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await this.q.insertInto('analytics_questions').values(rows.slice(i, i + INSERT_CHUNK).map((q) => questionToRow(q, this.stamp.pii))).execute();
+      await this.q.insertInto('analytics_questions').values(rows.slice(i, i + INSERT_CHUNK).map((q) => sealQuestionRow(this.stamp.pii, questionToRow(q)))).execute();
     }
   }
 
@@ -303,7 +306,7 @@ export class AnalyticsRepo {
   /** A customer's cases opened since `from` (whether they came back about the same thing). */
   async customerCases(customerId: string, from: number): Promise<AnalyticsCase[]> {
     const rows = await this.q.selectFrom('analytics_cases').selectAll().where('customer_id', '=', customerId).where('opened_at', '>=', from).orderBy('opened_at').execute();
-    return rows.map((r) => rowToCase(r, this.stamp.pii));
+    return rows.map((r) => rowToCase(openCaseRow(this.stamp.pii, r)));
   }
 
   /** Sets whether these cases' customers came back (and moves the rollup). */
