@@ -104,6 +104,32 @@ class PlaintextCodec implements PiiCodec {
 /** Storage without encryption (most unit tests; a storage opened without `{ pii }`). */
 export const PLAINTEXT: PiiCodec = new PlaintextCodec();
 
+/**
+ * Recently sealed or opened values by their sealed text (bounded, least recently used out): the
+ * pipeline reads the same values again and again (the identity on every message, the last turns of
+ * a conversation on every turn), and a decryption costs a cipher context each. Values longer than
+ * `CACHE_MAX_CHARS` are not kept. A plaintext copy in this process's memory, as while it is used.
+ */
+const CACHE_ENTRIES = 4096;
+const CACHE_MAX_CHARS = 2048;
+
+class PlainCache {
+  private readonly map = new Map<string, string>();
+  get(sealed: string): string | undefined {
+    const v = this.map.get(sealed);
+    if (v !== undefined) {
+      this.map.delete(sealed);
+      this.map.set(sealed, v);
+    }
+    return v;
+  }
+  set(sealed: string, plain: string): void {
+    if (sealed.length > CACHE_MAX_CHARS) return;
+    if (this.map.size >= CACHE_ENTRIES) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(sealed, plain);
+  }
+}
+
 class AesGcmCodec implements PiiCodec {
   readonly enabled = true;
   readonly currentKeyId: string;
@@ -115,6 +141,8 @@ class AesGcmCodec implements PiiCodec {
   private readonly currentPrefix: string;
   private readonly currentAad: Buffer;
   private readonly hashKey: Buffer;
+  private readonly plain = new PlainCache();
+  private readonly hashes = new PlainCache();
 
   constructor(cfg: PiiConfig) {
     if (cfg.keys.length === 0) throw new HubError('CONFIG_INVALID', 'SWITCHBOARD_PII_KEYS: no key given');
@@ -142,13 +170,17 @@ class AesGcmCodec implements PiiCodec {
     const c = createCipheriv('aes-256-gcm', this.current, iv);
     c.setAAD(this.currentAad);
     const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-    return this.currentPrefix + Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url');
+    const sealed = this.currentPrefix + Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url');
+    this.plain.set(sealed, plain);
+    return sealed;
   }
 
   open(stored: string, what = 'a value'): string {
     if (!stored.startsWith('pii')) return stored;
     if (stored.startsWith(ESCAPE)) return stored.slice(ESCAPE.length);
     if (!stored.startsWith(PREFIX)) return stored;
+    const cached = this.plain.get(stored);
+    if (cached !== undefined) return cached;
     const end = stored.indexOf(':', PREFIX.length);
     const keyId = end < 0 ? '' : stored.slice(PREFIX.length, end);
     const key = this.keys.get(keyId);
@@ -161,14 +193,22 @@ class AesGcmCodec implements PiiCodec {
       const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
       d.setAAD(this.aads.get(keyId) as Buffer);
       d.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-      return Buffer.concat([d.update(raw.subarray(IV_BYTES + TAG_BYTES)), d.final()]).toString('utf8');
+      const plain = Buffer.concat([d.update(raw.subarray(IV_BYTES + TAG_BYTES)), d.final()]).toString('utf8');
+      this.plain.set(stored, plain);
+      return plain;
     } catch (err) {
       throw new HubError('STORAGE', `${what} does not decrypt under PII key "${keyId}": the value was altered or the key with that id is not the one it was written with`, { cause: err });
     }
   }
 
   lookup(kind: string, value: string): string {
-    return createHmac('sha256', this.hashKey).update(`${kind}\u0000${value}`).digest('base64url');
+    const input = `${kind}\u0000${value}`;
+    let h = this.hashes.get(input);
+    if (h === undefined) {
+      h = createHmac('sha256', this.hashKey).update(input).digest('base64url');
+      this.hashes.set(input, h);
+    }
+    return h;
   }
 
   isCurrent(stored: string): boolean {
