@@ -35,51 +35,77 @@ export class Bm25 {
   }
 
   static build(docs: readonly string[][], docEntry: Int32Array): Bm25 {
+    // Term ids in order of first sight; each document's ids sorted and counted in one reused
+    // buffer (no Map per document): postings come out in document order, as before.
     const docLen = new Float32Array(docs.length);
     const termId = new Map<string, number>();
-    const df: number[] = [];
+    let df: Int32Array = new Int32Array(1024);
     let total = 0;
+    let longest = 0;
+    for (const tokens of docs) longest = Math.max(longest, tokens.length);
+    const scratch = new Int32Array(longest);
+    const docStart = new Int32Array(docs.length + 1);
+    let terms: Int32Array = new Int32Array(1024);
+    let counts: Float32Array = new Float32Array(1024);
     let nnz = 0;
-    const docTerms: Map<number, number>[] = docs.map((tokens, d) => {
+    // `!` below: d < docs.length, j < tokens.length <= scratch.length, ids < termId.size <= df.length,
+    // nnz < terms.length = counts.length (grown before each document).
+    for (let d = 0; d < docs.length; d++) {
+      const tokens = docs[d]!;
       docLen[d] = tokens.length;
       total += tokens.length;
-      const tf = new Map<number, number>();
-      for (const t of tokens) {
+      for (let j = 0; j < tokens.length; j++) {
+        const t = tokens[j]!;
         let id = termId.get(t);
         if (id === undefined) {
           id = termId.size;
           termId.set(t, id);
-          df.push(0);
+          if (id >= df.length) df = grow(df, id + 1);
         }
-        const c = tf.get(id);
-        if (c === undefined) {
-          df[id]!++; // pushed above when the term was new
-          nnz++;
-        }
-        tf.set(id, (c ?? 0) + 1);
+        scratch[j] = id;
       }
-      return tf;
-    });
+      if (nnz + tokens.length > terms.length) {
+        terms = grow(terms, nnz + tokens.length);
+        counts = growFloat(counts, nnz + tokens.length);
+      }
+      const sorted = scratch.subarray(0, tokens.length).sort();
+      let prev = -1;
+      for (let j = 0; j < sorted.length; j++) {
+        const id = sorted[j]!;
+        if (id === prev) {
+          counts[nnz - 1]!++;
+          continue;
+        }
+        prev = id;
+        terms[nnz] = id;
+        counts[nnz++] = 1;
+        df[id]!++;
+      }
+      docStart[d + 1] = nnz;
+    }
     const nTerms = termId.size;
     const start = new Int32Array(nTerms + 1);
     let offset = 0;
-    for (const [t, count] of df.entries()) {
-      offset += count;
+    for (let t = 0; t < nTerms; t++) {
+      offset += df[t]!;
       start[t + 1] = offset;
     }
     const fill = start.slice(0, nTerms);
     const postDocs = new Int32Array(nnz);
     const tfs = new Float32Array(nnz);
-    docTerms.forEach((tf, d) => {
-      for (const [t, c] of tf) {
-        const at = fill[t]!++; // t < nTerms
+    for (let d = 0; d < docs.length; d++) {
+      for (let i = docStart[d]!; i < docStart[d + 1]!; i++) {
+        const at = fill[terms[i]!]!++; // terms < nTerms
         postDocs[at] = d;
-        tfs[at] = c;
+        tfs[at] = counts[i]!;
       }
-    });
+    }
     const n = docs.length;
     const idf = new Float32Array(nTerms);
-    for (const [t, count] of df.entries()) idf[t] = Math.log(1 + (n - count + 0.5) / (count + 0.5));
+    for (let t = 0; t < nTerms; t++) {
+      const count = df[t]!;
+      idf[t] = Math.log(1 + (n - count + 0.5) / (count + 0.5));
+    }
     return new Bm25({
       vocab: HashVocab.fromKeys(termId.keys(), nTerms).state,
       start,
@@ -135,4 +161,16 @@ export class Bm25 {
     }
     return s;
   }
+}
+
+function grow(a: Int32Array, atLeast: number): Int32Array {
+  const b = new Int32Array(Math.max(atLeast, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+function growFloat(a: Float32Array, atLeast: number): Float32Array {
+  const b = new Float32Array(Math.max(atLeast, a.length * 2));
+  b.set(a);
+  return b;
 }

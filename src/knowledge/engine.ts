@@ -130,7 +130,9 @@ export class Engine {
         features.size,
       );
     }
-    const typos = TypoIndex.build(new Set(tokens.flat()));
+    const words = new Set<string>();
+    for (const ts of tokens) for (const t of ts) words.add(t);
+    const typos = TypoIndex.build(words);
     return new Engine({ entries, features, examples, rows, exampleEntry: entryOf, exampleText, bm25, typos, classifier, mlp, centroids, opts });
   }
 
@@ -231,7 +233,17 @@ export class Engine {
       const docScores = this.scratchScores;
       docScores.fill(0);
       this.examples.accumulate(q, docScores);
-      for (let d = 0; d < docScores.length; d++) best(d, docScores[d]!);
+      // best() inlined: this runs over every example of a large base on each question.
+      const exampleEntry = this.exampleEntry;
+      const norm2 = this.norm2;
+      for (let d = 0; d < docScores.length; d++) {
+        const e = exampleEntry[d]!;
+        const sd = docScores[d]! / norm2;
+        if (sd > cos[e]! || bestDoc[e]! < 0) {
+          cos[e] = sd;
+          bestDoc[e] = d;
+        }
+      }
     }
     const bm = sc.bm.fill(0);
     this.bm25.scoreEntries(a.tokens, bm, this.scratchDocs, this.touched);

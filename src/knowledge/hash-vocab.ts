@@ -130,9 +130,17 @@ export class HashVocab {
  * id + 1; 0 = empty), so a lookup touches one cache line, not three arrays.
  */
 export class NumberVocabBuilder {
-  private table = new Int32Array(3 * 1024);
-  private mask = 1023;
+  private table: Int32Array;
+  private mask: number;
   size = 0;
+
+  /** `expected`: about how many keys will come (the table grows as needed). */
+  constructor(expected = 0) {
+    let cap = 1024;
+    while (cap < expected * 2) cap *= 2;
+    this.table = new Int32Array(3 * cap);
+    this.mask = cap - 1;
+  }
 
   /** The id of `k`, a new one (= the count so far) when it was not seen before. */
   intern(k: number): number {
