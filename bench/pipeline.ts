@@ -136,8 +136,10 @@ async function sampleRss(): Promise<void> {
 
 // ---- phase 1: throughput
 let msgPerSec = 0;
+let cpuMsPerMsg = 0;
 {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const inflight: Promise<unknown>[] = [];
   for (let i = 0; i < N; i++) {
     inflight.push(lb.receive(`c${i % CUSTOMERS}`, BENCH_QUESTIONS[i % BENCH_QUESTIONS.length] ?? ''));
@@ -147,6 +149,9 @@ let msgPerSec = 0;
   await waitForSent(N, 600_000);
   const secs = (performance.now() - t0) / 1000;
   msgPerSec = N / secs;
+  // CPU time of this process per message: steadier than msg/s on a busy machine (with --workers, the gateway's only).
+  const cpu = process.cpuUsage(cpu0);
+  cpuMsPerMsg = (cpu.user + cpu.system) / 1000 / N;
   console.log(`phase 1: ${N} messages in ${secs.toFixed(2)} s -> ${msgPerSec.toFixed(0)} msg/s`);
 }
 lb.sent.length = 0;
@@ -207,6 +212,7 @@ console.log(
     responder: values.responder,
     messages: N,
     msgPerSec: Math.round(msgPerSec),
+    cpuMsPerMsg: Number(cpuMsPerMsg.toFixed(3)),
     p50Ms: at1.p50,
     p99Ms: at1.p99,
     rate2: Number(values.rate2),

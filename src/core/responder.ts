@@ -74,6 +74,11 @@ export type BotDecision = AnswerDecision | ClarifyDecision | EscalateDecision;
 /** The bot behind status `bot`. The knowledge bot implements it; the core only calls it. */
 export interface Responder {
   respond(turn: ResponderTurn): Promise<BotDecision>;
+  /**
+   * false: this responder never reads `turn.history`, so the core does not read it from storage
+   * (one query and the decryption of the last texts per turn). Absent: it is read.
+   */
+  readonly usesHistory?: boolean;
   /** Knowledge entries that may answer `text` (the agent desk shows them as suggested replies). */
   suggest?(text: string, locale: string, n: number): { entryId: string; question: string; answer: string }[];
   /** An agent-facing summary (LLM-written when configured); absent -> the core's extractive one. */

@@ -67,6 +67,11 @@ export class KnowledgeBot implements Responder {
     this.llm = opts.llm;
   }
 
+  /** Only the LLM reads the conversation's last messages: without one the core need not load them. */
+  get usesHistory(): boolean {
+    return this.llm !== undefined;
+  }
+
   /** Loads the directory (throws CONFIG_INVALID naming file/line/field) and optionally watches it. */
   static async create(opts: KnowledgeBotOptions): Promise<KnowledgeBot> {
     const bot = botConfigSchema.parse(opts.bot);

@@ -62,6 +62,16 @@ for (const dialect of DIALECTS) {
       assert.equal(last.history.at(-1)?.text, 'echo: n18');
     });
 
+    it('a responder that says it uses no history is given none (the core does not read it)', async () => {
+      const lb = new LoopbackAdapter();
+      const bot = Object.assign(new EchoResponder(), { usesHistory: false });
+      const t = await startTestHub({ dialect, adapters: [lb], responder: bot });
+      after(() => t.stop());
+      for (let i = 0; i < 3; i++) await lb.receive('nohist-user', `n${i}`);
+      await lb.waitForSent(3);
+      assert.deepEqual(bot.turns.map((x) => x.history.length), [0, 0, 0]);
+    });
+
     it('escalates: the customer is told, the conversation waits for an agent and the bot stays silent', async () => {
       const lb = new LoopbackAdapter();
       const bot = new EchoResponder();

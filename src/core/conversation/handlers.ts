@@ -98,8 +98,9 @@ export function bot(d: BotDeps): TurnHandler {
       const conv = turn.conversation;
       let decision: BotDecision;
       try {
-        const history = await d.storage.messages.recentTurns(conv.id, HISTORY_TURNS + 1);
-        decision = await d.responder().respond({
+        const responder = d.responder();
+        const history = responder.usesHistory === false ? [] : await d.storage.messages.recentTurns(conv.id, HISTORY_TURNS + 1);
+        decision = await responder.respond({
           conversationId: conv.id,
           customerId: turn.customer.id,
           channel: turn.msg.channel,

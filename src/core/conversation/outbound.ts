@@ -89,7 +89,8 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
     );
     await dispatchQuietly(deps, events);
   } else {
-    await persistently(deps, () => storage.messages.markSent(row.id, sent));
+    // In a transaction so that, on SQLite, concurrent sends share a commit (storage's group commit).
+    await persistently(deps, () => storage.transaction((tx) => tx.messages.markSent(row.id, sent)));
   }
   deps.metrics.messagesOut.inc({ channel: row.channel });
   if (job.since !== undefined) deps.metrics.replyLatency.observe({ channel: row.channel }, (deps.now() - job.since) / 1000);
