@@ -23,6 +23,8 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
   // NULLs are distinct in both databases: rows without a hash (no encryption) never collide here.
   await db.schema.createIndex('identities_channel_user_hash').unique().on('identities').columns(['channel', 'platform_user_hash']).execute();
   await db.schema.createIndex('identities_search_hash').on('identities').columns(['channel', 'search_hash']).execute();
+  // What the backfill at open looks for, without a scan of every identity at every start.
+  await db.schema.createIndex('identities_unhashed').on('identities').column('id').where(sql.ref('platform_user_hash'), 'is', null).execute();
   await db.schema.alterTable('email_codes').addColumn('address_hash', 'varchar(64)').execute();
   await db.schema.createIndex('email_codes_address_hash').on('email_codes').column('address_hash').execute();
   if (dialect === 'postgres') {
@@ -35,6 +37,7 @@ export async function up(db: Db, dialect: Dialect): Promise<void> {
 export async function down(db: Db): Promise<void> {
   await db.schema.dropIndex('email_codes_address_hash').ifExists().execute();
   await db.schema.alterTable('email_codes').dropColumn('address_hash').execute();
+  await db.schema.dropIndex('identities_unhashed').ifExists().execute();
   await db.schema.dropIndex('identities_search_hash').ifExists().execute();
   await db.schema.dropIndex('identities_channel_user_hash').ifExists().execute();
   await db.schema.alterTable('identities').dropColumn('search_hash').execute();
