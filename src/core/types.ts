@@ -22,6 +22,11 @@ export interface ConversationRef {
   threadId?: string;
   /** Platform-specific routing details; each adapter validates its own shape. */
   extra?: JsonObject;
+  /**
+   * Set by the core on a message of a threaded channel that joined a conversation of another
+   * thread or channel (a case a person holds): its own thread key, so answers go back in it.
+   */
+  threadKey?: string;
 }
 
 export interface AttachmentMeta {

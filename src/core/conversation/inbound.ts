@@ -59,7 +59,7 @@ export async function processInbound(deps: InboundDeps, msg: InboundMessage): Pr
           },
           ...plan.events,
         ],
-        replies: plan.replies.map((r) => ({ ...r, channel: msg.channel, ref: msg.ref, causedBy: rec.message.id })),
+        replies: plan.replies.map((r) => ({ ...r, channel: msg.channel, ref: rec.message.ref, causedBy: rec.message.id })),
         effect: (tx) => tx.messages.markProcessed(rec.message.id),
       };
     },
@@ -80,7 +80,10 @@ export async function recordInbound(
   const fresh = await storage.transaction(async (tx) => {
     const { customer, identity } = await tx.customers.resolve(msg);
     const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing });
-    const message = await tx.messages.insertInbound(msg, conversation.id, customer.id);
+    // A thread's message that joined a case held elsewhere keeps its thread for the answers (`ref.threadKey`).
+    const t = routing.threadKey;
+    const joined = t !== undefined && (conversation.channel !== msg.channel || conversation.threadKey !== t);
+    const message = await tx.messages.insertInbound(joined ? { ...msg, ref: { ...msg.ref, threadKey: t } } : msg, conversation.id, customer.id);
     // A redelivery: undo what routing may have created, then read the stored message below.
     if (!message) throw DUPLICATE;
     return { message, duplicate: false, customer, identity, conversation };

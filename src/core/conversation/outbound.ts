@@ -50,8 +50,9 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
   const byline = row.author === 'agent' && row.authorName && !caps.authorNames ? `${row.authorName}:\n` : '';
   const parts = splitText(`${byline}${row.text}${inline}`, caps.maxTextLength);
   const sent = [...row.sentParts];
-  // A threaded channel answers in the conversation's thread (one lookup, only for those channels).
-  const threadKey = caps.threads ? ((await storage.conversations.get(row.conversationId))?.threadKey ?? undefined) : undefined;
+  // A threaded channel answers in the thread of the message answered when it joined a case held elsewhere
+  // (`ref.threadKey`), else in the conversation's thread (one lookup, only for those channels).
+  const threadKey = caps.threads ? (row.ref.threadKey ?? (await storage.conversations.get(row.conversationId))?.threadKey ?? undefined) : undefined;
   try {
     for (let i = sent.length; i < parts.length; i++) {
       const last = i === parts.length - 1;

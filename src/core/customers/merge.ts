@@ -7,7 +7,6 @@
  * are one: callers come with proof (an admin or agent through the API, a link token, a code).
  */
 import { HubError, isHubError } from '../errors.js';
-import type { Conversation } from '../model.js';
 import type { Repos, Storage } from '../storage/storage.js';
 import type { AuditActor, MovedRows, ProfileFill } from '../storage/identity-rows.js';
 import type { ChannelName } from '../types.js';
@@ -32,8 +31,6 @@ export interface MergeResult {
   survivorId: string;
   mergedId: string;
   moved: { identities: number; conversations: number; proactiveSends: number; workflowRuns: number };
-  /** An open escalation made the customer's latest conversation (so it stays their current one). */
-  bumped: string[];
   auditId: string;
 }
 
@@ -79,7 +76,6 @@ export async function mergeIn(tx: Repos, r: MergeRequest): Promise<MergeResult> 
   if (filled.external_id !== undefined) await tx.merges.setProfile(r.mergedId, { external_id: null }); // unique: moves, not copied
   await tx.merges.setProfile(r.survivorId, filled);
   await tx.merges.setMergedInto(r.mergedId, r.survivorId);
-  moved.bumped = await keepEscalationCurrent(tx, r.survivorId);
   const record = await tx.merges.record({ survivorId: r.survivorId, mergedId: r.mergedId, moved, filled });
   const auditId = await tx.audit.append({
     actor: r.actor,
@@ -87,30 +83,13 @@ export async function mergeIn(tx: Repos, r: MergeRequest): Promise<MergeResult> 
     customerId: r.survivorId,
     otherCustomerId: r.mergedId,
     reason: r.reason ?? null,
-    details: { mergeId: record.id, moved: counts(moved), bumped: moved.bumped.map((b) => b.id), filled: Object.keys(filled), ...(r.proof ? { proof: r.proof } : {}) },
+    details: { mergeId: record.id, moved: counts(moved), filled: Object.keys(filled), ...(r.proof ? { proof: r.proof } : {}) },
   });
-  return { mergeId: record.id, survivorId: r.survivorId, mergedId: r.mergedId, moved: counts(moved), bumped: moved.bumped.map((b) => b.id), auditId };
+  return { mergeId: record.id, survivorId: r.survivorId, mergedId: r.mergedId, moved: counts(moved), auditId };
 }
 
 function counts(m: MovedRows): MergeResult['moved'] {
   return { identities: m.identities.length, conversations: m.conversations.length, proactiveSends: m.proactiveSends.length, workflowRuns: m.workflowRuns.length };
-}
-
-const ESCALATED: readonly Conversation['status'][] = ['waiting_agent', 'agent'];
-
-/**
- * A customer's messages without a thread go to their latest conversation. When the merge brings
- * an open escalation that is not the latest, it becomes the latest (its creation time moves to just
- * after the newest, recorded so unlink moves it back): the person keeps the case, whichever
- * channel the customer writes on next.
- */
-async function keepEscalationCurrent(tx: Repos, customerId: string): Promise<MovedRows['bumped']> {
-  const plain = (await tx.conversations.ofCustomer(customerId)).filter((c) => c.threadKey === null).sort((a, b) => b.createdAt - a.createdAt);
-  const newest = plain[0];
-  const escalated = plain.find((c) => c.status !== 'resolved' && ESCALATED.includes(c.status));
-  if (!newest || !escalated || escalated.id === newest.id) return [];
-  await tx.merges.setConversationCreatedAt(escalated.id, newest.createdAt + 1);
-  return [{ id: escalated.id, createdAt: escalated.createdAt }];
 }
 
 export interface UnlinkRequest {
@@ -166,6 +145,7 @@ export function unlinkIdentity(storage: Storage, r: UnlinkRequest): Promise<Unli
       for (const k of FILLED) if (merge.filled[k] !== undefined && survivor?.[k] === merge.filled[k]) unfill[k] = null;
       await tx.merges.setProfile(fromId, unfill);
       if (merge.filled.external_id !== undefined && unfill.external_id === null) await tx.merges.setProfile(targetId, { external_id: merge.filled.external_id });
+      // Merges recorded before routing preferred a held conversation moved an escalation's creation time: put it back.
       for (const b of merge.moved.bumped) await tx.merges.setConversationCreatedAt(b.id, b.createdAt);
       await tx.merges.markUndone(merge.id);
     } else {

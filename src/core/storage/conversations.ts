@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
-import type { ConversationTable } from './tables.js';
+import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely';
+import type { ConversationTable, Database } from './tables.js';
 import { type Q, type Stamp, toConversation } from './rows.js';
 import type { Conversation, ConversationPatch } from '../model.js';
 import type { ChannelName } from '../types.js';
@@ -16,6 +16,14 @@ export interface Routing {
   keepResolved?: (c: Conversation) => boolean;
 }
 
+/** A person holds the conversation: the bot stays out and every message of the customer joins it. */
+const HELD: readonly Conversation['status'][] = ['waiting_agent', 'agent'];
+
+/** The message's own thread: (channel, thread key), or no thread key. */
+function own(eb: ExpressionBuilder<Database, 'conversations'>, thread: { channel: ChannelName; threadKey: string } | undefined): Expression<SqlBool> {
+  return thread ? eb.and([eb('channel', '=', thread.channel), eb('thread_key', '=', thread.threadKey)]) : eb('thread_key', 'is', null);
+}
+
 export class ConversationRepo {
   constructor(
     private readonly q: Q,
@@ -23,7 +31,9 @@ export class ConversationRepo {
   ) {}
 
   /**
-   * The conversation a message belongs to: by (customer, channel, thread key) when a thread key is
+   * The conversation a message belongs to: the customer's open conversation a person holds
+   * (`waiting_agent`, `agent`), whichever channel or thread the message comes from (docs/identity.md
+   * "An open escalation stays open"); else by (customer, channel, thread key) when a thread key is
    * given, else the customer's latest conversation without a thread key; a resolved one stays
    * current within the reopen window (when it had an escalation) or when `keepResolved` says so;
    * otherwise a new `bot` conversation.
@@ -39,13 +49,23 @@ export class ConversationRepo {
   }
 
   /**
-   * The customer's latest conversation in a thread (channel and thread key), or without one: the
-   * conversation a message without a thread key routes to (resolved or not).
+   * The conversation a message of the customer routes to (resolved or not): their open conversation
+   * held by a person, on any channel and in any thread (the one in the message's own thread first,
+   * then the most recently changed); else their latest conversation in the thread (channel and
+   * thread key), or without a thread key when none is given. One query.
    */
   async latest(customerId: string, thread?: { channel: ChannelName; threadKey: string }): Promise<Conversation | undefined> {
-    let query = this.q.selectFrom('conversations').selectAll().where('customer_id', '=', customerId);
-    query = thread ? query.where('channel', '=', thread.channel).where('thread_key', '=', thread.threadKey) : query.where('thread_key', 'is', null);
-    const row = await query.orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    const row = await this.q
+      .selectFrom('conversations')
+      .selectAll()
+      .where('customer_id', '=', customerId)
+      .where((eb) => eb.or([eb('status', 'in', [...HELD]), own(eb, thread)]))
+      .orderBy((eb) => eb.case().when('status', 'in', [...HELD]).then(0).else(1).end())
+      .orderBy((eb) => eb.case().when(own(eb, thread)).then(0).else(1).end())
+      .orderBy('updated_at', 'desc')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     return row ? toConversation(row) : undefined;
   }
 
