@@ -31,7 +31,7 @@ export class FeatureFitter {
     this.start = new Int32Array(expected + 2);
     // Our benches: 60-90 distinct features per example, 6-8 new ones (BANKING77, the kb bench);
     // both buffers grow as needed.
-    this.vocab = new NumberVocabBuilder(expected * 8);
+    this.vocab = new NumberVocabBuilder(Math.min(expected * 8, 1 << 20));
     this.idx = new Int32Array(Math.max(1 << 12, expected * 96));
     this.cnt = new Float32Array(this.idx.length);
   }

@@ -6,7 +6,9 @@ import { SoftmaxClassifier, defaultTrainOptions } from '../../src/knowledge/clas
 import { botConfigSchema } from '../../src/knowledge/config.js';
 import { decide, underspecified } from '../../src/knowledge/decide.js';
 import { Engine, defaultEngineOptions, type Ranked } from '../../src/knowledge/engine.js';
-import type { SparseVec } from '../../src/knowledge/features.js';
+import { AnalysisCache } from '../../src/knowledge/feature-fit.js';
+import { Group, featureKey, type SparseVec } from '../../src/knowledge/features.js';
+import { NumberVocabBuilder } from '../../src/knowledge/hash-vocab.js';
 import { FIXTURES, turn } from './helpers.js';
 
 let bot: KnowledgeBot;
@@ -187,4 +189,33 @@ test('bases with enough examples add the small network: it trains, ranks, and su
   // Below minExamples the engine keeps the softmax classifier alone.
   const small = await Engine.build(many, { yieldEveryMs: null });
   assert.equal(small.state.mlp, null);
+});
+
+test('a build that reuses the last build\'s analyses ranks exactly like a fresh build', async () => {
+  const cache = new AnalysisCache();
+  await Engine.build(entries, { yieldEveryMs: null }, cache);
+  // One question edited, one entry added, as in a hot reload after an edit.
+  const edited = [
+    ...entries.map((e, i) => (i === 0 ? { ...e, questions: [...e.questions.slice(1), 'where is my new card'] } : e)),
+    { id: 'pin', questions: ['i forgot my card pin', 'change my pin'] },
+  ];
+  const reused = await Engine.build(edited, { yieldEveryMs: null }, cache);
+  const fresh = await Engine.build(edited, { yieldEveryMs: null });
+  for (const q of ['where is my card', 'activate card', 'exchange rate', 'card pin', 'when will my card arrive']) {
+    assert.deepEqual(reused.rank(q, 4), fresh.rank(q, 4), q);
+  }
+  // The reused build really took the cached analyses (the same objects).
+  assert.equal(cache.analyze('activate the new card'), cache.analyze('activate the new card'));
+});
+
+test('the growing feature-key table keeps first-sight ids through growth and finds every key', () => {
+  const b = new NumberVocabBuilder();
+  const keys: number[] = [];
+  for (let i = 0; i < 5000; i++) keys.push(featureKey(Group.Char, `k${i}`), featureKey(Group.Word, `k${i}`));
+  keys.forEach((k, i) => assert.equal(b.intern(k), i));
+  keys.forEach((k, i) => assert.equal(b.intern(k), i, 'the same id again'));
+  assert.equal(b.size, keys.length);
+  const vocab = b.vocab();
+  keys.forEach((k, i) => assert.equal(vocab.getNumber(k), i));
+  assert.equal(vocab.getNumber(featureKey(Group.Char, 'never added')), undefined);
 });

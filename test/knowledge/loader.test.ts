@@ -10,6 +10,7 @@ import { HashVocab } from '../../src/knowledge/hash-vocab.js';
 import { loadKnowledgeDir, parseKnowledgeFile, type ParseCache } from '../../src/knowledge/loader.js';
 import { ReloadWorker } from '../../src/knowledge/reloader.js';
 import { defaultTemplates, templateProblems } from '../../src/knowledge/templates.js';
+import { defaultSmallTalk } from '../../src/knowledge/small-talk.js';
 import { FIXTURES, tempCopy, turn, waitFor } from './helpers.js';
 
 const cfg = botConfigSchema.parse({ reloadDebounceMs: 50 });
@@ -220,6 +221,29 @@ test('the parse cache re-parses only changed files and forgets removed ones', as
     await rm(other);
     await loadKnowledgeDir(dir, cache);
     assert.equal(cache.has(other), false);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('cached files keep their small-talk warnings; an edited file gets new ones', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  try {
+    const cache: ParseCache = new Map();
+    const billing = join(dir, 'billing.yaml');
+    const small = (w: readonly string[]): string[] => w.filter((x) => x.includes('is small talk'));
+    assert.deepEqual(small((await loadKnowledgeDir(dir, cache)).warnings), []);
+    const source = await readFile(billing, 'utf8');
+    await writeFile(billing, source.replace('zh: [怎么开发票,', 'zh: [你好, 怎么开发票,'));
+    const [warning, ...more] = small((await loadKnowledgeDir(dir, cache)).warnings);
+    assert.match(warning ?? '', /billing\.yaml:\d+: questions: "你好" is small talk/);
+    assert.deepEqual(more, []);
+    // Unchanged since: the same warning, from the cache.
+    assert.deepEqual(small((await loadKnowledgeDir(dir, cache)).warnings), [warning]);
+    // Other phrases: judged again ("你好" is no longer small talk, "怎么开发票" now is).
+    assert.deepEqual(small((await loadKnowledgeDir(dir, cache, { ...defaultSmallTalk, greeting: ['怎么开发票'] })).warnings).map((w) => /"(.+?)"/.exec(w)?.[1]), ['怎么开发票']);
+    await writeFile(billing, source);
+    assert.deepEqual(small((await loadKnowledgeDir(dir, cache)).warnings), []);
   } finally {
     await cleanup();
   }
