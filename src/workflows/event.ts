@@ -28,14 +28,31 @@ export interface EventProblem {
   message: string;
 }
 
+/**
+ * The event's zod schema, built once per loaded data schema and type (building one cost more than
+ * checking an event with it: bench/reminders.ts). A reload makes new data schema objects, so the
+ * old entries go with them.
+ */
+const schemas = new WeakMap<DataSchema, Map<string, z.ZodType>>();
+function eventSchema(type: string, data: DataSchema): z.ZodType<{ customer: WorkflowEvent['customer']; data: Record<string, unknown>; correlationKey?: string | undefined }> {
+  let byType = schemas.get(data);
+  if (!byType) schemas.set(data, (byType = new Map()));
+  let schema = byType.get(type);
+  if (!schema) {
+    schema = z.strictObject({
+      type: z.literal(type, { error: `must be ${type} (the event this workflow starts on)` }).optional(),
+      customer: eventCustomerSchema.default({}),
+      data: dataZodSchema(data),
+      correlationKey: z.string().min(1).optional(),
+    });
+    byType.set(type, schema);
+  }
+  return schema as z.ZodType<{ customer: WorkflowEvent['customer']; data: Record<string, unknown>; correlationKey?: string | undefined }>;
+}
+
 /** `input` as an event of `type` with this data schema, or its problems by field. */
 export function checkEvent(input: unknown, type: string, data: DataSchema): { event: WorkflowEvent } | { problems: EventProblem[] } {
-  const schema = z.strictObject({
-    type: z.literal(type, { error: `must be ${type} (the event this workflow starts on)` }).optional(),
-    customer: eventCustomerSchema.default({}),
-    data: dataZodSchema(data),
-    correlationKey: z.string().min(1).optional(),
-  });
+  const schema = eventSchema(type, data);
   // reportInput: zod 4 leaves the input off an issue unless asked ("is required" needs it).
   const parsed = schema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
