@@ -22,7 +22,10 @@
  * written: exactly what each of them would have seen alone.
  *
  * Rules for `fn` (as before): use only the repositories given to it (a query on the storage itself
- * waits for the connection this batch holds, forever), and do not wait on other transactions.
+ * waits for the connection this batch holds, forever), and wait on nothing but the database: not on
+ * another transaction, nor on something another caller does once its own transaction returns (that
+ * caller's result comes after the shared commit, which waits for this `fn`). Every `fn` in src/
+ * keeps to this (checked when this was written: they read and write through `tx` only).
  */
 import { sql, type Kysely } from 'kysely';
 import { performance } from 'node:perf_hooks';
