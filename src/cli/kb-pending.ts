@@ -6,16 +6,21 @@
  * `--approve ID` writes the answer into `<bot.knowledgeDir>/learned.yaml` (the running hub's hot
  * reload picks it up) and marks it approved; `--reject ID` marks it rejected. Storage and the
  * knowledge folder come from hub.yaml (`SWITCHBOARD_CONFIG`, `DATABASE_URL` overrides) like the
- * hub's own.
+ * hub's own. Questions and answers are sealed by the PII codec: storage opens with the hub's keys
+ * (`SWITCHBOARD_PII_KEYS`/`SWITCHBOARD_PII_HASH_KEY`, else `<dataDir>/pii-keys`, never generated
+ * here); with neither, it opens without keys (a database no hub has written sealed rows into).
  */
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configPath } from '../config/load.js';
 import { errorMessage } from '../core/errors.js';
+import type { PiiCodec } from '../core/storage/pii.js';
 import type { PendingAnswer } from '../core/storage/pending-answers.js';
 import { Storage } from '../core/storage/storage.js';
 import { loadConfigFile } from '../hub/config-schema.js';
+import { PII_HASH_KEY_ENV, PII_KEYS_ENV, PII_KEY_FILE, hubPiiCodec } from '../hub/pii.js';
 import { InputError } from './input.js';
 import { LEARNED_FILE, addLearnedEntry, removeLearnedEntry } from './learned-file.js';
 
@@ -25,6 +30,8 @@ export interface PendingOptions {
   /** hub.yaml to read (default: SWITCHBOARD_CONFIG or config/hub.yaml). */
   configFile?: string;
   now?: () => number;
+  /** Where the PII keys are read from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function kbPending(argv: string[], opts: PendingOptions = {}): Promise<string> {
@@ -50,7 +57,7 @@ export async function kbPending(argv: string[], opts: PendingOptions = {}): Prom
   } catch (err) {
     throw new InputError(`${errorMessage(err)}\n(kb pending reads storage.url and bot.knowledgeDir from ${file})`);
   }
-  const storage = await Storage.open(cfg.storage.url);
+  const storage = await Storage.open(cfg.storage.url, hubKeys(cfg.dataDir, opts.env));
   try {
     const now = opts.now ?? Date.now;
     if (approve !== undefined) return await approveAnswer(storage, cfg.bot.knowledgeDir, approve, by, now());
@@ -59,6 +66,16 @@ export async function kbPending(argv: string[], opts: PendingOptions = {}): Prom
   } finally {
     await storage.close();
   }
+}
+
+/**
+ * The hub's PII keys. None anywhere (no environment, no key file): no hub has sealed anything
+ * with this data folder, so storage opens without a codec (a sealed row then fails by name,
+ * asking for SWITCHBOARD_PII_KEYS). Keys that do not parse or do not match the database fail.
+ */
+function hubKeys(dataDir: string, env: NodeJS.ProcessEnv = process.env): { pii?: PiiCodec } {
+  const none = !env[PII_KEYS_ENV]?.trim() && !env[PII_HASH_KEY_ENV]?.trim() && !existsSync(join(dataDir, PII_KEY_FILE));
+  return none ? {} : { pii: hubPiiCodec({ dataDir, generate: false, env }) };
 }
 
 function answerId(flag: string, value: string): number {

@@ -1,10 +1,13 @@
 import type { Selectable } from 'kysely';
-import { type Q, type Stamp } from './rows.js';
+import { type Q, type Stamp, openOpt } from './rows.js';
 import { parseObject } from './json.js';
 import type { PiiCodec } from './pii.js';
 import { type AuditAction, type AuditActor, type AuditEntry, type AuditTable, type IQ, withIdentityTables } from './identity-rows.js';
 
-/** The actor (a customer's proof names their platform id or address) and the details (addresses, identities) are sealed by the PII codec. */
+/**
+ * The actor (a customer's proof names their platform id or address), the reason (free text an agent
+ * or admin typed) and the details (addresses, identities) are sealed by the PII codec.
+ */
 function toEntry(r: Selectable<AuditTable>, pii: PiiCodec): AuditEntry {
   return {
     id: String(r.id),
@@ -13,7 +16,7 @@ function toEntry(r: Selectable<AuditTable>, pii: PiiCodec): AuditEntry {
     action: r.action as AuditAction,
     customerId: r.customer_id,
     otherCustomerId: r.other_customer_id,
-    reason: r.reason,
+    reason: openOpt(pii, r.reason, 'audit_log.reason'),
     details: parseObject(pii.open(r.details, 'audit_log.details')),
   };
 }
@@ -38,7 +41,7 @@ export class AuditRepo {
         action: e.action,
         customer_id: e.customerId ?? null,
         other_customer_id: e.otherCustomerId ?? null,
-        reason: e.reason ?? null,
+        reason: e.reason ? this.stamp.pii.seal(e.reason) : (e.reason ?? null),
         details: this.stamp.pii.seal(JSON.stringify(e.details ?? {})),
       })
       .returning('id')

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { type Q, type Stamp, isUniqueViolation, toDeskCase } from './rows.js';
+import type { Selectable } from 'kysely';
+import type { DeskCaseTable } from './tables.js';
+import { type Q, type Stamp, isUniqueViolation, openOpt, toDeskCase } from './rows.js';
 import type { DeskCase } from '../model.js';
 import type { JsonObject } from '../types.js';
+
+/** A case as read: its snapshot (the customer's name, their last messages) is sealed by the PII codec. */
+function toCase(r: Selectable<DeskCaseTable>, stamp: Stamp): DeskCase {
+  return toDeskCase(r.snapshot === null ? r : { ...r, snapshot: openOpt(stamp.pii, r.snapshot, 'desk_cases.snapshot') });
+}
 
 /**
  * A desk's cases, one row per (desk, escalation id): the unique key is what keeps two workers from
@@ -16,7 +23,7 @@ export class DeskCaseRepo {
 
   async get(desk: string, escalationId: string): Promise<DeskCase | undefined> {
     const r = await this.q.selectFrom('desk_cases').selectAll().where('desk', '=', desk).where('escalation_id', '=', escalationId).executeTakeFirst();
-    return r ? toDeskCase(r) : undefined;
+    return r ? toCase(r, this.stamp) : undefined;
   }
 
   /** The conversation's latest posted case on this desk (a new escalation continues its thread). */
@@ -30,7 +37,7 @@ export class DeskCaseRepo {
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return r ? toDeskCase(r) : undefined;
+    return r ? toCase(r, this.stamp) : undefined;
   }
 
   /** The latest case whose thread is (channel, ts). */
@@ -44,7 +51,7 @@ export class DeskCaseRepo {
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return r ? toDeskCase(r) : undefined;
+    return r ? toCase(r, this.stamp) : undefined;
   }
 
   /**
@@ -147,7 +154,7 @@ export class DeskCaseRepo {
   async saveSnapshot(id: string, snapshot: JsonObject): Promise<void> {
     await this.q
       .updateTable('desk_cases')
-      .set({ snapshot: JSON.stringify(snapshot), updated_at: this.stamp.now() })
+      .set({ snapshot: this.stamp.pii.seal(JSON.stringify(snapshot)), updated_at: this.stamp.now() })
       .where('id', '=', id)
       .execute();
   }

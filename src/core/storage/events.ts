@@ -1,14 +1,48 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { ConversationEventTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation } from './rows.js';
+import type { PiiCodec } from './pii.js';
 import type { NewEvent, StoredEvent } from '../events.js';
 
-function toStored(r: Selectable<ConversationEventTable>): StoredEvent {
+/**
+ * The free-text field of the event types that carry one (an agent's note, a platform's error that
+ * may quote an address), sealed by the PII codec inside the JSON payload; the rest of a payload
+ * (ids, channels, scores) stays plain, and payloads of other types are written as they are.
+ */
+export const SEALED_EVENT_FIELDS: Readonly<Record<string, string>> = {
+  'note.added': 'text',
+  'message.failed': 'error',
+  'identity.unreachable': 'reason',
+};
+
+/** The payload as stored: its free-text field sealed (an empty text stays empty). */
+export function sealEventPayload(pii: PiiCodec, type: string, payload: unknown): string {
+  const field = SEALED_EVENT_FIELDS[type];
+  if (field !== undefined && payload !== null && typeof payload === 'object') {
+    const v = (payload as Record<string, unknown>)[field];
+    if (typeof v === 'string' && v !== '') return JSON.stringify({ ...(payload as Record<string, unknown>), [field]: pii.seal(v) });
+  }
+  return JSON.stringify(payload);
+}
+
+/** Opens the sealed field of a parsed payload in place (a row written before encryption reads as is). */
+export function openEventPayload(pii: PiiCodec, type: string, payload: unknown): unknown {
+  const field = SEALED_EVENT_FIELDS[type];
+  if (field !== undefined && payload !== null && typeof payload === 'object') {
+    const p = payload as Record<string, unknown>;
+    const v = p[field];
+    if (typeof v === 'string') p[field] = pii.open(v, `conversation_events.payload.${field}`);
+  }
+  return payload;
+}
+
+function toStored(r: Selectable<ConversationEventTable>, pii: PiiCodec): StoredEvent {
   let payload: unknown;
   try {
-    payload = JSON.parse(r.payload);
-  } catch {
-    payload = undefined;
+    payload = openEventPayload(pii, r.type, JSON.parse(r.payload));
+  } catch (err) {
+    if (err instanceof SyntaxError) payload = undefined;
+    else throw err;
   }
   return {
     id: String(r.id),
@@ -48,7 +82,7 @@ export class EventRepo {
         customer_id: customerId,
         type: e.type,
         actor: e.actor,
-        payload: JSON.stringify(e.payload),
+        payload: sealEventPayload(this.stamp.pii, e.type, e.payload),
         created_at: at,
         dispatched_at: wanted(e.type, e.payload) ? null : at,
       };
@@ -58,7 +92,8 @@ export class EventRepo {
       }
       await flush();
       const { id } = await this.q.insertInto('conversation_events').values(row).returning('id').executeTakeFirstOrThrow();
-      out.push({ ...toStored({ ...row, id }), payload: e.payload });
+      // The payload as given (not parsed back from the sealed row).
+      out.push({ ...toStored({ ...row, id, payload: 'null' }, this.stamp.pii), payload: e.payload });
     }
     await flush();
     return out;
@@ -68,7 +103,7 @@ export class EventRepo {
     const n = Number(id);
     if (!Number.isSafeInteger(n)) return undefined;
     const r = await this.q.selectFrom('conversation_events').selectAll().where('id', '=', n).executeTakeFirst();
-    return r ? toStored(r) : undefined;
+    return r ? toStored(r, this.stamp.pii) : undefined;
   }
 
   /** A conversation's events, oldest first. */
@@ -79,7 +114,7 @@ export class EventRepo {
       .where('conversation_id', '=', conversationId)
       .orderBy('id', 'asc')
       .execute();
-    return rows.map(toStored);
+    return rows.map((r) => toStored(r, this.stamp.pii));
   }
 
   /** Events whose subscriber jobs were not all queued `olderThanMs` after they were written. */
@@ -92,7 +127,7 @@ export class EventRepo {
       .orderBy('created_at')
       .limit(limit)
       .execute();
-    return rows.map(toStored);
+    return rows.map((r) => toStored(r, this.stamp.pii));
   }
 
   async markDispatched(ids: string[]): Promise<void> {

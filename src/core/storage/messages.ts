@@ -1,9 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { MessageTable } from './tables.js';
-import { type Q, type Stamp, sealMessage, toMessage } from './rows.js';
+import { type Q, type Stamp, sealMessage, sealOpt, toMessage as toRow } from './rows.js';
+import type { PiiCodec } from './pii.js';
 import type { NewOutbound, StoredMessage } from '../model.js';
 import type { InboundMessage, MessageAuthor } from '../types.js';
+
+/** A stored message as read; its error (a platform's, it may quote an address) is sealed by the PII codec too. */
+function toMessage(r: Selectable<MessageTable>, pii: PiiCodec | null): StoredMessage {
+  const m = toRow(r, pii);
+  if (m.error !== null && pii !== null) m.error = pii.open(m.error, 'messages.error');
+  return m;
+}
 
 export class MessageRepo {
   constructor(
@@ -128,7 +136,7 @@ export class MessageRepo {
   }
 
   async markFailed(id: string, error: string): Promise<void> {
-    await this.q.updateTable('messages').set({ delivery_status: 'failed', error }).where('id', '=', id).execute();
+    await this.q.updateTable('messages').set({ delivery_status: 'failed', error: sealOpt(this.stamp.pii, error) }).where('id', '=', id).execute();
   }
 
   /** Outbound rows still pending after `olderThanMs` (their send job may have been lost). */

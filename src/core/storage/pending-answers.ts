@@ -1,5 +1,6 @@
 import type { Generated, Kysely, Selectable } from 'kysely';
-import type { Q, Stamp } from './rows.js';
+import { type Q, type Stamp, openCol, sealText } from './rows.js';
+import type { PiiCodec } from './pii.js';
 import type { Database } from './tables.js';
 
 export type PendingAnswerStatus = 'pending' | 'approved' | 'rejected';
@@ -50,12 +51,13 @@ export interface PendingAnswerTable {
 
 type Tables = Database & { pending_answers: PendingAnswerTable };
 
-function toPendingAnswer(r: Selectable<PendingAnswerTable>): PendingAnswer {
+/** The question (the customer's words) and the answer (it may name them) are sealed by the PII codec. */
+function toPendingAnswer(r: Selectable<PendingAnswerTable>, pii: PiiCodec): PendingAnswer {
   return {
     id: Number(r.id),
     key: r.dedupe_key,
-    question: r.question,
-    answer: r.answer,
+    question: openCol(pii, r.question, 'pending_answers.question'),
+    answer: openCol(pii, r.answer, 'pending_answers.answer'),
     locale: r.locale,
     conversationId: r.conversation_id,
     proposedBy: r.proposed_by,
@@ -94,8 +96,8 @@ export class PendingAnswerRepo {
       .insertInto('pending_answers')
       .values({
         dedupe_key: a.key,
-        question: a.question,
-        answer: a.answer,
+        question: sealText(this.stamp.pii, a.question),
+        answer: sealText(this.stamp.pii, a.answer),
         locale: a.locale,
         conversation_id: a.conversationId,
         proposed_by: a.proposedBy,
@@ -111,17 +113,17 @@ export class PendingAnswerRepo {
     const created = Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
     const row = await this.q.selectFrom('pending_answers').selectAll().where('dedupe_key', '=', a.key).executeTakeFirst();
     if (!row) throw new Error(`pending answer ${a.key} vanished after insert`);
-    return { answer: toPendingAnswer(row), created };
+    return { answer: toPendingAnswer(row, this.stamp.pii), created };
   }
 
   async get(id: number): Promise<PendingAnswer | undefined> {
     const r = await this.q.selectFrom('pending_answers').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toPendingAnswer(r) : undefined;
+    return r ? toPendingAnswer(r, this.stamp.pii) : undefined;
   }
 
   async byKey(key: string): Promise<PendingAnswer | undefined> {
     const r = await this.q.selectFrom('pending_answers').selectAll().where('dedupe_key', '=', key).executeTakeFirst();
-    return r ? toPendingAnswer(r) : undefined;
+    return r ? toPendingAnswer(r, this.stamp.pii) : undefined;
   }
 
   /** Rows in this status (all when omitted), oldest first. */
@@ -129,7 +131,7 @@ export class PendingAnswerRepo {
     let query = this.q.selectFrom('pending_answers').selectAll();
     if (status) query = query.where('status', '=', status);
     const rows = await query.orderBy('id').limit(limit).execute();
-    return rows.map(toPendingAnswer);
+    return rows.map((r) => toPendingAnswer(r, this.stamp.pii));
   }
 
   /**

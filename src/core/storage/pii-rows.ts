@@ -9,27 +9,64 @@ import { ChannelStateRepo } from './channel-state.js';
 import { identityHashes } from './customers.js';
 import { HubError } from '../errors.js';
 import type { PiiCodec } from './pii.js';
+import { SEALED_EVENT_FIELDS, openEventPayload, sealEventPayload } from './events.js';
 
 /** Sealed columns by table, with the table's key column. */
 export const SEALED_COLUMNS: Readonly<Record<string, { key: string; columns: readonly string[] }>> = {
   customers: { key: 'id', columns: ['display_name'] },
   identities: { key: 'id', columns: ['platform_user_id', 'display_name', 'last_ref'] },
-  messages: { key: 'id', columns: ['author_name', 'text', 'attachments', 'ref'] },
+  messages: { key: 'id', columns: ['author_name', 'text', 'attachments', 'ref', 'error'] },
   email_codes: { key: 'id', columns: ['address'] },
   customer_merges: { key: 'id', columns: ['survivor_before'] },
   analytics_cases: { key: 'id', columns: ['question', 'question_terms'] },
   analytics_questions: { key: 'event_id', columns: ['text', 'terms', 'agent_answer'] },
-  audit_log: { key: 'id', columns: ['actor', 'details'] },
+  audit_log: { key: 'id', columns: ['actor', 'details', 'reason'] },
+  proactive_sends: { key: 'id', columns: ['content', 'attempts'] },
+  desk_cases: { key: 'id', columns: ['snapshot'] },
+  pending_answers: { key: 'id', columns: ['question', 'answer'] },
+  webhook_deliveries: { key: 'id', columns: ['body', 'last_error'] },
 };
+
+/**
+ * `conversation_events.payload` is JSON read on the hot path: only the free-text field of the
+ * event types that carry one is sealed inside it (`SEALED_EVENT_FIELDS`); rotation and the export
+ * handle it apart from the columns above.
+ */
+const EVENTS = 'conversation_events';
+const EVENT_COLUMN = `${EVENTS}.payload`;
 
 type Row = Record<string, unknown>;
 
 /** Decrypts a raw row's sealed columns in place (an export shows the data, not ciphertext). */
 export function openSealedColumns(pii: PiiCodec, table: string, row: Row): void {
+  if (table === EVENTS && typeof row.type === 'string' && typeof row.payload === 'string' && SEALED_EVENT_FIELDS[row.type] !== undefined) {
+    row.payload = JSON.stringify(openEventPayload(pii, row.type, parseOr(row.payload)));
+    return;
+  }
   for (const c of SEALED_COLUMNS[table]?.columns ?? []) {
     const v = row[c];
     if (typeof v === 'string') row[c] = pii.open(v, `${table}.${c}`);
   }
+}
+
+function parseOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** `(type = 'note.added' and payload not like '%"text":"pii1:k2:%' and ...) or ...`: events whose text is not under the current key. */
+function staleEvents(prefix: string) {
+  const esc = (t: string) => t.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return sql.join(
+    Object.entries(SEALED_EVENT_FIELDS).map(
+      ([type, field]) =>
+        sql`(${sql.ref('type')} = ${type} and ${sql.ref('payload')} like ${`%"${esc(field)}":"%`} escape '\\' and ${sql.ref('payload')} not like ${`%"${esc(field)}":"${esc(prefix)}%`} escape '\\' and ${sql.ref('payload')} not like ${`%"${esc(field)}":""%`} escape '\\')`,
+    ),
+    sql` or `,
+  );
 }
 
 /** What the database was last opened with: fingerprints only, never a key. */
@@ -165,6 +202,27 @@ export class PiiRepo {
         after = rows[rows.length - 1]?.[key];
       }
     }
+    await this.resealEvents(prefix, batch, report, onBatch);
+  }
+
+  /** The events' sealed text fields, the same way (compare-and-set on the whole payload read). */
+  private async resealEvents(prefix: string, batch: number, report: RotateReport, onBatch?: (table: string, rows: number) => void): Promise<void> {
+    const pii = this.pii;
+    let after = 0;
+    for (;;) {
+      const rows = (await sql<{ id: unknown; type: string; payload: string }>`select id, type, payload from ${sql.table(EVENTS)}
+        where (${staleEvents(prefix)}) and id > ${after} order by id limit ${batch}`.execute(this.q)).rows;
+      for (const r of rows) {
+        const parsed = parseOr(r.payload);
+        if (typeof parsed === 'string') continue; // not JSON: nothing sealed was written there
+        const sealed = sealEventPayload(pii, r.type, openEventPayload(pii, r.type, parsed));
+        const res = await sql`update ${sql.table(EVENTS)} set payload = ${sealed} where id = ${r.id} and payload = ${r.payload}`.execute(this.q);
+        if (Number(res.numAffectedRows ?? 0) === 1) report.resealed[EVENT_COLUMN] = (report.resealed[EVENT_COLUMN] ?? 0) + 1;
+      }
+      onBatch?.(EVENTS, rows.length);
+      if (rows.length < batch) break;
+      after = Number(rows[rows.length - 1]?.id);
+    }
   }
 
   /** Values not under the current key, by `table.column` (what `rotate` would re-seal). */
@@ -181,6 +239,9 @@ export class PiiRepo {
         if (n > 0) out[`${table}.${c}`] = n;
       }
     }
+    const r = await sql<{ n: unknown }>`select count(*) as n from ${sql.table(EVENTS)} where ${staleEvents(prefix)}`.execute(this.q);
+    const n = Number(r.rows[0]?.n ?? 0);
+    if (n > 0) out[EVENT_COLUMN] = n;
     return out;
   }
 }

@@ -2,19 +2,24 @@ import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { ProactiveSendTable } from './tables.js';
 import { parseJson } from './json.js';
-import { type Q, type Stamp } from './rows.js';
+import { type Q, type Stamp, openCol, sealText } from './rows.js';
+import type { PiiCodec } from './pii.js';
 import type { ProactiveSend, SendAttempt } from '../model.js';
 import type { ChannelName } from '../types.js';
 
-function toSend(r: Selectable<ProactiveSendTable>): ProactiveSend {
+/**
+ * The content (the message's text, buttons, attachments) and the attempts (a platform's error may
+ * quote an address) are sealed by the PII codec; `pii` null: the row holds the values as given.
+ */
+function toSend(r: Selectable<ProactiveSendTable>, pii: PiiCodec | null): ProactiveSend {
   return {
     id: r.id,
     key: r.dedupe_key,
     customerId: r.customer_id,
     kind: r.kind,
-    content: parseJson<ProactiveSend['content']>(r.content, { text: '' }),
+    content: parseJson<ProactiveSend['content']>(openCol(pii, r.content, 'proactive_sends.content'), { text: '' }),
     channels: parseJson<ChannelName[]>(r.channels, []),
-    attempts: parseJson<SendAttempt[]>(r.attempts, []),
+    attempts: parseJson<SendAttempt[]>(openCol(pii, r.attempts, 'proactive_sends.attempts'), []),
     status: r.status as ProactiveSend['status'],
     messageId: r.message_id,
     requestHash: r.request_hash,
@@ -51,24 +56,28 @@ export class ProactiveSendRepo {
       created_at: now,
       updated_at: now,
     };
-    await this.q.insertInto('proactive_sends').values(row).execute();
-    return toSend(row);
+    const pii = this.stamp.pii;
+    await this.q
+      .insertInto('proactive_sends')
+      .values({ ...row, content: sealText(pii, row.content), attempts: sealText(pii, row.attempts) })
+      .execute();
+    return toSend(row, null);
   }
 
   async get(id: string): Promise<ProactiveSend | undefined> {
     const r = await this.q.selectFrom('proactive_sends').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? toSend(r) : undefined;
+    return r ? toSend(r, this.stamp.pii) : undefined;
   }
 
   async byKey(key: string): Promise<ProactiveSend | undefined> {
     const r = await this.q.selectFrom('proactive_sends').selectAll().where('dedupe_key', '=', key).executeTakeFirst();
-    return r ? toSend(r) : undefined;
+    return r ? toSend(r, this.stamp.pii) : undefined;
   }
 
   /** The send whose attempt in flight is this outbound message. */
   async byMessage(messageId: string): Promise<ProactiveSend | undefined> {
     const r = await this.q.selectFrom('proactive_sends').selectAll().where('message_id', '=', messageId).executeTakeFirst();
-    return r ? toSend(r) : undefined;
+    return r ? toSend(r, this.stamp.pii) : undefined;
   }
 
   /** Compare-and-set on the version: false when someone else changed it first. */
@@ -76,7 +85,7 @@ export class ProactiveSendRepo {
     const r = await this.q
       .updateTable('proactive_sends')
       .set({
-        attempts: JSON.stringify(patch.attempts),
+        attempts: sealText(this.stamp.pii, JSON.stringify(patch.attempts)),
         status: patch.status,
         message_id: patch.messageId,
         version: s.version + 1,

@@ -1,5 +1,6 @@
 import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
-import type { Q, Stamp } from './rows.js';
+import { type Q, type Stamp, openCol, openOpt, sealOpt } from './rows.js';
+import type { PiiCodec } from './pii.js';
 import type { Database } from './tables.js';
 
 export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
@@ -87,7 +88,11 @@ const LOG_COLUMNS = [
   'delivered_at',
 ] as const;
 
-function toDelivery(r: LogRow): WebhookDelivery {
+/**
+ * The body (the event with message texts, names) and the last error (a refusal's body may echo it)
+ * are sealed by the PII codec; the body is opened before it is POSTed, byte for byte as signed.
+ */
+function toDelivery(r: LogRow, pii: PiiCodec): WebhookDelivery {
   return {
     id: String(r.id),
     endpoint: r.endpoint,
@@ -97,7 +102,7 @@ function toDelivery(r: LogRow): WebhookDelivery {
     status: r.status === 'delivered' || r.status === 'failed' ? r.status : 'pending',
     attempts: Number(r.attempts),
     lastStatusCode: r.last_status_code === null ? null : Number(r.last_status_code),
-    lastError: r.last_error,
+    lastError: openOpt(pii, r.last_error, 'webhook_deliveries.last_error'),
     nextAttemptAt: r.next_attempt_at === null ? null : Number(r.next_attempt_at),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
@@ -139,7 +144,7 @@ export class WebhookDeliveryRepo {
         event_id: eventId,
         event_type: d.eventType,
         conversation_id: d.conversationId,
-        body: d.body,
+        body: this.stamp.pii.seal(d.body),
         status: 'pending',
         attempts: 0,
         last_status_code: null,
@@ -158,7 +163,7 @@ export class WebhookDeliveryRepo {
       .where('event_id', '=', eventId)
       .executeTakeFirst();
     if (!row) throw new Error(`webhook delivery of event ${d.eventId} to ${d.endpoint} vanished after insert`);
-    return { delivery: toDelivery(row), created: Number(res.numInsertedOrUpdatedRows ?? 0) === 1 };
+    return { delivery: toDelivery(row, this.stamp.pii), created: Number(res.numInsertedOrUpdatedRows ?? 0) === 1 };
   }
 
   /** The delivery with the body to POST. */
@@ -166,7 +171,7 @@ export class WebhookDeliveryRepo {
     const n = rowId(id);
     if (n === undefined) return undefined;
     const r = await this.q.selectFrom('webhook_deliveries').selectAll().where('id', '=', n).executeTakeFirst();
-    return r ? { ...toDelivery(r), body: r.body } : undefined;
+    return r ? { ...toDelivery(r, this.stamp.pii), body: openCol(this.stamp.pii, r.body, 'webhook_deliveries.body') } : undefined;
   }
 
   /**
@@ -235,7 +240,7 @@ export class WebhookDeliveryRepo {
         status: a.status,
         attempts: a.attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
         ...(a.statusCode !== undefined ? { last_status_code: a.statusCode } : {}),
-        ...(a.error !== undefined ? { last_error: a.error } : {}),
+        ...(a.error !== undefined ? { last_error: sealOpt(this.stamp.pii, a.error) } : {}),
         next_attempt_at: a.status === 'pending' ? (a.nextAttemptAt ?? now) : null,
         updated_at: now,
         delivered_at: a.status === 'delivered' ? now : null,
@@ -258,7 +263,7 @@ export class WebhookDeliveryRepo {
       .orderBy('event_id')
       .limit(1)
       .executeTakeFirst();
-    return r ? toDelivery(r) : undefined;
+    return r ? toDelivery(r, this.stamp.pii) : undefined;
   }
 
   /** Moves a pending delivery's next attempt (waiting on an older one); counts no attempt. */
@@ -283,7 +288,7 @@ export class WebhookDeliveryRepo {
       .orderBy('next_attempt_at')
       .limit(limit)
       .execute();
-    return rows.map(toDelivery);
+    return rows.map((r) => toDelivery(r, this.stamp.pii));
   }
 
   /** The latest deliveries (of one endpoint when given), newest first. */
@@ -292,6 +297,6 @@ export class WebhookDeliveryRepo {
     if (opts.endpoint !== undefined) query = query.where('endpoint', '=', opts.endpoint);
     if (opts.status !== undefined) query = query.where('status', '=', opts.status);
     const rows = await query.orderBy('id', 'desc').limit(opts.limit).execute();
-    return rows.map(toDelivery);
+    return rows.map((r) => toDelivery(r, this.stamp.pii));
   }
 }
