@@ -133,7 +133,7 @@ export class LiveSnapshot {
     const worker = this.reloader;
     if (worker) {
       try {
-        return snapshotOf(await worker.load(dir, this.cfg.maxClassifierEntries, this.engineOpts ?? {}, this.cfg.smallTalk));
+        return snapshotOf(await worker.load(dir, this.cfg.maxClassifierEntries, this.engineOpts ?? {}, this.cfg.smallTalk, true));
       } catch (err) {
         if (!(err instanceof WorkerUnavailable)) throw err;
         this.reloader = undefined;

@@ -13,6 +13,7 @@ import type { ReloadReply, ReloadRequest } from './reloader.js';
 import { warmTokenizer } from './tokenize.js';
 
 const port = parentPort;
+
 /** Unchanged files are not parsed again (per directory). */
 const caches = new Map<string, ParseCache>();
 /** Analyzed example questions (per directory): a reload analyzes only new ones. */
@@ -21,8 +22,29 @@ const analyses = new Map<string, AnalysisCache>();
 const CHUNK = 200;
 /** Nice value of the reload worker thread (0 = normal, 19 = lowest). */
 const RELOAD_NICE = 10;
+let lowered = false;
+
+/**
+ * From the first background reload on, this thread runs below the answering thread: on Linux a
+ * thread's nice value is its own (setpriority on "this process" applies to the calling thread), so
+ * when the cores are busy the scheduler runs answers first and training in what is left. The
+ * first load (nothing to answer from yet) and in-memory builds run at the normal priority until
+ * then; it is never raised back (that needs privileges). Elsewhere it could apply to the whole
+ * process: skipped.
+ */
+function lowerPriority(): void {
+  if (lowered || process.platform !== 'linux') return;
+  lowered = true;
+  try {
+    setPriority(RELOAD_NICE);
+  } catch {
+    // Not allowed here: train at the normal priority.
+  }
+}
+
 if (port) {
   port.on('message', (req: ReloadRequest) => {
+    if (req.background) lowerPriority();
     void (async () => {
       let reply: ReloadReply;
       let transfer: ArrayBuffer[] = [];
@@ -59,16 +81,6 @@ if (port) {
       port.postMessage(reply, transfer);
     })();
   });
-  // Below the answering thread: on Linux a thread's nice value is its own (setpriority on "this
-  // process" applies to the calling thread), so when the cores are busy the scheduler runs
-  // answers first and training in what is left. Elsewhere it may apply to the whole process: skip.
-  if (process.platform === 'linux') {
-    try {
-      setPriority(RELOAD_NICE);
-    } catch {
-      // Not allowed here (containers may forbid it): train at the normal priority.
-    }
-  }
   warmTokenizer();
   port.postMessage({ ready: true });
 }

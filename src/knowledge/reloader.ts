@@ -25,6 +25,8 @@ export interface ReloadRequest {
   engine: Partial<EngineOptions>;
   /** Directory loads: the bot's small-talk phrases, for the warnings (the defaults when not given). */
   smallTalk?: SmallTalkPhrases | undefined;
+  /** A reload while the bot answers: the worker drops below the answering thread's priority (for good). */
+  background?: boolean | undefined;
 }
 
 export type ReloadReply =
@@ -155,9 +157,12 @@ export class ReloadWorker {
     this.start().catch(() => undefined);
   }
 
-  /** Loads and trains `dir` in the worker. Rejects with HubError (bad files) or WorkerUnavailable. */
-  load(dir: string, maxClassifierEntries: number, engine: Partial<EngineOptions> = {}, smallTalk?: SmallTalkPhrases): Promise<ReloadResult> {
-    return this.request({ dir, maxClassifierEntries, engine, smallTalk });
+  /**
+   * Loads and trains `dir` in the worker. Rejects with HubError (bad files) or WorkerUnavailable.
+   * `background`: the bot answers meanwhile (a hot reload), see ReloadRequest.
+   */
+  load(dir: string, maxClassifierEntries: number, engine: Partial<EngineOptions> = {}, smallTalk?: SmallTalkPhrases, background = false): Promise<ReloadResult> {
+    return this.request({ dir, maxClassifierEntries, engine, smallTalk, background });
   }
 
   /** Trains an engine for in-memory entries in the worker (the answering thread's heap stays small). */

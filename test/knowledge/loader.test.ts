@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isHubError, type HubError } from '../../src/core/errors.js';
@@ -263,6 +263,31 @@ test('the reload worker loads a directory off the main thread and reports bad fi
     assert.equal(engine.rank('我想开发票', 1)[0]?.id, 'invoice');
     await writeFile(join(dir, 'bad.yaml'), 'entries:\n  - id: x\n    answer: y\n');
     await assert.rejects(worker.load(dir, 400), (err: unknown) => isHubError(err, 'CONFIG_INVALID') && err.context.field === 'entries[0].questions');
+  } finally {
+    await worker.close();
+    await cleanup();
+  }
+});
+
+/** Threads of this process at nice 10 (Linux: /proc/self/task/<tid>/stat, field 19 is the nice value). */
+async function niceTenThreads(): Promise<number> {
+  let n = 0;
+  for (const tid of await readdir('/proc/self/task')) {
+    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '');
+    if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16] === '10') n++;
+  }
+  return n;
+}
+
+test('the reload worker drops below the answering thread from its first background reload on', { skip: process.platform !== 'linux' }, async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  const worker = new ReloadWorker();
+  try {
+    const before = await niceTenThreads();
+    await worker.load(dir, 400);
+    assert.equal(await niceTenThreads(), before, 'the first load runs at the normal priority');
+    await worker.load(dir, 400, {}, undefined, true);
+    assert.equal(await niceTenThreads(), before + 1, 'a hot reload runs at nice 10');
   } finally {
     await worker.close();
     await cleanup();
