@@ -62,7 +62,11 @@ export class ConversationRepo {
       .where((eb) => eb.or([eb('status', 'in', [...HELD]), own(eb, thread)]))
       .orderBy((eb) => eb.case().when('status', 'in', [...HELD]).then(0).else(1).end())
       .orderBy((eb) => eb.case().when(own(eb, thread)).then(0).else(1).end())
-      .orderBy('updated_at', 'desc')
+      // Held: the most recently changed. Otherwise the latest created, where a conversation resolved
+      // after a newer one was created (a case a merge kept open) counts from its resolution, so its
+      // reopen window holds.
+      .orderBy((eb) => eb.case().when('status', 'in', [...HELD]).then(eb.ref('updated_at')).else(0).end(), 'desc')
+      .orderBy((eb) => eb.case().when('resolved_at', '>', eb.ref('created_at')).then(eb.ref('resolved_at')).else(eb.ref('created_at')).end(), 'desc')
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
