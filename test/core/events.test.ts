@@ -5,10 +5,9 @@ import { hubConfigSchema } from '../../src/hub/config-schema.js';
 import { HubQueues } from '../../src/core/queues/hub-queues.js';
 import { EVENTS_QUEUE } from '../../src/core/queues/names.js';
 import { createRedis } from '../../src/core/queues/redis.js';
-import { Storage } from '../../src/core/storage/storage.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { REDIS_URL, postgresDb, uniqueName } from '../helpers/env.js';
-import { cleanRedis, until } from '../helpers/hub.js';
+import { cleanRedis, openHubStorage, until } from '../helpers/hub.js';
 import { startWorkerProcess } from '../helpers/spawn-worker.js';
 
 describe('conversation events across a crash', () => {
@@ -48,7 +47,7 @@ describe('conversation events across a crash', () => {
     };
     await queues.addInbound(msg);
     assert.equal(await died, 'SIGKILL');
-    const storage = await Storage.open(db.url);
+    const storage = await openHubStorage(db.url);
     after(() => storage.close());
     const ident = await storage.customers.findIdentity('rec', 'u1');
     const [conv] = await storage.conversations.ofCustomer(ident!.customerId);

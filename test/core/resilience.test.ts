@@ -5,8 +5,7 @@ import { createServer } from 'node:net';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import type { Responder } from '../../src/core/responder.js';
 import { processInbound } from '../../src/core/conversation/inbound.js';
-import { Storage } from '../../src/core/storage/storage.js';
-import { startTestHub, until } from '../helpers/hub.js';
+import { openHubStorage, startTestHub, until } from '../helpers/hub.js';
 import { hashToken } from '../../src/api/tokens.js';
 
 const echo: Responder = { respond: async (t) => ({ kind: 'answer', text: `echo: ${t.text}` }) };
@@ -128,7 +127,7 @@ describe('operations and resilience', () => {
     const ident = await t.hub.storage.customers.findIdentity('loopback', 'g1').catch(() => undefined);
     void ident;
     // The reply was decided and stored before the workers closed.
-    const storage = await Storage.open(t.db.url);
+    const storage = await openHubStorage(t.db.url);
     const id = await storage.customers.findIdentity('loopback', 'g1');
     const [conv] = await storage.conversations.ofCustomer(id!.customerId);
     const msgs = await storage.messages.ofConversation(conv!.id);

@@ -3,6 +3,16 @@ import { Redis } from 'ioredis';
 import { hubConfigSchema, type HubConfig, type HubConfigInput } from '../../src/hub/config-schema.js';
 import { Hub, type HubOptions } from '../../src/hub/hub.js';
 import { REDIS_URL, makeDb, uniqueName, type Dialect, type TestDb } from './env.js';
+import { Storage } from '../../src/core/storage/storage.js';
+import { hubPiiCodec } from '../../src/hub/pii.js';
+
+/**
+ * The storage of a test hub's database as a hub process opens it: with the PII keys the test hubs
+ * share (`<dataDir>/pii-keys`, the default data folder), so lookups and sealed columns read back.
+ */
+export function openHubStorage(url: string, opts: Omit<Parameters<typeof Storage.open>[1] & object, 'pii'> = {}): Promise<Storage> {
+  return Storage.open(url, { ...opts, pii: hubPiiCodec({ dataDir: hubConfigSchema.parse({}).dataDir }) });
+}
 
 export interface TestHub {
   hub: Hub;

@@ -13,11 +13,10 @@ import { HubQueues } from '../../src/core/queues/hub-queues.js';
 import { EVENTS_QUEUE } from '../../src/core/queues/names.js';
 import { EventDispatcher } from '../../src/core/queues/event-dispatcher.js';
 import { createRedis } from '../../src/core/queues/redis.js';
-import { Storage } from '../../src/core/storage/storage.js';
 import { EventSubscriptions, eventCatalogue, type EventPayloads, type EventType, type NewEvent } from '../../src/core/events.js';
 import { Webhooks, WEBHOOKS_QUEUE } from '../../src/webhooks/index.js';
 import { REDIS_URL, postgresDb, uniqueName } from '../helpers/env.js';
-import { cleanRedis, until } from '../helpers/hub.js';
+import { cleanRedis, openHubStorage, until } from '../helpers/hub.js';
 import { startWorkerProcess } from '../helpers/spawn-worker.js';
 import { startReceiver } from './receiver.js';
 
@@ -54,7 +53,7 @@ describe('outgoing webhooks across a crash', () => {
     const json = JSON.stringify(config);
     const redis = createRedis(REDIS_URL);
     const queues = new HubQueues(redis, { prefix, ...config.queues });
-    const storage = await Storage.open(db.url);
+    const storage = await openHubStorage(db.url);
     const log = pino({ level: 'silent' });
     const webhooks = new Webhooks(config.webhooks, { storage, redis, prefix, log });
     const children: ChildProcess[] = [];
