@@ -3,6 +3,7 @@
  * typed arrays behind a HashVocab, so a built index can be moved between threads cheaply.
  */
 import { HashVocab, type HashVocabState } from './hash-vocab.js';
+import { grown } from './grown.js';
 
 export interface Bm25State {
   vocab: HashVocabState;
@@ -60,13 +61,13 @@ export class Bm25 {
         if (id === undefined) {
           id = termId.size;
           termId.set(t, id);
-          if (id >= df.length) df = grow(df, id + 1);
+          if (id >= df.length) df = grown(df, id + 1);
         }
         scratch[j] = id;
       }
       if (nnz + tokens.length > terms.length) {
-        terms = grow(terms, nnz + tokens.length);
-        counts = growFloat(counts, nnz + tokens.length);
+        terms = grown(terms, nnz + tokens.length);
+        counts = grown(counts, nnz + tokens.length);
       }
       const sorted = scratch.subarray(0, tokens.length).sort();
       let prev = -1;
@@ -161,16 +162,4 @@ export class Bm25 {
     }
     return s;
   }
-}
-
-function grow(a: Int32Array, atLeast: number): Int32Array {
-  const b = new Int32Array(Math.max(atLeast, a.length * 2));
-  b.set(a);
-  return b;
-}
-
-function growFloat(a: Float32Array, atLeast: number): Float32Array {
-  const b = new Float32Array(Math.max(atLeast, a.length * 2));
-  b.set(a);
-  return b;
 }

@@ -7,6 +7,7 @@
 import { FeatureSpace, Group, analyze, groupOf, type Analyzed, type FeatureOptions, type SparseVec } from './features.js';
 import { NumberVocabBuilder } from './hash-vocab.js';
 import type { Yielder } from './yielder.js';
+import { grown } from './grown.js';
 
 /** Sparse rows (compressed sparse rows): row d is idx/val[start[d] .. start[d+1]-1]. */
 export interface Csr {
@@ -49,8 +50,8 @@ export class FeatureFitter {
       const id = vocab.intern(k);
       if (id === before) {
         if (id >= this.df.length) {
-          this.df = grownInt(this.df, id + 1);
-          this.isChar = grownBytes(this.isChar, id + 1);
+          this.df = grown(this.df, id + 1);
+          this.isChar = grown(this.isChar, id + 1);
         }
         const g = groupOf(k);
         this.isChar[id] = g === Group.Char || g === Group.Pinyin ? 1 : 0;
@@ -58,10 +59,10 @@ export class FeatureFitter {
       scratch[j] = id;
     }
     if (this.nnz + m > this.idx.length) {
-      this.idx = grownInt(this.idx, this.nnz + m);
-      this.cnt = grownFloat(this.cnt, this.nnz + m);
+      this.idx = grown(this.idx, this.nnz + m);
+      this.cnt = grown(this.cnt, this.nnz + m);
     }
-    if (this.docs + 2 > this.start.length) this.start = grownInt(this.start, this.docs + 2);
+    if (this.docs + 2 > this.start.length) this.start = grown(this.start, this.docs + 2);
     const { idx, cnt, df } = this;
     const sorted = scratch.subarray(0, m).sort();
     let nnz = this.nnz;
@@ -127,22 +128,4 @@ export class AnalysisCache {
     this.last = this.current;
     this.current = new Map();
   }
-}
-
-function grownInt(a: Int32Array, atLeast: number): Int32Array {
-  const b = new Int32Array(Math.max(atLeast, a.length * 2));
-  b.set(a);
-  return b;
-}
-
-function grownFloat(a: Float32Array, atLeast: number): Float32Array {
-  const b = new Float32Array(Math.max(atLeast, a.length * 2));
-  b.set(a);
-  return b;
-}
-
-function grownBytes(a: Uint8Array, atLeast: number): Uint8Array {
-  const b = new Uint8Array(Math.max(atLeast, a.length * 2));
-  b.set(a);
-  return b;
 }

@@ -9,12 +9,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { pino } from 'pino';
 import { Storage } from '../../src/core/storage/storage.js';
 import { createPiiCodec, type PiiCodec } from '../../src/core/storage/pii.js';
@@ -32,7 +30,7 @@ import type { WebhookEndpoint } from '../../src/webhooks/config.js';
 import { kbPending } from '../../src/cli/kb-pending.js';
 import { DIALECTS, makeDb, type TestDb } from '../helpers/env.js';
 import { startReceiver, type Receiver } from '../webhooks/receiver.js';
-import { inbound } from './helpers.js';
+import { inbound, rawText } from './helpers.js';
 
 const K1 = randomBytes(32);
 const K2 = randomBytes(32);
@@ -56,23 +54,6 @@ const S = {
 } as const;
 
 const silent = pino({ level: 'silent' });
-
-async function rawText(tdb: TestDb, dialect: string): Promise<string> {
-  if (dialect === 'sqlite') {
-    const file = tdb.url.slice('sqlite:'.length);
-    return [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('\n');
-  }
-  const c = new pg.Client({ connectionString: tdb.url });
-  await c.connect();
-  try {
-    const tables = (await c.query<{ t: string }>(`select table_name as t from information_schema.tables where table_schema = 'public'`)).rows.map((r) => r.t);
-    const out: string[] = [];
-    for (const t of tables) out.push(...(await c.query<{ j: string }>(`select row_to_json(x)::text as j from "${t}" x`)).rows.map((r) => r.j));
-    return out.join('\n');
-  } finally {
-    await c.end();
-  }
-}
 
 /** What the hub's pieces write, through their own code: returns the ids to read back. */
 async function writeAll(storage: Storage, rx: Receiver) {

@@ -5,10 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { Storage } from '../../src/core/storage/storage.js';
 import { openDb } from '../../src/core/storage/db.js';
 import { createPiiCodec, type PiiCodec } from '../../src/core/storage/pii.js';
@@ -17,7 +15,7 @@ import { isHubError } from '../../src/core/errors.js';
 import type { AnalyticsCase } from '../../src/core/storage/analytics.js';
 import { mergeCustomers, unlinkIdentity } from '../../src/core/customers/merge.js';
 import { DIALECTS, makeDb, type TestDb } from '../helpers/env.js';
-import { inbound } from './helpers.js';
+import { inbound, rawText } from './helpers.js';
 
 const K1 = randomBytes(32);
 const K2 = randomBytes(32);
@@ -29,23 +27,6 @@ const EMAIL = 'Zoe.Secret@Example.COM';
 const PHONE = '+86 138 0013 8000';
 const TEXT = 'my parcel 7781 is lost, call me on +86 138 0013 8000';
 const SECRETS = [NAME, EMAIL, EMAIL.toLowerCase(), PHONE, TEXT, 'parcel 7781', 'report.pdf', 'lost parcel'];
-
-async function rawText(tdb: TestDb, dialect: string): Promise<string> {
-  if (dialect === 'sqlite') {
-    const file = tdb.url.slice('sqlite:'.length);
-    return [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('\n');
-  }
-  const c = new pg.Client({ connectionString: tdb.url });
-  await c.connect();
-  try {
-    const tables = (await c.query<{ t: string }>(`select table_name as t from information_schema.tables where table_schema = 'public'`)).rows.map((r) => r.t);
-    const out: string[] = [];
-    for (const t of tables) out.push(...(await c.query<{ j: string }>(`select row_to_json(x)::text as j from "${t}" x`)).rows.map((r) => r.j));
-    return out.join('\n');
-  } finally {
-    await c.end();
-  }
-}
 
 async function writeCustomer(storage: Storage) {
   const mail = await recordInbound(storage, inbound('email', EMAIL, TEXT, { userName: NAME, ref: { channel: 'email', chatId: EMAIL }, attachments: [{ name: 'report.pdf', mimeType: 'application/pdf' }] }), { reopenWindowMs: 0 });
