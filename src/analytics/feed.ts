@@ -24,123 +24,74 @@
  * writing at once) lost a quarter of the SQLite pipeline's throughput with a 2 s tick and none
  * measurable with 5 s (docs/analytics.md, "Speed"); at ordinary rates (a turn every few seconds per
  * conversation) it is one rebuild per turn either way.
+ *
+ * Where it runs (issue #19): the hub's event loop is its throughput limit, so the feed's runs go to a
+ * worker thread (BullMQ's sandboxed processor, `useWorkerThreads`): src/analytics/feed-thread.mjs
+ * loads src/analytics/feed-processor.ts there, which opens its own connection to the hub's database
+ * (`thread.url`, with the hub's PII keys through `thread.codec`) and runs `feedOnce`. The hub's loop
+ * keeps only the BullMQ worker (fetching the tick's job, renewing its lock, passing a message).
+ * Everything above holds as before: the watermark moves in the thread after its commits; the queue,
+ * its global concurrency and the scheduler are the same; a thread that crashes or exits fails its job
+ * (logged), BullMQ starts a new thread for the next one, which reads the same events again.
+ * `storage` instead of `thread` runs on the caller's loop (tests; an in-memory SQLite database, which
+ * another connection cannot open).
  */
-import { performance } from 'node:perf_hooks';
+import { extname } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
-import type { FoldOptions } from './fold.js';
-import { ANALYTICS_EVENTS, defaultFoldOptions, rebuildConversation } from './rebuild.js';
+import { FEED_EVERY_MS, feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
+import type { FeedThreadData, PlainFeedOptions } from './feed-processor.js';
+import { defaultFoldOptions } from './rebuild.js';
+
+export { FEED_EVERY_MS, FEED_NAME, feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
 
 export const FEED_QUEUE = 'analytics-feed';
-/** The watermark's name in `analytics_feed`. */
-export const FEED_NAME = 'events';
-/** How often the feed runs by default: the read models' freshness against what they cost. */
-export const FEED_EVERY_MS = 5000;
 
-export interface FeedOptions {
+/** What a feed job returns: the run, and the thread that ran it (0: the main thread). */
+export interface FeedJobResult extends FeedRun {
+  threadId: number;
+}
+
+/** The feed's thread: its own connection to the hub's database. */
+export interface FeedThread {
+  /** The database URL (the hub's `storage.url`). */
+  url: string;
   /**
-   * How far before the watermark each run reads again, for events that committed late.
-   * @defaultValue 5,000 ms on PostgreSQL, 1,000 ms on SQLite (one writer)
+   * The PII codec of the thread's storage: `module` (a file URL) exports `name`, a function called
+   * with `arg` (the hub's: src/hub/pii.ts `hubPiiCodec`, the same keys from the same environment or
+   * key file). None: plaintext.
    */
-  safetyMs: number;
-  /** Events read per page. @defaultValue 2000 */
-  pageSize: number;
-  /** A run stops after the page that ends past this many ms (the next tick goes on). @defaultValue 20,000 */
-  budgetMs: number;
-  fold: FoldOptions;
+  codec?: { module: string; name: string; arg?: unknown };
 }
 
-export function feedDefaults(dialect: 'sqlite' | 'postgres'): FeedOptions {
-  return { safetyMs: dialect === 'postgres' ? 5000 : 1000, pageSize: 2000, budgetMs: 20_000, fold: defaultFoldOptions };
-}
-
-export interface FeedRun {
-  /** Events read (the safety window's included). */
-  events: number;
-  /** Conversations rebuilt. */
-  rebuilt: number;
-  /** The watermark after the run (null: no event yet). */
-  watermark: number | null;
-  /** Whether it stopped at its budget with events left to read. */
-  more: boolean;
-}
-
-/** One run of the feed: reads the events since the watermark and rebuilds the conversations they touch. */
-export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefaults(storage.dialect)): Promise<FeedRun> {
-  const started = performance.now();
-  let watermark = await storage.analytics.feedWatermark(FEED_NAME);
-  let after: { at: number; id?: number } = { at: watermark === null ? Number.MIN_SAFE_INTEGER : watermark - opts.safetyMs };
-  const run: FeedRun = { events: 0, rebuilt: 0, watermark, more: false };
-  for (;;) {
-    const page = await storage.analytics.feedEvents(after, ANALYTICS_EVENTS, opts.pageSize);
-    run.events += page.length;
-    const last = page[page.length - 1];
-    if (!last) break;
-    const spans = new Map<string, { minId: number; maxId: number }>();
-    for (const e of page) {
-      const s = spans.get(e.conversationId);
-      if (s) {
-        s.minId = Math.min(s.minId, e.id);
-        s.maxId = Math.max(s.maxId, e.id);
-      } else spans.set(e.conversationId, { minId: e.id, maxId: e.id });
-    }
-    run.rebuilt += await rebuildMany(storage, await storage.analytics.stale(spans), opts.fold);
-    // Every conversation with an event up to `last` is rebuilt from all its events: the watermark may move there.
-    if (watermark === null || last.at > watermark) {
-      watermark = last.at;
-      await storage.analytics.setFeedWatermark(FEED_NAME, watermark);
-    }
-    if (page.length < opts.pageSize) break;
-    after = { at: last.at, id: last.id };
-    if (performance.now() - started > opts.budgetMs) {
-      run.more = true;
-      break;
-    }
-  }
-  run.watermark = watermark;
-  return run;
-}
-
-/**
- * Rebuilds a page's conversations in batches, and leaves the workers of this process most of the
- * event loop: after each batch it pauses (REBUILD_DUTY of the time rebuilding at most), so a tick
- * with thousands of conversations to rebuild stretches over seconds instead of stalling every
- * message behind it (bench/pipeline.ts: p99 at 500 msg/s offered).
- * SQLite: a batch's rebuilds go in together, so they share commits (storage's group commit): one
- * commit per batch instead of one each (a commit was most of a rebuild's cost). They still run one
- * after another on the one connection, so two rebuilds of one customer never interleave.
- * PostgreSQL: one at a time, as a rebuild settles its customer's other cases.
- */
-async function rebuildMany(storage: Storage, ids: readonly string[], fold: FoldOptions): Promise<number> {
-  const together = storage.dialect === 'sqlite' ? REBUILD_BATCH : 1;
-  for (let i = 0; i < ids.length; i += REBUILD_BATCH) {
-    const started = performance.now();
-    const batch = ids.slice(i, i + REBUILD_BATCH);
-    for (let j = 0; j < batch.length; j += together) await Promise.all(batch.slice(j, j + together).map((id) => rebuildConversation(storage, id, fold)));
-    if (i + REBUILD_BATCH < ids.length) {
-      const spent = performance.now() - started;
-      await new Promise<void>((resolve) => setTimeout(resolve, (spent * (1 - REBUILD_DUTY)) / REBUILD_DUTY));
-    }
-  }
-  return ids.length;
-}
-
-/** Conversations rebuilt per batch (on SQLite together: one commit when the group commit takes them all). */
-const REBUILD_BATCH = 32;
-/** The share of its time the feed spends rebuilding while it has more to rebuild (the rest it pauses). */
-const REBUILD_DUTY = 0.25;
-
-export interface FeedDeps {
+interface FeedCommon {
   redis: Redis;
   prefix: string;
-  storage: () => Storage;
   log: Logger;
   /** How often the feed runs. @defaultValue FEED_EVERY_MS */
   everyMs?: number;
+  /** In a thread the fold's `terms` must be the default (a function does not cross to the thread). */
   options?: Partial<FeedOptions>;
+}
+
+/** Either a thread (the hub's default) or `storage`, on this event loop. */
+export type FeedDeps = FeedCommon & ({ thread: FeedThread; storage?: undefined } | { storage: () => Storage; thread?: undefined });
+
+/** The processor BullMQ's thread imports: the compiled file next to this one (`.ts` under tsx). */
+const PROCESSOR = new URL(`./feed-processor${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+/** The thread's entry: plain JavaScript, registers tsx in the thread when the processor is TypeScript. */
+const THREAD_ENTRY = new URL('./feed-thread.mjs', import.meta.url);
+
+/** The options that cross to the thread (structured clone: no functions). */
+function plainOptions(o: Partial<FeedOptions> = {}): PlainFeedOptions {
+  const { fold, ...rest } = o;
+  if (fold && fold.terms !== defaultFoldOptions.terms) throw new Error('analytics feed: a thread folds with the default terms only');
+  return { ...rest, ...(fold ? { idleMs: fold.idleMs, lowConfidence: fold.lowConfidence } : {}) };
 }
 
 /** Upserts the feed's job scheduler and starts its worker (roles start and worker). */
@@ -149,16 +100,25 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   queue.on('error', () => undefined);
   await queue.setGlobalConcurrency(1);
   await queue.upsertJobScheduler('poll', { every: d.everyMs ?? FEED_EVERY_MS }, { name: 'poll' });
-  const worker = new Worker(
-    FEED_QUEUE,
-    async () => {
-      const storage = d.storage();
-      const run = await feedOnce(storage, { ...feedDefaults(storage.dialect), ...d.options });
-      if (run.more) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
-      return run;
-    },
-    { connection: d.redis, prefix: d.prefix, concurrency: 1 },
-  );
+  const common = { connection: d.redis, prefix: d.prefix, concurrency: 1 };
+  let worker: Worker;
+  if (d.thread) {
+    const feed: FeedThreadData = { processor: PROCESSOR, url: d.thread.url, options: plainOptions(d.options), ...(d.thread.codec ? { codec: d.thread.codec } : {}) };
+    worker = new Worker(FEED_QUEUE, THREAD_ENTRY, { ...common, useWorkerThreads: true, workerThreadsOptions: { workerData: { feed } } });
+  } else {
+    const storage = d.storage;
+    worker = new Worker(
+      FEED_QUEUE,
+      async (): Promise<FeedJobResult> => {
+        const s = storage();
+        return { ...(await feedOnce(s, { ...feedDefaults(s.dialect), ...d.options })), threadId };
+      },
+      common,
+    );
+  }
+  worker.on('completed', (_job, run: FeedJobResult) => {
+    if (run.more) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
+  });
   worker.on('error', (err) => d.log.warn({ queue: FEED_QUEUE }, `worker error: ${errorMessage(err)}`));
   worker.on('failed', (_job, err) => d.log.warn({ queue: FEED_QUEUE }, `analytics feed run failed (the next tick reads the same events again): ${errorMessage(err)}`));
   return { worker, close: () => queue.close().catch(() => undefined) };

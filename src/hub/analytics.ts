@@ -1,12 +1,14 @@
 /**
  * Wires service analytics into the hub (issue #17): the feed that keeps the read models (a job
  * scheduler reading the event log, roles start and worker; no event subscriber, so the message
- * pipeline pays nothing for it), the `/api/analytics/*`
+ * pipeline pays nothing for it; its runs in a worker thread, `feedThread`), the `/api/analytics/*`
  * endpoints, the dashboard at `/console/dashboard` and bull-board at `/console/queues` when the hub
  * serves HTTP (roles start and gateway), and the daily Slack summary's scheduler and worker (roles
  * start and worker, when `analytics.dailySummary` and `channels.slack` are set). Everything is
  * behind `guard` (role admin); without one, API bearer tokens (`api.tokens`) decide.
  */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
@@ -20,7 +22,7 @@ import type { HubConfig } from './config-schema.js';
 import { bearerGuard, type Guard } from '../analytics/guard.js';
 import { AnalyticsKpis } from '../analytics/kpis.js';
 import { defaultFoldOptions } from '../analytics/rebuild.js';
-import { FEED_QUEUE, startAnalyticsFeed } from '../analytics/feed.js';
+import { FEED_QUEUE, startAnalyticsFeed, type FeedThread } from '../analytics/feed.js';
 import { mountAnalyticsApi } from '../analytics/routes.js';
 import { mountDashboard } from '../analytics/dashboard.js';
 import { mountQueuesBoard, type QueuesBoard } from '../analytics/queues-board.js';
@@ -38,7 +40,26 @@ export interface AnalyticsHost {
   readonly tokenAuth: TokenAuth;
   /** The channels this hub runs (their outbound queues are listed on the queues board). */
   readonly adapters: ReadonlyMap<string, unknown>;
+  /** The hub's options: with migrations of its own, the feed stays on this loop (`feedThread`). */
+  readonly opts?: { readonly migrations?: readonly unknown[] };
 }
+
+/**
+ * Where the feed runs (src/analytics/feed.ts, "Where it runs"): a worker thread with its own
+ * connection to the hub's database and the hub's PII keys (`hubPiiCodec`, read again in the thread
+ * from the same environment or key file: the hub has made the file by now), off the event loop
+ * that carries the messages. On this loop only when another connection cannot see the hub's data:
+ * an in-memory SQLite database, or a hub with migrations of its own (`opts.migrations`: the
+ * thread's storage would refuse a database with migrations it does not know).
+ */
+function feedThread(hub: AnalyticsHost): FeedThread | undefined {
+  const url = hub.config.storage.url;
+  if (url === 'sqlite:' || url === 'sqlite::memory:' || (hub.opts?.migrations?.length ?? 0) > 0) return undefined;
+  return { url, codec: { module: PII_MODULE, name: 'hubPiiCodec', arg: { dataDir: hub.config.dataDir, generate: false } } };
+}
+
+/** src/hub/pii.ts, as this process loads it (`.ts` under tsx). */
+const PII_MODULE = new URL(`./pii${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 export interface AnalyticsModule {
   kpis: AnalyticsKpis;
@@ -85,7 +106,15 @@ export async function setupAnalytics(hub: AnalyticsHost, guard?: Guard): Promise
     start: async () => {
       if (hub.role === 'gateway') return [];
       const log = hub.log.child({ module: 'analytics' });
-      const feed = await startAnalyticsFeed({ redis: hub.redis, prefix: hub.config.redis.prefix, storage: () => hub.storage, log, everyMs: cfg.feedSeconds * 1000, options: { fold: foldOpts } });
+      const where = feedThread(hub);
+      const feed = await startAnalyticsFeed({
+        redis: hub.redis,
+        prefix: hub.config.redis.prefix,
+        log,
+        everyMs: cfg.feedSeconds * 1000,
+        options: { fold: foldOpts },
+        ...(where ? { thread: where } : { storage: () => hub.storage }),
+      });
       closers.push(feed.close);
       const summary = cfg.dailySummary;
       if (!summary) return [feed.worker];

@@ -1,0 +1,63 @@
+/**
+ * The analytics feed's runs in a worker thread (src/analytics/feed.ts, "Where it runs"): BullMQ's
+ * sandbox thread imports this module (through feed-thread.mjs) and calls its default export with
+ * each tick's job. The thread opens its own storage once, on its first job, with the database URL
+ * and the PII codec the hub handed it in `workerData.feed`: on SQLite a second connection to the
+ * same file (WAL: readers never wait; a write waits for the hub's commit through busy_timeout), on
+ * PostgreSQL its own small pool. A failed open is tried again on the next job.
+ *
+ * The thread ends when the hub closes the feed's worker (BullMQ asks it to finish its run and
+ * exit) or when it crashes; its connection ends with it (better-sqlite3 closes its databases when
+ * the thread's environment is torn down, an open transaction rolls back; PostgreSQL's sockets close
+ * with the thread's event loop).
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import type { PiiCodec } from '../core/storage/pii.js';
+import { Storage } from '../core/storage/storage.js';
+import { feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
+import { defaultFoldOptions } from './rebuild.js';
+
+/** The feed's options as they cross to the thread (the fold's terms are always the default). */
+export type PlainFeedOptions = Partial<Omit<FeedOptions, 'fold'>> & { idleMs?: number; lowConfidence?: number };
+
+/** `workerData.feed`: what the hub hands the thread. */
+export interface FeedThreadData {
+  /** This module's URL (feed-thread.mjs imports it). */
+  processor: string;
+  /** The database URL. */
+  url: string;
+  /** Where the PII codec comes from: `module` exports `name`, called with `arg`. None: plaintext. */
+  codec?: { module: string; name: string; arg?: unknown };
+  options: PlainFeedOptions;
+}
+
+let opening: Promise<Storage> | undefined;
+
+function storage(data: FeedThreadData): Promise<Storage> {
+  opening ??= open(data).catch((err: unknown) => {
+    opening = undefined;
+    throw err;
+  });
+  return opening;
+}
+
+async function open(data: FeedThreadData): Promise<Storage> {
+  let pii: PiiCodec | undefined;
+  if (data.codec) {
+    const mod = (await import(data.codec.module)) as Record<string, unknown>;
+    const make = mod[data.codec.name];
+    if (typeof make !== 'function') throw new Error(`analytics feed thread: ${data.codec.module} exports no function ${data.codec.name}`);
+    pii = (await (make as (arg: unknown) => PiiCodec | Promise<PiiCodec>)(data.codec.arg)) ?? undefined;
+  }
+  return Storage.open(data.url, pii ? { pii } : {});
+}
+
+/** One tick's run, in this thread. */
+export default async function feedInThread(): Promise<FeedRun & { threadId: number }> {
+  const data = (workerData as { feed: FeedThreadData }).feed;
+  const s = await storage(data);
+  const { idleMs, lowConfidence, ...rest } = data.options;
+  const fold = { ...defaultFoldOptions, ...(idleMs !== undefined ? { idleMs } : {}), ...(lowConfidence !== undefined ? { lowConfidence } : {}) };
+  const run = await feedOnce(s, { ...feedDefaults(s.dialect), ...rest, fold });
+  return { ...run, threadId };
+}

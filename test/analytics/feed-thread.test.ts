@@ -1,0 +1,158 @@
+/**
+ * The analytics feed off the hub's event loop (issue #19), on both databases: with a hub running on
+ * the hand-checked history (written sealed, with the test hubs' PII keys), the feed's runs happen in
+ * a worker thread (every run's `threadId` is another thread's, never this one's) and give the
+ * hand-checked numbers, sealed in the database under the hub's keys and read back by the hub; the
+ * hub's stop ends the thread promptly. A thread killed in the middle of a rebuild fails its job,
+ * which is logged; the next tick's run (in a new thread) reads the same events again and nothing is
+ * lost.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { threadId } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { QueueEvents } from 'bullmq';
+import { ManualClock } from '../../src/core/clock.js';
+import { isSealed } from '../../src/core/storage/pii.js';
+import { AnalyticsKpis } from '../../src/analytics/kpis.js';
+import { FEED_NAME, FEED_QUEUE, startAnalyticsFeed, type FeedJobResult } from '../../src/analytics/feed.js';
+import { parseRange } from '../../src/analytics/range.js';
+import { DIALECTS, REDIS_URL, makeDb, uniqueName, type TestDb } from '../helpers/env.js';
+import { cleanRedis, openHubStorage, startTestHub, until } from '../helpers/hub.js';
+import { History, at } from './history.js';
+import { seedHistory, seededStore } from './seed.js';
+
+const NOW = at('2026-11-05T12:00:00Z');
+const range = () => parseRange({ from: '2026-11-01', to: '2026-11-03' }, { timeZone: 'UTC', now: NOW });
+/** The hand-checked totals (kpis.test.ts): cases, escalated, settled, bot-resolved, resolved, first contact, reopened, CSAT average, given, asked. */
+const TOTALS = [4, 2, 4, 1, 2, 2, 1, 5, 1, 1];
+
+async function totals(kpis: AnalyticsKpis): Promise<(number | null)[]> {
+  const t = (await kpis.overview(range())).totals;
+  return [t.cases, t.escalated, t.settled, t.botResolved, t.resolved, t.firstContact, t.reopened, t.csatAverage, t.csatGiven, t.csatAsked];
+}
+
+/** The feed's job results and failures as BullMQ reports them (from Redis: no hub internals). */
+async function watchFeed(prefix: string): Promise<{ runs: FeedJobResult[]; failures: string[]; close(): Promise<void> }> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const events = new QueueEvents(FEED_QUEUE, { connection, prefix, lastEventId: '0-0' });
+  const runs: FeedJobResult[] = [];
+  const failures: string[] = [];
+  events.on('completed', ({ returnvalue }) => runs.push((typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as FeedJobResult));
+  events.on('failed', ({ failedReason }) => failures.push(failedReason));
+  await events.waitUntilReady();
+  return {
+    runs,
+    failures,
+    close: async () => {
+      await events.close();
+      connection.disconnect();
+    },
+  };
+}
+
+/** The stored `analytics_cases.question` values, as they are on disk. */
+async function rawQuestions(db: TestDb): Promise<string[]> {
+  if (db.url.startsWith('sqlite:')) {
+    const d = new Database(db.url.slice('sqlite:'.length), { readonly: true });
+    try {
+      return (d.prepare('select question from analytics_cases').all() as { question: string }[]).map((r) => r.question);
+    } finally {
+      d.close();
+    }
+  }
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return (await c.query<{ question: string }>('select question from analytics_cases')).rows.map((r) => r.question);
+  } finally {
+    await c.end();
+  }
+}
+
+for (const dialect of DIALECTS) {
+  describe(`analytics feed in a worker thread (${dialect})`, () => {
+    it('with the hub running, rebuilds in another thread with the hub\'s PII keys and gives the hand-checked numbers', async () => {
+      const db = await makeDb(dialect);
+      const clock = new ManualClock(Date.parse('2026-11-01T00:00:00Z'));
+      const seed = await openHubStorage(db.url, { clock });
+      await seedHistory(new History(seed, clock, { feed: false }));
+      await seed.close();
+      const prefix = uniqueName('sbt');
+      const feed = await watchFeed(prefix);
+      const t = await startTestHub({ dialect, db, config: { redis: { prefix }, analytics: { feedSeconds: 1 } } });
+      try {
+        await until(async () => (await totals(t.hub.analytics.kpis)).join() === TOTALS.join(), 30_000, 'the feed to build the read models');
+        assert.deepEqual(await totals(t.hub.analytics.kpis), TOTALS);
+        assert.deepEqual((await t.hub.analytics.kpis.responseTimes(range())).totals.agentFirstResponse, { count: 2, median: 1_260_000, p90: 1_692_000 });
+        await until(() => feed.runs.reduce((n, r) => n + r.rebuilt, 0) === 3, 5_000, `the runs that rebuilt the three conversations: ${JSON.stringify(feed.runs)}`);
+        // Every run came from a worker thread: the main thread's id is 0 (and this test's is the hub's).
+        assert.equal(threadId, 0);
+        assert.ok(feed.runs.length > 0 && feed.runs.every((r) => r.threadId > 0), JSON.stringify(feed.runs));
+        assert.equal(await t.hub.storage.analytics.feedWatermark(FEED_NAME), at('2026-11-03T10:05:00Z'));
+        // Sealed on disk under the keys the hub reads them with (above): the thread had the hub's keys.
+        const questions = await rawQuestions(db);
+        assert.equal(questions.length, 4);
+        assert.ok(questions.every((q) => isSealed(q)), questions.join(' | '));
+      } finally {
+        const started = Date.now();
+        await t.stop();
+        // The thread ends with the hub (BullMQ's worker close asks it to exit; no grace timeout hit).
+        assert.ok(Date.now() - started < 5_000, `stop took ${Date.now() - started} ms`);
+        await feed.close();
+        await db.drop();
+      }
+    });
+
+    describe('a thread killed in the middle of a rebuild', () => {
+      let tdb: TestDb;
+      let dir: string;
+      let close: () => Promise<void>;
+      let kpis: AnalyticsKpis;
+      before(async () => {
+        tdb = await makeDb(dialect);
+        dir = mkdtempSync(join(tmpdir(), 'sb-feed-crash-'));
+        ({ kpis, close } = await seededStore(tdb, { feed: false }));
+      });
+      after(async () => {
+        await close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+
+      it('fails its job (logged), and the next run, in a new thread, loses nothing', async () => {
+        const marker = join(dir, 'crashed');
+        const lines: string[] = [];
+        const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }));
+        const prefix = uniqueName('sbt');
+        const watch = await watchFeed(prefix);
+        const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+        const codec = { module: new URL('./crash-codec.ts', import.meta.url).href, name: 'crashOnce', arg: { marker, after: 3 } };
+        const f = await startAnalyticsFeed({ redis, prefix, log, everyMs: 300, thread: { url: tdb.url, codec } });
+        try {
+          await until(async () => (await totals(kpis)).join() === TOTALS.join(), 30_000, 'the read models after the crash');
+          assert.ok(existsSync(marker), 'the thread crashed');
+          const crashed = Number(readFileSync(marker, 'utf8'));
+          assert.ok(crashed > 0);
+          await until(() => watch.failures.length > 0 && watch.runs.length > 0, 5_000, 'the failed and the completed run');
+          assert.match(watch.failures[0] ?? '', /exit code: 70/);
+          assert.ok(lines.some((l) => l.includes('analytics feed run failed') && l.includes('exit code: 70')), lines.join(''));
+          assert.ok(watch.runs.every((r) => r.threadId > 0 && r.threadId !== crashed), JSON.stringify({ crashed, runs: watch.runs }));
+          assert.deepEqual((await kpis.responseTimes(range())).totals.agentFirstResponse, { count: 2, median: 1_260_000, p90: 1_692_000 });
+        } finally {
+          await f.worker.close();
+          await f.close();
+          redis.disconnect();
+          await watch.close();
+          await cleanRedis(prefix);
+        }
+      });
+    });
+  });
+}
