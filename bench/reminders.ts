@@ -1,14 +1,16 @@
 // Reminders benchmark: N reminders all due at once through the real workflow engine (BullMQ on
 // Redis, SQLite, a loopback channel), one customer each.
-//   npm run bench -- reminders [--n 100000] [--batch 500]
+//   npm run bench -- reminders [--n 100000] [--batch 500] [--prof phase2.cpuprofile]
 // A temp workflow: `wait: { until: dueAt }` then one `send`. Phase 1 schedules: N events, all with
 // the same dueAt a day ahead, go in through the engine's own `accept` (not HTTP), `batch` at a time
 // (acceptPerSec: creating N customers, events, runs and delayed jobs). Phase 2 makes them due at
 // once: the hub's clock moves past dueAt and BullMQ promotes every delayed step job (as Redis would
-// at dueAt); measured from then until all N reminders are sent (deliverSeconds, perSec). The RSS is
+// at dueAt); measured from then until all N reminders are sent (deliverSeconds, perSec, and this
+// process's CPU time per reminder, cpuMsPerReminder: steadier on a busy machine). The RSS is
 // sampled every 500 ms (rssMbMax; rssMbAfter once delivered and collected), and raw BullMQ (add +
 // process N trivial jobs on the same Redis) gives the ratio. Last line: JSON.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,8 @@ const { values } = parseArgs({
     n: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '500' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    /** Writes a CPU profile of phase 2 (the delivery) to this file (open it in Chrome's DevTools). */
+    prof: { type: 'string' },
   },
 });
 const N = Number(values.n);
@@ -100,13 +104,29 @@ let acceptPerSec = 0;
 // ---- phase 2: all due at once -> all sent
 let deliverSeconds = 0;
 let rssAfter = 0;
+// This process's CPU per reminder in phase 2 (all its threads): steadier than the rate on a busy machine.
+let cpuMsPerReminder = 0;
 {
   const queue = new Queue(WORKFLOWS_QUEUE, { connection: { url: values.redis }, prefix });
   offset = dueAt - Date.now() + 1000;
+  const profiler = values.prof ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await queue.promoteJobs({ count: N });
   await lb.waitForSent(N, 3_600_000);
   deliverSeconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  cpuMsPerReminder = (cpu.user + cpu.system) / 1000 / N;
+  if (profiler && values.prof) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(values.prof, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   await queue.close();
   if (lb.sent.length !== N) throw new Error(`expected ${N} reminders, got ${lb.sent.length}`);
   console.log(`phase 2: ${N} reminders due at once, all sent in ${deliverSeconds.toFixed(2)} s -> ${(N / deliverSeconds).toFixed(0)} reminders/s`);
@@ -132,6 +152,7 @@ console.log(
     reminders: N,
     deliverSeconds: Number(deliverSeconds.toFixed(2)),
     perSec: Math.round(perSec),
+    cpuMsPerReminder: Number(cpuMsPerReminder.toFixed(3)),
     rssMbMax: Math.round(rssMax),
     rssMbAfter: Math.round(rssAfter),
     acceptPerSec: Math.round(acceptPerSec),

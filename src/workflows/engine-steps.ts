@@ -25,8 +25,8 @@ export type Outcome =
   /** An ask sent: the step waits (`scheduled`) for an answer or its timeout at `timeoutAt`. */
   | { kind: 'asked'; result: Record<string, unknown>; timeoutAt: number }
   | { kind: 'failed'; error: string }
-  /** Not done, on purpose (a stale reminder): the step is `skipped` with its reason and the run goes on. */
-  | { kind: 'skipped'; result: Record<string, unknown> };
+  /** Not done, on purpose (a stale reminder): the step is `skipped` with its reason and the run goes on; `endRun`: the run ends there (done). */
+  | { kind: 'skipped'; result: Record<string, unknown>; endRun?: true };
 
 export interface StepContext {
   loaded: LoadedWorkflows;
@@ -74,7 +74,7 @@ export async function runStep(step: Step, c: StepContext): Promise<Outcome> {
   if (!hasCustomer(c)) return { kind: 'failed', error: `${step.action} ${step.id}: this run has no customer (a scheduled run)` };
   switch (step.action) {
     case 'send':
-      return stale(step, c) ?? (await skipOptedOut(step, c)) ?? send(step, c);
+      return stale(step, c) ?? skipOptedOut(step, c) ?? send(step, c);
     case 'ask':
       return stale(step, c) ?? ask(step, c);
     case 'escalate':
@@ -131,7 +131,7 @@ function stale(step: SendStep | AskStep, c: ToCustomer): Outcome | undefined {
 /** An ask sends its question like a send (once: the key), then waits; asked already (a redelivered job), it waits on. */
 async function ask(step: AskStep, c: ToCustomer): Promise<Outcome> {
   if (c.row.status === 'scheduled' && typeof c.row.result?.sendId === 'string' && c.row.dueAt !== null) return { kind: 'asked', result: c.row.result, timeoutAt: c.row.dueAt };
-  const skipped = await skipOptedOut(step, c);
+  const skipped = skipOptedOut(step, c);
   if (skipped) return skipped;
   const sent = await send(step, c);
   return sent.kind === 'done' ? { kind: 'asked', result: sent.result, timeoutAt: c.now + step.timeoutMs } : sent;
@@ -140,17 +140,14 @@ async function ask(step: AskStep, c: ToCustomer): Promise<Outcome> {
 /**
  * A customer who opted out of the workflow's kind (src/workflows/opt-out.ts) gets no send or ask
  * of it, but for the `urgent` steps of an `alert` workflow (a risk alert is for their protection):
- * the step is marked `skipped` with its reason and the run ends there (done) — its later sends would
- * go to the same customer with the same kind, and a skipped ask escalates nothing. The row is final
- * then, so the engine's own mark of the outcome returned changes nothing and queues nothing after it.
+ * the step is `skipped` with its reason and the run ends there (done) — its later sends would go to
+ * the same customer with the same kind, and a skipped ask escalates nothing.
  */
-async function skipOptedOut(step: SendStep | AskStep, c: ToCustomer): Promise<Outcome | undefined> {
+function skipOptedOut(step: SendStep | AskStep, c: ToCustomer): Outcome | undefined {
   if (step.urgent && c.workflow.kind === 'alert') return undefined;
   const at = optedOutAt(c.customer, c.workflow.kind);
   if (at === undefined) return undefined;
-  const result = { reason: `opted out (${c.workflow.kind}) at ${at}` };
-  if (await c.storage.workflowRuns.markStep(c.run.id, step.id, 'skipped', { result, dueAt: null })) await c.storage.workflowRuns.finishRun(c.run.id, 'done');
-  return { kind: 'done', result };
+  return { kind: 'skipped', result: { reason: `opted out (${c.workflow.kind}) at ${at}` }, endRun: true };
 }
 
 async function send(step: SendStep | AskStep, c: ToCustomer): Promise<Outcome> {

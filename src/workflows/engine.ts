@@ -2,7 +2,8 @@
  * The workflow engine: an event (POST /api/events) starts one run per workflow it triggers and
  * cancels the running runs of the event types it `cancels` with the same correlation value. Steps
  * run as jobs of this module's BullMQ queue `workflows` (job id `<runId>/<stepId>`; a job runs the
- * steps after its own that are due in the same job); waits and sends held back (quiet hours, rate
+ * steps after its own that are due in the same job, and the step jobs in flight together run as
+ * one batch: src/workflows/engine-batch.ts); waits and sends held back (quiet hours, rate
  * limits) are delayed jobs in Redis, never a process timer. The step's row (unique per run and
  * step) is the truth: a step marked done is never run again, and a send carries the key
  * `wf:<runId>:<stepId>`, so a redelivered job sends nothing twice. A job lost between a commit
@@ -10,7 +11,7 @@
  * scheduler of its own queue `workflows-sweep` (every max(1 s, sweepAfterMs / 2)). */
 import { randomUUID } from 'node:crypto';
 import { hashRequest } from '../api/routes.js';
-import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EscalateRequest } from '../core/conversation/escalate.js';
@@ -19,7 +20,7 @@ import { HubError, errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
 import { eventCustomer } from './engine-customers.js';
 import { nextStep, stepJobId, timeoutJobId } from './engine-flow.js';
-import { runStep, type Outcome } from './engine-steps.js';
+import { MAX_BATCH, StepBatches } from './engine-batch.js';
 import { WorkflowVersions } from './engine-versions.js';
 import { viewEvent, type EventView } from './engine-view.js';
 import { WorkflowSchedules } from './schedules.js';
@@ -27,7 +28,7 @@ import { sweepSteps, type StepJob } from './engine-sweep.js';
 import { SendThrottle } from './throttle.js';
 import { checkEvent } from './event.js';
 import type { LoadedWorkflows } from './load.js';
-import type { NewRun, RunRecord, StepRecord, WorkflowEventRecord, WorkflowRepo } from './storage/repo.js';
+import type { NewRun, RunRecord, WorkflowEventRecord, WorkflowRepo } from './storage/repo.js';
 import { matchChoice } from './render.js';
 import type { Step, Workflow } from './types.js';
 
@@ -68,11 +69,6 @@ export interface AcceptedEvent {
   duplicate: boolean;
 }
 
-interface Chain {
-  event?: WorkflowEventRecord | undefined;
-  row?: StepRecord | undefined;
-}
-const INLINE_STEPS = 16; // steps one job runs in a row before it queues the next as a job of its own
 
 const invalid = (field: string, message: string): HubError => new HubError('INPUT_INVALID', message, { context: { field } });
 
@@ -83,6 +79,7 @@ export class WorkflowEngine {
   private sweepQueue: Queue | undefined;
   private readonly schedules: WorkflowSchedules;
   private readonly throttle: SendThrottle;
+  private readonly batches: StepBatches;
   private started = false;
   private readonly now: () => number;
 
@@ -90,6 +87,19 @@ export class WorkflowEngine {
     this.versions = new WorkflowVersions(d.loaded, d.storage, d.log);
     this.now = d.now ?? (() => Date.now());
     this.throttle = new SendThrottle(d.redis, d.prefix, d.sendsPerSecond ?? {});
+    this.batches = new StepBatches({
+      repo: d.repo,
+      storage: d.storage,
+      versions: this.versions,
+      sends: d.sends,
+      escalate: (id, req) => d.escalate(id, req),
+      env: d.env ?? process.env,
+      now: this.now,
+      throttle: (channel, now) => this.throttle.reserve(channel, now),
+      enqueue: (steps) => this.enqueue(steps),
+      addDelayed: async (name, data, delay) => void (await this.producer().add(name, data, { jobId: data.timeout ? timeoutJobId(data.runId, data.stepId) : stepJobId(data.runId, data.stepId), delay })),
+      log: d.log,
+    });
     this.schedules = new WorkflowSchedules({ redis: d.redis, prefix: d.prefix, log: d.log, tick: (name, key) => this.tick(name, key) });
   }
 
@@ -202,7 +212,8 @@ export class WorkflowEngine {
     const worker = new Worker<StepJob>(WORKFLOWS_QUEUE, (job, token) => this.process(job, token), {
       connection: this.d.redis,
       prefix: this.d.prefix,
-      concurrency: this.d.concurrency ?? 16,
+      // Step jobs run in batches of up to MAX_BATCH: two batches' worth in flight keeps one filling while one runs.
+      concurrency: this.d.concurrency ?? 2 * MAX_BATCH,
       lockDuration: lockMs,
       stalledInterval: Math.max(250, Math.floor(lockMs / 2)),
       maxStalledCount: 50,
@@ -259,12 +270,6 @@ export class WorkflowEngine {
     for (const s of steps) for (const id of [stepJobId(s.runId, s.stepId), timeoutJobId(s.runId, s.stepId)]) await this.producer().remove(id).catch(() => 0);
   }
 
-  private async fail(runId: string, stepId: string, error: string): Promise<void> {
-    await this.d.repo.markStep(runId, stepId, 'failed', { error });
-    await this.d.repo.finishRun(runId, 'failed', error);
-    this.d.log.warn({ runId, stepId }, `workflow run failed: ${error}`);
-  }
-
   /**
    * A customer's message as the answer to a waiting ask of theirs (the newest whose choices it
    * matches): the step is done with the answer and the answer's branch queued. The step row is the
@@ -303,97 +308,19 @@ export class WorkflowEngine {
   }
 
   /** Queues the step after `step` (finished with `result`); none: the run is done. */
-  /** Queues the step after `step` (finished with `result`), or with `inline` reaches it and returns it for this job to run; none: the run is done. */
-  private async continueAfter(runId: string, workflow: Workflow, step: Step, result: Readonly<Record<string, unknown>> | null, inline = false): Promise<StepRecord | undefined> {
+  private async continueAfter(runId: string, workflow: Workflow, step: Step, result: Readonly<Record<string, unknown>> | null): Promise<void> {
     const next = nextStep(workflow, step, result);
     if (next === undefined) {
       await this.d.repo.finishRun(runId, 'done');
-      return undefined;
+      return;
     }
-    const row = await this.d.repo.reach(runId, next, true);
-    if (inline) return row;
+    await this.d.repo.reach(runId, next, true);
     await this.enqueue([{ runId, stepId: next }]);
-    return undefined;
   }
 
-  /**
-   * A job runs its step, then the due steps after it (up to INLINE_STEPS): a reminder's wait and send
-   * are one job. Each step's row is made before it runs: a killed worker's retried job (or the sweep)
-   * goes on from the rows, a done step only leading to the next. */
+  /** A step job runs in the next batch (src/workflows/engine-batch.ts); an ask's timeout runs on its own. */
   private async process(job: Job<StepJob>, token: string | undefined): Promise<void> {
     if (job.data.timeout) return this.timeout(job.data.runId, job.data.stepId);
-    const chain: Chain = {};
-    let stepId: string | undefined = job.data.stepId;
-    for (let hop = 0; stepId !== undefined; hop++) {
-      if (hop === INLINE_STEPS) return this.enqueue([{ runId: job.data.runId, stepId }]);
-      chain.row = await this.processStep(job, token, stepId, hop > 0, chain);
-      stepId = chain.row?.stepId;
-    }
-  }
-
-  /** Runs one step of the job's run; returns the next step to run in this job (undefined: nothing now). */
-  private async processStep(job: Job<StepJob>, token: string | undefined, stepId: string, inlined: boolean, chain: Chain): Promise<StepRecord | undefined> {
-    const { runId } = job.data;
-    const { repo } = this.d;
-    const run = await repo.run(runId);
-    if (!run || run.status !== 'running') return undefined;
-    const def = await this.versions.of(run.workflow, run.version);
-    const workflow = def?.workflow;
-    const step = workflow?.stepsById.get(stepId);
-    if (!def || !workflow || !step) return void (await this.fail(runId, stepId, `step ${stepId} of workflow ${run.workflow} is not loaded (the file changed or is gone)`));
-    let row = chain.row?.stepId === stepId ? chain.row : await repo.reach(runId, stepId);
-    if (row.status === 'cancelled' || row.status === 'failed') return undefined;
-    // Skipped (stale) goes on like done; an opted-out skip ended the run (the status check above).
-    if (row.status !== 'done' && row.status !== 'skipped') {
-      // The event does not change; the customer (consent, channels) is read by the steps that need them.
-      const needsCustomer = run.customerId !== null && step.action !== 'wait' && step.action !== 'if';
-      const [event, customer] = await Promise.all([chain.event ?? repo.event(run.eventId), needsCustomer && run.customerId !== null ? this.d.storage.customers.get(run.customerId) : undefined]);
-      chain.event = event;
-      if (!event || (needsCustomer && !customer)) return void (await this.fail(runId, stepId, `the run's ${event ? 'customer' : 'event'} is gone`));
-      const now = this.now();
-      let outcome: Outcome;
-      try {
-        outcome = await runStep(step, {
-          loaded: def.loaded,
-          workflow,
-          run,
-          event,
-          customer,
-          row,
-          sends: this.d.sends,
-          storage: this.d.storage,
-          steps: () => repo.stepsOf(runId),
-          escalate: (id, req) => this.d.escalate(id, req),
-          now,
-          env: this.d.env ?? process.env,
-          throttle: (channel) => this.throttle.reserve(channel, now),
-        });
-      } catch (err) {
-        // The last attempt fails the run; before it, BullMQ retries with backoff.
-        if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw err;
-        outcome = { kind: 'failed', error: `${step.action} ${step.id}: ${errorMessage(err)}` };
-      }
-      if (outcome.kind === 'failed') return void (await this.fail(runId, stepId, outcome.error));
-      if (outcome.kind === 'asked') {
-        // Waiting for the answer (the turn handler) or the timeout (a delayed job in Redis), whichever comes first.
-        if (!(await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.timeoutAt, result: outcome.result }))) return undefined;
-        const data: StepJob = { runId, stepId, timeout: true };
-        await this.producer().add('timeout', data, { jobId: timeoutJobId(runId, stepId), delay: Math.max(0, outcome.timeoutAt - now) });
-        return undefined;
-      }
-      if (outcome.kind === 'later') {
-        await repo.markStep(runId, stepId, 'scheduled', { dueAt: outcome.at, ...(outcome.result ? { result: outcome.result } : {}) });
-        const delay = Math.max(0, outcome.at - now);
-        // The wait lives in Redis (durable), not in a timer of this process: an inlined step gets a delayed job of its own.
-        if (inlined) return void (await this.producer().add('step', { runId, stepId }, { jobId: stepJobId(runId, stepId), delay }));
-        if (!token) throw new HubError('INTERNAL', 'workflow step job without a lock token');
-        await job.moveToDelayed(Date.now() + delay, token);
-        throw new DelayedError();
-      }
-      const status = outcome.kind === 'skipped' ? 'skipped' : 'done';
-      if (!(await repo.markStep(runId, stepId, status, { result: outcome.result }))) return undefined; // cancelled meanwhile
-      row = { ...row, status, result: outcome.result };
-    }
-    return this.continueAfter(runId, workflow, step, row.result, true);
+    return this.batches.process(job, token);
   }
 }

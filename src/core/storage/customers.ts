@@ -133,6 +133,13 @@ export class CustomerRepo {
     return r ? toCustomer(r, this.stamp.pii) : undefined;
   }
 
+  /** Customers by id, in no order (the workflow engine's step batches). */
+  async getMany(ids: readonly string[]): Promise<Customer[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.q.selectFrom('customers').selectAll().where('id', 'in', [...ids]).execute();
+    return rows.map((r) => toCustomer(r, this.stamp.pii));
+  }
+
   async identitiesOf(customerId: string): Promise<Identity[]> {
     const rows = await this.q.selectFrom('identities').select(IDENTITY_COLUMNS).where('customer_id', '=', customerId).orderBy('created_at').execute();
     return rows.map((r) => toIdentity(r, this.stamp.pii));

@@ -121,6 +121,50 @@ export class WorkflowRunRepo {
     return rows.map(toRun);
   }
 
+  /** Runs by id (the step batches' one read of their runs). */
+  async runsByIds(ids: readonly string[]): Promise<RunRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('workflow_runs').selectAll().where('id', 'in', [...ids]).execute();
+    return rows.map(toRun);
+  }
+
+  /** Every step row of these runs (oldest first). */
+  async stepsOfRuns(runIds: readonly string[]): Promise<StepRecord[]> {
+    if (runIds.length === 0) return [];
+    const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', 'in', [...runIds]).orderBy('created_at').orderBy('updated_at').execute();
+    return rows.map(toStep);
+  }
+
+  async eventsByIds(ids: readonly string[]): Promise<WorkflowEventRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('workflow_events').selectAll().where('id', 'in', [...ids]).execute();
+    return rows.map(toEvent);
+  }
+
+  /**
+   * A step reached and finished (or scheduled) in one go: its row inserted in that state. false
+   * when the row exists already (the caller moves it with `markStep`, which keeps a final row as is).
+   */
+  async insertStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
+    // Strictly increasing: a run's steps written in one transaction keep the order they were reached in.
+    const now = this.stamp.next();
+    const r = await this.db
+      .insertInto('workflow_steps')
+      .values({
+        run_id: runId,
+        step_id: stepId,
+        status,
+        due_at: patch.dueAt ?? null,
+        result: patch.result ? JSON.stringify(patch.result) : null,
+        error: patch.error ?? null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.columns(['run_id', 'step_id']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
   /** A run's steps in the order they were reached. */
   async stepsOf(runId: string): Promise<StepRecord[]> {
     const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).orderBy('created_at').orderBy('updated_at').execute();
@@ -159,7 +203,7 @@ export class WorkflowRunRepo {
       const row = await this.step(runId, stepId);
       if (row) return row;
     }
-    const now = this.now();
+    const now = this.stamp.next();
     const r = await this.db
       .insertInto('workflow_steps')
       .values({ run_id: runId, step_id: stepId, status: 'pending', due_at: null, result: null, error: null, created_at: now, updated_at: now })

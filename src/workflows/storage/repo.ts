@@ -10,6 +10,28 @@ import type { NewRun, RunRecord, RunStatus, StepRecord, StepStatus, WorkflowEven
 export { FINAL_STEP, RUN_STATUSES, STEP_STATUSES } from '../../core/storage/workflow-runs.js';
 export type { NewRun, RunRecord, RunStatus, StepRecord, StepStatus, WorkflowEventRecord } from '../../core/storage/workflow-runs.js';
 
+/** One write of a step batch (src/workflows/engine-batch.ts). */
+export type StepWrite =
+  /** A step row moved (`fresh`: most likely no row yet: inserted in that state). */
+  | { kind: 'step'; runId: string; stepId: string; status: StepStatus; fresh: boolean; patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } }
+  /** A step the run reached and a job of its own will run (its pending row is what the sweep finds). */
+  | { kind: 'reach'; runId: string; stepId: string }
+  | { kind: 'finish'; runId: string; status: Exclude<RunStatus, 'running'>; error: string | null };
+
+async function applyWrite(q: Storage['workflowRuns'], w: StepWrite): Promise<boolean> {
+  switch (w.kind) {
+    case 'step':
+      return (w.fresh && (await q.insertStep(w.runId, w.stepId, w.status, w.patch))) || q.markStep(w.runId, w.stepId, w.status, w.patch);
+    case 'reach':
+      await q.reach(w.runId, w.stepId, true);
+      return true;
+    case 'finish':
+      // A run ended already (cancelled meanwhile) stops nothing after it: this is a run's last write.
+      await q.finishRun(w.runId, w.status, w.error);
+      return true;
+  }
+}
+
 export class WorkflowRepo {
   constructor(private readonly storage: Storage) {}
 
@@ -67,6 +89,34 @@ export class WorkflowRepo {
 
   finishRun(runId: string, status: Exclude<RunStatus, 'running'>, error: string | null = null): Promise<boolean> {
     return this.storage.workflowRuns.finishRun(runId, status, error);
+  }
+
+  /** What a batch of step jobs reads once: their runs with every step row, the runs' events. */
+  async loadBatch(runIds: readonly string[]): Promise<{ runs: RunRecord[]; steps: StepRecord[]; events: WorkflowEventRecord[] }> {
+    const q = this.storage.workflowRuns;
+    const [runs, steps] = await Promise.all([q.runsByIds(runIds), q.stepsOfRuns(runIds)]);
+    const events = await q.eventsByIds([...new Set(runs.filter((r) => r.status === 'running').map((r) => r.eventId))]);
+    return { runs, steps, events };
+  }
+
+  /**
+   * Writes what a batch of step jobs did, in one transaction: each run's writes in their order; a
+   * step write refused (its row was final already: cancelled, or done by another job) stops that
+   * run's later writes. Returns per run how many of its writes were applied.
+   */
+  applyBatch(runs: readonly (readonly StepWrite[])[]): Promise<number[]> {
+    return this.storage.transaction(async (tx) => {
+      const applied: number[] = [];
+      for (const writes of runs) {
+        let n = 0;
+        for (const w of writes) {
+          if (!(await applyWrite(tx.workflowRuns, w))) break;
+          n++;
+        }
+        applied.push(n);
+      }
+      return applied;
+    });
   }
 
   openSteps(eventId: string): Promise<{ runId: string; stepId: string }[]> {
