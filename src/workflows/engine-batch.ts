@@ -29,7 +29,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { EscalateRequest } from '../core/conversation/escalate.js';
-import type { FallbackSends } from '../core/conversation/fallback.js';
+import type { FallbackRequest, FallbackResult, FallbackSends } from '../core/conversation/fallback.js';
 import { HubError, errorMessage } from '../core/errors.js';
 import type { Customer } from '../core/model.js';
 import type { Storage } from '../core/storage/storage.js';
@@ -48,7 +48,7 @@ export interface BatchDeps {
   repo: WorkflowRepo;
   storage: Storage;
   versions: WorkflowVersions;
-  sends: Pick<FallbackSends, 'send'>;
+  sends: Pick<FallbackSends, 'send' | 'sendMany'>;
   escalate(conversationId: string, req: EscalateRequest): Promise<unknown>;
   env: Readonly<Record<string, string | undefined>>;
   now(): number;
@@ -146,6 +146,7 @@ export class StepBatches {
     const customerIds = new Set<string>();
     for (const r of runs.values()) if (r.status === 'running' && r.customerId !== null) customerIds.add(r.customerId);
     const customers = new Map((await storage.customers.getMany([...customerIds])).map((c) => [c.id, c]));
+    const sends = new CoalescedSends(this.d.sends, customers);
     const chains = await Promise.all(
       batch.map(async (e) => {
         const chain: Chain = { writes: [], after: [], verdict: { kind: 'done' } };
@@ -153,7 +154,7 @@ export class StepBatches {
         if (!run || run.status !== 'running') return chain;
         const runRows = rows.get(run.id) ?? new Map<string, StepRecord>();
         try {
-          await this.chain(e, run, runRows, events.get(run.eventId), run.customerId === null ? undefined : customers.get(run.customerId), chain);
+          await this.chain(e, run, runRows, events.get(run.eventId), run.customerId === null ? undefined : customers.get(run.customerId), chain, sends);
         } catch (err) {
           chain.error = err;
         }
@@ -177,7 +178,7 @@ export class StepBatches {
   }
 
   /** Runs a run's steps from the job's step on, in memory, recording writes and follow-ups in `chain`. */
-  private async chain(e: Entry, run: RunRecord, rows: Map<string, StepRecord>, event: WorkflowEventRecord | undefined, customer: Customer | undefined, chain: Chain): Promise<void> {
+  private async chain(e: Entry, run: RunRecord, rows: Map<string, StepRecord>, event: WorkflowEventRecord | undefined, customer: Customer | undefined, chain: Chain, sends: CoalescedSends): Promise<void> {
     const { versions } = this.d;
     const fail = (stepId: string, error: string): void => {
       const fresh = !rows.has(stepId);
@@ -213,7 +214,7 @@ export class StepBatches {
             event,
             customer,
             row,
-            sends: this.d.sends,
+            sends,
             storage: this.d.storage,
             // The rows as this chain has them (its writes are not committed yet).
             steps: async () => [...rows.values()].sort((a, b) => a.createdAt - b.createdAt || a.updatedAt - b.updatedAt),
@@ -267,6 +268,40 @@ export class StepBatches {
         return;
       }
       stepId = next;
+    }
+  }
+}
+
+/**
+ * The sends of a batch's runs as one `sendMany`: the runs reach their sends side by side, within
+ * the same turn of the event loop (a send held by its channel's rate limit comes a turn later and
+ * makes a second call), so the sends share their reads and one transaction of multi-row writes.
+ */
+class CoalescedSends {
+  private waiting: { req: FallbackRequest; resolve(r: FallbackResult): void; reject(err: unknown): void }[] = [];
+
+  constructor(
+    private readonly sends: Pick<FallbackSends, 'send' | 'sendMany'>,
+    private readonly customers: ReadonlyMap<string, Customer>,
+  ) {}
+
+  send(req: FallbackRequest): Promise<FallbackResult> {
+    return new Promise((resolve, reject) => {
+      if (this.waiting.push({ req, resolve, reject }) === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      const settled = await this.sends.sendMany(
+        batch.map((b) => b.req),
+        this.customers,
+      );
+      settled.forEach((s, i) => (s.status === 'fulfilled' ? batch[i]?.resolve(s.value) : batch[i]?.reject(s.reason)));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
     }
   }
 }

@@ -41,7 +41,7 @@ export interface EngineDeps {
   loaded: LoadedWorkflows;
   repo: WorkflowRepo;
   storage: Storage;
-  sends: Pick<FallbackSends, 'send'>;
+  sends: Pick<FallbackSends, 'send' | 'sendMany'>;
   /** The core's escalation from outside a customer turn (`escalateConversation` with the hub's change deps). */
   escalate(conversationId: string, req: EscalateRequest): Promise<unknown>;
   redis: Redis;

@@ -1,5 +1,5 @@
-import type { EventSubscriptions, ProactiveKind, StoredEvent } from '../events.js';
-import type { Customer, Identity, ProactiveSend, SendAttempt } from '../model.js';
+import type { EventSubscriptions, NewEvent, ProactiveKind, StoredEvent } from '../events.js';
+import type { Conversation, Customer, Identity, ProactiveSend, SendAttempt, StoredMessage } from '../model.js';
 import type { Storage } from '../storage/storage.js';
 import type { ChannelName, ConversationRef } from '../types.js';
 import { HubError } from '../errors.js';
@@ -34,8 +34,13 @@ export const FALLBACK_SUBSCRIBER = 'proactive-fallback';
  */
 export async function channelOrder(storage: Storage, customer: Customer, identities: readonly Identity[], requested?: readonly ChannelName[]): Promise<ChannelName[]> {
   if (requested?.length) return [...new Set(requested)];
-  const seen = (await storage.customers.lastSeenByChannel(customer.id)).map((s) => s.channel);
-  return [...new Set([...(customer.preferredChannel ? [customer.preferredChannel] : []), ...seen, ...identities.map((i) => i.channel)])];
+  return orderOf(customer, identities, await storage.customers.lastSeenByChannel(customer.id));
+}
+
+/** `channelOrder` with the customer's channels by last use read already. */
+function orderOf(customer: Customer, identities: readonly Identity[], seen: readonly { channel: ChannelName }[], requested?: readonly ChannelName[]): ChannelName[] {
+  if (requested?.length) return [...new Set(requested)];
+  return [...new Set([...(customer.preferredChannel ? [customer.preferredChannel] : []), ...seen.map((s) => s.channel), ...identities.map((i) => i.channel)])];
 }
 
 /**
@@ -96,6 +101,106 @@ export class FallbackSends {
     }
     await afterCommit(this.d, [stored.row], stored.events);
     return { send: stored.send, duplicate: false };
+  }
+
+  /**
+   * `send` of many requests at once (the workflow engine's step batches): one read of each kind for
+   * all of them (`customers`: those the caller has read already) and one transaction of multi-row
+   * writes, then one enqueue per channel. Each request settles as `send` would settle it: a request
+   * whose key was used already, whose customer is gone or unreachable, or whose key repeats in the
+   * call, goes through `send` itself; so do all of them should the bulk write meet a key taken
+   * meanwhile (a concurrent call), each then finding its own.
+   */
+  async sendMany(reqs: readonly FallbackRequest[], customers: ReadonlyMap<string, Customer> = new Map()): Promise<PromiseSettledResult<FallbackResult>[]> {
+    const { storage } = this.d;
+    const known = new Map(customers);
+    for (const c of await storage.customers.getMany([...new Set(reqs.map((r) => r.customerId).filter((id) => !known.has(id)))])) known.set(c.id, c);
+    const taken = new Set((await storage.proactiveSends.byKeys(reqs.map((r) => r.key))).map((s) => s.key));
+    const ids = [...new Set(reqs.map((r) => r.customerId))];
+    const [identities, seen] = await Promise.all([
+      storage.customers.identitiesOfMany(ids),
+      storage.customers.lastSeenByChannelMany([...new Set(reqs.filter((r) => !r.channels?.length).map((r) => r.customerId))]),
+    ]);
+    const results: Promise<FallbackResult>[] = [];
+    const bulk: { req: FallbackRequest; at: number; channels: ChannelName[]; attempts: SendAttempt[]; index: number; ref: ConversationRef; result?: (r: FallbackResult) => void; fail?: (err: unknown) => void }[] = [];
+    const keys = new Set<string>();
+    for (const req of reqs) {
+      const customer = known.get(req.customerId);
+      const own = identities.get(req.customerId) ?? [];
+      const channels = customer ? orderOf(customer, own, seen.get(customer.id) ?? [], req.channels) : [];
+      const step = customer ? this.next(channels, [], own) : undefined;
+      if (!customer || !step?.target || taken.has(req.key) || keys.has(req.key)) {
+        results.push(this.send(req));
+        continue;
+      }
+      keys.add(req.key);
+      const item = { req, at: this.d.now(), channels, attempts: step.attempts, index: step.target.index, ref: step.target.ref };
+      results.push(new Promise<FallbackResult>((resolve, reject) => bulk.push(Object.assign(item, { result: resolve, fail: reject }))));
+    }
+    if (bulk.length > 0) {
+      const stored = await this.storeMany(bulk).catch((err: unknown) => {
+        if (isUniqueViolation(err)) return undefined;
+        for (const b of bulk) b.fail?.(err);
+        return null;
+      });
+      if (stored === undefined) for (const b of bulk) this.send(b.req).then(b.result, b.fail);
+      else if (stored) {
+        await this.d.queues.addOutboundMany(stored.rows);
+        await this.d.dispatcher.dispatch(stored.events);
+        bulk.forEach((b, i) => b.result?.({ send: stored.sends[i] as ProactiveSend, duplicate: false }));
+      }
+    }
+    return Promise.allSettled(results);
+  }
+
+  /** The bulk write of `sendMany`: each request's outbound row in its open conversation (else a new one), its event and its send. */
+  private storeMany(bulk: readonly { req: FallbackRequest; at: number; channels: ChannelName[]; attempts: SendAttempt[]; index: number; ref: ConversationRef }[]) {
+    return this.d.storage.transaction(async (tx) => {
+      const pairs = bulk.map((b) => ({ customerId: b.req.customerId, channel: b.ref.channel }));
+      const open = await tx.conversations.openOnMany(pairs);
+      const missing = [...new Map(pairs.filter((p) => !open.has(`${p.customerId} ${p.channel}`)).map((p) => [`${p.customerId} ${p.channel}`, p])).values()];
+      for (const c of await tx.conversations.createMany(missing)) open.set(`${c.customerId} ${c.channel}`, c);
+      const convOf = (b: (typeof bulk)[number]) => open.get(`${b.req.customerId} ${b.ref.channel}`) as Conversation;
+      const rows = await tx.messages.insertOutboundMany(
+        bulk.map((b) => ({
+          conversationId: convOf(b).id,
+          customerId: b.req.customerId,
+          channel: b.ref.channel,
+          ref: b.ref,
+          author: 'system' as const,
+          text: b.req.content.text,
+          ...(b.req.content.buttons?.length ? { buttons: b.req.content.buttons } : {}),
+          ...(b.req.content.attachments?.length ? { attachments: b.req.content.attachments } : {}),
+          dedupeKey: attemptKey(b.req.key, b.index),
+        })),
+      );
+      const events: StoredEvent[] = [];
+      const quiet: { conversationId: string; customerId: string; event: NewEvent }[] = [];
+      for (const [i, b] of bulk.entries()) {
+        const row = rows[i] as StoredMessage;
+        const event: NewEvent = { type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: b.req.kind, key: b.req.key, channel: row.channel } };
+        if (this.d.dispatcher.wanted(event.type, event.payload)) events.push(...(await tx.events.append(row.conversationId, row.customerId, [event], (t, p) => this.d.dispatcher.wanted(t, p))));
+        else quiet.push({ conversationId: row.conversationId, customerId: row.customerId, event });
+      }
+      await tx.events.appendQuiet(quiet);
+      const sends = await tx.proactiveSends.insertMany(
+        bulk.map((b, i) => {
+          const row = rows[i] as StoredMessage;
+          return {
+            key: b.req.key,
+            customerId: b.req.customerId,
+            kind: b.req.kind,
+            content: b.req.content,
+            channels: b.channels,
+            attempts: [...b.attempts, { channel: row.channel, status: 'queued' as const, at: b.at, messageId: row.id }],
+            status: 'queued' as const,
+            messageId: row.id,
+            requestHash: b.req.requestHash,
+          };
+        }),
+      );
+      return { rows, events, sends };
+    });
   }
 
   /** The send stored under `key` (a repeated request), its message in flight queued again if its job was lost. */

@@ -83,6 +83,15 @@ export class HubQueues {
     await this.queue(outboundQueueName(channel)).add('send', data, { jobId: messageId });
   }
 
+  /** `addOutbound` of many rows: one round trip per channel. */
+  async addOutboundMany(rows: readonly { channel: ChannelName; id: string }[]): Promise<void> {
+    const byChannel = new Map<ChannelName, string[]>();
+    for (const r of rows) byChannel.set(r.channel, [...(byChannel.get(r.channel) ?? []), r.id]);
+    for (const [channel, ids] of byChannel) {
+      await this.queue(outboundQueueName(channel)).addBulk(ids.map((messageId) => ({ name: 'send', data: { messageId } satisfies OutboundJob, opts: { jobId: messageId } })));
+    }
+  }
+
   /**
    * The sweep's re-queue of a send still pending: adds its job when Redis lost it, and retries it
    * when it failed after all its attempts (a platform down for longer than the backoff lasted).

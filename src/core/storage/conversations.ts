@@ -110,6 +110,50 @@ export class ConversationRepo {
     return r ? toConversation(r) : undefined;
   }
 
+  /** `openOn` for many (customer, channel) pairs in one query; the key is `<customerId> <channel>`. */
+  async openOnMany(pairs: readonly { customerId: string; channel: ChannelName }[]): Promise<Map<string, Conversation>> {
+    const out = new Map<string, Conversation>();
+    if (pairs.length === 0) return out;
+    const rows = await this.q
+      .selectFrom('conversations')
+      .selectAll()
+      .where('customer_id', 'in', [...new Set(pairs.map((p) => p.customerId))])
+      .where('thread_key', 'is', null)
+      .where('status', '!=', 'resolved')
+      .orderBy('created_at', 'desc')
+      .execute();
+    const wanted = new Set(pairs.map((p) => `${p.customerId} ${p.channel}`));
+    for (const r of rows) {
+      const key = `${r.customer_id} ${r.channel}`;
+      if (wanted.has(key) && !out.has(key)) out.set(key, toConversation(r));
+    }
+    return out;
+  }
+
+  /** `create` of many conversations without a thread key, in one statement. */
+  async createMany(list: readonly { customerId: string; channel: ChannelName }[]): Promise<Conversation[]> {
+    if (list.length === 0) return [];
+    const rows: Selectable<ConversationTable>[] = list.map((c) => ({
+      id: randomUUID(),
+      customer_id: c.customerId,
+      channel: c.channel,
+      thread_key: null,
+      status: 'bot',
+      assignee: null,
+      escalation_id: null,
+      escalation_reason: null,
+      priority: null,
+      strikes: 0,
+      bot_state: '{}',
+      version: 0,
+      created_at: this.stamp.next(),
+      updated_at: this.stamp.now(),
+      resolved_at: null,
+    }));
+    await this.q.insertInto('conversations').values(rows).execute();
+    return rows.map(toConversation);
+  }
+
   async get(id: string): Promise<Conversation | undefined> {
     const r = await this.q.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? toConversation(r) : undefined;

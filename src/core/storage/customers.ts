@@ -145,6 +145,19 @@ export class CustomerRepo {
     return rows.map((r) => toIdentity(r, this.stamp.pii));
   }
 
+  /** The identities of these customers, by customer (each list oldest first, like `identitiesOf`). */
+  async identitiesOfMany(customerIds: readonly string[]): Promise<Map<string, Identity[]>> {
+    const out = new Map<string, Identity[]>();
+    if (customerIds.length === 0) return out;
+    const rows = await this.q.selectFrom('identities').select(IDENTITY_COLUMNS).where('customer_id', 'in', [...customerIds]).orderBy('created_at').execute();
+    for (const r of rows) {
+      const list = out.get(r.customer_id) ?? [];
+      list.push(toIdentity(r, this.stamp.pii));
+      out.set(r.customer_id, list);
+    }
+    return out;
+  }
+
   async findIdentity(channel: ChannelName, platformUserId: string): Promise<Identity | undefined> {
     const r = await this.identityRow(channel, platformUserId);
     return r ? toIdentity(r, this.stamp.pii) : undefined;
@@ -240,5 +253,25 @@ export class CustomerRepo {
       .groupBy('channel')
       .execute();
     return rows.map((r) => ({ channel: r.channel, at: Number(r.at) })).sort((a, b) => b.at - a.at);
+  }
+
+  /** `lastSeenByChannel` of many customers in one query. */
+  async lastSeenByChannelMany(customerIds: readonly string[]): Promise<Map<string, { channel: ChannelName; at: number }[]>> {
+    const out = new Map<string, { channel: ChannelName; at: number }[]>();
+    if (customerIds.length === 0) return out;
+    const rows = await this.q
+      .selectFrom('messages')
+      .select(['customer_id', 'channel', (eb) => eb.fn.max('created_at').as('at')])
+      .where('customer_id', 'in', [...customerIds])
+      .where('direction', '=', 'in')
+      .groupBy(['customer_id', 'channel'])
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.customer_id) ?? [];
+      list.push({ channel: r.channel, at: Number(r.at) });
+      out.set(r.customer_id, list);
+    }
+    for (const list of out.values()) list.sort((a, b) => b.at - a.at);
+    return out;
   }
 }

@@ -99,6 +99,19 @@ export class EventRepo {
     return out;
   }
 
+  /**
+   * Events of many conversations that nobody subscribes to (the caller checked `wanted`), written
+   * dispatched already, in one statement.
+   */
+  async appendQuiet(list: readonly { conversationId: string; customerId: string; event: NewEvent }[]): Promise<void> {
+    if (list.length === 0) return;
+    const rows: Insertable<ConversationEventTable>[] = list.map(({ conversationId, customerId, event: e }) => {
+      const at = this.stamp.next();
+      return { conversation_id: conversationId, customer_id: customerId, type: e.type, actor: e.actor, payload: sealEventPayload(this.stamp.pii, e.type, e.payload), created_at: at, dispatched_at: at };
+    });
+    await this.q.insertInto('conversation_events').values(rows).execute();
+  }
+
   async get(id: string): Promise<StoredEvent | undefined> {
     const n = Number(id);
     if (!Number.isSafeInteger(n)) return undefined;

@@ -57,7 +57,21 @@ export class MessageRepo {
   }
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {
-    const row: Selectable<MessageTable> = {
+    const row = this.outboundRow(o);
+    await this.q.insertInto('messages').values(sealMessage(this.stamp.pii, row)).execute();
+    return toMessage(row, null);
+  }
+
+  /** `insertOutbound` of many rows in one statement (a unique violation of one key fails them all). */
+  async insertOutboundMany(list: readonly NewOutbound[]): Promise<StoredMessage[]> {
+    if (list.length === 0) return [];
+    const rows = list.map((o) => this.outboundRow(o));
+    await this.q.insertInto('messages').values(rows.map((r) => sealMessage(this.stamp.pii, r))).execute();
+    return rows.map((r) => toMessage(r, null));
+  }
+
+  private outboundRow(o: NewOutbound): Selectable<MessageTable> {
+    return {
       id: randomUUID(),
       conversation_id: o.conversationId,
       customer_id: o.customerId,
@@ -80,8 +94,6 @@ export class MessageRepo {
       created_at: this.stamp.next(),
       sent_at: null,
     };
-    await this.q.insertInto('messages').values(sealMessage(this.stamp.pii, row)).execute();
-    return toMessage(row, null);
   }
 
   async markProcessed(messageId: string): Promise<void> {

@@ -40,8 +40,27 @@ export class ProactiveSendRepo {
 
   /** Stores a new send; throws a unique violation when its key is taken (the caller reads that one). */
   async insert(s: NewProactiveSend): Promise<ProactiveSend> {
+    const row = this.row(s);
+    await this.q.insertInto('proactive_sends').values(this.sealed(row)).execute();
+    return toSend(row, null);
+  }
+
+  /** `insert` of many sends in one statement (a key taken fails them all). */
+  async insertMany(list: readonly NewProactiveSend[]): Promise<ProactiveSend[]> {
+    if (list.length === 0) return [];
+    const rows = list.map((s) => this.row(s));
+    await this.q.insertInto('proactive_sends').values(rows.map((r) => this.sealed(r))).execute();
+    return rows.map((r) => toSend(r, null));
+  }
+
+  private sealed(row: Selectable<ProactiveSendTable>): Selectable<ProactiveSendTable> {
+    const pii = this.stamp.pii;
+    return { ...row, content: sealText(pii, row.content), attempts: sealText(pii, row.attempts) };
+  }
+
+  private row(s: NewProactiveSend): Selectable<ProactiveSendTable> {
     const now = this.stamp.next();
-    const row: Selectable<ProactiveSendTable> = {
+    return {
       id: randomUUID(),
       dedupe_key: s.key,
       customer_id: s.customerId,
@@ -56,17 +75,18 @@ export class ProactiveSendRepo {
       created_at: now,
       updated_at: now,
     };
-    const pii = this.stamp.pii;
-    await this.q
-      .insertInto('proactive_sends')
-      .values({ ...row, content: sealText(pii, row.content), attempts: sealText(pii, row.attempts) })
-      .execute();
-    return toSend(row, null);
   }
 
   async get(id: string): Promise<ProactiveSend | undefined> {
     const r = await this.q.selectFrom('proactive_sends').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? toSend(r, this.stamp.pii) : undefined;
+  }
+
+  /** The sends stored under any of these keys. */
+  async byKeys(keys: readonly string[]): Promise<ProactiveSend[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.q.selectFrom('proactive_sends').selectAll().where('dedupe_key', 'in', [...keys]).execute();
+    return rows.map((r) => toSend(r, this.stamp.pii));
   }
 
   async byKey(key: string): Promise<ProactiveSend | undefined> {
