@@ -58,6 +58,6 @@ export default async function feedInThread(): Promise<FeedRun & { threadId: numb
   const s = await storage(data);
   const { idleMs, lowConfidence, ...rest } = data.options;
   const fold = { ...defaultFoldOptions, ...(idleMs !== undefined ? { idleMs } : {}), ...(lowConfidence !== undefined ? { lowConfidence } : {}) };
-  const run = await feedOnce(s, { ...feedDefaults(s.dialect), ...rest, fold });
+  const run = await feedOnce(s, { ...feedDefaults(s.dialect), shareCommits: false, ...rest, fold });
   return { ...run, threadId };
 }

@@ -24,11 +24,19 @@ export interface FeedOptions {
   pageSize: number;
   /** A run stops after the page that ends past this many ms (the next tick goes on). @defaultValue 20,000 */
   budgetMs: number;
+  /**
+   * SQLite: whether a batch's rebuilds share commits (storage's group commit, one commit per batch).
+   * Yes on the hub's own connection, where a commit was most of a rebuild's cost; no in the feed's
+   * thread (feed-processor.ts): there a shared commit holds the database's write lock, and so every
+   * commit of the hub's connection, for the whole batch; one rebuild per commit holds it for one.
+   * @defaultValue true
+   */
+  shareCommits: boolean;
   fold: FoldOptions;
 }
 
 export function feedDefaults(dialect: 'sqlite' | 'postgres'): FeedOptions {
-  return { safetyMs: dialect === 'postgres' ? 5000 : 1000, pageSize: 2000, budgetMs: 20_000, fold: defaultFoldOptions };
+  return { safetyMs: dialect === 'postgres' ? 5000 : 1000, pageSize: 2000, budgetMs: 20_000, shareCommits: true, fold: defaultFoldOptions };
 }
 
 export interface FeedRun {
@@ -61,7 +69,7 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
         s.maxId = Math.max(s.maxId, e.id);
       } else spans.set(e.conversationId, { minId: e.id, maxId: e.id });
     }
-    run.rebuilt += await rebuildMany(storage, await storage.analytics.stale(spans), opts.fold);
+    run.rebuilt += await rebuildMany(storage, await storage.analytics.stale(spans), opts);
     // Every conversation with an event up to `last` is rebuilt from all its events: the watermark may move there.
     if (watermark === null || last.at > watermark) {
       watermark = last.at;
@@ -84,12 +92,14 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
  * with thousands of conversations to rebuild stretches over seconds instead of stalling every
  * message behind it (bench/pipeline.ts: p99 at 500 msg/s offered).
  * SQLite: a batch's rebuilds go in together, so they share commits (storage's group commit): one
- * commit per batch instead of one each (a commit was most of a rebuild's cost). They still run one
- * after another on the one connection, so two rebuilds of one customer never interleave.
+ * commit per batch instead of one each (a commit was most of a rebuild's cost), unless
+ * `shareCommits` is off (the feed's thread). They still run one after another on the one
+ * connection, so two rebuilds of one customer never interleave.
  * PostgreSQL: one at a time, as a rebuild settles its customer's other cases.
  */
-async function rebuildMany(storage: Storage, ids: readonly string[], fold: FoldOptions): Promise<number> {
-  const together = storage.dialect === 'sqlite' ? REBUILD_BATCH : 1;
+async function rebuildMany(storage: Storage, ids: readonly string[], opts: FeedOptions): Promise<number> {
+  const { fold } = opts;
+  const together = storage.dialect === 'sqlite' && opts.shareCommits ? REBUILD_BATCH : 1;
   for (let i = 0; i < ids.length; i += REBUILD_BATCH) {
     const started = performance.now();
     const batch = ids.slice(i, i + REBUILD_BATCH);

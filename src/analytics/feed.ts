@@ -32,7 +32,10 @@
  * keeps only the BullMQ worker (fetching the tick's job, renewing its lock, passing a message).
  * Everything above holds as before: the watermark moves in the thread after its commits; the queue,
  * its global concurrency and the scheduler are the same; a thread that crashes or exits fails its job
- * (logged), BullMQ starts a new thread for the next one, which reads the same events again.
+ * (logged), BullMQ starts a new thread for the next one, which reads the same events again; the
+ * pacing (feed-run.ts `rebuildMany`) is the same. On SQLite the thread commits one rebuild at a time
+ * (`shareCommits: false`): the hub's synchronous connection waits, with its event loop, while the
+ * thread holds the write lock, so the thread never holds it for a batch.
  * `storage` instead of `thread` runs on the caller's loop (tests; an in-memory SQLite database, which
  * another connection cannot open).
  */
