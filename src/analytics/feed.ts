@@ -9,7 +9,8 @@
  *
  * Guarantees:
  * - Nothing is lost on a crash: the watermark moves only after the rebuilds of everything up to it
- *   committed; a job that dies leaves it where it was and the next tick reads the same events again.
+ *   committed; a job that dies leaves it where it was, and its retry (or the next tick) reads the
+ *   same events again.
  * - Late commits: an event's `created_at` is stamped before its transaction commits, so an event can
  *   appear below a watermark already stored; every run reads again from `safetyMs` before the
  *   watermark (also covering clock skew between processes). An event that commits more than
@@ -32,10 +33,11 @@
  * keeps only the BullMQ worker (fetching the tick's job, renewing its lock, passing a message).
  * Everything above holds as before: the watermark moves in the thread after its commits; the queue,
  * its global concurrency and the scheduler are the same; a thread that crashes or exits fails its job
- * (logged), BullMQ starts a new thread for the next one, which reads the same events again; the
- * pacing (feed-run.ts `rebuildMany`) is the same. On SQLite the thread commits one rebuild at a time
- * (`shareCommits: false`): the hub's synchronous connection waits, with its event loop, while the
- * thread holds the write lock, so the thread never holds it for a batch.
+ * (logged), and its next attempt (1 s later; 3 in all, then the next tick) gets a new thread, which
+ * reads the same events again; the pacing (feed-run.ts `rebuildMany`) is the same. On SQLite the
+ * thread commits one rebuild at a time (`shareCommits: false`): the hub's synchronous connection
+ * waits, with its event loop, while the thread holds the write lock, so the thread never holds it
+ * for a batch.
  * `storage` instead of `thread` runs on the caller's loop (tests; an in-memory SQLite database, which
  * another connection cannot open).
  */
@@ -85,6 +87,9 @@ interface FeedCommon {
 /** Either a thread (the hub's default) or `storage`, on this event loop. */
 export type FeedDeps = FeedCommon & ({ thread: FeedThread; storage?: undefined } | { storage: () => Storage; thread?: undefined });
 
+/** Tries of one tick's run (a failed one again after 1 s, then 2 s): a crashed thread costs seconds, not a tick. */
+const FEED_ATTEMPTS = 3;
+
 /** The processor BullMQ's thread imports: the compiled file next to this one (`.ts` under tsx). */
 const PROCESSOR = new URL(`./feed-processor${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 /** The thread's entry: plain JavaScript, registers tsx in the thread when the processor is TypeScript. */
@@ -102,7 +107,7 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   const queue = new Queue(FEED_QUEUE, { connection: d.redis, prefix: d.prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } });
   queue.on('error', () => undefined);
   await queue.setGlobalConcurrency(1);
-  await queue.upsertJobScheduler('poll', { every: d.everyMs ?? FEED_EVERY_MS }, { name: 'poll' });
+  await queue.upsertJobScheduler('poll', { every: d.everyMs ?? FEED_EVERY_MS }, { name: 'poll', opts: { attempts: FEED_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 } } });
   const common = { connection: d.redis, prefix: d.prefix, concurrency: 1 };
   let worker: Worker;
   if (d.thread) {
@@ -123,6 +128,8 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
     if (run.more) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
   });
   worker.on('error', (err) => d.log.warn({ queue: FEED_QUEUE }, `worker error: ${errorMessage(err)}`));
-  worker.on('failed', (_job, err) => d.log.warn({ queue: FEED_QUEUE }, `analytics feed run failed (the next tick reads the same events again): ${errorMessage(err)}`));
+  worker.on('failed', (job, err) =>
+    d.log.warn({ queue: FEED_QUEUE, jobId: job?.id, attempt: job?.attemptsMade }, `analytics feed run failed (tried again in a second, up to ${FEED_ATTEMPTS} times; the next tick reads the same events again anyway): ${errorMessage(err)}`),
+  );
   return { worker, close: () => queue.close().catch(() => undefined) };
 }
