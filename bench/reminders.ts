@@ -19,6 +19,7 @@ import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import { WORKFLOWS_QUEUE } from '../src/workflows/engine.js';
+import { readsOf } from '../src/core/conversation/outbound.js';
 import { Queue } from 'bullmq';
 import { cleanRedis } from '../test/helpers/hub.js';
 import { rawBullmqPerSec } from './lib/raw-bullmq.js';
@@ -106,6 +107,8 @@ let deliverSeconds = 0;
 let rssAfter = 0;
 // This process's CPU per reminder in phase 2 (all its threads): steadier than the rate on a busy machine.
 let cpuMsPerReminder = 0;
+// How many sends shared their first reads (src/core/conversation/outbound.ts).
+let sendsPerRead = 0;
 {
   const queue = new Queue(WORKFLOWS_QUEUE, { connection: { url: values.redis }, prefix });
   offset = dueAt - Date.now() + 1000;
@@ -121,6 +124,8 @@ let cpuMsPerReminder = 0;
   await lb.waitForSent(N, 3_600_000);
   deliverSeconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const reads = readsOf(hub.storage).stats;
+  sendsPerRead = reads.messages / Math.max(1, reads.reads);
   cpuMsPerReminder = (cpu.user + cpu.system) / 1000 / N;
   if (profiler && values.prof) {
     const { profile } = await profiler.post('Profiler.stop');
@@ -153,6 +158,8 @@ console.log(
     deliverSeconds: Number(deliverSeconds.toFixed(2)),
     perSec: Math.round(perSec),
     cpuMsPerReminder: Number(cpuMsPerReminder.toFixed(3)),
+    sendsPerRead: Number(sendsPerRead.toFixed(1)),
+    stepJobsPerBatch: Number((engine.batchStats.jobs / Math.max(1, engine.batchStats.batches)).toFixed(1)),
     rssMbMax: Math.round(rssMax),
     rssMbAfter: Math.round(rssAfter),
     acceptPerSec: Math.round(acceptPerSec),

@@ -109,6 +109,11 @@ export class WorkflowEngine {
     if (this.started) await this.schedules.sync(loaded.workflows);
   }
 
+  /** Step batches run and the step jobs they carried. */
+  get batchStats(): { batches: number; jobs: number } {
+    return this.batches.stats;
+  }
+
   get repo(): WorkflowRepo {
     return this.d.repo;
   }

@@ -129,6 +129,30 @@ export class MessageRepo {
     return r !== undefined;
   }
 
+  /** Messages by id, in no order. */
+  async getMany(ids: readonly string[]): Promise<StoredMessage[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.q.selectFrom('messages').selectAll().where('id', 'in', [...ids]).execute();
+    return rows.map((r) => toMessage(r, this.stamp.pii));
+  }
+
+  /**
+   * `hasEarlierPending` of many messages in one query: per conversation, when its oldest outbound
+   * message still pending was created (a message has an earlier one pending when that is before it).
+   */
+  async oldestPendingOut(conversationIds: readonly string[]): Promise<Map<string, number>> {
+    if (conversationIds.length === 0) return new Map();
+    const rows = await this.q
+      .selectFrom('messages')
+      .select(['conversation_id', (eb) => eb.fn.min('created_at').as('at')])
+      .where('conversation_id', 'in', [...new Set(conversationIds)])
+      .where('direction', '=', 'out')
+      .where('delivery_status', '=', 'pending')
+      .groupBy('conversation_id')
+      .execute();
+    return new Map(rows.map((r) => [r.conversation_id, Number(r.at)]));
+  }
+
   async recordSentPart(id: string, parts: string[]): Promise<void> {
     await this.q.updateTable('messages').set({ sent_parts: JSON.stringify(parts) }).where('id', '=', id).execute();
   }

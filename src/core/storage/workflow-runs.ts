@@ -15,6 +15,13 @@ export type { NewRun, RunRecord, RunStatus, StepRecord, StepStatus, WorkflowEven
  * idempotency record ((run id, step id) is unique; a step marked done is never run again).
  * `insertEvent` and `cancelRuns` write several rows: call them inside `storage.transaction`.
  */
+/** What a step write changes besides its status. */
+export interface StepPatch {
+  dueAt?: number | null;
+  result?: Record<string, unknown> | null;
+  error?: string | null;
+}
+
 export class WorkflowRunRepo {
 
   constructor(
@@ -231,6 +238,51 @@ export class WorkflowRunRepo {
       .where('status', 'not in', [...FINAL_STEP])
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * `insertStep` of many rows in one statement; returns the keys (`<runId> <stepId>`) of the rows
+   * inserted (the others existed already).
+   */
+  async insertSteps(list: readonly { runId: string; stepId: string; status: StepStatus; patch: StepPatch }[]): Promise<Set<string>> {
+    if (list.length === 0) return new Set();
+    const rows = list.map((w) => {
+      const now = this.stamp.next();
+      return { run_id: w.runId, step_id: w.stepId, status: w.status, due_at: w.patch.dueAt ?? null, result: w.patch.result ? JSON.stringify(w.patch.result) : null, error: w.patch.error ?? null, created_at: now, updated_at: now };
+    });
+    const done = await this.db
+      .insertInto('workflow_steps')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['run_id', 'step_id']).doNothing())
+      .returning(['run_id', 'step_id'])
+      .execute();
+    return new Set(done.map((r) => `${r.run_id} ${r.step_id}`));
+  }
+
+  /** `markStep` of step `stepId` of many runs, all to the same state; returns the runs whose step moved. */
+  async markSteps(runIds: readonly string[], stepId: string, status: StepStatus, patch: StepPatch): Promise<Set<string>> {
+    if (runIds.length === 0) return new Set();
+    const moved = await this.db
+      .updateTable('workflow_steps')
+      .set({
+        status,
+        updated_at: this.now(),
+        ...(patch.dueAt !== undefined ? { due_at: patch.dueAt } : {}),
+        ...(patch.result !== undefined ? { result: patch.result === null ? null : JSON.stringify(patch.result) } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+      })
+      .where('run_id', 'in', [...runIds])
+      .where('step_id', '=', stepId)
+      .where('status', 'not in', [...FINAL_STEP])
+      .returning('run_id')
+      .execute();
+    return new Set(moved.map((r) => r.run_id));
+  }
+
+  /** `finishRun` of many runs with the same end. */
+  async finishRuns(runIds: readonly string[], status: Exclude<RunStatus, 'running'>, error: string | null = null): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.db.updateTable('workflow_runs').set({ status, error, updated_at: this.now() }).where('id', 'in', [...runIds]).where('status', '=', 'running').execute();
   }
 
   /** Ends a running run; false when it had ended already. */

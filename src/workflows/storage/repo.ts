@@ -18,18 +18,43 @@ export type StepWrite =
   | { kind: 'reach'; runId: string; stepId: string }
   | { kind: 'finish'; runId: string; status: Exclude<RunStatus, 'running'>; error: string | null };
 
-async function applyWrite(q: Storage['workflowRuns'], w: StepWrite): Promise<boolean> {
-  switch (w.kind) {
-    case 'step':
-      return (w.fresh && (await q.insertStep(w.runId, w.stepId, w.status, w.patch))) || q.markStep(w.runId, w.stepId, w.status, w.patch);
-    case 'reach':
-      await q.reach(w.runId, w.stepId, true);
-      return true;
-    case 'finish':
-      // A run ended already (cancelled meanwhile) stops nothing after it: this is a run's last write.
-      await q.finishRun(w.runId, w.status, w.error);
-      return true;
+/** One round of `applyBatch`: one write per run, grouped into as few statements as their shapes allow; returns the runs whose write applied. */
+async function applyRound(q: Storage['workflowRuns'], writes: readonly { i: number; w: StepWrite }[]): Promise<Set<number>> {
+  const ok = new Set<number>();
+  const fresh: { i: number; w: Extract<StepWrite, { kind: 'step' }> }[] = [];
+  const marks = new Map<string, { i: number; w: Extract<StepWrite, { kind: 'step' }> }[]>();
+  const reached: { i: number; w: Extract<StepWrite, { kind: 'reach' }> }[] = [];
+  const ends = new Map<string, { i: number; w: Extract<StepWrite, { kind: 'finish' }> }[]>();
+  const add = <T>(m: Map<string, T[]>, key: string, v: T) => m.set(key, [...(m.get(key) ?? []), v]);
+  for (const { i, w } of writes) {
+    if (w.kind === 'step' && w.fresh) fresh.push({ i, w });
+    else if (w.kind === 'step') add(marks, JSON.stringify([w.stepId, w.status, w.patch]), { i, w });
+    else if (w.kind === 'reach') reached.push({ i, w });
+    else add(ends, JSON.stringify([w.status, w.error]), { i, w });
   }
+  if (fresh.length > 0) {
+    const inserted = await q.insertSteps(fresh.map(({ w }) => w));
+    for (const { i, w } of fresh) {
+      // A row there already (a job run again): moved like any other, unless it is final.
+      if (inserted.has(`${w.runId} ${w.stepId}`) || (await q.markStep(w.runId, w.stepId, w.status, w.patch))) ok.add(i);
+    }
+  }
+  for (const group of marks.values()) {
+    const { stepId, status, patch } = (group[0] as (typeof group)[number]).w;
+    const moved = await q.markSteps(group.map(({ w }) => w.runId), stepId, status, patch);
+    for (const { i, w } of group) if (moved.has(w.runId)) ok.add(i);
+  }
+  if (reached.length > 0) {
+    await q.insertSteps(reached.map(({ w }) => ({ runId: w.runId, stepId: w.stepId, status: 'pending' as const, patch: {} })));
+    for (const { i } of reached) ok.add(i);
+  }
+  // A run ended already (cancelled meanwhile) stops nothing after it: this is a run's last write.
+  for (const group of ends.values()) {
+    const { status, error } = (group[0] as (typeof group)[number]).w;
+    await q.finishRuns(group.map(({ w }) => w.runId), status, error);
+    for (const { i } of group) ok.add(i);
+  }
+  return ok;
 }
 
 export class WorkflowRepo {
@@ -102,18 +127,20 @@ export class WorkflowRepo {
   /**
    * Writes what a batch of step jobs did, in one transaction: each run's writes in their order; a
    * step write refused (its row was final already: cancelled, or done by another job) stops that
-   * run's later writes. Returns per run how many of its writes were applied.
+   * run's later writes. Returns per run how many of its writes were applied. The writes go in
+   * rounds (every run's first write, then every run's second, ...), each round's writes of one shape
+   * in one statement: a batch of reminders (wait done, send done, run done) is three statements.
    */
   applyBatch(runs: readonly (readonly StepWrite[])[]): Promise<number[]> {
     return this.storage.transaction(async (tx) => {
-      const applied: number[] = [];
-      for (const writes of runs) {
-        let n = 0;
-        for (const w of writes) {
-          if (!(await applyWrite(tx.workflowRuns, w))) break;
-          n++;
-        }
-        applied.push(n);
+      const q = tx.workflowRuns;
+      const applied = runs.map(() => 0);
+      let active = runs.flatMap((w, i) => (w.length > 0 ? [i] : []));
+      for (let round = 0; active.length > 0; round++) {
+        const writes = active.map((i) => ({ i, w: runs[i]?.[round] as StepWrite }));
+        const ok = await applyRound(q, writes);
+        for (const { i } of writes) if (ok.has(i)) applied[i] = round + 1;
+        active = writes.filter((x) => ok.has(x.i) && (runs[x.i]?.length ?? 0) > round + 1).map((x) => x.i);
       }
       return applied;
     });
