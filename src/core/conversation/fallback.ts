@@ -121,21 +121,29 @@ export class FallbackSends {
       storage.customers.identitiesOfMany(ids),
       storage.customers.lastSeenByChannelMany([...new Set(reqs.filter((r) => !r.channels?.length).map((r) => r.customerId))]),
     ]);
-    const results: Promise<FallbackResult>[] = [];
+    // Settled as they come (a request on its own may fail before the bulk write is done).
+    const results: Promise<PromiseSettledResult<FallbackResult>>[] = [];
+    const settle = (p: Promise<FallbackResult>) => results.push(p.then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const));
     const bulk: { req: FallbackRequest; at: number; channels: ChannelName[]; attempts: SendAttempt[]; index: number; ref: ConversationRef; result?: (r: FallbackResult) => void; fail?: (err: unknown) => void }[] = [];
     const keys = new Set<string>();
+    const repeated: { req: FallbackRequest; resolve(r: FallbackResult): void; reject(err: unknown): void }[] = [];
     for (const req of reqs) {
       const customer = known.get(req.customerId);
       const own = identities.get(req.customerId) ?? [];
       const channels = customer ? orderOf(customer, own, seen.get(customer.id) ?? [], req.channels) : [];
       const step = customer ? this.next(channels, [], own) : undefined;
-      if (!customer || !step?.target || taken.has(req.key) || keys.has(req.key)) {
-        results.push(this.send(req));
+      if (keys.has(req.key)) {
+        // After the bulk write: it finds the send stored there.
+        settle(new Promise<FallbackResult>((resolve, reject) => repeated.push({ req, resolve, reject })));
+        continue;
+      }
+      if (!customer || !step?.target || taken.has(req.key)) {
+        settle(this.send(req));
         continue;
       }
       keys.add(req.key);
       const item = { req, at: this.d.now(), channels, attempts: step.attempts, index: step.target.index, ref: step.target.ref };
-      results.push(new Promise<FallbackResult>((resolve, reject) => bulk.push(Object.assign(item, { result: resolve, fail: reject }))));
+      settle(new Promise<FallbackResult>((resolve, reject) => bulk.push(Object.assign(item, { result: resolve, fail: reject }))));
     }
     if (bulk.length > 0) {
       const stored = await this.storeMany(bulk).catch((err: unknown) => {
@@ -143,14 +151,20 @@ export class FallbackSends {
         for (const b of bulk) b.fail?.(err);
         return null;
       });
-      if (stored === undefined) for (const b of bulk) this.send(b.req).then(b.result, b.fail);
+      if (stored === undefined) await Promise.all(bulk.map((b) => this.send(b.req).then(b.result, b.fail)));
       else if (stored) {
-        await this.d.queues.addOutboundMany(stored.rows);
-        await this.d.dispatcher.dispatch(stored.events);
-        bulk.forEach((b, i) => b.result?.({ send: stored.sends[i] as ProactiveSend, duplicate: false }));
+        try {
+          await this.d.queues.addOutboundMany(stored.rows);
+          await this.d.dispatcher.dispatch(stored.events);
+          bulk.forEach((b, i) => b.result?.({ send: stored.sends[i] as ProactiveSend, duplicate: false }));
+        } catch (err) {
+          // Stored but not all queued: as with `send`, the caller retries and the key re-queues it.
+          for (const b of bulk) b.fail?.(err);
+        }
       }
     }
-    return Promise.allSettled(results);
+    for (const r of repeated) this.send(r.req).then(r.resolve, r.reject);
+    return Promise.all(results);
   }
 
   /** The bulk write of `sendMany`: each request's outbound row in its open conversation (else a new one), its event and its send. */
