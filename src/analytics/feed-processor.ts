@@ -52,12 +52,12 @@ async function open(data: FeedThreadData): Promise<Storage> {
   return Storage.open(data.url, pii ? { pii } : {});
 }
 
-/** One tick's run, in this thread. */
-export default async function feedInThread(): Promise<FeedRun & { threadId: number }> {
+/** One tick's run, in this thread; `signal`: BullMQ's cancel (the hub stopping) ends it between two rebuilds. */
+export default async function feedInThread(_job: unknown, _token?: string, signal?: AbortSignal): Promise<FeedRun & { threadId: number }> {
   const data = (workerData as { feed: FeedThreadData }).feed;
   const s = await storage(data);
   const { idleMs, lowConfidence, ...rest } = data.options;
   const fold = { ...defaultFoldOptions, ...(idleMs !== undefined ? { idleMs } : {}), ...(lowConfidence !== undefined ? { lowConfidence } : {}) };
-  const run = await feedOnce(s, { ...feedDefaults(s.dialect), shareCommits: false, ...rest, fold });
+  const run = await feedOnce(s, { ...feedDefaults(s.dialect), shareCommits: false, ...rest, fold }, signal);
   return { ...run, threadId };
 }

@@ -5,6 +5,7 @@
  * no Redis client). The guarantees are written at the top of feed.ts.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Storage } from '../core/storage/storage.js';
 import type { FoldOptions } from './fold.js';
 import { ANALYTICS_EVENTS, defaultFoldOptions, rebuildConversation } from './rebuild.js';
@@ -46,12 +47,16 @@ export interface FeedRun {
   rebuilt: number;
   /** The watermark after the run (null: no event yet). */
   watermark: number | null;
-  /** Whether it stopped at its budget with events left to read. */
+  /** Whether it stopped at its budget, or when told to (`signal`), with events left to read. */
   more: boolean;
 }
 
-/** One run of the feed: reads the events since the watermark and rebuilds the conversations they touch. */
-export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefaults(storage.dialect)): Promise<FeedRun> {
+/**
+ * One run of the feed: reads the events since the watermark and rebuilds the conversations they touch.
+ * `signal` (the hub stopping) ends it between two rebuilds: the watermark stays before the page it
+ * was in, so the next run rebuilds the rest.
+ */
+export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefaults(storage.dialect), signal?: AbortSignal): Promise<FeedRun> {
   const started = performance.now();
   let watermark = await storage.analytics.feedWatermark(FEED_NAME);
   let after: { at: number; id?: number } = { at: watermark === null ? Number.MIN_SAFE_INTEGER : watermark - opts.safetyMs };
@@ -69,7 +74,12 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
         s.maxId = Math.max(s.maxId, e.id);
       } else spans.set(e.conversationId, { minId: e.id, maxId: e.id });
     }
-    run.rebuilt += await rebuildMany(storage, await storage.analytics.stale(spans), opts);
+    const done = await rebuildMany(storage, await storage.analytics.stale(spans), opts, signal);
+    run.rebuilt += done.rebuilt;
+    if (!done.all) {
+      run.more = true;
+      break;
+    }
     // Every conversation with an event up to `last` is rebuilt from all its events: the watermark may move there.
     if (watermark === null || last.at > watermark) {
       watermark = last.at;
@@ -77,7 +87,7 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
     }
     if (page.length < opts.pageSize) break;
     after = { at: last.at, id: last.id };
-    if (performance.now() - started > opts.budgetMs) {
+    if (performance.now() - started > opts.budgetMs || signal?.aborted) {
       run.more = true;
       break;
     }
@@ -97,19 +107,28 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
  * connection, so two rebuilds of one customer never interleave.
  * PostgreSQL: one at a time, as a rebuild settles its customer's other cases.
  */
-async function rebuildMany(storage: Storage, ids: readonly string[], opts: FeedOptions): Promise<number> {
+async function rebuildMany(storage: Storage, ids: readonly string[], opts: FeedOptions, signal?: AbortSignal): Promise<{ rebuilt: number; all: boolean }> {
   const { fold } = opts;
   const together = storage.dialect === 'sqlite' && opts.shareCommits ? REBUILD_BATCH : 1;
+  let rebuilt = 0;
   for (let i = 0; i < ids.length; i += REBUILD_BATCH) {
     const started = performance.now();
     const batch = ids.slice(i, i + REBUILD_BATCH);
-    for (let j = 0; j < batch.length; j += together) await Promise.all(batch.slice(j, j + together).map((id) => rebuildConversation(storage, id, fold)));
+    for (let j = 0; j < batch.length; j += together) {
+      // A turn of the event loop first: on SQLite a rebuild never waits for I/O, so the message that
+      // aborts `signal` (BullMQ's cancel, posted to the thread) would otherwise wait for the run's end.
+      if (signal) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (signal?.aborted) return { rebuilt, all: false };
+      const some = batch.slice(j, j + together);
+      await Promise.all(some.map((id) => rebuildConversation(storage, id, fold)));
+      rebuilt += some.length;
+    }
     if (i + REBUILD_BATCH < ids.length) {
       const spent = performance.now() - started;
-      await new Promise<void>((resolve) => setTimeout(resolve, (spent * (1 - REBUILD_DUTY)) / REBUILD_DUTY));
+      await sleep((spent * (1 - REBUILD_DUTY)) / REBUILD_DUTY, undefined, signal ? { signal } : {}).catch(() => undefined);
     }
   }
-  return ids.length;
+  return { rebuilt, all: true };
 }
 
 /** Conversations rebuilt per batch (on SQLite together: one commit when the group commit takes them all). */

@@ -44,7 +44,7 @@
 import { extname } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
@@ -117,13 +117,16 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
     const storage = d.storage;
     worker = new Worker(
       FEED_QUEUE,
-      async (): Promise<FeedJobResult> => {
+      async (_job: Job, _token?: string, signal?: AbortSignal): Promise<FeedJobResult> => {
         const s = storage();
-        return { ...(await feedOnce(s, { ...feedDefaults(s.dialect), ...d.options })), threadId };
+        return { ...(await feedOnce(s, { ...feedDefaults(s.dialect), ...d.options }, signal)), threadId };
       },
       common,
     );
   }
+  // Closing (the hub stopping): the run in progress ends after its current rebuild (feedOnce's
+  // `signal`), so the worker's close waits for one rebuild, not for a run of up to `budgetMs`.
+  worker.on('closing', () => worker.cancelAllJobs('the hub is stopping'));
   worker.on('completed', (_job, run: FeedJobResult) => {
     if (run.more) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
   });

@@ -5,7 +5,8 @@
  * hand-checked numbers, sealed in the database under the hub's keys and read back by the hub; the
  * hub's stop ends the thread promptly. A thread killed in the middle of a rebuild fails its job,
  * which is logged and tried again in a new thread, which reads the same events again: nothing is
- * lost.
+ * lost. A run told to stop (the hub stopping) ends between two rebuilds without moving the watermark
+ * past what it did not rebuild.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,8 @@ import { QueueEvents } from 'bullmq';
 import { ManualClock } from '../../src/core/clock.js';
 import { isSealed } from '../../src/core/storage/pii.js';
 import { AnalyticsKpis } from '../../src/analytics/kpis.js';
-import { FEED_NAME, FEED_QUEUE, startAnalyticsFeed, type FeedJobResult } from '../../src/analytics/feed.js';
+import { FEED_NAME, FEED_QUEUE, feedDefaults, feedOnce, startAnalyticsFeed, type FeedJobResult } from '../../src/analytics/feed.js';
+import type { Storage } from '../../src/core/storage/storage.js';
 import { parseRange } from '../../src/analytics/range.js';
 import { DIALECTS, REDIS_URL, makeDb, uniqueName, type TestDb } from '../helpers/env.js';
 import { cleanRedis, openHubStorage, startTestHub, until } from '../helpers/hub.js';
@@ -108,6 +110,62 @@ for (const dialect of DIALECTS) {
         assert.ok(Date.now() - started < 5_000, `stop took ${Date.now() - started} ms`);
         await feed.close();
         await db.drop();
+      }
+    });
+
+    describe('a run told to stop (the hub stopping: BullMQ cancels the job)', () => {
+      let tdb: TestDb;
+      let close: () => Promise<void>;
+      let kpis: AnalyticsKpis;
+      let storage: Storage;
+      before(async () => {
+        tdb = await makeDb(dialect);
+        ({ storage, kpis, close } = await seededStore(tdb, { feed: false }));
+      });
+      after(() => close());
+
+      it('ends after the rebuild in progress, leaves the watermark before its page, and the next run does the rest', async () => {
+        // A signal that turns aborted once the first rebuild is done (the check before each rebuild reads it).
+        let reads = 0;
+        const signal = { get aborted() { return ++reads > 1; } } as AbortSignal;
+        const stopped = await feedOnce(storage, { ...feedDefaults(dialect), shareCommits: false }, signal);
+        assert.deepEqual([stopped.rebuilt, stopped.more, stopped.watermark], [1, true, null]);
+        assert.equal(await storage.analytics.feedWatermark(FEED_NAME), null);
+        assert.equal((await totals(kpis))[0] as number < 4, true, 'only part of the cases yet');
+        const rest = await feedOnce(storage);
+        assert.equal(rest.rebuilt, 2, 'the conversation rebuilt before the stop is up to date and skipped');
+        assert.deepEqual(await totals(kpis), TOTALS);
+        assert.equal(await storage.analytics.feedWatermark(FEED_NAME), at('2026-11-03T10:05:00Z'));
+      });
+    });
+
+    it('closing the worker cancels the run in the thread: it ends after the rebuild in progress', async () => {
+      const tdb2 = await makeDb(dialect);
+      const seeded = await seededStore(tdb2, { feed: false });
+      const dir2 = mkdtempSync(join(tmpdir(), 'sb-feed-stop-'));
+      const marker = join(dir2, 'started');
+      const prefix = uniqueName('sbt');
+      const watch = await watchFeed(prefix);
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      // 200 ms per value opened: the whole run takes about 4 s, its longest rebuild about 2 s.
+      const codec = { module: new URL('./crash-codec.ts', import.meta.url).href, name: 'slowCodec', arg: { marker, ms: 200 } };
+      const f = await startAnalyticsFeed({ redis, prefix, log: pino({ level: 'silent' }), everyMs: 60_000, thread: { url: tdb2.url, codec } });
+      try {
+        await until(() => existsSync(marker), 20_000, 'the run to start');
+        const started = Date.now();
+        await f.worker.close();
+        const took = Date.now() - started;
+        await until(() => watch.runs.length > 0, 5_000, 'the cancelled run to complete');
+        const [run] = watch.runs;
+        assert.ok(run && run.more && run.rebuilt < 3 && run.threadId > 0, JSON.stringify(run));
+        assert.ok(took < 3_000, `close took ${took} ms`);
+      } finally {
+        await f.close();
+        redis.disconnect();
+        await watch.close();
+        await cleanRedis(prefix);
+        await seeded.close();
+        rmSync(dir2, { recursive: true, force: true });
       }
     });
 
