@@ -19,7 +19,7 @@ import { hubConfigSchema } from '../src/hub/config-schema.js';
 import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import { WORKFLOWS_QUEUE } from '../src/workflows/engine.js';
-import { readsOf } from '../src/core/conversation/outbound.js';
+import { sendBatchesOf } from '../src/core/conversation/outbound.js';
 import { Queue } from 'bullmq';
 import { cleanRedis } from '../test/helpers/hub.js';
 import { rawBullmqPerSec } from './lib/raw-bullmq.js';
@@ -124,7 +124,7 @@ let sendsPerRead = 0;
   await lb.waitForSent(N, 3_600_000);
   deliverSeconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const reads = readsOf(hub.storage).stats;
+  const reads = sendBatchesOf(hub.storage).stats;
   sendsPerRead = reads.messages / Math.max(1, reads.reads);
   cpuMsPerReminder = (cpu.user + cpu.system) / 1000 / N;
   if (profiler && values.prof) {

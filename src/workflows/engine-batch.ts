@@ -27,6 +27,7 @@
  *   its last attempt fails the run.
  */
 import { DelayedError, type Job } from 'bullmq';
+import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { EscalateRequest } from '../core/conversation/escalate.js';
 import type { FallbackRequest, FallbackResult, FallbackSends } from '../core/conversation/fallback.js';
@@ -146,7 +147,7 @@ export class StepBatches {
     const customerIds = new Set<string>();
     for (const r of runs.values()) if (r.status === 'running' && r.customerId !== null) customerIds.add(r.customerId);
     const customers = new Map((await storage.customers.getMany([...customerIds])).map((c) => [c.id, c]));
-    const sends = new CoalescedSends(this.d.sends, customers);
+    const sends = coalescedSends(this.d.sends, customers);
     const chains = await Promise.all(
       batch.map(async (e) => {
         const chain: Chain = { writes: [], after: [], verdict: { kind: 'done' } };
@@ -178,7 +179,7 @@ export class StepBatches {
   }
 
   /** Runs a run's steps from the job's step on, in memory, recording writes and follow-ups in `chain`. */
-  private async chain(e: Entry, run: RunRecord, rows: Map<string, StepRecord>, event: WorkflowEventRecord | undefined, customer: Customer | undefined, chain: Chain, sends: CoalescedSends): Promise<void> {
+  private async chain(e: Entry, run: RunRecord, rows: Map<string, StepRecord>, event: WorkflowEventRecord | undefined, customer: Customer | undefined, chain: Chain, sends: Pick<FallbackSends, 'send'>): Promise<void> {
     const { versions } = this.d;
     const fail = (stepId: string, error: string): void => {
       const fresh = !rows.has(stepId);
@@ -273,35 +274,14 @@ export class StepBatches {
 }
 
 /**
- * The sends of a batch's runs as one `sendMany`: the runs reach their sends side by side, within
- * the same turn of the event loop (a send held by its channel's rate limit comes a turn later and
- * makes a second call), so the sends share their reads and one transaction of multi-row writes.
+ * The sends of a batch's runs as one `sendMany` (DataLoader): the runs reach their sends side by
+ * side, within the same turn of the event loop (a send held by its channel's rate limit comes a
+ * turn later and makes a second call), so they share their reads and one transaction of multi-row writes.
  */
-class CoalescedSends {
-  private waiting: { req: FallbackRequest; resolve(r: FallbackResult): void; reject(err: unknown): void }[] = [];
-
-  constructor(
-    private readonly sends: Pick<FallbackSends, 'send' | 'sendMany'>,
-    private readonly customers: ReadonlyMap<string, Customer>,
-  ) {}
-
-  send(req: FallbackRequest): Promise<FallbackResult> {
-    return new Promise((resolve, reject) => {
-      if (this.waiting.push({ req, resolve, reject }) === 1) setImmediate(() => void this.flush());
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.waiting;
-    this.waiting = [];
-    try {
-      const settled = await this.sends.sendMany(
-        batch.map((b) => b.req),
-        this.customers,
-      );
-      settled.forEach((s, i) => (s.status === 'fulfilled' ? batch[i]?.resolve(s.value) : batch[i]?.reject(s.reason)));
-    } catch (err) {
-      for (const b of batch) b.reject(err);
-    }
-  }
+function coalescedSends(sends: Pick<FallbackSends, 'sendMany'>, customers: ReadonlyMap<string, Customer>): Pick<FallbackSends, 'send'> {
+  const loader = new DataLoader<FallbackRequest, FallbackResult>(
+    async (reqs) => (await sends.sendMany(reqs, customers)).map((s) => (s.status === 'fulfilled' ? s.value : s.reason instanceof Error ? s.reason : new Error(String(s.reason)))),
+    { cache: false, batchScheduleFn: (run) => setImmediate(run) },
+  );
+  return { send: (req) => loader.load(req) };
 }

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { ChannelAdapter } from '../adapter.js';
 import type { HubMetrics } from '../metrics.js';
@@ -31,7 +32,7 @@ export type SendOutcome = { status: 'sent' | 'already-sent' } | { status: 'faile
  */
 export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Promise<SendOutcome> {
   const { storage } = deps;
-  const { row, earlier } = await readsOf(storage).load(job.messageId);
+  const { row, earlier } = await sendBatchesOf(storage).read.load(job.messageId);
   if (!row) throw new HubError('NOT_FOUND', `outbound message ${job.messageId} not found`, { retry: 'final' });
   if (row.deliveryStatus === 'sent') return { status: 'already-sent' };
   if (row.deliveryStatus === 'failed') return { status: 'failed', error: new HubError('PLATFORM_REFUSED', row.error ?? 'failed') };
@@ -90,8 +91,7 @@ export async function processOutbound(deps: OutboundDeps, job: OutboundJob): Pro
     );
     await dispatchQuietly(deps, events);
   } else {
-    // In a transaction so that, on SQLite, concurrent sends share a commit (storage's group commit).
-    await persistently(deps, () => storage.transaction((tx) => tx.messages.markSent(row.id, sent)));
+    await persistently(deps, () => sendBatchesOf(storage).sent.load({ id: row.id, platformIds: sent }));
   }
   deps.metrics.messagesOut.inc({ channel: row.channel });
   if (job.since !== undefined) deps.metrics.replyLatency.observe({ channel: row.channel }, (deps.now() - job.since) / 1000);
@@ -105,53 +105,45 @@ interface Read {
 }
 
 /**
- * The two reads a send starts with (its row; whether an older reply of its conversation is still
- * pending), for all the sends that start in the same turn of the event loop (a burst of replies or
- * reminders queued together), in two queries instead of two each.
+ * What sends do side by side, batched per turn of the event loop (DataLoader): a burst of replies
+ * or reminders queued together reads its rows in two queries instead of two each (`read`: the row,
+ * and whether an older reply of its conversation is still pending) and records its deliveries in
+ * one statement of one transaction instead of one transaction each (`sent`).
  */
-class OutboundReads {
-  private waiting = new Map<string, { resolve(r: Read): void; reject(err: unknown): void }[]>();
-  /** Reads done and messages read (tests and benches look at the ratio). */
+class SendBatches {
+  /** Batches read and sends in them (benches report the ratio). */
   readonly stats = { reads: 0, messages: 0 };
+  readonly read: DataLoader<string, Read>;
+  readonly sent: DataLoader<{ id: string; platformIds: readonly string[] }, void>;
 
-  constructor(private readonly storage: Storage) {}
-
-  load(messageId: string): Promise<Read> {
-    return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) setImmediate(() => void this.flush());
-      const list = this.waiting.get(messageId) ?? [];
-      list.push({ resolve, reject });
-      this.waiting.set(messageId, list);
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.waiting;
-    this.waiting = new Map();
-    try {
-      const rows = new Map((await this.storage.messages.getMany([...batch.keys()])).map((m) => [m.id, m]));
+  constructor(storage: Storage) {
+    const opts = { cache: false, maxBatchSize: 500, batchScheduleFn: (run: () => void) => setImmediate(run) } as const;
+    this.read = new DataLoader(async (ids) => {
+      const rows = new Map((await storage.messages.getMany(ids)).map((m) => [m.id, m]));
       const pending = [...rows.values()].filter((m) => m.deliveryStatus === 'pending');
-      const oldest = await this.storage.messages.oldestPendingOut(pending.map((m) => m.conversationId));
+      const oldest = await storage.messages.oldestPendingOut(pending.map((m) => m.conversationId));
       this.stats.reads++;
-      this.stats.messages += batch.size;
-      for (const [id, waiting] of batch) {
+      this.stats.messages += ids.length;
+      return ids.map((id) => {
         const row = rows.get(id);
-        const earlier = row !== undefined && (oldest.get(row.conversationId) ?? Infinity) < row.createdAt;
-        for (const w of waiting) w.resolve({ row, earlier });
-      }
-    } catch (err) {
-      for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
-    }
+        return { row, earlier: row !== undefined && (oldest.get(row.conversationId) ?? Infinity) < row.createdAt };
+      });
+    }, opts);
+    // In a transaction so that, on SQLite, it shares a commit with other writes (storage's group commit).
+    this.sent = new DataLoader(async (list) => {
+      await storage.transaction((tx) => tx.messages.markSentMany(list));
+      return list.map(() => undefined);
+    }, opts);
   }
 }
 
-const reads = new WeakMap<Storage, OutboundReads>();
+const batches = new WeakMap<Storage, SendBatches>();
 
-/** The storage's send reads (one per storage). */
-export function readsOf(storage: Storage): OutboundReads {
-  let r = reads.get(storage);
-  if (!r) reads.set(storage, (r = new OutboundReads(storage)));
-  return r;
+/** The storage's send batches (one per storage). */
+export function sendBatchesOf(storage: Storage): SendBatches {
+  let b = batches.get(storage);
+  if (!b) batches.set(storage, (b = new SendBatches(storage)));
+  return b;
 }
 
 async function recordFailure(deps: OutboundDeps, row: StoredMessage, e: HubError): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { MessageTable } from './tables.js';
 import { type Q, type Stamp, sealMessage, sealOpt, toMessage as toRow } from './rows.js';
 import type { PiiCodec } from './pii.js';
@@ -168,6 +168,23 @@ export class MessageRepo {
         error: null,
       })
       .where('id', '=', id)
+      .execute();
+  }
+
+  /** `markSent` of many messages in one statement. */
+  async markSentMany(list: readonly { id: string; platformIds: readonly string[] }[]): Promise<void> {
+    if (list.length === 0) return;
+    const byId = (value: (x: (typeof list)[number]) => string) => sql<string>`case ${sql.join(list.map((x) => sql`when ${sql.ref('id')} = ${x.id} then ${value(x)}`), sql` `)} end`;
+    await this.q
+      .updateTable('messages')
+      .set({
+        delivery_status: 'sent',
+        platform_message_id: byId((x) => x.platformIds.join(',')),
+        sent_parts: byId((x) => JSON.stringify(x.platformIds)),
+        sent_at: this.stamp.now(),
+        error: null,
+      })
+      .where('id', 'in', list.map((x) => x.id))
       .execute();
   }
 
