@@ -126,13 +126,18 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   }
   // Closing (the hub stopping): the run in progress ends after its current rebuild (feedOnce's
   // `signal`), so the worker's close waits for one rebuild, not for a run of up to `budgetMs`.
-  worker.on('closing', () => worker.cancelAllJobs('the hub is stopping'));
+  let closing = false;
+  worker.on('closing', () => {
+    closing = true;
+    worker.cancelAllJobs('the hub is stopping');
+  });
   worker.on('completed', (_job, run: FeedJobResult) => {
-    if (run.more) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
+    if (run.more && !closing) d.log.info({ events: run.events, rebuilt: run.rebuilt }, 'analytics: the feed is catching up');
   });
   worker.on('error', (err) => d.log.warn({ queue: FEED_QUEUE }, `worker error: ${errorMessage(err)}`));
-  worker.on('failed', (job, err) =>
-    d.log.warn({ queue: FEED_QUEUE, jobId: job?.id, attempt: job?.attemptsMade }, `analytics feed run failed (tried again in a second, up to ${FEED_ATTEMPTS} times; the next tick reads the same events again anyway): ${errorMessage(err)}`),
-  );
+  worker.on('failed', (job, err) => {
+    const again = (job?.attemptsMade ?? FEED_ATTEMPTS) < FEED_ATTEMPTS ? 'tried again in a second or two' : 'the next tick reads the same events again';
+    d.log.warn({ queue: FEED_QUEUE, jobId: job?.id, attempt: job?.attemptsMade }, `analytics feed run failed (${again}): ${errorMessage(err)}`);
+  });
   return { worker, close: () => queue.close().catch(() => undefined) };
 }
