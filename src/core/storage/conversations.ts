@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { ConversationTable } from './tables.js';
 import { type Q, type Stamp, toConversation } from './rows.js';
@@ -75,7 +75,7 @@ export class ConversationRepo {
 
   async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {
     const row: Selectable<ConversationTable> = {
-      id: randomUUID(),
+      id: newRowId(),
       customer_id: customerId,
       channel,
       thread_key: threadKey,
@@ -134,7 +134,7 @@ export class ConversationRepo {
   async createMany(list: readonly { customerId: string; channel: ChannelName }[]): Promise<Conversation[]> {
     if (list.length === 0) return [];
     const rows: Selectable<ConversationTable>[] = list.map((c) => ({
-      id: randomUUID(),
+      id: newRowId(),
       customer_id: c.customerId,
       channel: c.channel,
       thread_key: null,

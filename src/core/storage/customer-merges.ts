@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import { sql, type Selectable } from 'kysely';
 import { type Q, type Stamp, sealOpt } from './rows.js';
 import type { PiiCodec } from './pii.js';
@@ -160,7 +160,7 @@ export class CustomerMergeRepo {
 
   async record(m: { survivorId: string; mergedId: string; moved: MovedRows; filled: ProfileFill }): Promise<CustomerMerge> {
     const row: Selectable<CustomerMergeTable> = {
-      id: randomUUID(),
+      id: newRowId(),
       survivor_id: m.survivorId,
       merged_id: m.mergedId,
       moved: JSON.stringify(m.moved),

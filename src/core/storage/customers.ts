@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation, sealOpt, toCustomer, toIdentity } from './rows.js';
@@ -80,7 +80,7 @@ export class CustomerRepo {
   async create(c: { externalId?: string | null; displayName?: string | null; locale?: string | null; timezone?: string | null; preferredChannel?: ChannelName | null }): Promise<Customer> {
     const now = this.stamp.now();
     const row: Selectable<CustomerTable> = {
-      id: randomUUID(),
+      id: newRowId(),
       display_name: sealOpt(this.stamp.pii, c.displayName ?? null),
       locale: c.locale ?? null,
       timezone: c.timezone ?? null,
@@ -103,7 +103,7 @@ export class CustomerRepo {
     const now = this.stamp.now();
     const pii = this.stamp.pii;
     const row: Selectable<IdentityTable> = {
-      id: randomUUID(),
+      id: newRowId(),
       customer_id: i.customerId,
       channel: i.channel,
       platform_user_id: i.platformUserId,

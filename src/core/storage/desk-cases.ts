@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import type { Selectable } from 'kysely';
 import type { DeskCaseTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation, openOpt, toDeskCase } from './rows.js';
@@ -62,7 +62,7 @@ export class DeskCaseRepo {
     const now = this.stamp.now();
     try {
       const row = {
-        id: randomUUID(),
+        id: newRowId(),
         desk,
         escalation_id: escalationId,
         conversation_id: conversationId,
@@ -105,7 +105,7 @@ export class DeskCaseRepo {
       await this.q
         .insertInto('desk_cases')
         .values({
-          id: randomUUID(),
+          id: newRowId(),
           desk,
           escalation_id: escalationId,
           conversation_id: conversationId,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import { sql, type Selectable } from 'kysely';
 import type { MessageTable } from './tables.js';
 import { type Q, type Stamp, sealMessage, sealOpt, toMessage as toRow } from './rows.js';
@@ -25,7 +25,7 @@ export class MessageRepo {
    */
   async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage | undefined> {
     const row: Selectable<MessageTable> = {
-      id: randomUUID(),
+      id: newRowId(),
       conversation_id: conversationId,
       customer_id: customerId,
       direction: 'in',
@@ -72,7 +72,7 @@ export class MessageRepo {
 
   private outboundRow(o: NewOutbound): Selectable<MessageTable> {
     return {
-      id: randomUUID(),
+      id: newRowId(),
       conversation_id: o.conversationId,
       customer_id: o.customerId,
       direction: 'out',

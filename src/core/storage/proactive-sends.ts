@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import type { Selectable } from 'kysely';
 import type { ProactiveSendTable } from './tables.js';
 import { parseJson } from './json.js';
@@ -61,7 +61,7 @@ export class ProactiveSendRepo {
   private row(s: NewProactiveSend): Selectable<ProactiveSendTable> {
     const now = this.stamp.next();
     return {
-      id: randomUUID(),
+      id: newRowId(),
       dedupe_key: s.key,
       customer_id: s.customerId,
       kind: s.kind,

@@ -2,7 +2,7 @@
  * The workflow engine's records on SQLite or PostgreSQL (tables of `workflows:001_runs` and
  * `002_schedules`; rows and records in workflow-rows.ts): events, runs, step states, versions. Times are epoch ms; `data` and `result` are JSON text in both dialects.
  */
-import { randomUUID } from 'node:crypto';
+import { newRowId } from './ids.js';
 import type { Kysely } from 'kysely';
 import { isUniqueViolation, type Q, type Stamp } from './rows.js';
 import { FINAL_STEP, toEvent, toRun, toStep, type NewRun, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type Tables, type WorkflowEventRecord, type WorkflowVersionRecord } from './workflow-rows.js';
@@ -48,9 +48,9 @@ export class WorkflowRunRepo {
     runs: readonly NewRun[],
   ): Promise<{ event: WorkflowEventRecord; runs: RunRecord[]; duplicate: boolean }> {
     const now = this.now();
-    const event: WorkflowEventRecord = { ...e, id: randomUUID(), createdAt: now };
+    const event: WorkflowEventRecord = { ...e, id: newRowId(), createdAt: now };
     const stored: RunRecord[] = runs.map((r) => ({
-      id: randomUUID(),
+      id: newRowId(),
       workflow: r.workflow,
       version: r.version,
       eventId: event.id,
