@@ -74,7 +74,13 @@ export class ConversationRepo {
   }
 
   async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {
-    const row: Selectable<ConversationTable> = {
+    const row = this.newRow(customerId, channel, threadKey);
+    await this.q.insertInto('conversations').values(row).execute();
+    return toConversation(row);
+  }
+
+  private newRow(customerId: string, channel: ChannelName, threadKey: string | null): Selectable<ConversationTable> {
+    return {
       id: newRowId(),
       customer_id: customerId,
       channel,
@@ -91,8 +97,6 @@ export class ConversationRepo {
       updated_at: this.stamp.now(),
       resolved_at: null,
     };
-    await this.q.insertInto('conversations').values(row).execute();
-    return toConversation(row);
   }
 
   /** The customer's latest open (not resolved) conversation on `channel` without a thread key. */
@@ -133,23 +137,7 @@ export class ConversationRepo {
   /** `create` of many conversations without a thread key, in one statement. */
   async createMany(list: readonly { customerId: string; channel: ChannelName }[]): Promise<Conversation[]> {
     if (list.length === 0) return [];
-    const rows: Selectable<ConversationTable>[] = list.map((c) => ({
-      id: newRowId(),
-      customer_id: c.customerId,
-      channel: c.channel,
-      thread_key: null,
-      status: 'bot',
-      assignee: null,
-      escalation_id: null,
-      escalation_reason: null,
-      priority: null,
-      strikes: 0,
-      bot_state: '{}',
-      version: 0,
-      created_at: this.stamp.next(),
-      updated_at: this.stamp.now(),
-      resolved_at: null,
-    }));
+    const rows = list.map((c) => this.newRow(c.customerId, c.channel, null));
     await this.q.insertInto('conversations').values(rows).execute();
     return rows.map(toConversation);
   }

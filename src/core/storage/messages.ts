@@ -116,19 +116,6 @@ export class MessageRepo {
   }
 
   /** true when an older reply of the same conversation still waits to be sent (order per conversation). */
-  async hasEarlierPending(m: StoredMessage): Promise<boolean> {
-    const r = await this.q
-      .selectFrom('messages')
-      .select('id')
-      .where('conversation_id', '=', m.conversationId)
-      .where('created_at', '<', m.createdAt)
-      .where('direction', '=', 'out')
-      .where('delivery_status', '=', 'pending')
-      .limit(1)
-      .executeTakeFirst();
-    return r !== undefined;
-  }
-
   /** Messages by id, in no order. */
   async getMany(ids: readonly string[]): Promise<StoredMessage[]> {
     if (ids.length === 0) return [];
@@ -137,8 +124,8 @@ export class MessageRepo {
   }
 
   /**
-   * `hasEarlierPending` of many messages in one query: per conversation, when its oldest outbound
-   * message still pending was created (a message has an earlier one pending when that is before it).
+   * Per conversation, when its oldest outbound message still pending was created: a message has an
+   * older one of its conversation still pending when that is before it (the send order's check).
    */
   async oldestPendingOut(conversationIds: readonly string[]): Promise<Map<string, number>> {
     if (conversationIds.length === 0) return new Map();

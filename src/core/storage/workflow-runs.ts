@@ -148,30 +148,6 @@ export class WorkflowRunRepo {
     return rows.map(toEvent);
   }
 
-  /**
-   * A step reached and finished (or scheduled) in one go: its row inserted in that state. false
-   * when the row exists already (the caller moves it with `markStep`, which keeps a final row as is).
-   */
-  async insertStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
-    // Strictly increasing: a run's steps written in one transaction keep the order they were reached in.
-    const now = this.stamp.next();
-    const r = await this.db
-      .insertInto('workflow_steps')
-      .values({
-        run_id: runId,
-        step_id: stepId,
-        status,
-        due_at: patch.dueAt ?? null,
-        result: patch.result ? JSON.stringify(patch.result) : null,
-        error: patch.error ?? null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.columns(['run_id', 'step_id']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
-  }
-
   /** A run's steps in the order they were reached. */
   async stepsOf(runId: string): Promise<StepRecord[]> {
     const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).orderBy('created_at').orderBy('updated_at').execute();
@@ -222,17 +198,22 @@ export class WorkflowRunRepo {
     return row;
   }
 
+  /** The columns a step's move sets. */
+  private moved(status: StepStatus, patch: StepPatch) {
+    return {
+      status,
+      updated_at: this.now(),
+      ...(patch.dueAt !== undefined ? { due_at: patch.dueAt } : {}),
+      ...(patch.result !== undefined ? { result: patch.result === null ? null : JSON.stringify(patch.result) } : {}),
+      ...(patch.error !== undefined ? { error: patch.error } : {}),
+    };
+  }
+
   /** Moves a step that is not final yet; false when it already was (done, cancelled, …). */
-  async markStep(runId: string, stepId: string, status: StepStatus, patch: { dueAt?: number | null; result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<boolean> {
+  async markStep(runId: string, stepId: string, status: StepStatus, patch: StepPatch = {}): Promise<boolean> {
     const r = await this.db
       .updateTable('workflow_steps')
-      .set({
-        status,
-        updated_at: this.now(),
-        ...(patch.dueAt !== undefined ? { due_at: patch.dueAt } : {}),
-        ...(patch.result !== undefined ? { result: patch.result === null ? null : JSON.stringify(patch.result) } : {}),
-        ...(patch.error !== undefined ? { error: patch.error } : {}),
-      })
+      .set(this.moved(status, patch))
       .where('run_id', '=', runId)
       .where('step_id', '=', stepId)
       .where('status', 'not in', [...FINAL_STEP])
@@ -241,8 +222,9 @@ export class WorkflowRunRepo {
   }
 
   /**
-   * `insertStep` of many rows in one statement; returns the keys (`<runId> <stepId>`) of the rows
-   * inserted (the others existed already).
+   * Step rows reached and moved in one go (a step batch's), in one statement; returns the keys
+   * (`<runId> <stepId>`) of the rows inserted (the others existed already: the caller moves them
+   * with `markStep`, which keeps a final row as it is).
    */
   async insertSteps(list: readonly { runId: string; stepId: string; status: StepStatus; patch: StepPatch }[]): Promise<Set<string>> {
     if (list.length === 0) return new Set();
@@ -264,13 +246,7 @@ export class WorkflowRunRepo {
     if (runIds.length === 0) return new Set();
     const moved = await this.db
       .updateTable('workflow_steps')
-      .set({
-        status,
-        updated_at: this.now(),
-        ...(patch.dueAt !== undefined ? { due_at: patch.dueAt } : {}),
-        ...(patch.result !== undefined ? { result: patch.result === null ? null : JSON.stringify(patch.result) } : {}),
-        ...(patch.error !== undefined ? { error: patch.error } : {}),
-      })
+      .set(this.moved(status, patch))
       .where('run_id', 'in', [...runIds])
       .where('step_id', '=', stepId)
       .where('status', 'not in', [...FINAL_STEP])
