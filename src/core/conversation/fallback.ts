@@ -5,7 +5,7 @@ import type { ChannelName, ConversationRef } from '../types.js';
 import { HubError } from '../errors.js';
 import { isUniqueViolation } from '../storage/rows.js';
 import { afterCommit } from './change.js';
-import { storeProactive, type ProactiveContent, type ProactiveDeps } from './proactive.js';
+import { proactiveOutbound, queuedEvent, storeProactive, type ProactiveContent, type ProactiveDeps } from './proactive.js';
 
 export interface FallbackRequest {
   customerId: string;
@@ -176,23 +176,13 @@ export class FallbackSends {
       for (const c of await tx.conversations.createMany(missing)) open.set(`${c.customerId} ${c.channel}`, c);
       const convOf = (b: (typeof bulk)[number]) => open.get(`${b.req.customerId} ${b.ref.channel}`) as Conversation;
       const rows = await tx.messages.insertOutboundMany(
-        bulk.map((b) => ({
-          conversationId: convOf(b).id,
-          customerId: b.req.customerId,
-          channel: b.ref.channel,
-          ref: b.ref,
-          author: 'system' as const,
-          text: b.req.content.text,
-          ...(b.req.content.buttons?.length ? { buttons: b.req.content.buttons } : {}),
-          ...(b.req.content.attachments?.length ? { attachments: b.req.content.attachments } : {}),
-          dedupeKey: attemptKey(b.req.key, b.index),
-        })),
+        bulk.map((b) => proactiveOutbound(convOf(b).id, { customerId: b.req.customerId, ref: b.ref, content: b.req.content, dedupeKey: attemptKey(b.req.key, b.index) })),
       );
       const events: StoredEvent[] = [];
       const quiet: { conversationId: string; customerId: string; event: NewEvent }[] = [];
       for (const [i, b] of bulk.entries()) {
         const row = rows[i] as StoredMessage;
-        const event: NewEvent = { type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: b.req.kind, key: b.req.key, channel: row.channel } };
+        const event = queuedEvent(row, b.req);
         if (this.d.dispatcher.wanted(event.type, event.payload)) events.push(...(await tx.events.append(row.conversationId, row.customerId, [event], (t, p) => this.d.dispatcher.wanted(t, p))));
         else quiet.push({ conversationId: row.conversationId, customerId: row.customerId, event });
       }

@@ -1,5 +1,5 @@
-import type { ProactiveKind, StoredEvent } from '../events.js';
-import type { Conversation, Identity, StoredMessage } from '../model.js';
+import type { NewEvent, ProactiveKind, StoredEvent } from '../events.js';
+import type { Conversation, Identity, NewOutbound, StoredMessage } from '../model.js';
 import type { AttachmentMeta, Button, ChannelName, ConversationRef } from '../types.js';
 import { HubError } from '../errors.js';
 import { isUniqueViolation } from '../storage/rows.js';
@@ -124,8 +124,15 @@ export async function storeProactive(
   conversation?: Conversation,
 ): Promise<StoredProactive> {
   const conv = conversation ?? (await tx.conversations.openOn(s.customerId, s.ref.channel)) ?? (await tx.conversations.create(s.customerId, s.ref.channel, null));
-  const row = await tx.messages.insertOutbound({
-    conversationId: conv.id,
+  const row = await tx.messages.insertOutbound(proactiveOutbound(conv.id, s));
+  const events = await tx.events.append(conv.id, s.customerId, [queuedEvent(row, s)], (t, p) => d.dispatcher.wanted(t, p));
+  return { row, events, conversation: conv };
+}
+
+/** The outbound row of a proactive message in conversation `conversationId` (written by the system). */
+export function proactiveOutbound(conversationId: string, s: { customerId: string; ref: ConversationRef; content: ProactiveContent; dedupeKey: string }): NewOutbound {
+  return {
+    conversationId,
     customerId: s.customerId,
     channel: s.ref.channel,
     ref: s.ref,
@@ -134,14 +141,12 @@ export async function storeProactive(
     ...(s.content.buttons?.length ? { buttons: s.content.buttons } : {}),
     ...(s.content.attachments?.length ? { attachments: s.content.attachments } : {}),
     dedupeKey: s.dedupeKey,
-  });
-  const events = await tx.events.append(
-    conv.id,
-    s.customerId,
-    [{ type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: s.kind, key: s.key, channel: row.channel } }],
-    (t, p) => d.dispatcher.wanted(t, p),
-  );
-  return { row, events, conversation: conv };
+  };
+}
+
+/** The `message.queued` event of a proactive message's row. */
+export function queuedEvent(row: StoredMessage, s: { kind: ProactiveKind; key: string }): NewEvent {
+  return { type: 'message.queued', actor: 'system', payload: { messageId: row.id, kind: s.kind, key: s.key, channel: row.channel } };
 }
 
 /**
