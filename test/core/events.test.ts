@@ -61,7 +61,11 @@ describe('conversation events across a crash', () => {
     // Worker B takes the stalled job over (and its sweep would find the events): everything arrives once.
     children.push(await startWorkerProcess(json, { SB_BOT_DELAY_MS: '10', SB_PROBE: '1', SB_SWEEP_MS: '1000' }));
     await until(async () => (await redis.llen(`${prefix}:sent`)) === 1 && Object.keys(await redis.hgetall(`${prefix}:probe`)).length === 3, 20_000, 'reply and events');
-    const events = await storage.events.ofConversation(conv!.id);
+    // A subscriber's effect can land before the dispatch stamps its event: wait for the stamps.
+    const events = await until(async () => {
+      const all = await storage.events.ofConversation(conv!.id);
+      return all.every((e) => e.dispatchedAt !== null) ? all : undefined;
+    }, 10_000, 'every event stamped dispatched');
     assert.deepEqual(events.map((e) => e.type), ['message.received', 'bot.answered', 'message.sent']);
     assert.ok(events.every((e) => e.dispatchedAt !== null));
     const probe = await redis.hgetall(`${prefix}:probe`);
