@@ -7,7 +7,10 @@
  *   wait and send are one job); the runs of a batch run side by side, so their sends (each its own
  *   transaction) share commits (src/core/storage/group-commit.ts);
  * - one transaction with every step row and run end the batch wrote (`WorkflowRepo.applyBatch`);
- * - then what must follow the commit: the next step's job, an ask's timeout job, a wait's delay.
+ * - then what must follow the commit: the next step's job, an ask's timeout job, the due slot of a
+ *   wait (one delayed job per second of due time, added once per batch: src/workflows/engine-slots.ts).
+ *
+ * A due slot hands its steps to the same batches (`runMany`), as if their jobs had come in together.
  *
  * Why: one job per step with four commits of its own cost a reminder about 2.5 ms of the hub's
  * event loop; 100,000 reminders due at once (issue #15) need a fraction of that.
@@ -26,7 +29,7 @@
  * - A job that throws is retried by BullMQ with backoff (its run's writes before the throw are kept);
  *   its last attempt fails the run.
  */
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { EscalateRequest } from '../core/conversation/escalate.js';
@@ -57,21 +60,20 @@ export interface BatchDeps {
   throttle(channel: string | undefined, now: number): Promise<number>;
   /** Queues step jobs now (the next step of a run past `INLINE_STEPS`). */
   enqueue(steps: readonly StepJob[]): Promise<void>;
-  /** Queues one delayed job of the `workflows` queue. */
-  addDelayed(name: 'step' | 'timeout', data: StepJob, delay: number): Promise<void>;
+  /** Queues an ask's timeout job, delayed. */
+  addTimeout(data: StepJob, delay: number): Promise<void>;
+  /** Makes sure the due slots of these due times have their delayed jobs (src/workflows/engine-slots.ts). */
+  addSlots(dueTimes: readonly number[]): Promise<void>;
   log: Logger;
   maxBatch?: number;
 }
-
-/** What the job does once its batch committed: complete, or wait in Redis until `at`. */
-type Verdict = { kind: 'done' } | { kind: 'later'; at: number };
 
 interface Entry {
   runId: string;
   stepId: string;
   /** true when BullMQ will retry the job if it throws; on its last attempt a throw fails the run. */
   retries: boolean;
-  resolve(v: Verdict): void;
+  resolve(): void;
   reject(err: unknown): void;
 }
 
@@ -80,7 +82,8 @@ interface Chain {
   writes: StepWrite[];
   /** After the commit, if every write applied. */
   after: (() => Promise<void>)[];
-  verdict: Verdict;
+  /** A wait's due time: its slot job is added after the commit. */
+  dueAt?: number;
   error?: unknown;
 }
 
@@ -92,21 +95,28 @@ export class StepBatches {
 
   constructor(private readonly d: BatchDeps) {}
 
-  /** Runs a step job in the next batch; throws `DelayedError` after moving the job to delayed (a wait). */
-  async process(job: Job<StepJob>, token: string | undefined): Promise<void> {
-    const verdict = await new Promise<Verdict>((resolve, reject) => {
-      this.waiting.push({ runId: job.data.runId, stepId: job.data.stepId, retries: job.attemptsMade + 1 < (job.opts.attempts ?? 1), resolve, reject });
+  /** Runs a step job in the next batch; resolves once the batch committed and its follow-ups are queued. */
+  process(job: Job<StepJob>): Promise<void> {
+    return this.push(job.data.runId, job.data.stepId, job.attemptsMade + 1 < (job.opts.attempts ?? 1));
+  }
+
+  /**
+   * Runs steps found by a due slot, as if their jobs had come in together; one settled result per
+   * step. A step that throws rejects (it is not failed here: the caller queues it as a job of its own).
+   */
+  runMany(steps: readonly StepJob[]): Promise<PromiseSettledResult<void>[]> {
+    return Promise.allSettled(steps.map((s) => this.push(s.runId, s.stepId, true)));
+  }
+
+  private push(runId: string, stepId: string, retries: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ runId, stepId, retries, resolve, reject });
       if (!this.running) {
         this.running = true;
         // Jobs fetched in the same turn of the event loop join the first batch.
         setImmediate(() => void this.drain());
       }
     });
-    if (verdict.kind === 'later') {
-      if (!token) throw new HubError('INTERNAL', 'workflow step job without a lock token');
-      await job.moveToDelayed(Date.now() + Math.max(0, verdict.at - this.d.now()), token);
-      throw new DelayedError();
-    }
   }
 
   private async drain(): Promise<void> {
@@ -150,7 +160,7 @@ export class StepBatches {
     const sends = coalescedSends(this.d.sends, customers);
     const chains = await Promise.all(
       batch.map(async (e) => {
-        const chain: Chain = { writes: [], after: [], verdict: { kind: 'done' } };
+        const chain: Chain = { writes: [], after: [] };
         const run = runs.get(e.runId);
         if (!run || run.status !== 'running') return chain;
         const runRows = rows.get(run.id) ?? new Map<string, StepRecord>();
@@ -163,14 +173,24 @@ export class StepBatches {
       }),
     );
     const applied = await repo.applyBatch(chains.map((c) => c.writes));
+    // A write refused: the run moved on elsewhere (or ended); its follow-ups are not this batch's.
+    const kept = chains.map((c, i) => applied[i] === c.writes.length);
+    const dueTimes = chains.filter((c, i) => kept[i] && c.dueAt !== undefined).map((c) => c.dueAt as number);
+    let slots: Promise<void> | undefined;
+    if (dueTimes.length > 0) {
+      slots = this.d.addSlots(dueTimes);
+      slots.catch(() => undefined); // awaited by each of its chains below
+    }
     await Promise.all(
       chains.map(async (c, i) => {
         const e = batch[i] as Entry;
         try {
-          if (applied[i] === c.writes.length) for (const f of c.after) await f();
-          else c.verdict = { kind: 'done' }; // a write refused: the run moved on elsewhere (or ended)
+          if (kept[i]) {
+            for (const f of c.after) await f();
+            if (c.dueAt !== undefined) await slots;
+          }
           if (c.error !== undefined) e.reject(c.error);
-          else e.resolve(c.verdict);
+          else e.resolve();
         } catch (err) {
           e.reject(err);
         }
@@ -241,19 +261,13 @@ export class StepBatches {
           write('scheduled', { dueAt: outcome.timeoutAt, result: outcome.result });
           const data: StepJob = { runId: run.id, stepId, timeout: true };
           const delay = Math.max(0, outcome.timeoutAt - now);
-          chain.after.push(() => this.d.addDelayed('timeout', data, delay));
+          chain.after.push(() => this.d.addTimeout(data, delay));
           return;
         }
         if (outcome.kind === 'later') {
           write('scheduled', { dueAt: outcome.at, ...(outcome.result ? { result: outcome.result } : {}) });
-          // The wait lives in Redis (durable), not in a timer of this process: the job itself waits,
-          // or a step reached in this chain gets a delayed job of its own.
-          if (hop === 0) chain.verdict = { kind: 'later', at: outcome.at };
-          else {
-            const data: StepJob = { runId: run.id, stepId };
-            const delay = Math.max(0, outcome.at - now);
-            chain.after.push(() => this.d.addDelayed('step', data, delay));
-          }
+          // The wait lives in Redis (durable), not in a timer of this process: its second's due slot.
+          chain.dueAt = outcome.at;
           return;
         }
         if (outcome.kind === 'skipped' && outcome.endRun) {

@@ -3,13 +3,15 @@
  * its enqueue): pending, or scheduled and overdue, for `olderThanMs`, with no job in Redis (or one
  * failed for good: retried). An ask that was sent and waits for its answer gets its timeout job
  * back; any other scheduled step (a wait, a send held back by quiet hours or its channel's rate
- * limit, an ask not sent yet) gets its step job. The step row decides whether a step runs, so a
+ * limit, an ask not sent yet) whose due slot's job is gone (src/workflows/engine-slots.ts) gets a
+ * step job of its own. The step row decides whether a step runs, so a
  * job queued twice does nothing twice.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Storage } from '../core/storage/storage.js';
 import { stepJobId, timeoutJobId } from './engine-flow.js';
+import { slotJobId } from './engine-slots.js';
 import type { WorkflowVersions } from './engine-versions.js';
 
 /** A job of the `workflows` queue: a run's step, or an ask's timeout (`<runId>/<stepId>/timeout`). */
@@ -32,6 +34,11 @@ export async function sweepSteps(d: SweepDeps, olderThanMs: number): Promise<num
   let queued = 0;
   for (const s of await d.storage.workflowRuns.staleSteps(olderThanMs)) {
     const asked = s.status === 'scheduled' && typeof s.result?.sendId === 'string' && (await d.versions.step(s.workflow, s.version, s.stepId))?.action === 'ask';
+    // A scheduled step whose due slot is still there (a long backlog): the slot will run it.
+    if (s.status === 'scheduled' && !asked && s.dueAt !== null) {
+      const slot = await d.queue.getJob(slotJobId(s.dueAt));
+      if (slot && (await slot.getState()) !== 'failed') continue;
+    }
     const id = asked ? timeoutJobId(s.runId, s.stepId) : stepJobId(s.runId, s.stepId);
     const job = await d.queue.getJob(id);
     if (job && (await job.getState()) === 'failed') await job.retry('failed');

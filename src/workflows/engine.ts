@@ -4,14 +4,15 @@
  * run as jobs of this module's BullMQ queue `workflows` (job id `<runId>/<stepId>`; a job runs the
  * steps after its own that are due in the same job, and the step jobs in flight together run as
  * one batch: src/workflows/engine-batch.ts); waits and sends held back (quiet hours, rate
- * limits) are delayed jobs in Redis, never a process timer. The step's row (unique per run and
+ * limits) are scheduled rows whose second has one delayed job in Redis (a due slot:
+ * src/workflows/engine-slots.ts), never a process timer. The step's row (unique per run and
  * step) is the truth: a step marked done is never run again, and a send carries the key
  * `wf:<runId>:<stepId>`, so a redelivered job sends nothing twice. A job lost between a commit
  * and its enqueue (a crash) is queued again by the sweep (src/workflows/engine-sweep.ts), a job
  * scheduler of its own queue `workflows-sweep` (every max(1 s, sweepAfterMs / 2)). */
 import { randomUUID } from 'node:crypto';
 import { hashRequest } from '../api/routes.js';
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EscalateRequest } from '../core/conversation/escalate.js';
@@ -25,6 +26,7 @@ import { WorkflowVersions } from './engine-versions.js';
 import { viewEvent, type EventView } from './engine-view.js';
 import { WorkflowSchedules } from './schedules.js';
 import { sweepSteps, type StepJob } from './engine-sweep.js';
+import { runSlot, slotJobId, slotOf, type SlotJob } from './engine-slots.js';
 import { SendThrottle } from './throttle.js';
 import { checkEvent } from './event.js';
 import type { LoadedWorkflows } from './load.js';
@@ -97,7 +99,8 @@ export class WorkflowEngine {
       now: this.now,
       throttle: (channel, now) => this.throttle.reserve(channel, now),
       enqueue: (steps) => this.enqueue(steps),
-      addDelayed: async (name, data, delay) => void (await this.producer().add(name, data, { jobId: data.timeout ? timeoutJobId(data.runId, data.stepId) : stepJobId(data.runId, data.stepId), delay })),
+      addTimeout: async (data, delay) => void (await this.producer().add('timeout', data, { jobId: timeoutJobId(data.runId, data.stepId), delay })),
+      addSlots: (dueTimes) => this.addSlots(dueTimes),
       log: d.log,
     });
     this.schedules = new WorkflowSchedules({ redis: d.redis, prefix: d.prefix, log: d.log, tick: (name, key) => this.tick(name, key) });
@@ -214,7 +217,7 @@ export class WorkflowEngine {
   /** Starts the step worker (roles start and worker). */
   async start(): Promise<Worker[]> {
     const lockMs = this.d.lockMs ?? 30_000;
-    const worker = new Worker<StepJob>(WORKFLOWS_QUEUE, (job, token) => this.process(job, token), {
+    const worker = new Worker<StepJob | SlotJob>(WORKFLOWS_QUEUE, (job, token) => this.process(job, token), {
       connection: this.d.redis,
       prefix: this.d.prefix,
       // Step jobs run in batches of up to MAX_BATCH: two batches' worth in flight keeps one filling while one runs.
@@ -323,9 +326,31 @@ export class WorkflowEngine {
     await this.enqueue([{ runId, stepId: next }]);
   }
 
-  /** A step job runs in the next batch (src/workflows/engine-batch.ts); an ask's timeout runs on its own. */
-  private async process(job: Job<StepJob>, token: string | undefined): Promise<void> {
-    if (job.data.timeout) return this.timeout(job.data.runId, job.data.stepId);
-    return this.batches.process(job, token);
+  /** Adds the delayed job of each due time's slot (one per second; a slot job there already stays as it is). */
+  private async addSlots(dueTimes: readonly number[]): Promise<void> {
+    const slots = [...new Set(dueTimes.map(slotOf))];
+    const now = this.now();
+    await this.producer().addBulk(slots.map((slot) => ({ name: 'slot', data: { slot } satisfies SlotJob, opts: { jobId: slotJobId(slot), delay: Math.max(0, slot - now) } })));
+  }
+
+  /**
+   * A step job runs in the next batch (src/workflows/engine-batch.ts); a due slot hands its steps
+   * to the same batches (src/workflows/engine-slots.ts); an ask's timeout runs on its own.
+   */
+  private async process(job: Job<StepJob | SlotJob>, token: string | undefined): Promise<void> {
+    if (job.name === 'slot') return this.slot(job as Job<SlotJob>, token);
+    const data = job.data as StepJob;
+    if (data.timeout) return this.timeout(data.runId, data.stepId);
+    return this.batches.process(job as Job<StepJob>);
+  }
+
+  private async slot(job: Job<SlotJob>, token: string | undefined): Promise<void> {
+    const early = job.data.slot - this.now();
+    if (early > 0 && token) {
+      // Before its time on this process's clock (another host's clock ran ahead): back to Redis.
+      await job.moveToDelayed(Date.now() + early, token);
+      throw new DelayedError();
+    }
+    await runSlot({ storage: this.d.storage, versions: this.versions, run: (steps) => this.batches.runMany(steps), enqueue: (steps) => this.enqueue(steps), log: this.d.log }, job.data.slot);
   }
 }

@@ -241,6 +241,7 @@ for (const dialect of DIALECTS) {
           'webhooks:001_deliveries',
           'workflows:001_runs',
           'workflows:002_schedules',
+          'workflows:003_due',
         ]);
         await sql`insert into testmod_widgets (id) values ('w1')`.execute(db.kysely);
         await db.close();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { WORKFLOWS_QUEUE, WORKFLOWS_SWEEP_QUEUE, type WorkflowEngine } from '../../src/workflows/engine.js';
+import { slotJobId } from '../../src/workflows/engine-slots.js';
 import { DIALECTS, REDIS_URL } from '../helpers/env.js';
 import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
@@ -115,8 +116,9 @@ for (const dialect of DIALECTS) {
       const r = await engine.accept({ type: 'later.due', customer: customer('ben'), data: { laterId: 'l-1', dueAt: new Date(dueAt).toISOString() } }, 'sweep-l-1');
       const runId = r.runs[0]?.id ?? '';
       await until(async () => (await engine.repo.step(runId, 'pause'))?.status === 'scheduled' || undefined);
+      const row = await engine.repo.step(runId, 'pause');
       const job = await until(async () => {
-        const j = await queue.getJob(`${runId}/pause`);
+        const j = await queue.getJob(slotJobId(row?.dueAt ?? 0));
         return (await j?.isDelayed()) ? j : undefined;
       });
       await job.remove();

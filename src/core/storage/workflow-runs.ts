@@ -22,6 +22,20 @@ export interface StepPatch {
   error?: string | null;
 }
 
+/** Where a due slot's page ends (the next page starts after it). */
+export interface DueCursor {
+  dueAt: number;
+  runId: string;
+  stepId: string;
+}
+
+/** A scheduled step a due slot found: `result` as stored (JSON text or null; an ask's has its `sendId`). */
+export interface DueStep extends DueCursor {
+  result: string | null;
+  workflow: string;
+  version: string;
+}
+
 export class WorkflowRunRepo {
 
   constructor(
@@ -315,6 +329,24 @@ export class WorkflowRunRepo {
       .limit(limit)
       .execute();
     return rows.map((r) => ({ ...toStep(r), workflow: r.workflow, version: r.version }));
+  }
+
+  /**
+   * A due slot's page (src/workflows/engine-slots.ts): the scheduled steps of running runs due in
+   * (`from`, `to`], after `after` in (due_at, run_id, step_id) order (index `workflow_steps_due`).
+   */
+  async dueSteps(from: number, to: number, after: DueCursor | undefined, limit: number): Promise<DueStep[]> {
+    let q = this.db
+      .selectFrom('workflow_steps as s')
+      .innerJoin('workflow_runs as r', 'r.id', 's.run_id')
+      .select(['s.run_id', 's.step_id', 's.due_at', 's.result', 'r.workflow', 'r.version'])
+      .where('s.status', '=', 'scheduled')
+      .where('s.due_at', '>', from)
+      .where('s.due_at', '<=', to)
+      .where('r.status', '=', 'running');
+    if (after) q = q.where((eb) => eb(eb.refTuple('s.due_at', 's.run_id', 's.step_id'), '>', eb.tuple(after.dueAt, after.runId, after.stepId)));
+    const rows = await q.orderBy('s.due_at').orderBy('s.run_id').orderBy('s.step_id').limit(limit).execute();
+    return rows.map((r) => ({ runId: r.run_id, stepId: r.step_id, dueAt: r.due_at ?? to, result: r.result, workflow: r.workflow, version: r.version }));
   }
 
   /** The open (pending, scheduled) steps of running runs of an event: what to queue again after a lost enqueue. */
