@@ -38,6 +38,7 @@ import { HubError, errorMessage } from '../core/errors.js';
 import type { Customer } from '../core/model.js';
 import type { Storage } from '../core/storage/storage.js';
 import { nextStep } from './engine-flow.js';
+import { holdsRateSlot } from './engine-slots.js';
 import type { StepJob } from './engine-sweep.js';
 import { runStep, type Outcome } from './engine-steps.js';
 import type { WorkflowVersions } from './engine-versions.js';
@@ -62,8 +63,8 @@ export interface BatchDeps {
   enqueue(steps: readonly StepJob[]): Promise<void>;
   /** Queues an ask's timeout job, delayed. */
   addTimeout(data: StepJob, delay: number): Promise<void>;
-  /** Makes sure the due slots of these due times have their delayed jobs (src/workflows/engine-slots.ts). */
-  addSlots(dueTimes: readonly number[]): Promise<void>;
+  /** Makes sure the due slots of these due times have their delayed jobs (src/workflows/engine-slots.ts; `held`: a rate-limit slot). */
+  addSlots(due: readonly { at: number; held: boolean }[]): Promise<void>;
   log: Logger;
   maxBatch?: number;
 }
@@ -83,7 +84,7 @@ interface Chain {
   /** After the commit, if every write applied. */
   after: (() => Promise<void>)[];
   /** A wait's due time: its slot job is added after the commit. */
-  dueAt?: number;
+  due?: { at: number; held: boolean };
   error?: unknown;
 }
 
@@ -175,10 +176,10 @@ export class StepBatches {
     const applied = await repo.applyBatch(chains.map((c) => c.writes));
     // A write refused: the run moved on elsewhere (or ended); its follow-ups are not this batch's.
     const kept = chains.map((c, i) => applied[i] === c.writes.length);
-    const dueTimes = chains.filter((c, i) => kept[i] && c.dueAt !== undefined).map((c) => c.dueAt as number);
+    const due = chains.flatMap((c, i) => (kept[i] && c.due ? [c.due] : []));
     let slots: Promise<void> | undefined;
-    if (dueTimes.length > 0) {
-      slots = this.d.addSlots(dueTimes);
+    if (due.length > 0) {
+      slots = this.d.addSlots(due);
       slots.catch(() => undefined); // awaited by each of its chains below
     }
     await Promise.all(
@@ -187,7 +188,7 @@ export class StepBatches {
         try {
           if (kept[i]) {
             for (const f of c.after) await f();
-            if (c.dueAt !== undefined) await slots;
+            if (c.due) await slots;
           }
           if (c.error !== undefined) e.reject(c.error);
           else e.resolve();
@@ -267,7 +268,7 @@ export class StepBatches {
         if (outcome.kind === 'later') {
           write('scheduled', { dueAt: outcome.at, ...(outcome.result ? { result: outcome.result } : {}) });
           // The wait lives in Redis (durable), not in a timer of this process: its second's due slot.
-          chain.dueAt = outcome.at;
+          chain.due = { at: outcome.at, held: holdsRateSlot(outcome.result, outcome.at) };
           return;
         }
         if (outcome.kind === 'skipped' && outcome.endRun) {

@@ -5,7 +5,10 @@
  * due in that second when it comes. 100,000 reminders due at the same moment are one delayed job,
  * not 100,000 (issue #15): one job fewer per reminder for Redis and this process.
  *
- * A slot job reads its second's scheduled steps a page at a time (`SLOT_PAGE`, in (due_at, run_id,
+ * A send that holds a slot of its channel's rate limit gets a slot job of its own millisecond, so
+ * that rate-limited sends keep their even pace.
+ *
+ * A slot job reads its window's scheduled steps a page at a time (`SLOT_PAGE`, in (due_at, run_id,
  * step_id) order: index `workflow_steps_due`), reading the next page while one runs, and hands each
  * page to the step batches (src/workflows/engine-batch.ts) as if their jobs had come in together.
  * It completes once every page's batch committed.
@@ -34,9 +37,10 @@ export const SLOT_MS = 1000;
 /** Scheduled steps read (and handed to the batches) at a time. */
 export const SLOT_PAGE = 512;
 
-/** The data of a slot job: the end of its second (epoch ms, the hub's clock). */
+/** The data of a slot job: the end of its window (epoch ms, the hub's clock) and the window's width. */
 export interface SlotJob {
   slot: number;
+  width: number;
 }
 
 /** The slot a due time falls in: the end of its second. */
@@ -44,9 +48,23 @@ export function slotOf(dueAt: number): number {
   return Math.ceil(dueAt / SLOT_MS) * SLOT_MS;
 }
 
-/** The slot job's id for a due time (one per second). */
-export function slotJobId(dueAt: number): string {
-  return `slot-${slotOf(dueAt)}`;
+/**
+ * The slot job for a due time: its second's, or, for a send that holds a slot of its channel's rate
+ * limit (`held`), one of its own millisecond (such sends leave at an even pace, not a second's worth at once).
+ */
+export function slotFor(dueAt: number, held = false): SlotJob {
+  return held ? { slot: dueAt, width: 1 } : { slot: slotOf(dueAt), width: SLOT_MS };
+}
+
+/** The slot job's id for a due time (one per second; one per millisecond for a held send). */
+export function slotJobId(dueAt: number, held = false): string {
+  const s = slotFor(dueAt, held);
+  return s.width === SLOT_MS ? `slot-${s.slot}` : `slot-${s.slot}-${s.width}`;
+}
+
+/** true when a scheduled step's row holds a slot of its channel's rate limit (engine-steps.ts `send`). */
+export function holdsRateSlot(result: Readonly<Record<string, unknown>> | null | undefined, dueAt: number | null): boolean {
+  return typeof result?.slotAt === 'number' && result.slotAt === dueAt;
 }
 
 /** A run's step (a step job's data: src/workflows/engine-sweep.ts). */
@@ -62,10 +80,10 @@ export interface SlotDeps {
   log: Logger;
 }
 
-/** Runs every scheduled step due in the slot ending at `slot`; returns how many it handed on. */
-export async function runSlot(d: SlotDeps, slot: number, page = SLOT_PAGE): Promise<number> {
+/** Runs every scheduled step due in the slot's window; returns how many it handed on. */
+export async function runSlot(d: SlotDeps, { slot, width }: SlotJob, page = SLOT_PAGE): Promise<number> {
   const read = (after: DueCursor | undefined): Promise<DueStep[]> => {
-    const p = d.storage.workflowRuns.dueSteps(slot - SLOT_MS, slot, after, page);
+    const p = d.storage.workflowRuns.dueSteps(slot - width, slot, after, page);
     p.catch(() => undefined); // awaited below; read ahead, it must not count as unhandled meanwhile
     return p;
   };

@@ -17,6 +17,7 @@ import { renderMessage, runVars } from './render.js';
 import type { RunRecord, StepRecord, WorkflowEventRecord } from './storage/repo.js';
 import type { AskStep, EscalateStep, SendStep, Step, WebhookStep, Workflow } from './types.js';
 import { afterQuietHours } from './zone.js';
+import { holdsRateSlot } from './engine-slots.js';
 
 export type Outcome =
   | { kind: 'done'; result: Record<string, unknown> }
@@ -163,7 +164,7 @@ async function send(step: SendStep | AskStep, c: ToCustomer): Promise<Outcome> {
   if (text === undefined) return { kind: 'failed', error: `${step.action} ${step.id}: no text for locale ${locale}` };
   const channels = channelsOf(step, c.customer);
   // The channel's rate limit: a slot reserved earlier is this step's (it waited for it); else reserve one.
-  const reserved = typeof c.row.result?.slotAt === 'number' && c.row.result.slotAt === c.row.dueAt;
+  const reserved = holdsRateSlot(c.row.result, c.row.dueAt);
   if (!reserved) {
     const at = await c.throttle(channels[0] ?? c.customer.preferredChannel ?? undefined);
     if (at > c.now) return { kind: 'later', at, result: { slotAt: at } };

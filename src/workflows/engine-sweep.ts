@@ -11,7 +11,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Storage } from '../core/storage/storage.js';
 import { stepJobId, timeoutJobId } from './engine-flow.js';
-import { slotJobId } from './engine-slots.js';
+import { holdsRateSlot, slotJobId } from './engine-slots.js';
 import type { WorkflowVersions } from './engine-versions.js';
 
 /** A job of the `workflows` queue: a run's step, or an ask's timeout (`<runId>/<stepId>/timeout`). */
@@ -36,7 +36,7 @@ export async function sweepSteps(d: SweepDeps, olderThanMs: number): Promise<num
     const asked = s.status === 'scheduled' && typeof s.result?.sendId === 'string' && (await d.versions.step(s.workflow, s.version, s.stepId))?.action === 'ask';
     // A scheduled step whose due slot is still there (a long backlog): the slot will run it.
     if (s.status === 'scheduled' && !asked && s.dueAt !== null) {
-      const slot = await d.queue.getJob(slotJobId(s.dueAt));
+      const slot = await d.queue.getJob(slotJobId(s.dueAt, holdsRateSlot(s.result, s.dueAt)));
       if (slot && (await slot.getState()) !== 'failed') continue;
     }
     const id = asked ? timeoutJobId(s.runId, s.stepId) : stepJobId(s.runId, s.stepId);

@@ -26,7 +26,7 @@ import { WorkflowVersions } from './engine-versions.js';
 import { viewEvent, type EventView } from './engine-view.js';
 import { WorkflowSchedules } from './schedules.js';
 import { sweepSteps, type StepJob } from './engine-sweep.js';
-import { runSlot, slotJobId, slotOf, type SlotJob } from './engine-slots.js';
+import { runSlot, slotFor, slotJobId, type SlotJob } from './engine-slots.js';
 import { SendThrottle } from './throttle.js';
 import { checkEvent } from './event.js';
 import type { LoadedWorkflows } from './load.js';
@@ -326,11 +326,11 @@ export class WorkflowEngine {
     await this.enqueue([{ runId, stepId: next }]);
   }
 
-  /** Adds the delayed job of each due time's slot (one per second; a slot job there already stays as it is). */
-  private async addSlots(dueTimes: readonly number[]): Promise<void> {
-    const slots = [...new Set(dueTimes.map(slotOf))];
+  /** Adds the delayed job of each due time's slot (a slot job there already stays as it is). */
+  private async addSlots(due: readonly { at: number; held: boolean }[]): Promise<void> {
+    const slots = new Map(due.map((d) => [slotJobId(d.at, d.held), slotFor(d.at, d.held)]));
     const now = this.now();
-    await this.producer().addBulk(slots.map((slot) => ({ name: 'slot', data: { slot } satisfies SlotJob, opts: { jobId: slotJobId(slot), delay: Math.max(0, slot - now) } })));
+    await this.producer().addBulk([...slots].map(([jobId, data]) => ({ name: 'slot', data, opts: { jobId, delay: Math.max(0, data.slot - now) } })));
   }
 
   /**
@@ -351,6 +351,6 @@ export class WorkflowEngine {
       await job.moveToDelayed(Date.now() + early, token);
       throw new DelayedError();
     }
-    await runSlot({ storage: this.d.storage, versions: this.versions, run: (steps) => this.batches.runMany(steps), enqueue: (steps) => this.enqueue(steps), log: this.d.log }, job.data.slot);
+    await runSlot({ storage: this.d.storage, versions: this.versions, run: (steps) => this.batches.runMany(steps), enqueue: (steps) => this.enqueue(steps), log: this.d.log }, job.data);
   }
 }

@@ -11,7 +11,7 @@ import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import { WORKFLOWS_QUEUE, type WorkflowEngine } from '../../src/workflows/engine.js';
-import { runSlot, slotJobId, slotOf, SLOT_MS } from '../../src/workflows/engine-slots.js';
+import { runSlot, slotFor, slotJobId, slotOf, SLOT_MS } from '../../src/workflows/engine-slots.js';
 import type { StepJob } from '../../src/workflows/engine-sweep.js';
 import { DIALECTS, REDIS_URL } from '../helpers/env.js';
 import { workflowConfigDir } from './config-dir.js';
@@ -89,10 +89,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await queue.getJobCounts('delayed')).delayed, 1, 'one delayed job for the five waits');
       const slot = await queue.getJob(slotJobId(dueAt));
       assert.ok(await slot?.isDelayed(), "the second's slot job is delayed");
-      assert.deepEqual(slot?.data, { slot: slotOf(dueAt) });
+      assert.deepEqual(slot?.data, { slot: slotOf(dueAt), width: SLOT_MS });
       assert.equal(slotOf(dueAt) - dueAt, 200, 'the slot is the end of the second the waits are due in');
       // The same slot delivered twice (a redelivery, another worker): nothing runs twice.
-      await queue.add('slot', { slot: slotOf(dueAt) }, { jobId: 'slot-again', delay: Math.max(0, slotOf(dueAt) - Date.now()) });
+      await queue.add('slot', slotFor(dueAt), { jobId: 'slot-again', delay: Math.max(0, slotOf(dueAt) - Date.now()) });
 
       await until(() => users.every((u) => sent(u).length === 1) || undefined, 15_000, 'every reminder sent');
       assert.ok(Date.now() >= dueAt, 'not before the due time');
@@ -128,7 +128,7 @@ for (const dialect of DIALECTS) {
           enqueue: async (steps) => void enqueued.push(...steps),
           log: pino({ level: 'silent' }),
         },
-        slotOf(dueAt),
+        slotFor(dueAt),
         2,
       );
       assert.equal(handed, 5);
@@ -144,7 +144,7 @@ for (const dialect of DIALECTS) {
         return row?.status === 'scheduled' && typeof row.result?.sendId === 'string' ? row : undefined;
       });
       const seen: StepJob[] = [];
-      await runSlot({ storage: t.hub.storage, versions: engine.versions, run: async (steps) => (seen.push(...steps), steps.map(() => ({ status: 'fulfilled', value: undefined }))), enqueue: async () => undefined, log: pino({ level: 'silent' }) }, slotOf(asked.dueAt ?? 0));
+      await runSlot({ storage: t.hub.storage, versions: engine.versions, run: async (steps) => (seen.push(...steps), steps.map(() => ({ status: 'fulfilled', value: undefined }))), enqueue: async () => undefined, log: pino({ level: 'silent' }) }, slotFor(asked.dueAt ?? 0));
       assert.deepEqual(seen.filter((s) => s.runId === askRun), []);
       assert.ok(await queue.getJob(`${askRun}/q/timeout`), 'the ask keeps its timeout job');
     });
