@@ -1,6 +1,6 @@
 /**
  * What one step does when its job runs, as an outcome the engine records: done (with a result),
- * later (the job is delayed until then: a wait, a send in quiet hours) or failed (the run stops).
+ * later (the step waits for its due slot: a wait, a send in quiet hours; src/workflows/engine-slots.ts) or failed (the run stops).
  * A step that throws is retried by BullMQ; a retried send uses the same key, so it sends once.
  */
 import { signatureHeader } from '../webhooks/payload.js';

@@ -2,8 +2,8 @@
  * Per-channel rate limits of workflow sends (`workflows.sendsPerSecond` of hub.yaml), shared by
  * every worker through Redis. Each send reserves the next free slot of its channel (a virtual
  * schedule: one slot every 1000 / limit ms, the "theoretical arrival time" of GCRA) in one atomic
- * script; a slot in the future makes the step wait in Redis (a delayed job) until then, holding its
- * slot, so 100,000 reminders due at once leave at the limit's pace, evenly, and the outbound queue
+ * script; a slot in the future makes the step wait in Redis (a due slot of that millisecond, a
+ * delayed job: src/workflows/engine-slots.ts) until then, holding its slot, so 100,000 reminders due at once leave at the limit's pace, evenly, and the outbound queue
  * stays free for replies to customers in conversation. Unlisted channels are not limited.
  */
 import type { Redis } from 'ioredis';

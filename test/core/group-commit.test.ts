@@ -5,6 +5,7 @@ import { Storage } from '../../src/core/storage/storage.js';
 import { openDb } from '../../src/core/storage/db.js';
 import { GroupCommit } from '../../src/core/storage/group-commit.js';
 import { sqliteDb } from '../helpers/env.js';
+import SQLite from 'better-sqlite3';
 
 /** SQLite's group commit (src/core/storage/group-commit.ts), seen through `Storage.transaction`. */
 describe('SQLite group commit', () => {
@@ -19,7 +20,7 @@ describe('SQLite group commit', () => {
   }
   const tick = () => new Promise<void>((r) => setImmediate(r));
   /** The class itself, with a batch window no loaded machine can close early. */
-  async function group(): Promise<{ gc: GroupCommit; count: () => Promise<number> }> {
+  async function group(opts: { lockWaitMs?: number } = {}): Promise<{ gc: GroupCommit; count: () => Promise<number>; file: string; busyTimeout: () => Promise<number> }> {
     const db = sqliteDb();
     const handle = openDb(db.url);
     await sql`create table t (k text primary key)`.execute(handle.kysely);
@@ -28,7 +29,8 @@ describe('SQLite group commit', () => {
       await db.drop();
     });
     const count = async () => Number((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.kysely)).rows[0]?.n);
-    return { gc: new GroupCommit(handle.kysely, { maxBatch: 64, maxBatchMs: 60_000 }), count };
+    const busyTimeout = async () => Number(Object.values((await sql<Record<string, number>>`pragma busy_timeout`.execute(handle.kysely)).rows[0] ?? {})[0]);
+    return { gc: new GroupCommit(handle.kysely, { maxBatch: 64, maxBatchMs: 60_000, ...opts }), count, file: db.url.slice('sqlite:'.length), busyTimeout };
   }
 
   it('transactions arriving together share commits, and each keeps all its writes', async () => {
@@ -110,5 +112,42 @@ describe('SQLite group commit', () => {
     await Promise.all([other, retried]);
     assert.ok(await storage.channelState.get('gc', 'retry'));
     assert.ok(await storage.channelState.get('gc', 'other'));
+  });
+
+  it("waits for another connection's write lock without stopping the event loop", async () => {
+    const { gc, count, file, busyTimeout } = await group();
+    // Another connection (as the analytics feed's thread) holds the write lock for 150 ms.
+    const other = new SQLite(file);
+    after(() => other.close());
+    other.exec('begin immediate');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    setTimeout(() => other.exec('commit'), 150);
+    const t0 = performance.now();
+    try {
+      // A busy wait on this thread would never let the timer above release the lock.
+      await gc.run((c) => sql`insert into t values ('locked')`.execute(c));
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(performance.now() - t0 >= 140, 'it waited for the lock');
+    assert.ok(ticks >= 10, `the event loop ran meanwhile (${ticks} ticks of 5 ms)`);
+    assert.equal(await count(), 1);
+    assert.equal(await busyTimeout(), 5000, "the connection's busy timeout is back");
+  });
+
+  it('gives the lock error to the callers after lockWaitMs', async () => {
+    const { gc, count, file, busyTimeout } = await group({ lockWaitMs: 100 });
+    const other = new SQLite(file);
+    after(() => other.close());
+    other.exec('begin immediate');
+    const t0 = performance.now();
+    await assert.rejects(gc.run((c) => sql`insert into t values ('never')`.execute(c)), (err: { code?: string }) => err.code === 'SQLITE_BUSY');
+    assert.ok(performance.now() - t0 >= 100, 'it tried for lockWaitMs');
+    other.exec('commit');
+    assert.equal(await busyTimeout(), 100);
+    // The lock free again, the next caller commits.
+    await gc.run((c) => sql`insert into t values ('later')`.execute(c));
+    assert.equal(await count(), 1);
   });
 });

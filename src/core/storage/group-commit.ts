@@ -42,7 +42,14 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** A batch takes no new caller after this long. @defaultValue 8 */
   maxBatchMs: number;
+  /**
+   * How long a batch waits for another connection's write lock, and the connection's
+   * `busy_timeout`, restored once the batch has the lock. @defaultValue 5000
+   */
+  lockWaitMs?: number;
 }
+
+const isBusy = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 export class GroupCommit {
   private readonly waiting: Waiting<unknown>[] = [];
@@ -80,7 +87,7 @@ export class GroupCommit {
     const done: { w: Waiting<unknown>; value: unknown }[] = [];
     const started = performance.now();
     try {
-      await sql`begin immediate`.execute(conn);
+      await this.begin(conn);
     } catch (err) {
       for (const w of this.waiting.splice(0)) w.reject(err);
       return;
@@ -111,6 +118,32 @@ export class GroupCommit {
     this.stats.commits++;
     this.stats.callers += done.length;
     for (const d of done) d.w.resolve(d.value);
+  }
+
+  /**
+   * `BEGIN IMMEDIATE` without blocking the event loop. Another connection may hold the write lock
+   * (the analytics feed's thread, another process); SQLite's busy handler would wait for it on this
+   * thread, and the whole process (Redis replies, HTTP, timers) would stand still until it is free.
+   * Instead the begin is tried without a busy wait, and retried after a pause of 1, 2, 4... 16 ms
+   * (timers: the loop runs meanwhile) until `lockWaitMs`, when the lock error goes to the callers.
+   */
+  private async begin(conn: Kysely<Database>): Promise<void> {
+    const lockWaitMs = this.opts.lockWaitMs ?? 5000;
+    await sql`pragma busy_timeout = 0`.execute(conn);
+    try {
+      const deadline = performance.now() + lockWaitMs;
+      for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
+        try {
+          await sql`begin immediate`.execute(conn);
+          return;
+        } catch (err) {
+          if (!isBusy(err) || performance.now() >= deadline) throw err;
+        }
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    } finally {
+      await sql`pragma busy_timeout = ${sql.lit(lockWaitMs)}`.execute(conn);
+    }
   }
 
   /** Rolls back to the savepoint; false when the transaction itself is gone. */
