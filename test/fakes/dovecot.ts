@@ -18,7 +18,7 @@
  * process waiting for output that never closes). It is stopped by the pid in `<base_dir>/master.pid`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -99,9 +99,8 @@ export function dovecotVersion(): string {
 export async function startDovecot(options: DovecotOptions = {}): Promise<Dovecot> {
   const version = dovecotVersion();
   const is24 = /^2\.(4|[5-9])|^[3-9]\./.test(version);
-  const dir = mkdtempSync(join(tmpdir(), 'sb-dovecot-'));
+  const dir = mkdtempSync(join(traversableTempBase(), 'sb-dovecot-'));
   chmodSync(dir, 0o755); // mkdtemp makes 0700; the mail processes (uid 65534) must traverse it
-  assertTraversable(dirname(dir));
   const home = join(dir, 'home', DOVECOT_USER);
   const rawlog = join(dir, 'rawlog');
   const base = join(dir, 'run');
@@ -311,13 +310,32 @@ function readLogs(dir: string): string {
     .join('\n');
 }
 
-/** Each directory above the temp dir must be traversable by uid 65534. */
-function assertTraversable(path: string): void {
+/**
+ * A writable directory that uid 65534 can traverse down to: the temp dir when it is (the usual
+ * case), else the first of /var/tmp, /dev/shm, /run that is (some CI sandboxes give a /tmp without
+ * the others' x bit). Throws naming every candidate when none is.
+ */
+function traversableTempBase(): string {
+  const candidates = [...new Set([tmpdir(), '/var/tmp', '/dev/shm', '/run'])];
+  const refused: string[] = [];
+  for (const c of candidates) {
+    const why = untraversable(c);
+    if (why === undefined) return c;
+    refused.push(`${c}: ${why}`);
+  }
+  throw new Error(`no temp directory Dovecot's mail processes (uid ${MAIL_UID}) can reach: ${refused.join('; ')}. Set TMPDIR to a directory every user can traverse`);
+}
+
+/** Why uid 65534 cannot use `path` as a parent (not there, not writable by us, a parent without o+x); undefined when it can. */
+function untraversable(path: string): string | undefined {
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK);
+  } catch {
+    return 'missing or not writable';
+  }
   for (let p = path; ; p = dirname(p)) {
-    if ((statSync(p).mode & 0o001) === 0) {
-      throw new Error(`${p} is not traversable by other users; Dovecot's mail processes (uid ${MAIL_UID}) need that: set TMPDIR to another directory`);
-    }
-    if (dirname(p) === p) return;
+    if ((statSync(p).mode & 0o001) === 0) return `${p} is not traversable by other users`;
+    if (dirname(p) === p) return undefined;
   }
 }
 
