@@ -30,7 +30,18 @@ export interface Db {
 // pg returns BIGINT as string by default; our bigints are epoch ms, safe as numbers.
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
-export function openDb(url: string): Db {
+/** SQLite only: how a connection is set up. */
+export interface SqliteOptions {
+  /**
+   * Start the checkpoint thread (`startCheckpointer`) for this file. Default true; false for a
+   * second connection in a process whose first one has it (the analytics feed's thread).
+   */
+  checkpointer?: boolean;
+  /** Page cache in MiB. Default 64 (the hub's connection); a secondary reader needs less. */
+  cacheMb?: number;
+}
+
+export function openDb(url: string, opts: SqliteOptions = {}): Db {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length) || ':memory:';
     if (file !== ':memory:') {
@@ -44,11 +55,11 @@ export function openDb(url: string): Db {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('cache_size = -65536'); // 64 MiB page cache
+    sqlite.pragma(`cache_size = -${Math.round((opts.cacheMb ?? 64) * 1024)}`); // KiB when negative
     sqlite.pragma('temp_store = MEMORY');
     // The answering thread checkpoints only as a safety net; the worker below does the bulk.
     sqlite.pragma('wal_autocheckpoint = 4000');
-    const checkpointer = file === ':memory:' ? undefined : startCheckpointer(resolve(file));
+    const checkpointer = file === ':memory:' || opts.checkpointer === false ? undefined : startCheckpointer(resolve(file));
     const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return {
       kysely,

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { openDb, migrate, type Db, type Dialect, type MigrationSet } from './db.js';
+import { openDb, migrate, type Db, type Dialect, type MigrationSet, type SqliteOptions } from './db.js';
 import type { Database } from './tables.js';
 import { type Q, Stamp } from './rows.js';
 import { CustomerRepo } from './customers.js';
@@ -98,10 +98,12 @@ export class Storage extends Repos {
    * Opens `sqlite:<file>` or `postgres://…` and applies the core's migrations, those of the tables
    * behind its own repositories (`storageMigrations`) and the modules'. With `pii` the PII columns
    * are sealed (docs/identity.md "Encryption at rest"): the keys are checked against the ones the
-   * database was written with, and rows from before encryption get their lookup hashes.
+   * database was written with, and rows from before encryption get their lookup hashes. `sqlite`:
+   * the connection's checkpoint thread and page cache (a second connection in the process needs
+   * neither its own thread nor the full cache).
    */
-  static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[]; pii?: PiiCodec } = {}): Promise<Storage> {
-    const handle = openDb(url);
+  static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[]; pii?: PiiCodec; sqlite?: SqliteOptions } = {}): Promise<Storage> {
+    const handle = openDb(url, opts.sqlite);
     let storage: Storage;
     try {
       await migrate(handle, [...storageMigrations, ...(opts.migrations ?? [])]);
