@@ -9,6 +9,8 @@
 // only accepts (role gateway); N child processes (bench/lib/pipeline-worker.ts, role worker) do the
 // work on the same Redis and database and report their sends over IPC; figures are the aggregate.
 // rssMb: the largest resident size of any process, sampled after each phase (rssByPhase).
+// stages2/stages3 (one process only): per queue stage, the p99 of a job's wait for a worker and of its
+// run in phases 2 and 3, as the upper bound of the hub's histogram bucket it falls in (ms).
 // Last line: JSON.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -158,8 +160,10 @@ lb.sent.length = 0;
 await sampleRss();
 
 // ---- phases 2 and 3: steady load, latency accepted -> sent, one message per new customer
-async function steady(tag: string, rate: number): Promise<{ p50: number; p99: number }> {
+async function steady(tag: string, rate: number): Promise<{ p50: number; p99: number; stages: Record<string, number> }> {
   latencies = [];
+  hub.metrics.jobWait.reset();
+  hub.metrics.jobRun.reset();
   const total = rate * SECONDS;
   const base = sentCount;
   const t0 = performance.now();
@@ -181,10 +185,24 @@ async function steady(tag: string, rate: number): Promise<{ p50: number; p99: nu
   await waitForSent(base + total, 300_000);
   lb.sent.length = 0;
   const sorted = latencies.sort((a, b) => a - b);
-  const r = { p50: Number(pct(sorted, 50).toFixed(2)), p99: Number(pct(sorted, 99).toFixed(2)) };
-  console.log(`${tag}: ${total} messages at ${rate}/s -> p50 ${r.p50} ms, p99 ${r.p99} ms`);
+  const stages = { ...(await stageP99(hub.metrics.jobWait, 'Wait')), ...(await stageP99(hub.metrics.jobRun, 'Run')) };
+  const r = { p50: Number(pct(sorted, 50).toFixed(2)), p99: Number(pct(sorted, 99).toFixed(2)), stages };
+  console.log(`${tag}: ${total} messages at ${rate}/s -> p50 ${r.p50} ms, p99 ${r.p99} ms; stage p99 <= ${JSON.stringify(stages)}`);
   await sampleRss();
   return r;
+}
+/** Per stage (inbound, outbound), the upper bound in ms of the bucket holding the 99th percentile. */
+async function stageP99(h: typeof hub.metrics.jobRun, what: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const { values: rows } = await h.get();
+  for (const stage of ['inbound', 'outbound']) {
+    const buckets = rows.filter((v) => v.metricName?.endsWith('_bucket') && v.labels.stage === stage);
+    const count = rows.find((v) => v.metricName?.endsWith('_count') && v.labels.stage === stage)?.value ?? 0;
+    if (count === 0) continue;
+    const le = (buckets.find((b) => b.value >= 0.99 * count)?.labels as { le?: string | number } | undefined)?.le;
+    out[`${stage}${what}`] = le !== undefined && le !== '+Inf' ? Number(le) * 1000 : Infinity;
+  }
+  return out;
 }
 const at1 = await steady('phase 2', Number(values.rate));
 const at2 = await steady('phase 3', Number(values.rate2));
@@ -218,6 +236,7 @@ console.log(
     rate2: Number(values.rate2),
     p50Ms2: at2.p50,
     p99Ms2: at2.p99,
+    ...(WORKERS === 0 ? { stages2: at1.stages, stages3: at2.stages } : {}),
     bullmqRawPerSec: Math.round(rawPerSec),
     ratio: Number((msgPerSec / rawPerSec).toFixed(3)),
     rssMb: Math.max(...rssByPhase),

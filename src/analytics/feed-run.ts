@@ -110,6 +110,10 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
 async function rebuildMany(storage: Storage, ids: readonly string[], opts: FeedOptions, signal?: AbortSignal): Promise<{ rebuilt: number; all: boolean }> {
   const { fold } = opts;
   const together = storage.dialect === 'sqlite' && opts.shareCommits ? REBUILD_BATCH : 1;
+  // Another SQLite connection (the feed's thread): the hub's connection gets the write lock only
+  // between two of its transactions, so it pauses after each one instead of after each batch.
+  const eachAlone = storage.dialect === 'sqlite' && !opts.shareCommits;
+  const pause = (spent: number) => sleep((spent * (1 - REBUILD_DUTY)) / REBUILD_DUTY, undefined, signal ? { signal } : {}).catch(() => undefined);
   let rebuilt = 0;
   for (let i = 0; i < ids.length; i += REBUILD_BATCH) {
     const started = performance.now();
@@ -120,12 +124,13 @@ async function rebuildMany(storage: Storage, ids: readonly string[], opts: FeedO
       if (signal) await new Promise<void>((resolve) => setImmediate(resolve));
       if (signal?.aborted) return { rebuilt, all: false };
       const some = batch.slice(j, j + together);
+      const t = performance.now();
       await Promise.all(some.map((id) => rebuildConversation(storage, id, fold)));
       rebuilt += some.length;
+      if (eachAlone && rebuilt < ids.length) await pause(performance.now() - t);
     }
-    if (i + REBUILD_BATCH < ids.length) {
-      const spent = performance.now() - started;
-      await sleep((spent * (1 - REBUILD_DUTY)) / REBUILD_DUTY, undefined, signal ? { signal } : {}).catch(() => undefined);
+    if (!eachAlone && i + REBUILD_BATCH < ids.length) {
+      await pause(performance.now() - started);
     }
   }
   return { rebuilt, all: true };

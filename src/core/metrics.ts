@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 /** Prometheus metrics of one hub instance (its own registry, so tests can run several hubs). */
 export class HubMetrics {
   readonly registry = new Registry();
@@ -32,6 +34,22 @@ export class HubMetrics {
     name: 'switchboard_queue_depth',
     help: 'Jobs waiting or delayed, by queue',
     labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  /** Where a message's time goes between the queues: a job's wait for a worker, and its run. */
+  readonly jobWait = new Histogram({
+    name: 'switchboard_job_wait_seconds',
+    help: 'From a job added (or due) to its first attempt started, by stage (inbound, outbound, event, desk, sweep)',
+    labelNames: ['stage'] as const,
+    buckets: STAGE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly jobRun = new Histogram({
+    name: 'switchboard_job_run_seconds',
+    help: 'A job attempt from start to end, by stage',
+    labelNames: ['stage'] as const,
+    buckets: STAGE_BUCKETS,
     registers: [this.registry],
   });
 

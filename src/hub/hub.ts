@@ -41,7 +41,7 @@ import { adapterContext, deskContext } from './contexts.js';
 import { createLogger } from './logger.js';
 import { attachmentLinks } from './files.js';
 import { closeServer, httpOptions, listen, mountOps, mountPublicApi, setupWorkflows } from './ops.js';
-import { outboundWorker, startRunners, type RunnerDeps } from './runners.js';
+import { outboundWorkers, startRunners, type RunnerDeps } from './runners.js';
 import { waitForRedis, warnIfRedisForgets } from './redis-checks.js';
 import { setupConsole } from './console.js';
 import { setupAnalytics } from './analytics.js';
@@ -120,7 +120,7 @@ export class Hub {
   desk: AgentDesk | undefined;
   private server: Server | undefined;
   private readonly workers: Worker[] = [];
-  private readonly connectionWorkers = new Map<string, Worker>();
+  private readonly connectionWorkers = new Map<string, Worker[]>();
   private readonly leases: LeaseKeeper[] = [];
   private runnerDeps: RunnerDeps | undefined;
   private stopping = false;
@@ -328,11 +328,11 @@ export class Hub {
         onAcquire: async () => {
           this.log.info({ channel: a.channel }, 'lease acquired: connecting');
           await a.connect?.();
-          if (a.sendNeedsConnection && runnerDeps) this.connectionWorkers.set(a.channel, outboundWorker(runnerDeps, a.channel));
+          if (a.sendNeedsConnection && runnerDeps) this.connectionWorkers.set(a.channel, outboundWorkers(runnerDeps, a.channel));
         },
         onLose: async () => {
           this.log.warn({ channel: a.channel }, 'lease lost: disconnecting');
-          await this.connectionWorkers.get(a.channel)?.close();
+          await Promise.all((this.connectionWorkers.get(a.channel) ?? []).map((w) => w.close()));
           this.connectionWorkers.delete(a.channel);
           await a.disconnect?.();
         },
@@ -374,7 +374,7 @@ export class Hub {
     this.console?.close();
     const closing = closeServer(this.server);
     await Promise.all(this.leases.map((l) => l.stop().catch(() => undefined)));
-    await Promise.all([...this.workers, ...this.connectionWorkers.values()].map((w) => this.closeWorker(w)));
+    await Promise.all([...this.workers, ...[...this.connectionWorkers.values()].flat()].map((w) => this.closeWorker(w)));
     for (const a of this.adapters.values()) await a.stop().catch((e) => this.log.warn(`stop ${a.channel}: ${errorMessage(e)}`));
     await this.desk?.stop().catch(() => undefined);
     await this.responder.close?.().catch(() => undefined);

@@ -10,6 +10,9 @@ import type { HubMetrics } from '../core/metrics.js';
  */
 export function steer<T>(stage: string, fn: (data: T, job: Job<T>) => Promise<void>, log: Logger, metrics: HubMetrics): Processor<T> {
   return async (job, token) => {
+    const started = Date.now();
+    // The wait of a first attempt: retries and jobs moved back to delayed wait on purpose.
+    if (job.attemptsMade === 0 && job.timestamp > 0) metrics.jobWait.observe({ stage }, Math.max(0, started - job.timestamp - (job.delay ?? 0)) / 1000);
     try {
       await fn(job.data, job);
     } catch (err) {
@@ -22,6 +25,8 @@ export function steer<T>(stage: string, fn: (data: T, job: Job<T>) => Promise<vo
       log.warn({ stage, jobId: job.id, attempt: job.attemptsMade + 1, code }, `job failed: ${errorMessage(err)}`);
       if (isHubError(err) && err.retry === 'final') throw new UnrecoverableError(`${err.code}: ${err.message}`);
       throw err instanceof Error ? err : new HubError('INTERNAL', errorMessage(err));
+    } finally {
+      metrics.jobRun.observe({ stage }, (Date.now() - started) / 1000);
     }
   };
 }

@@ -47,6 +47,17 @@ describe('operations and resilience', () => {
     assert.match(metrics, /switchboard_messages_out_total\{channel="loopback"\} 1/);
     assert.match(metrics, /switchboard_reply_latency_seconds_count\{channel="loopback"\} 1/);
     assert.match(metrics, /switchboard_queue_depth\{queue="in-\d"\} 0/);
+    // Each queue's stage: one job waited and ran (the inbound one and the send; the send's run
+    // ends after its delivery mark commits, a moment after the platform has it).
+    const stages = await until(async () => {
+      const m = await (await fetch(`${t.hub.url}/metrics`, { headers: { authorization: 'Bearer sb_ops' } })).text();
+      return /switchboard_job_run_seconds_count\{stage="outbound"\} 1\n/.test(m) ? m : undefined;
+    }, 5000, 'the send job counted');
+    for (const stage of ['inbound', 'outbound']) {
+      assert.match(stages, new RegExp(`switchboard_job_wait_seconds_count\\{stage="${stage}"\\} 1\n`));
+      assert.match(stages, new RegExp(`switchboard_job_run_seconds_count\\{stage="${stage}"\\} 1\n`));
+      assert.match(stages, new RegExp(`switchboard_job_run_seconds_bucket\\{le="30",stage="${stage}"\\} 1\n`));
+    }
     assert.equal((await fetch(`${t.hub.url}/nope`)).status, 404);
   });
 
