@@ -103,7 +103,8 @@ export async function feedOnce(storage: Storage, opts: FeedOptions = feedDefault
  * message behind it (bench/pipeline.ts: p99 at 500 msg/s offered).
  * SQLite: a batch's rebuilds go in together, so they share commits (storage's group commit): one
  * commit per batch instead of one each (a commit was most of a rebuild's cost), unless
- * `shareCommits` is off (the feed's thread). They still run one after another on the one
+ * `shareCommits` is off (the feed's thread: there it pauses after each rebuild, so the hub's own
+ * connection finds the write lock free between two). They still run one after another on the one
  * connection, so two rebuilds of one customer never interleave.
  * PostgreSQL: one at a time, as a rebuild settles its customer's other cases.
  */
