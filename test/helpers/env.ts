@@ -16,9 +16,23 @@ export interface TestDb {
   drop(): Promise<void>;
 }
 
+/**
+ * The folder of this test process's SQLite files, removed when the process exits: a test that ends
+ * without `drop()` (a hub it leaves to the runner, a failed assertion) leaves nothing behind.
+ */
+let processRoot: string | undefined;
+function testRoot(): string {
+  if (processRoot === undefined) {
+    const root = mkdtempSync(join(tmpdir(), 'sb-test-'));
+    process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+    processRoot = root;
+  }
+  return processRoot;
+}
+
 /** A fresh SQLite file in a temp folder. */
 export function sqliteDb(): TestDb {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-test-'));
+  const dir = mkdtempSync(join(testRoot(), 'db-'));
   return { url: `sqlite:${join(dir, 'hub.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
 }
 
