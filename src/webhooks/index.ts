@@ -30,6 +30,16 @@ interface DeliveryJob {
   deliveryId: string;
 }
 
+/**
+ * How long a settled delivery (delivered or failed) stays in the delivery log before the sweep
+ * deletes it. Far longer than anything that reads old rows: the order check looks 10 minutes back
+ * (`ORDER_HORIZON_MS`), and an event is dispatched again only within minutes.
+ */
+export const SETTLED_RETENTION_MS = 30 * 86_400_000;
+/** Rows per delete statement, and how long one sweep may spend deleting. */
+const PRUNE_CHUNK = 1000;
+const PRUNE_BUDGET_MS = 2000;
+
 /** One BullMQ job id per delivery: queueing it again while it waits or runs adds nothing. */
 const jobId = (deliveryId: string): string => `delivery-${deliveryId}`;
 
@@ -210,7 +220,10 @@ export class Webhooks {
     }
   }
 
-  /** Queues again the pending deliveries whose job is overdue (lost with a Redis that forgot it). */
+  /**
+   * Queues again the pending deliveries whose job is overdue (lost with a Redis that forgot it), and
+   * deletes the settled ones older than `SETTLED_RETENTION_MS` (the delivery log keeps 30 days).
+   */
   private async sweep(): Promise<void> {
     try {
       const late = await this.deps.storage.webhookDeliveries.overdue(this.now() - this.sweepAfterMs);
@@ -218,6 +231,24 @@ export class Webhooks {
       if (late.length > 0) this.deps.log.debug({ deliveries: late.length }, 'webhooks sweep: overdue deliveries queued again');
     } catch (err) {
       this.deps.log.warn(`webhooks sweep failed: ${errorMessage(err)}`);
+    }
+    try {
+      const pruned = await this.prune();
+      if (pruned > 0) this.deps.log.info({ deliveries: pruned }, 'webhooks sweep: settled deliveries past their retention deleted');
+    } catch (err) {
+      this.deps.log.warn(`webhooks sweep could not delete old deliveries: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Chunks of `PRUNE_CHUNK` (each its own statement) until none is left or the sweep's budget is spent. */
+  private async prune(): Promise<number> {
+    const before = this.now() - SETTLED_RETENTION_MS;
+    const until = performance.now() + PRUNE_BUDGET_MS;
+    let total = 0;
+    for (;;) {
+      const n = await this.deps.storage.webhookDeliveries.pruneSettled(before, PRUNE_CHUNK);
+      total += n;
+      if (n < PRUNE_CHUNK || performance.now() > until) return total;
     }
   }
 }

@@ -239,6 +239,7 @@ for (const dialect of DIALECTS) {
           'knowledge:001_pending_answers',
           'testmod:001_widgets',
           'webhooks:001_deliveries',
+          'webhooks:002_settled',
           'workflows:001_runs',
           'workflows:002_schedules',
           'workflows:003_due',

@@ -1,7 +1,7 @@
 /**
- * The delivery rows of outgoing webhooks (migration webhooks:001_deliveries) on both dialects:
- * once per (endpoint, event), what holds a delivery back (order per conversation), settling,
- * the sweep's overdue list and the delivery log.
+ * The delivery rows of outgoing webhooks (migrations webhooks:001_deliveries, 002_settled) on both
+ * dialects: once per (endpoint, event), what holds a delivery back (order per conversation),
+ * settling, the sweep's overdue list, the delivery log and deleting settled rows past retention.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,11 +36,11 @@ for (const dialect of DIALECTS) {
     const record = (endpoint: string, e: StoredEvent) =>
       storage.webhookDeliveries.record({ endpoint, eventId: e.id, eventType: e.type, conversationId: e.conversationId, body: `{"id":"${e.id}"}` });
 
-    it('the migration is registered as webhooks:001_deliveries', async () => {
+    it('the migrations are registered as webhooks:001_deliveries and webhooks:002_settled', async () => {
       const db = openDb(tdb.url);
       try {
         const rows = await sql<{ name: string }>`select name from kysely_migration where name like 'webhooks:%'`.execute(db.kysely);
-        assert.deepEqual(rows.rows.map((r) => r.name), ['webhooks:001_deliveries']);
+        assert.deepEqual(rows.rows.map((r) => r.name).sort(), ['webhooks:001_deliveries', 'webhooks:002_settled']);
       } finally {
         await db.close();
       }
@@ -151,6 +151,34 @@ for (const dialect of DIALECTS) {
       await assert.rejects(log.recent({ limit: 0 }), (e: unknown) => isHubError(e, 'INPUT_INVALID') && /limit must be a whole number from 1 to 500, got 0/.test(e.message));
       await assert.rejects(log.recent({ limit: 501 }), (e: unknown) => isHubError(e, 'INPUT_INVALID'));
       await assert.rejects(log.recent({ status: 'sent' as 'pending' }), (e: unknown) => isHubError(e, 'INPUT_INVALID') && /status must be pending, delivered or failed, got "sent"/.test(e.message));
+    });
+
+    it('deletes settled deliveries last changed before the cutoff, oldest first and at most `limit`; pending ones stay', async () => {
+      clock.advance(86_400_000);
+      // The earlier tests' settled rows (all older) go first.
+      const earlier = await storage.webhookDeliveries.pruneSettled(clock.now(), 1000);
+      assert.ok(earlier >= 2, `the earlier tests settled some deliveries (${earlier})`);
+      assert.equal(await storage.webhookDeliveries.pruneSettled(clock.now(), 1000), 0);
+      const events = await append('conv-prune', [received(20), answered(20), received(21), answered(21), received(22)]);
+      const ids: string[] = [];
+      for (const e of events) ids.push((await record('prune', e)).delivery.id);
+      const [delivered1, failed, delivered2, pendingOld, recent] = ids as [string, string, string, string, string];
+      await storage.webhookDeliveries.settle(delivered1, { status: 'delivered', attempted: true, statusCode: 200, error: null });
+      clock.advance(1000);
+      await storage.webhookDeliveries.settle(failed, { status: 'failed', attempted: true, statusCode: 410, error: 'gone' });
+      clock.advance(1000);
+      await storage.webhookDeliveries.settle(delivered2, { status: 'delivered', attempted: true, statusCode: 200, error: null });
+      const cutoff = clock.now() + 1;
+      clock.advance(5000);
+      await storage.webhookDeliveries.settle(recent, { status: 'delivered', attempted: true, statusCode: 200, error: null });
+      const left = async () => (await storage.webhookDeliveries.recent({ endpoint: 'prune', limit: 100 })).map((d) => d.id).sort();
+      assert.equal(await storage.webhookDeliveries.pruneSettled(cutoff, 2), 2);
+      assert.deepEqual(await left(), [delivered2, pendingOld, recent].sort(), 'the two oldest settled went first');
+      assert.equal(await storage.webhookDeliveries.pruneSettled(cutoff, 1000), 1);
+      assert.deepEqual(await left(), [pendingOld, recent].sort());
+      assert.equal(await storage.webhookDeliveries.pruneSettled(clock.now() + 86_400_000, 1000), 1, 'only the settled one; the pending one stays at any age');
+      assert.deepEqual(await left(), [pendingOld]);
+      assert.equal(await storage.webhookDeliveries.get(failed), undefined);
     });
   });
 }

@@ -11,7 +11,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { Responder } from '../../src/core/responder.js';
 import type { EventType } from '../../src/core/events.js';
 import type { HubOptions } from '../../src/hub/hub.js';
-import type { WebhookDelivery } from '../../src/webhooks/index.js';
+import { SETTLED_RETENTION_MS, type WebhookDelivery } from '../../src/webhooks/index.js';
 import { signatureHeader } from '../../src/webhooks/payload.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import { startReceiver, docsVerify, type Receiver } from './receiver.js';
@@ -213,6 +213,20 @@ describe('outgoing webhooks', () => {
     const [d] = await settled(s, 1, 'rx', 10_000);
     assert.equal(d!.status, 'delivered');
     assert.deepEqual(s.rx.requests.map((r) => [r.eventId, r.raw, r.verified]), [[e!.id, body, true]]);
+  });
+
+  it('the sweep deletes settled deliveries once their retention (30 days) has passed', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await setup({ events: ['message.received'], hub: { clock, sweepAfterMs: 1000 } });
+    await s.lb.receive('u1', 'hi');
+    const [d] = await settled(s, 1);
+    assert.equal(d!.status, 'delivered');
+    clock.advance(SETTLED_RETENTION_MS - 60_000);
+    await new Promise((r) => setTimeout(r, 2500)); // two sweeps at least: a minute short, it stays
+    assert.deepEqual((await s.log()).map((x) => x.id), [d!.id]);
+    clock.advance(120_000);
+    await until(async () => (await s.log()).length === 0, 10_000, 'the delivery deleted');
+    assert.ok(s.logs.some((l) => l.msg === 'webhooks sweep: settled deliveries past their retention deleted'));
   });
 
   it('gives up 24 h after the event', async () => {

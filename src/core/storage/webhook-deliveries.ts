@@ -292,6 +292,20 @@ export class WebhookDeliveryRepo {
   }
 
   /** The latest deliveries (of one endpoint when given), newest first. */
+  /**
+   * Deletes up to `limit` settled deliveries (delivered or failed) last changed before `before`,
+   * oldest first; returns how many. Pending ones stay whatever their age.
+   */
+  async pruneSettled(before: number, limit: number): Promise<number> {
+    const res = await this.q
+      .deleteFrom('webhook_deliveries')
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('webhook_deliveries').select('id').where('status', 'in', ['delivered', 'failed']).where('updated_at', '<', before).orderBy('updated_at').limit(limit),
+      )
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   async recent(opts: { endpoint?: string | undefined; status?: WebhookDeliveryStatus | undefined; limit: number }): Promise<WebhookDelivery[]> {
     let query = this.q.selectFrom('webhook_deliveries').select(LOG_COLUMNS);
     if (opts.endpoint !== undefined) query = query.where('endpoint', '=', opts.endpoint);

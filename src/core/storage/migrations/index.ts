@@ -5,6 +5,7 @@ import * as m002 from './002_seams.js';
 import * as m003 from './003_proactive_sends.js';
 import * as knowledge001 from './knowledge_001_pending_answers.js';
 import * as webhooks001 from './webhooks_001_deliveries.js';
+import * as webhooks002 from './webhooks_002_settled.js';
 import * as workflows001 from './workflows_001_runs.js';
 import * as analytics001 from './analytics_001_read_models.js';
 import * as workflows002 from './workflows_002_schedules.js';
@@ -40,7 +41,7 @@ export const coreMigrations: MigrationSet = {
  */
 export const storageMigrations: readonly MigrationSet[] = [
   { module: 'knowledge', migrations: { '001_pending_answers': knowledge001 } },
-  { module: 'webhooks', migrations: { '001_deliveries': webhooks001 } },
+  { module: 'webhooks', migrations: { '001_deliveries': webhooks001, '002_settled': webhooks002 } },
   { module: 'workflows', migrations: { '001_runs': workflows001, '002_schedules': workflows002, '003_due': workflows003 } },
   { module: 'analytics', migrations: { '001_read_models': analytics001 } },
   { module: 'identity', migrations: { '001_links': identity001, '002_pii': identity002 } },
