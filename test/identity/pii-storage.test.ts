@@ -26,11 +26,14 @@ const NAME = 'Zoe Zhangsan-Li';
 const EMAIL = 'Zoe.Secret@Example.COM';
 const PHONE = '+86 138 0013 8000';
 const TEXT = 'my parcel 7781 is lost, call me on +86 138 0013 8000';
+const UNREACHABLE = `403: the user ${PHONE} blocked the bot`;
 const SECRETS = [NAME, EMAIL, EMAIL.toLowerCase(), PHONE, TEXT, 'parcel 7781', 'report.pdf', 'lost parcel'];
 
 async function writeCustomer(storage: Storage) {
   const mail = await recordInbound(storage, inbound('email', EMAIL, TEXT, { userName: NAME, ref: { channel: 'email', chatId: EMAIL }, attachments: [{ name: 'report.pdf', mimeType: 'application/pdf' }] }), { reopenWindowMs: 0 });
   const phone = await recordInbound(storage, inbound('whatsapp', PHONE, 'hello', { userName: NAME }), { reopenWindowMs: 0 });
+  // A platform's refusal names the chat (here the phone number): the reason is sealed too.
+  await storage.customers.markUnreachable('whatsapp', PHONE, UNREACHABLE);
   await storage.messages.insertOutbound({ conversationId: mail.conversation.id, customerId: mail.customer.id, author: 'agent', authorName: NAME, channel: 'email', text: `Dear ${NAME}, about parcel 7781`, ref: { channel: 'email', chatId: EMAIL } });
   await storage.audit.append({ actor: { kind: 'customer', name: `telegram:${PHONE} (email code)` }, action: 'link_code_sent', customerId: mail.customer.id, details: { address: EMAIL.toLowerCase() } });
   await storage.emailCodes.insert({ id: `code-${randomBytes(4).toString('hex')}`, identity: `telegram:${PHONE}`, conversationId: phone.conversation.id, address: EMAIL.toLowerCase(), codeHash: 'x'.repeat(64), expiresAt: Date.now() + 600_000 });
@@ -59,7 +62,8 @@ for (const dialect of DIALECTS) {
       assert.equal(mail?.platformUserId, EMAIL);
       assert.equal(mail?.displayName, NAME);
       assert.deepEqual(mail?.lastRef, { channel: 'email', chatId: EMAIL });
-      assert.equal((await storage.customers.findIdentity('whatsapp', PHONE))?.customerId, ids.phone.customer.id);
+      const phone = await storage.customers.findIdentity('whatsapp', PHONE);
+      assert.deepEqual([phone?.customerId, phone?.unreachableReason], [ids.phone.customer.id, UNREACHABLE]);
       const msgs = await storage.messages.ofCustomer(ids.mail.customer.id, 10);
       assert.deepEqual(msgs.map((m) => m.text), [TEXT, `Dear ${NAME}, about parcel 7781`]);
       assert.equal(msgs[0]?.authorName, NAME);

@@ -233,7 +233,7 @@ export class CustomerRepo {
     if (hit.length === 0) return [];
     await this.q
       .updateTable('identities')
-      .set({ unreachable_at: now, unreachable_reason: reason, updated_at: now })
+      .set({ unreachable_at: now, unreachable_reason: sealOpt(this.stamp.pii, reason), updated_at: now })
       .where(
         'id',
         'in',

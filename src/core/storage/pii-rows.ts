@@ -14,7 +14,7 @@ import { SEALED_EVENT_FIELDS, openEventPayload, sealEventPayload } from './event
 /** Sealed columns by table, with the table's key column. */
 export const SEALED_COLUMNS: Readonly<Record<string, { key: string; columns: readonly string[] }>> = {
   customers: { key: 'id', columns: ['display_name'] },
-  identities: { key: 'id', columns: ['platform_user_id', 'display_name', 'last_ref'] },
+  identities: { key: 'id', columns: ['platform_user_id', 'display_name', 'last_ref', 'unreachable_reason'] },
   messages: { key: 'id', columns: ['author_name', 'text', 'attachments', 'ref', 'error'] },
   email_codes: { key: 'id', columns: ['address'] },
   customer_merges: { key: 'id', columns: ['survivor_before'] },

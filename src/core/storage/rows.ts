@@ -73,7 +73,7 @@ export function toIdentity(r: Selectable<IdentityTable>, pii: PiiCodec | null): 
     verified: r.verified === 1,
     lastRef: parseRef(openCol(pii, r.last_ref, 'identities.last_ref')),
     unreachableAt: r.unreachable_at,
-    unreachableReason: r.unreachable_reason,
+    unreachableReason: openOpt(pii, r.unreachable_reason, 'identities.unreachable_reason'),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
