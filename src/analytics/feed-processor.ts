@@ -11,8 +11,8 @@
  * the thread's environment is torn down, an open transaction rolls back; PostgreSQL's sockets close
  * with the thread's event loop).
  */
-import { setPriority } from 'node:os';
-import { isMainThread, threadId, workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../core/thread-priority.js';
 import type { PiiCodec } from '../core/storage/pii.js';
 import { Storage } from '../core/storage/storage.js';
 import { feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
@@ -58,30 +58,11 @@ async function open(data: FeedThreadData): Promise<Storage> {
   return Storage.open(data.url, { ...(pii ? { pii } : {}), sqlite: { checkpointer: false, cacheMb: FEED_CACHE_MB } });
 }
 
-/** Nice value of the feed's thread (0 = normal, 19 = lowest), as the knowledge reload thread's. */
-const FEED_NICE = 10;
-let lowered = false;
-
-/**
- * The read models are background work: on Linux a thread's nice value is its own (setpriority on
- * "this process" applies to the calling thread), so when the cores are busy the scheduler runs the
- * hub's loop and Redis first and the feed in what is left. bench/pipeline.ts, four alternated
- * pairs: 875 → 924 msg/s on average, p99 at 500 msg/s 56 → 38 ms (docs/speed.md). Elsewhere it
- * could apply to the whole process: skipped.
- */
-function lowerPriority(): void {
-  if (lowered || isMainThread || process.platform !== 'linux') return;
-  lowered = true;
-  try {
-    setPriority(FEED_NICE);
-  } catch {
-    // Not allowed here: the feed runs at the normal priority.
-  }
-}
-
 /** One tick's run, in this thread; `signal`: BullMQ's cancel (the hub stopping) ends it between two rebuilds. */
 export default async function feedInThread(_job: unknown, _token?: string, signal?: AbortSignal): Promise<FeedRun & { threadId: number }> {
-  lowerPriority();
+  // The read models are background work: the hub's loop and Redis first when the cores are busy
+  // (bench/pipeline.ts, four alternated pairs: 875 -> 924 msg/s, p99 at 500 msg/s 56 -> 38 ms).
+  lowerThreadPriority();
   const data = (workerData as { feed: FeedThreadData }).feed;
   const s = await storage(data);
   const { idleMs, lowConfidence, ...rest } = data.options;

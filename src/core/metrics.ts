@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A histogram of job seconds by queue stage, from 1 ms to 30 s. */
+function stageHistogram(registry: Registry, name: string, help: string): Histogram<'stage'> {
+  return new Histogram({ name, help, labelNames: ['stage'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+}
 
 /** Prometheus metrics of one hub instance (its own registry, so tests can run several hubs). */
 export class HubMetrics {
@@ -38,20 +41,8 @@ export class HubMetrics {
   });
 
   /** Where a message's time goes between the queues: a job's wait for a worker, and its run. */
-  readonly jobWait = new Histogram({
-    name: 'switchboard_job_wait_seconds',
-    help: 'From a job added (or due) to its first attempt started, by stage (inbound, outbound, event, desk, sweep)',
-    labelNames: ['stage'] as const,
-    buckets: STAGE_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly jobRun = new Histogram({
-    name: 'switchboard_job_run_seconds',
-    help: 'A job attempt from start to end, by stage',
-    labelNames: ['stage'] as const,
-    buckets: STAGE_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly jobWait = stageHistogram(this.registry, 'switchboard_job_wait_seconds', 'From a job added (or due) to its first attempt started, by stage (inbound, outbound, event, desk, sweep)');
+  readonly jobRun = stageHistogram(this.registry, 'switchboard_job_run_seconds', 'A job attempt from start to end, by stage');
 
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry });

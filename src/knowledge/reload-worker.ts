@@ -3,9 +3,9 @@
  * engine off the answering thread, then posts back the entries, templates and the engine as typed
  * arrays (transferred, not copied). Loaded by `reloader.ts`.
  */
-import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { isHubError } from '../core/errors.js';
+import { lowerThreadPriority } from '../core/thread-priority.js';
 import { Engine, transferList, type EngineOptions } from './engine.js';
 import { AnalysisCache } from './feature-fit.js';
 import { loadKnowledgeDir, type ParseCache } from './loader.js';
@@ -20,31 +20,15 @@ const caches = new Map<string, ParseCache>();
 const analyses = new Map<string, AnalysisCache>();
 /** Entries per JSON chunk (parsing one on the main thread takes well under a millisecond). */
 const CHUNK = 200;
-/** Nice value of the reload worker thread (0 = normal, 19 = lowest). */
-const RELOAD_NICE = 10;
-let lowered = false;
-
-/**
- * From the first background reload on, this thread runs below the answering thread: on Linux a
- * thread's nice value is its own (setpriority on "this process" applies to the calling thread), so
- * when the cores are busy the scheduler runs answers first and training in what is left. The
- * first load (nothing to answer from yet) and in-memory builds run at the normal priority until
- * then; it is never raised back (that needs privileges). Elsewhere it could apply to the whole
- * process: skipped.
+/*
+ * From the first background reload on, this thread runs below the answering thread
+ * (`lowerThreadPriority`): answers first, training in what is left. The first load (nothing to
+ * answer from yet) and in-memory builds run at the normal priority until then.
  */
-function lowerPriority(): void {
-  if (lowered || process.platform !== 'linux') return;
-  lowered = true;
-  try {
-    setPriority(RELOAD_NICE);
-  } catch {
-    // Not allowed here: train at the normal priority.
-  }
-}
 
 if (port) {
   port.on('message', (req: ReloadRequest) => {
-    if (req.background) lowerPriority();
+    if (req.background) lowerThreadPriority();
     void (async () => {
       let reply: ReloadReply;
       let transfer: ArrayBuffer[] = [];

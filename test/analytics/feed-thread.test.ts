@@ -11,7 +11,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -29,6 +28,7 @@ import type { Storage } from '../../src/core/storage/storage.js';
 import { parseRange } from '../../src/analytics/range.js';
 import { DIALECTS, REDIS_URL, makeDb, uniqueName, type TestDb } from '../helpers/env.js';
 import { cleanRedis, openHubStorage, startTestHub, until } from '../helpers/hub.js';
+import { niceValues } from '../helpers/threads.js';
 import { History, at } from './history.js';
 import { seedHistory, seededStore } from './seed.js';
 
@@ -101,8 +101,8 @@ for (const dialect of DIALECTS) {
         assert.ok(feed.runs.length > 0 && feed.runs.every((r) => r.threadId > 0), JSON.stringify(feed.runs));
         if (process.platform === 'linux') {
           // The thread runs below the hub's loop (nice 10); the loop's own thread stays at 0.
-          assert.ok((await niceOf('task')).includes(10), 'a thread of this process at nice 10');
-          assert.deepEqual(await niceOf('self'), [0]);
+          assert.ok((await niceValues('task')).includes(10), 'a thread of this process at nice 10');
+          assert.deepEqual(await niceValues('self'), [0]);
         }
         assert.equal(await t.hub.storage.analytics.feedWatermark(FEED_NAME), at('2026-11-03T10:05:00Z'));
         // Sealed on disk under the keys the hub reads them with (above): the thread had the hub's keys.
@@ -221,15 +221,4 @@ for (const dialect of DIALECTS) {
       });
     });
   });
-}
-
-/** Nice values (Linux: field 19 of stat) of this process's threads (`task`) or of its main thread (`self`). */
-async function niceOf(which: 'task' | 'self'): Promise<number[]> {
-  const files = which === 'self' ? ['/proc/self/stat'] : (await readdir('/proc/self/task')).map((tid) => `/proc/self/task/${tid}/stat`);
-  const out: number[] = [];
-  for (const f of files) {
-    const stat = await readFile(f, 'utf8').catch(() => '');
-    if (stat) out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-  }
-  return out;
 }

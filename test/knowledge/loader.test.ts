@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isHubError, type HubError } from '../../src/core/errors.js';
@@ -12,6 +12,7 @@ import { ReloadWorker } from '../../src/knowledge/reloader.js';
 import { defaultTemplates, templateProblems } from '../../src/knowledge/templates.js';
 import { defaultSmallTalk } from '../../src/knowledge/small-talk.js';
 import { FIXTURES, tempCopy, turn, waitFor } from './helpers.js';
+import { niceValues } from '../helpers/threads.js';
 
 const cfg = botConfigSchema.parse({ reloadDebounceMs: 50 });
 
@@ -269,14 +270,9 @@ test('the reload worker loads a directory off the main thread and reports bad fi
   }
 });
 
-/** Threads of this process at nice 10 (Linux: /proc/self/task/<tid>/stat, field 19 is the nice value). */
+/** Threads of this process at nice 10. */
 async function niceTenThreads(): Promise<number> {
-  let n = 0;
-  for (const tid of await readdir('/proc/self/task')) {
-    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '');
-    if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16] === '10') n++;
-  }
-  return n;
+  return (await niceValues('task')).filter((n) => n === 10).length;
 }
 
 test('the reload worker drops below the answering thread from its first background reload on', { skip: process.platform !== 'linux' }, async () => {
