@@ -78,8 +78,8 @@ export async function recordInbound(
 ): Promise<RecordedInbound> {
   // The common case, a new message, costs no lookup of the key: the insert finds a duplicate.
   const fresh = await storage.transaction(async (tx) => {
-    const { customer, identity } = await tx.customers.resolve(msg);
-    const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing });
+    const { customer, identity, created } = await tx.customers.resolve(msg);
+    const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing, newCustomer: created });
     // A thread's message that joined a case held elsewhere keeps its thread for the answers (`ref.threadKey`).
     const t = routing.threadKey;
     const joined = t !== undefined && (conversation.channel !== msg.channel || conversation.threadKey !== t);

@@ -106,7 +106,7 @@ interface Read {
 
 /**
  * What sends do side by side, batched per turn of the event loop (DataLoader): a burst of replies
- * or reminders queued together reads its rows in two queries instead of two each (`read`: the row,
+ * or reminders queued together reads its rows in one query instead of one each (`read`: the row,
  * and whether an older reply of its conversation is still pending) and records its deliveries in
  * one statement of one transaction instead of one transaction each (`sent`).
  */
@@ -119,15 +119,10 @@ class SendBatches {
   constructor(storage: Storage) {
     const opts = { cache: false, maxBatchSize: 500, batchScheduleFn: (run: () => void) => setImmediate(run) } as const;
     this.read = new DataLoader(async (ids) => {
-      const rows = new Map((await storage.messages.getMany(ids)).map((m) => [m.id, m]));
-      const pending = [...rows.values()].filter((m) => m.deliveryStatus === 'pending');
-      const oldest = await storage.messages.oldestPendingOut(pending.map((m) => m.conversationId));
+      const found = new Map((await storage.messages.forSend(ids)).map((r) => [r.row.id, r]));
       this.stats.reads++;
       this.stats.messages += ids.length;
-      return ids.map((id) => {
-        const row = rows.get(id);
-        return { row, earlier: row !== undefined && (oldest.get(row.conversationId) ?? Infinity) < row.createdAt };
-      });
+      return ids.map((id) => found.get(id) ?? { row: undefined, earlier: false });
     }, opts);
     // In a transaction so that, on SQLite, it shares a commit with other writes (storage's group commit).
     this.sent = new DataLoader(async (list) => {

@@ -14,6 +14,8 @@ export interface Routing {
   reopenWindowMs: number;
   /** Keep a resolved conversation (e.g. the message answers its CSAT question). */
   keepResolved?: (c: Conversation) => boolean;
+  /** The customer was created in this transaction: they have no conversation yet (none is looked up). */
+  newCustomer?: boolean;
 }
 
 /** A person holds the conversation (`waiting_agent`, `agent`): the bot stays out and every message of the customer joins it. */
@@ -39,7 +41,7 @@ export class ConversationRepo {
    * otherwise a new `bot` conversation.
    */
   async route(r: Routing): Promise<{ conversation: Conversation; created: boolean }> {
-    const latest = await this.latest(r.customerId, r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey });
+    const latest = r.newCustomer === true ? undefined : await this.latest(r.customerId, r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey });
     if (latest && latest.status !== 'resolved') return { conversation: latest, created: false };
     if (latest && r.keepResolved?.(latest)) return { conversation: latest, created: false };
     if (latest && latest.resolvedAt !== null && latest.escalationId && this.stamp.now() - latest.resolvedAt <= r.reopenWindowMs) {

@@ -26,7 +26,8 @@ export class CustomerRepo {
   ) {}
 
   /** Same (channel, platform user id) -> same customer; the identity keeps the latest ref. */
-  async resolve(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity }> {
+  /** The customer and identity of an inbound message's sender; `created` when both are new. */
+  async resolve(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity; created: boolean }> {
     const now = this.stamp.now();
     const pii = this.stamp.pii;
     const refText = JSON.stringify(msg.ref);
@@ -56,11 +57,11 @@ export class CustomerRepo {
       }
       // Two indexed lookups measured cheaper than one join here (bench/pipeline.ts).
       const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirstOrThrow();
-      return { customer: toCustomer(customer, pii), identity };
+      return { customer: toCustomer(customer, pii), identity, created: false };
     }
     const customer = await this.create({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
     const identity = await this.addIdentity({ customerId: customer.id, channel: msg.channel, platformUserId: msg.platformUserId, ref: msg.ref, verified: false, displayName: msg.userName ?? null });
-    return { customer, identity };
+    return { customer, identity, created: true };
   }
 
   /**

@@ -6,6 +6,10 @@ import {
   SqliteDialect,
   type Migration,
   type MigrationProvider,
+  type PostgresCursor,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
   type SqliteDatabase,
 } from 'kysely';
 import SQLite from 'better-sqlite3';
@@ -73,7 +77,7 @@ export function openDb(url: string, opts: SqliteOptions = {}): Db {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     pool.on('error', () => undefined); // idle client errors surface on the next query instead
-    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
     return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
   }
   throw new HubError('CONFIG_INVALID', `storage.url: unsupported database URL (use sqlite:<file> or postgres://…)`);
@@ -120,6 +124,65 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
     },
   };
 }
+
+/**
+ * PostgreSQL: every query and change statement becomes a named prepared statement (name by SQL
+ * text), which each connection parses and plans once and then only binds and executes. Kysely's
+ * driver sends unnamed statements, which the server parses, analyses and plans on every execution:
+ * for the pipeline's small indexed statements that was most of the server's CPU (bench/pipeline.ts
+ * on PostgreSQL, see docs/speed.md). At most `max` distinct texts are named (the rest run unnamed),
+ * so a query built with a varying `in (…)` list cannot grow the server's memory without bound.
+ * Other statements (`begin`, `commit`, DDL of migrations) run as before.
+ *
+ * A prepared `select *` fails once the table's columns change under it (another process migrating
+ * a newer schema): its text is never named again on that connection, and the query is run again
+ * unnamed at once (inside a transaction that retry fails too, as the error aborted the
+ * transaction: the caller's retry, a job's next attempt, then runs unnamed).
+ */
+export function withPreparedStatements(pool: pg.Pool, max = 2000): PostgresPool {
+  const names = new Map<string, string>();
+  const nameOf = (text: string): string | undefined => {
+    let name = names.get(text);
+    if (name === undefined && names.size < max && PREPARABLE.test(text)) {
+      name = `sb${names.size.toString(36)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const stale = new WeakMap<pg.PoolClient, Set<string>>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    async function run<R>(text: string, values: readonly unknown[]): Promise<PostgresQueryResult<R>> {
+      const name = stale.get(client)?.has(text) ? undefined : nameOf(text);
+      if (name === undefined) return (await client.query(text, [...values])) as unknown as PostgresQueryResult<R>;
+      try {
+        return (await client.query({ name, text, values: [...values] })) as unknown as PostgresQueryResult<R>;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== PLAN_CHANGED) throw err;
+        let set = stale.get(client);
+        if (!set) stale.set(client, (set = new Set()));
+        set.add(text);
+        return (await client.query(text, [...values])) as unknown as PostgresQueryResult<R>;
+      }
+    }
+    const query = ((q: string | PostgresCursor<unknown>, values?: readonly unknown[]) =>
+      typeof q === 'string' ? run(q, values ?? []) : client.query(q as never)) as PostgresPoolClient['query'];
+    return { query, release: () => client.release() };
+  };
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let w = wrapped.get(client);
+      if (!w) wrapped.set(client, (w = wrap(client)));
+      return w;
+    },
+    end: () => pool.end(),
+  };
+}
+
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+/** SQLSTATE feature_not_supported: "cached plan must not change result type". */
+const PLAN_CHANGED = '0A000';
 
 /** Applies the core's migrations and every module's (each set in its own name order). */
 export async function migrate(db: Db, modules: readonly MigrationSet[] = []): Promise<void> {

@@ -117,27 +117,35 @@ export class MessageRepo {
 
   /** true when an older reply of the same conversation still waits to be sent (order per conversation). */
   /** Messages by id, in no order. */
-  async getMany(ids: readonly string[]): Promise<StoredMessage[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.q.selectFrom('messages').selectAll().where('id', 'in', [...ids]).execute();
-    return rows.map((r) => toMessage(r, this.stamp.pii));
-  }
-
   /**
-   * Per conversation, when its oldest outbound message still pending was created: a message has an
-   * older one of its conversation still pending when that is before it (the send order's check).
+   * The rows a burst of sends reads (one query), each with whether an older outbound message of
+   * its conversation is still pending (the send order's check; false for a row not pending).
    */
-  async oldestPendingOut(conversationIds: readonly string[]): Promise<Map<string, number>> {
-    if (conversationIds.length === 0) return new Map();
+  async forSend(ids: readonly string[]): Promise<{ row: StoredMessage; earlier: boolean }[]> {
+    if (ids.length === 0) return [];
     const rows = await this.q
-      .selectFrom('messages')
-      .select(['conversation_id', (eb) => eb.fn.min('created_at').as('at')])
-      .where('conversation_id', 'in', [...new Set(conversationIds)])
-      .where('direction', '=', 'out')
-      .where('delivery_status', '=', 'pending')
-      .groupBy('conversation_id')
+      .selectFrom('messages as m')
+      .selectAll('m')
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('messages as o')
+              .select(sql.lit(1).as('one'))
+              .whereRef('o.conversation_id', '=', 'm.conversation_id')
+              .where('o.direction', '=', 'out')
+              .where('o.delivery_status', '=', 'pending')
+              .whereRef('o.created_at', '<', 'm.created_at'),
+          )
+          .as('earlier'),
+      )
+      .where('m.id', 'in', [...ids])
       .execute();
-    return new Map(rows.map((r) => [r.conversation_id, Number(r.at)]));
+    return rows.map(({ earlier, ...r }) => {
+      const row = toMessage(r, this.stamp.pii);
+      // SQLite answers 0 or 1, PostgreSQL a boolean.
+      return { row, earlier: row.deliveryStatus === 'pending' && Boolean(earlier) };
+    });
   }
 
   async recordSentPart(id: string, parts: string[]): Promise<void> {
