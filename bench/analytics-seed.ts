@@ -216,7 +216,7 @@ export async function seedAnalytics(db: Db, o: SeedOptions): Promise<SeedCounts>
         }
       }
     }
-    const src: AnalyticsSource = { conversationId, customerId, channel, sinceEventId: null, sinceHour: null, events, messages: msgs };
+    const src: AnalyticsSource = { conversationId, customerId, channel, optOuts: {}, sinceEventId: null, sinceHour: null, events, messages: msgs };
     const f = foldConversation(src, opts);
     for (const c of f.cases) {
       cases.push(c);

@@ -38,8 +38,7 @@ export async function rebuildConversation(storage: Storage, conversationId: stri
     const src = await tx.analytics.source(conversationId);
     if (!src) return;
     const folded = foldConversation(src, opts);
-    const optOuts = await tx.analytics.optOuts(src.customerId);
-    await tx.analytics.apply({ ...folded, optOuts });
+    await tx.analytics.apply({ ...folded, optOuts: src.optOuts });
     const from = Math.min(...folded.cases.map((c) => c.openedAt), Number.POSITIVE_INFINITY);
     if (Number.isFinite(from)) await settleCameBack(tx.analytics, src.customerId, from - 2 * COME_BACK_MS);
   });

@@ -96,6 +96,8 @@ export interface AnalyticsSource {
   conversationId: string;
   customerId: string;
   channel: string;
+  /** The customer's opt-outs by kind (`consent.optOut.<kind>.at`). */
+  optOuts: Record<string, number>;
   /** Rebuild from this event on (the latest case's first event), null: from the start. */
   sinceEventId: number | null;
   /** Volume rows from this hour on are rebuilt (null: all). */

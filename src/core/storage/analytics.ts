@@ -51,7 +51,12 @@ export class AnalyticsRepo {
    * when it has none), its messages from the hour before that case opened, and the opt-outs.
    */
   async source(conversationId: string): Promise<AnalyticsSource | undefined> {
-    const conv = await this.q.selectFrom('conversations').select(['id', 'customer_id', 'channel']).where('id', '=', conversationId).executeTakeFirst();
+    const conv = await this.q
+      .selectFrom('conversations')
+      .leftJoin('customers', 'customers.id', 'conversations.customer_id')
+      .select(['conversations.customer_id', 'conversations.channel', 'customers.consent'])
+      .where('conversations.id', '=', conversationId)
+      .executeTakeFirst();
     if (!conv) return undefined;
     const latest = await this.q
       .selectFrom('analytics_cases')
@@ -75,6 +80,7 @@ export class AnalyticsRepo {
       conversationId,
       customerId: conv.customer_id,
       channel: conv.channel,
+      optOuts: optOutsOf(conv.consent),
       sinceEventId,
       sinceHour,
       events: eventRows.map(
@@ -107,45 +113,25 @@ export class AnalyticsRepo {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${'analytics:' + conversationId}))`.execute(this.q);
   }
 
-  /** The customer's opt-outs by kind (`consent.optOut.<kind>.at`, written by the workflows' opt-out). */
-  async optOuts(customerId: string): Promise<Record<string, number>> {
-    const r = await this.q.selectFrom('customers').select('consent').where('id', '=', customerId).executeTakeFirst();
-    const optOut = r ? parseObject(r.consent).optOut : undefined;
-    const out: Record<string, number> = {};
-    if (optOut && typeof optOut === 'object' && !Array.isArray(optOut)) {
-      for (const [kind, v] of Object.entries(optOut)) {
-        const at = v && typeof v === 'object' && !Array.isArray(v) ? v.at : undefined;
-        const t = typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : NaN;
-        if (Number.isFinite(t)) out[kind] = t;
-      }
-    }
-    return out;
-  }
-
   /** Writes a rebuild (call inside `storage.transaction`): the rows from its starting point are replaced, the hourly rollup moved by the difference. */
   async apply(r: AnalyticsRebuild): Promise<void> {
-    let oldCases = this.q.selectFrom('analytics_cases').selectAll().where('conversation_id', '=', r.conversationId);
-    let oldVolume = this.q.selectFrom('analytics_volume').selectAll().where('conversation_id', '=', r.conversationId);
     let delCases = this.q.deleteFrom('analytics_cases').where('conversation_id', '=', r.conversationId);
     let delQuestions = this.q.deleteFrom('analytics_questions').where('conversation_id', '=', r.conversationId);
     let delVolume = this.q.deleteFrom('analytics_volume').where('conversation_id', '=', r.conversationId);
     if (r.sinceEventId !== null) {
-      oldCases = oldCases.where('first_event_id', '>=', r.sinceEventId);
       delCases = delCases.where('first_event_id', '>=', r.sinceEventId);
       delQuestions = delQuestions.where('event_id', '>=', r.sinceEventId);
     }
     if (r.sinceHour !== null) {
-      oldVolume = oldVolume.where('hour', '>=', r.sinceHour);
       delVolume = delVolume.where('hour', '>=', r.sinceHour);
     }
+    // The rows replaced, read as they are deleted (one statement each): the rollup moves by the difference.
     const deltas: HourlyDeltas = new Map();
-    for (const c of await oldCases.execute()) addCase(deltas, rowToCase(c), -1);
-    for (const v of await oldVolume.execute()) addVolume(deltas, { conversationId: v.conversation_id, hour: Number(v.hour), channel: v.channel, inbound: v.inbound, outbound: v.outbound }, -1);
+    for (const c of await delCases.returningAll().execute()) addCase(deltas, rowToCase(c), -1);
+    for (const v of await delVolume.returningAll().execute()) addVolume(deltas, { conversationId: v.conversation_id, hour: Number(v.hour), channel: v.channel, inbound: v.inbound, outbound: v.outbound }, -1);
     for (const c of r.cases) addCase(deltas, c, 1);
     for (const v of r.volume) addVolume(deltas, v, 1);
-    await delCases.execute();
     await delQuestions.execute();
-    await delVolume.execute();
     await this.addHourly(changed(deltas));
     await this.insertCases(r.cases);
     await this.insertVolume(r.volume);
@@ -354,4 +340,18 @@ function parsePayload(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A customer's opt-outs by kind, from their `consent` (`optOut.<kind>.at`, written by the workflows' opt-out). */
+function optOutsOf(consent: string | null | undefined): Record<string, number> {
+  const optOut = consent ? parseObject(consent).optOut : undefined;
+  const out: Record<string, number> = {};
+  if (optOut && typeof optOut === 'object' && !Array.isArray(optOut)) {
+    for (const [kind, v] of Object.entries(optOut)) {
+      const at = v && typeof v === 'object' && !Array.isArray(v) ? v.at : undefined;
+      const t = typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : NaN;
+      if (Number.isFinite(t)) out[kind] = t;
+    }
+  }
+  return out;
 }
