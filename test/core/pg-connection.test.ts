@@ -38,6 +38,22 @@ describe('PostgreSQL connection: prepared statements', () => {
     assert.ok(!prepared.some((s) => /^(begin|create)/i.test(s)), prepared.join('\n'));
   });
 
+  it('a statement first sent in a failed transaction is prepared again on its next run', async () => {
+    const { k } = await open();
+    await k.insertInto('t').values({ k: 1, v: 'one' }).execute();
+    const read = (q: Kysely<T>) => q.selectFrom('t').select('v').where('k', '>', 0).execute();
+    await assert.rejects(
+      k.transaction().execute(async (tx) => {
+        await assert.rejects(tx.insertInto('t').values({ k: 1, v: 'again' }).execute(), /duplicate key/);
+        // The transaction is aborted: the server refuses this statement's parse.
+        await read(tx);
+      }),
+      /current transaction is aborted/,
+    );
+    // Every pooled connection (the one that failed among them) reads it.
+    assert.deepEqual(await Promise.all([1, 2, 3].map(() => read(k))), [[{ v: 'one' }], [{ v: 'one' }], [{ v: 'one' }]]);
+  });
+
   it('a prepared select * keeps working after another process adds a column (read again unnamed)', async () => {
     const { url, k } = await open();
     await k.insertInto('t').values({ k: 1, v: 'one' }).execute();
