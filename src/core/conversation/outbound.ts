@@ -124,9 +124,9 @@ class SendBatches {
       this.stats.messages += ids.length;
       return ids.map((id) => found.get(id) ?? { row: undefined, earlier: false });
     }, opts);
-    // In a transaction so that, on SQLite, it shares a commit with other writes (storage's group commit).
+    // One statement: on SQLite it shares a commit with other writes (storage's group commit).
     this.sent = new DataLoader(async (list) => {
-      await storage.transaction((tx) => tx.messages.markSentMany(list));
+      await storage.single((tx) => tx.messages.markSentMany(list));
       return list.map(() => undefined);
     }, opts);
   }

@@ -137,6 +137,16 @@ export class Storage extends Repos {
     return this.db.transaction().execute((trx) => fn(new Repos(trx, this.stamp)));
   }
 
+  /**
+   * Runs `fn`, which makes one write (a single statement is atomic by itself): on SQLite in a
+   * transaction, so that it shares a commit with others (group commit); on PostgreSQL as it is,
+   * without the two round trips of `BEGIN` and `COMMIT`.
+   */
+  single<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
+    if (this.group) return this.transaction(fn);
+    return fn(this);
+  }
+
   async ping(): Promise<void> {
     await this.db.selectFrom('customers').select('id').limit(1).execute();
   }
