@@ -35,7 +35,8 @@ for (const dialect of DIALECTS) {
       assert.ok(id);
       const all = (await t.hub.storage.messages.ofCustomer(id.customerId, 200)).sort((a, b) => a.createdAt - b.createdAt);
       const row = all.find((m) => m.direction === 'in' && m.platformMessageId === msg.platformMessageId);
-      return { row, reply: all.filter((m) => m.direction === 'out').at(-1)?.text ?? '', customerId: id.customerId };
+      // The turn's own reply (a subscriber's notice about an earlier message may land after it).
+      return { row, reply: all.filter((m) => m.direction === 'out' && m.causedBy === row?.id).at(-1)?.text ?? '', customerId: id.customerId };
     }
 
     it('normalizes the phrases', () => {

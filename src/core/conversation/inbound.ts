@@ -1,5 +1,5 @@
 import type { Conversation, Customer, Identity, StoredMessage } from '../model.js';
-import type { Storage } from '../storage/storage.js';
+import type { Repos, Storage } from '../storage/storage.js';
 import type { Capabilities, InboundMessage } from '../types.js';
 import { detectLocale } from '../locale.js';
 import { HubError } from '../errors.js';
@@ -76,14 +76,32 @@ export async function recordInbound(
   msg: InboundMessage,
   routing: { threadKey?: string; reopenWindowMs: number; keepResolved?: (c: Conversation) => boolean },
 ): Promise<RecordedInbound> {
+  // A thread's message that joined a case held elsewhere keeps its thread for the answers (`ref.threadKey`).
+  const t = routing.threadKey;
+  const insert = (tx: Repos, customer: Customer, conversation: Conversation) => {
+    const joined = t !== undefined && (conversation.channel !== msg.channel || conversation.threadKey !== t);
+    return tx.messages.insertInbound(joined ? { ...msg, ref: { ...msg.ref, threadKey: t } } : msg, conversation.id, customer.id);
+  };
+  // PostgreSQL, a known sender in a conversation that exists: the message row is the only write, and
+  // a lone statement needs no BEGIN and COMMIT. The reads before it see what a transaction at READ
+  // COMMITTED would (each statement its own snapshot; no lock taken either way). SQLite keeps the
+  // transaction: there it holds the write lock from the first read, and it shares a commit anyway.
+  let absent = false;
+  if (storage.dialect === 'postgres') {
+    const known = await storage.customers.known(msg);
+    absent = known === 'absent';
+    const conversation = typeof known === 'object' && (await storage.conversations.routeExisting({ customerId: known.customer.id, channel: msg.channel, ...routing }));
+    if (typeof known === 'object' && conversation) {
+      const message = await insert(storage, known.customer, conversation);
+      if (message) return { message, duplicate: false, ...known, conversation };
+      return readBack(storage, msg);
+    }
+  }
   // The common case, a new message, costs no lookup of the key: the insert finds a duplicate.
   const fresh = await storage.transaction(async (tx) => {
-    const { customer, identity, created } = await tx.customers.resolve(msg);
+    const { customer, identity, created } = await tx.customers.resolve(msg, { absent });
     const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing, newCustomer: created });
-    // A thread's message that joined a case held elsewhere keeps its thread for the answers (`ref.threadKey`).
-    const t = routing.threadKey;
-    const joined = t !== undefined && (conversation.channel !== msg.channel || conversation.threadKey !== t);
-    const message = await tx.messages.insertInbound(joined ? { ...msg, ref: { ...msg.ref, threadKey: t } } : msg, conversation.id, customer.id);
+    const message = await insert(tx, customer, conversation);
     // A redelivery: undo what routing may have created, then read the stored message below.
     if (!message) throw DUPLICATE;
     return { message, duplicate: false, customer, identity, conversation };
@@ -91,7 +109,11 @@ export async function recordInbound(
     if (err === DUPLICATE) return undefined;
     throw err;
   });
-  if (fresh) return fresh;
+  return fresh ?? readBack(storage, msg);
+}
+
+/** A redelivered message: the stored row, its sender and its conversation. */
+function readBack(storage: Storage, msg: InboundMessage): Promise<RecordedInbound> {
   return storage.transaction(async (tx) => {
     const { customer, identity } = await tx.customers.resolve(msg);
     const message = await tx.messages.byKey(inboundKey(msg));

@@ -41,13 +41,19 @@ export class ConversationRepo {
    * otherwise a new `bot` conversation.
    */
   async route(r: Routing): Promise<{ conversation: Conversation; created: boolean }> {
-    const latest = r.newCustomer === true ? undefined : await this.latest(r.customerId, r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey });
-    if (latest && latest.status !== 'resolved') return { conversation: latest, created: false };
-    if (latest && r.keepResolved?.(latest)) return { conversation: latest, created: false };
-    if (latest && latest.resolvedAt !== null && latest.escalationId && this.stamp.now() - latest.resolvedAt <= r.reopenWindowMs) {
-      return { conversation: latest, created: false };
-    }
+    const existing = r.newCustomer === true ? undefined : await this.routeExisting(r);
+    if (existing) return { conversation: existing, created: false };
     return { conversation: await this.create(r.customerId, r.channel, r.threadKey ?? null), created: true };
+  }
+
+  /** The existing conversation `route` picks, or undefined when it would create one (reads only). */
+  async routeExisting(r: Routing): Promise<Conversation | undefined> {
+    const latest = await this.latest(r.customerId, r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey });
+    if (!latest) return undefined;
+    if (latest.status !== 'resolved') return latest;
+    if (r.keepResolved?.(latest)) return latest;
+    if (latest.resolvedAt !== null && latest.escalationId && this.stamp.now() - latest.resolvedAt <= r.reopenWindowMs) return latest;
+    return undefined;
   }
 
   /**

@@ -27,30 +27,15 @@ export class CustomerRepo {
 
   /** Same (channel, platform user id) -> same customer; the identity keeps the latest ref. */
   /** The customer and identity of an inbound message's sender; `created` when both are new. */
-  async resolve(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity; created: boolean }> {
+  async resolve(msg: InboundMessage, opts: { absent?: boolean } = {}): Promise<{ customer: Customer; identity: Identity; created: boolean }> {
     const now = this.stamp.now();
     const pii = this.stamp.pii;
-    const refText = JSON.stringify(msg.ref);
-    const existing = await this.identityRow(msg.channel, msg.platformUserId);
+    // `absent`: the caller has just looked and found no identity (were it created meanwhile, the
+    // insert below fails on its unique key and the caller's retry finds it).
+    const existing = opts.absent === true ? undefined : await this.identityRow(msg.channel, msg.platformUserId);
     if (existing) {
-      const identity = toIdentity(existing, pii);
-      const patch: Partial<IdentityTable> = {};
-      if (JSON.stringify(identity.lastRef) !== refText) {
-        patch.last_ref = pii.seal(refText);
-        identity.lastRef = msg.ref;
-      }
-      if (msg.userName && identity.displayName !== msg.userName) {
-        patch.display_name = pii.seal(msg.userName);
-        identity.displayName = msg.userName;
-      }
-      if (existing.unreachable_at !== null) {
-        // A customer who writes again is reachable again.
-        patch.unreachable_at = null;
-        patch.unreachable_reason = null;
-        identity.unreachableAt = null;
-        identity.unreachableReason = null;
-      }
-      if (Object.keys(patch).length > 0) {
+      const { identity, patch } = this.sender(existing, msg);
+      if (patch) {
         patch.updated_at = now;
         identity.updatedAt = now;
         await this.q.updateTable('identities').set(patch).where('id', '=', existing.id).execute();
@@ -62,6 +47,44 @@ export class CustomerRepo {
     const customer = await this.create({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
     const identity = await this.addIdentity({ customerId: customer.id, channel: msg.channel, platformUserId: msg.platformUserId, ref: msg.ref, verified: false, displayName: msg.userName ?? null });
     return { customer, identity, created: true };
+  }
+
+  /**
+   * What `resolve` gives when it would write nothing: a known sender whose identity needs no
+   * update (same reply address and name, reachable); `absent` when nobody has this identity;
+   * undefined when `resolve` would update it. Reads only.
+   */
+  async known(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity } | 'absent' | undefined> {
+    const existing = await this.identityRow(msg.channel, msg.platformUserId);
+    if (!existing) return 'absent';
+    const { identity, patch } = this.sender(existing, msg);
+    if (patch) return undefined;
+    const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirst();
+    return customer ? { customer: toCustomer(customer, this.stamp.pii), identity } : undefined;
+  }
+
+  /** The stored identity as a message of its sender leaves it, and the update that takes (none: undefined). */
+  private sender(existing: Selectable<IdentityTable>, msg: InboundMessage): { identity: Identity; patch: Partial<IdentityTable> | undefined } {
+    const pii = this.stamp.pii;
+    const identity = toIdentity(existing, pii);
+    const patch: Partial<IdentityTable> = {};
+    const refText = JSON.stringify(msg.ref);
+    if (JSON.stringify(identity.lastRef) !== refText) {
+      patch.last_ref = pii.seal(refText);
+      identity.lastRef = msg.ref;
+    }
+    if (msg.userName && identity.displayName !== msg.userName) {
+      patch.display_name = pii.seal(msg.userName);
+      identity.displayName = msg.userName;
+    }
+    if (existing.unreachable_at !== null) {
+      // A customer who writes again is reachable again.
+      patch.unreachable_at = null;
+      patch.unreachable_reason = null;
+      identity.unreachableAt = null;
+      identity.unreachableReason = null;
+    }
+    return { identity, patch: Object.keys(patch).length > 0 ? patch : undefined };
   }
 
   /**
