@@ -9,6 +9,8 @@
 // only accepts (role gateway); N child processes (bench/lib/pipeline-worker.ts, role worker) do the
 // work on the same Redis and database and report their sends over IPC; figures are the aggregate.
 // rssMb: the largest resident size of any process, sampled after each phase (rssByPhase).
+// serverCpuMsPerMsg: CPU of the postgres and redis-server processes on this machine per message in
+// phase 1 (Linux; bench/lib/server-cpu.ts).
 // stages2/stages3 (one process only): per queue stage, the p99 of a job's wait for a worker and of its
 // run in phases 2 and 3, as the upper bound of the hub's histogram bucket it falls in (ms).
 // Last line: JSON.
@@ -25,6 +27,7 @@ import { Hub } from '../src/hub/hub.js';
 import { LoopbackAdapter } from '../src/adapters/loopback/index.js';
 import { cleanRedis } from '../test/helpers/hub.js';
 import { rawBullmqPerSec } from './lib/raw-bullmq.js';
+import { serverCpuMsPerMsg, serverCpuSeconds } from './lib/server-cpu.js';
 import { BENCH_QUESTIONS, benchResponder } from './lib/responder.js';
 
 const { values } = parseArgs({
@@ -139,9 +142,11 @@ async function sampleRss(): Promise<void> {
 // ---- phase 1: throughput
 let msgPerSec = 0;
 let cpuMsPerMsg = 0;
+let serverCpu: Record<string, number> | undefined;
 {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const server0 = serverCpuSeconds();
   const inflight: Promise<unknown>[] = [];
   for (let i = 0; i < N; i++) {
     inflight.push(lb.receive(`c${i % CUSTOMERS}`, BENCH_QUESTIONS[i % BENCH_QUESTIONS.length] ?? ''));
@@ -154,6 +159,7 @@ let cpuMsPerMsg = 0;
   // CPU time of this process per message: steadier than msg/s on a busy machine (with --workers, the gateway's only).
   const cpu = process.cpuUsage(cpu0);
   cpuMsPerMsg = (cpu.user + cpu.system) / 1000 / N;
+  serverCpu = serverCpuMsPerMsg(server0, serverCpuSeconds(), N);
   console.log(`phase 1: ${N} messages in ${secs.toFixed(2)} s -> ${msgPerSec.toFixed(0)} msg/s`);
 }
 lb.sent.length = 0;
@@ -231,6 +237,7 @@ console.log(
     messages: N,
     msgPerSec: Math.round(msgPerSec),
     cpuMsPerMsg: Number(cpuMsPerMsg.toFixed(3)),
+    ...(serverCpu ? { serverCpuMsPerMsg: serverCpu } : {}),
     p50Ms: at1.p50,
     p99Ms: at1.p99,
     rate2: Number(values.rate2),
