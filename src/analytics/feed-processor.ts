@@ -27,6 +27,8 @@ export interface FeedThreadData {
   processor: string;
   /** The database URL. */
   url: string;
+  /** PostgreSQL's named prepared statements (default on). */
+  preparedStatements?: boolean;
   /** Where the PII codec comes from: `module` exports `name`, called with `arg`. None: plaintext. */
   codec?: { module: string; name: string; arg?: unknown };
   options: PlainFeedOptions;
@@ -55,7 +57,11 @@ async function open(data: FeedThreadData): Promise<Storage> {
   }
   // The hub's own connection runs the file's checkpoint thread; this reader-writer needs no second
   // one (a thread and 0.5 s of CPU per start) nor the hub's 64 MiB page cache.
-  return Storage.open(data.url, { ...(pii ? { pii } : {}), sqlite: { checkpointer: false, cacheMb: FEED_CACHE_MB } });
+  return Storage.open(data.url, {
+    ...(pii ? { pii } : {}),
+    ...(data.preparedStatements !== undefined ? { preparedStatements: data.preparedStatements } : {}),
+    sqlite: { checkpointer: false, cacheMb: FEED_CACHE_MB },
+  });
 }
 
 /** One tick's run, in this thread; `signal`: BullMQ's cancel (the hub stopping) ends it between two rebuilds. */

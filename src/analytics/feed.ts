@@ -66,6 +66,8 @@ export interface FeedJobResult extends FeedRun {
 export interface FeedThread {
   /** The database URL (the hub's `storage.url`). */
   url: string;
+  /** PostgreSQL's named prepared statements (the hub's `storage.preparedStatements`; default on). */
+  preparedStatements?: boolean;
   /**
    * The PII codec of the thread's storage: `module` (a file URL) exports `name`, a function called
    * with `arg` (the hub's: src/hub/pii.ts `hubPiiCodec`, the same keys from the same environment or
@@ -111,7 +113,13 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   const common = { connection: d.redis, prefix: d.prefix, concurrency: 1 };
   let worker: Worker;
   if (d.thread) {
-    const feed: FeedThreadData = { processor: PROCESSOR, url: d.thread.url, options: plainOptions(d.options), ...(d.thread.codec ? { codec: d.thread.codec } : {}) };
+    const feed: FeedThreadData = {
+      processor: PROCESSOR,
+      url: d.thread.url,
+      ...(d.thread.preparedStatements !== undefined ? { preparedStatements: d.thread.preparedStatements } : {}),
+      options: plainOptions(d.options),
+      ...(d.thread.codec ? { codec: d.thread.codec } : {}),
+    };
     worker = new Worker(FEED_QUEUE, THREAD_ENTRY, { ...common, useWorkerThreads: true, workerThreadsOptions: { workerData: { feed } } });
   } else {
     const storage = d.storage;

@@ -57,7 +57,7 @@ export async function kbPending(argv: string[], opts: PendingOptions = {}): Prom
   } catch (err) {
     throw new InputError(`${errorMessage(err)}\n(kb pending reads storage.url and bot.knowledgeDir from ${file})`);
   }
-  const storage = await Storage.open(cfg.storage.url, hubKeys(cfg.dataDir, opts.env));
+  const storage = await Storage.open(cfg.storage.url, { ...hubKeys(cfg.dataDir, opts.env), preparedStatements: cfg.storage.preparedStatements });
   try {
     const now = opts.now ?? Date.now;
     if (approve !== undefined) return await approveAnswer(storage, cfg.bot.knowledgeDir, approve, by, now());

@@ -40,7 +40,7 @@ export async function piiCommand(argv: string[], io: CliIo = { out: process.stdo
   try {
     const cfg = loadConfigFile(opts.configFile ?? configPath());
     const pii = hubPiiCodec({ dataDir: cfg.dataDir, generate: false, ...(opts.env ? { env: opts.env } : {}) });
-    storage = await Storage.open(cfg.storage.url, { pii });
+    storage = await Storage.open(cfg.storage.url, { pii, preparedStatements: cfg.storage.preparedStatements });
   } catch (err) {
     io.err.write(`pii ${sub}: ${errorMessage(err)}\n`);
     return 1;

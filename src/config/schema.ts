@@ -127,6 +127,12 @@ const storageSchema = z
       .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
       .default('sqlite:./data/switchboard.db')
       .describe('sqlite:<file> or postgres://…; DATABASE_URL overrides.'),
+    preparedStatements: z
+      .boolean()
+      .default(true)
+      .describe(
+        'PostgreSQL: run queries as named prepared statements, parsed and planned once per connection. Set false behind a pooler that shares server connections between clients without keeping them (PgBouncer in transaction mode before 1.21).',
+      ),
   })
   .strict();
 

@@ -55,7 +55,7 @@ export interface AnalyticsHost {
 function feedThread(hub: AnalyticsHost): FeedThread | undefined {
   const url = hub.config.storage.url;
   if (url === 'sqlite:' || url === 'sqlite::memory:' || (hub.opts?.migrations?.length ?? 0) > 0) return undefined;
-  return { url, codec: { module: PII_MODULE, name: 'hubPiiCodec', arg: { dataDir: hub.config.dataDir, generate: false } } };
+  return { url, preparedStatements: hub.config.storage.preparedStatements, codec: { module: PII_MODULE, name: 'hubPiiCodec', arg: { dataDir: hub.config.dataDir, generate: false } } };
 }
 
 /** src/hub/pii.ts, as this process loads it (`.ts` under tsx). */

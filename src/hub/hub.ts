@@ -159,7 +159,7 @@ export class Hub {
     // Data at rest: tighten a data folder made earlier (npm start's setup, an older version) to 0700.
     if (existsSync(cfg.dataDir) && ensurePrivateDir(cfg.dataDir)) this.log.info({ dataDir: cfg.dataDir }, 'data folder tightened to 0700');
     this.templates = Templates.load(join(this.opts.configDir ?? 'config', 'templates', 'core.yaml'));
-    this.storage = await Storage.open(cfg.storage.url, { clock: this.clock, migrations: this.opts.migrations ?? [], pii: hubPiiCodec({ dataDir: cfg.dataDir, log: this.log }) });
+    this.storage = await Storage.open(cfg.storage.url, { preparedStatements: cfg.storage.preparedStatements, clock: this.clock, migrations: this.opts.migrations ?? [], pii: hubPiiCodec({ dataDir: cfg.dataDir, log: this.log }) });
 
     this.redis = createRedis(cfg.redis.url);
     this.redis.on('error', (err) => this.log.warn(`redis: ${errorMessage(err)}`));

@@ -38,6 +38,15 @@ describe('config', () => {
     assert.equal(cfg.server.port, 8080);
   });
 
+  it('storage.preparedStatements: on by default, off when set false, a non-boolean named', () => {
+    assert.equal(parseConfigText('hub.yaml', 'server:\n  port: 3000\n', { env: {} }).storage.preparedStatements, true);
+    assert.equal(parseConfigText('hub.yaml', 'storage:\n  url: postgres://x@h/db\n  preparedStatements: false\n', { env: {} }).storage.preparedStatements, false);
+    assert.throws(
+      () => parseConfigText('hub.yaml', 'storage:\n  preparedStatements: maybe\n', { env: {} }),
+      (err: Error) => /hub\.yaml/.test(err.message) && /storage\.preparedStatements/.test(err.message),
+    );
+  });
+
   it('a wrong type names file, line and field', () => {
     const text = 'server:\n  host: 0.0.0.0\n  port: "eighty"\n';
     const e = errorOf(() => parseConfigText('config/hub.yaml', text, { env: {} }));

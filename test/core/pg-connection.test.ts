@@ -38,6 +38,23 @@ describe('PostgreSQL connection: prepared statements', () => {
     assert.ok(!prepared.some((s) => /^(begin|create)/i.test(s)), prepared.join('\n'));
   });
 
+  it('preparedStatements false: nothing is prepared (for a pooler that does not keep them)', async () => {
+    const db = await postgresDb();
+    const handle = openDb(db.url, { preparedStatements: false });
+    after(async () => {
+      await handle.close();
+      await db.drop();
+    });
+    const k = handle.kysely as unknown as Kysely<T>;
+    await sql`create table t (k integer primary key, v text)`.execute(k);
+    const prepared = await k.transaction().execute(async (tx) => {
+      await tx.insertInto('t').values({ k: 1, v: 'one' }).execute();
+      assert.deepEqual(await tx.selectFrom('t').select('v').where('k', '=', 1).execute(), [{ v: 'one' }]);
+      return (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(tx)).rows;
+    });
+    assert.deepEqual(prepared, []);
+  });
+
   it('a statement first sent in a failed transaction is prepared again on its next run', async () => {
     const { k } = await open();
     await k.insertInto('t').values({ k: 1, v: 'one' }).execute();

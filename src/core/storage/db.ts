@@ -45,7 +45,13 @@ export interface SqliteOptions {
   cacheMb?: number;
 }
 
-export function openDb(url: string, opts: SqliteOptions = {}): Db {
+/** How `openDb` connects: SQLite's options, and PostgreSQL's prepared statements. */
+export interface DbOptions extends SqliteOptions {
+  /** PostgreSQL: named prepared statements (`withPreparedStatements`). Default true. */
+  preparedStatements?: boolean;
+}
+
+export function openDb(url: string, opts: DbOptions = {}): Db {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length) || ':memory:';
     if (file !== ':memory:') {
@@ -77,7 +83,7 @@ export function openDb(url: string, opts: SqliteOptions = {}): Db {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     pool.on('error', () => undefined); // idle client errors surface on the next query instead
-    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: opts.preparedStatements === false ? pool : withPreparedStatements(pool) }) });
     return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
   }
   throw new HubError('CONFIG_INVALID', `storage.url: unsupported database URL (use sqlite:<file> or postgres://…)`);

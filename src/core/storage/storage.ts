@@ -100,10 +100,14 @@ export class Storage extends Repos {
    * are sealed (docs/identity.md "Encryption at rest"): the keys are checked against the ones the
    * database was written with, and rows from before encryption get their lookup hashes. `sqlite`:
    * the connection's checkpoint thread and page cache (a second connection in the process needs
-   * neither its own thread nor the full cache).
+   * neither its own thread nor the full cache). `preparedStatements`: PostgreSQL's named prepared
+   * statements (default on; `storage.preparedStatements`).
    */
-  static async open(url: string, opts: { clock?: Clock; migrations?: readonly MigrationSet[]; pii?: PiiCodec; sqlite?: SqliteOptions } = {}): Promise<Storage> {
-    const handle = openDb(url, opts.sqlite);
+  static async open(
+    url: string,
+    opts: { clock?: Clock; migrations?: readonly MigrationSet[]; pii?: PiiCodec; sqlite?: SqliteOptions; preparedStatements?: boolean } = {},
+  ): Promise<Storage> {
+    const handle = openDb(url, { ...opts.sqlite, ...(opts.preparedStatements !== undefined ? { preparedStatements: opts.preparedStatements } : {}) });
     let storage: Storage;
     try {
       await migrate(handle, [...storageMigrations, ...(opts.migrations ?? [])]);
