@@ -25,8 +25,10 @@ export class CustomerRepo {
     private readonly stamp: Stamp,
   ) {}
 
-  /** Same (channel, platform user id) -> same customer; the identity keeps the latest ref. */
-  /** The customer and identity of an inbound message's sender; `created` when both are new. */
+  /**
+   * The customer and identity of an inbound message's sender: same (channel, platform user id) ->
+   * same customer; the identity keeps the latest ref. `created` when both are new.
+   */
   async resolve(msg: InboundMessage, opts: { absent?: boolean } = {}): Promise<{ customer: Customer; identity: Identity; created: boolean }> {
     const now = this.stamp.now();
     const pii = this.stamp.pii;
