@@ -20,7 +20,12 @@ export interface ChannelConfigBase {
 export interface ChannelFactory<T, C extends ChannelConfigBase = ChannelConfigBase> {
   channel: string;
   configSchema: z.ZodType<C>;
-  create(config: C, deps: AdapterDeps): T;
+  /**
+   * Builds the part. Asynchronous so that a channel loads its platform SDK (grammY, bolt, wechaty,
+   * imapflow…) only when it is enabled: the registry imports every channel's `index.ts`, which keeps
+   * to its config schema and imports the rest here.
+   */
+  create(config: C, deps: AdapterDeps): T | Promise<T>;
   /**
    * `switchboard config check`: reach the platform with this config (log in, find the mailbox…) and
    * resolve to lines to print, or throw a HubError naming the field and the fix. Optional.

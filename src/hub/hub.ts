@@ -173,10 +173,10 @@ export class Hub {
     this.proactive = new Proactive({ ...change, available: (c) => this.adapters.has(c) });
     this.sends = new FallbackSends({ ...change, available: (c) => this.adapters.has(c), now: () => this.clock.now() });
 
-    this.createAdapters();
+    await this.createAdapters();
     if (this.opts.responder) this.responder = this.opts.responder;
     else if (this.opts.responderFactory) this.responder = await this.opts.responderFactory(this);
-    this.desk = this.opts.desk ?? this.createDesk();
+    this.desk = this.opts.desk ?? (await this.createDesk());
 
     const serves = this.role !== 'worker';
     if (serves) {
@@ -297,14 +297,14 @@ export class Hub {
     };
   }
 
-  private createAdapters(): void {
-    for (const { f, section } of this.enabled(adapterFactories)) this.adapters.set(f.channel, f.create(section, this.depsFor(f.channel)));
+  private async createAdapters(): Promise<void> {
+    for (const { f, section } of this.enabled(adapterFactories)) this.adapters.set(f.channel, await f.create(section, this.depsFor(f.channel)));
     for (const a of this.opts.adapters ?? []) this.adapters.set(a.channel, a);
   }
 
-  private createDesk(): AgentDesk | undefined {
+  private async createDesk(): Promise<AgentDesk | undefined> {
     const first = this.enabled(deskFactories)[0];
-    return first?.f.create(first.section, this.depsFor(first.f.channel));
+    return first ? await first.f.create(first.section, this.depsFor(first.f.channel)) : undefined;
   }
 
   /** Validates and durably queues an inbound message; resolves once Redis has it. */

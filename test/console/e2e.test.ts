@@ -21,7 +21,7 @@ describe('console in a real browser: the web chat hands over, the agent answers 
   let browser: Browser;
 
   before(async () => {
-    const adapter = webchatAdapter.create(webchatConfigSchema.parse({ cookieSecret: 'console-e2e-secret-0123456789' }), { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
+    const adapter = await webchatAdapter.create(webchatConfigSchema.parse({ cookieSecret: 'console-e2e-secret-0123456789' }), { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
     // The demo's knowledge bot (config/knowledge), no Slack: the console is the only desk.
     t = await startTestHub({ adapters: [adapter], responderFactory: createResponder, config: { api: { tokens: [{ name: 'support', roles: ['admin'], sha256: hashToken(AGENT) }] } } });
     browser = await launchChromium();

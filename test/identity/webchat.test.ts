@@ -36,7 +36,7 @@ describe('web chat identity: signed visitors and link tokens', () => {
 
   before(async () => {
     const config = webchatConfigSchema.parse({ cookieSecret: 'test-secret-0123456789abcdef', identitySecret: SECRET });
-    const real = webchatAdapter.create(config, { log, dataDir: '/nonexistent' });
+    const real = await webchatAdapter.create(config, { log, dataDir: '/nonexistent' });
     // The real adapter; what it accepts runs through the pipeline with the identity handlers first.
     const adapter: ChannelAdapter = {
       channel: real.channel,

@@ -30,7 +30,7 @@ adapterContract<PostedDelivery>('slack customers (DMs, HTTP Events API, fake Sla
     caseChannel: CASES,
     customers: { directMessages: true, lookupProfiles: false },
   });
-  const adapter = slackCustomers.create(cfg, { log: pino({ level: process.env.TEST_LOG ? 'debug' : 'silent' }), dataDir: '/tmp' });
+  const adapter = await slackCustomers.create(cfg, { log: pino({ level: process.env.TEST_LOG ? 'debug' : 'silent' }), dataDir: '/tmp' });
   const ctx = new RecordingContext();
   await adapter.mount(ctx);
   const server = createServer((req, res) => void ctx.router.handle(req, res).catch(() => undefined));

@@ -83,10 +83,10 @@ export async function startSlackHub(
   });
   const port = opts.publicUrl ? await freePort() : undefined;
   const publicUrl = port ? `http://127.0.0.1:${port}` : undefined;
-  const desk = slackDesk.create(cfg, { log, dataDir: dir, ...(publicUrl ? { publicUrl } : {}) });
+  const desk = await slackDesk.create(cfg, { log, dataDir: dir, ...(publicUrl ? { publicUrl } : {}) });
   const lb = new LoopbackAdapter({ channel: 'webchat', ...opts.loopback });
   // The customer side, from the same section (as the registry builds it), when `customers` is set.
-  const customers = cfg.customers ? [slackCustomers.create(cfg, { log, dataDir: dir })] : [];
+  const customers = cfg.customers ? [await slackCustomers.create(cfg, { log, dataDir: dir })] : [];
   const t = await startTestHub({ adapters: [lb, ...customers, ...(opts.adapters ?? [])], responder: opts.responder ?? new HumanResponder(), desk,
     configDir: dir,
     dialect: opts.dialect ?? 'sqlite',

@@ -1,7 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { TelegramAdapter, telegramConfigSchema } from '../../src/adapters/telegram/index.js';
+import { telegramConfigSchema } from '../../src/adapters/telegram/index.js';
+import { TelegramAdapter } from '../../src/adapters/telegram/adapter.js';
 import { signedFilePath } from '../../src/http/signed-files.js';
 import { LINK_KEY } from '../../src/hub/files.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram-bot-api.js';

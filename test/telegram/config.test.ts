@@ -8,23 +8,23 @@ import { testLog } from './harness.js';
 const deps = { log: testLog, dataDir: '/tmp' };
 
 describe('telegram config', () => {
-  it('defaults: polling against api.telegram.org, webhook path, no groups', () => {
+  it('defaults: polling against api.telegram.org, webhook path, no groups', async () => {
     const c = telegramConfigSchema.parse({ enabled: true, token: '1:x' });
     assert.equal(c.mode, 'polling');
     assert.equal(c.apiRoot, 'https://api.telegram.org');
     assert.equal(c.webhook.path, '/webhooks/telegram');
     assert.deepEqual(c.allowedGroups, []);
     assert.equal(c.pollingTimeoutSec, 30);
-    const a = telegramAdapter.create(c, deps);
+    const a = await telegramAdapter.create(c, deps);
     assert.equal(a.connection, 'long');
     assert.equal(a.sendNeedsConnection, false);
     assert.equal(a.capabilities.maxTextLength, 4096);
   });
 
-  it('an enabled channel with an empty token (unset ${TELEGRAM_BOT_TOKEN}) stops start-up naming the field', () => {
+  it('an enabled channel with an empty token (unset ${TELEGRAM_BOT_TOKEN}) stops start-up naming the field', async () => {
     const c = telegramConfigSchema.parse({ enabled: true, token: '' });
-    assert.throws(
-      () => telegramAdapter.create(c, deps),
+    await assert.rejects(
+      async () => telegramAdapter.create(c, deps),
       (e: HubError) => e.code === 'CONFIG_INVALID' && /channels\.telegram\.token/.test(e.message) && /TELEGRAM_BOT_TOKEN/.test(e.message),
     );
   });
@@ -33,13 +33,13 @@ describe('telegram config', () => {
     assert.doesNotThrow(() => telegramConfigSchema.parse({ enabled: false, token: '' }));
   });
 
-  it('webhook mode requires a secret token', () => {
+  it('webhook mode requires a secret token', async () => {
     const r = telegramConfigSchema.safeParse({ enabled: true, token: '1:x', mode: 'webhook' });
     assert.equal(r.success, false);
     assert.deepEqual(r.error?.issues[0]?.path, ['webhook', 'secretToken']);
     assert.match(r.error?.issues[0]?.message ?? '', /required when mode is webhook/);
     const empty = telegramConfigSchema.parse({ enabled: true, token: '1:x', mode: 'webhook', webhook: { secretToken: '' } });
-    assert.throws(() => telegramAdapter.create(empty, deps), /webhook\.secretToken is empty/);
+    await assert.rejects(async () => telegramAdapter.create(empty, deps), /webhook\.secretToken is empty/);
   });
 
   it('rejects unknown fields and bad group ids', () => {

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import { TelegramAdapter, telegramConfigSchema, type TelegramConfigInput } from '../../src/adapters/telegram/index.js';
+import { telegramConfigSchema, type TelegramConfigInput } from '../../src/adapters/telegram/index.js';
+import { TelegramAdapter } from '../../src/adapters/telegram/adapter.js';
 import type { FakeTelegram } from '../fakes/telegram-bot-api.js';
 
 export const testLog = pino({ level: process.env.TEST_LOG ? 'debug' : 'silent' });

@@ -18,7 +18,7 @@ adapterContract<FrameDelivery>('webchat (real WebSockets)', async () => {
   const ctx = new RecordingContext();
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-webchat-'));
   // No cookieSecret: the adapter generates and persists one in dataDir.
-  const adapter = webchatAdapter.create(webchatConfigSchema.parse({}), { log: ctx.log, dataDir });
+  const adapter = await webchatAdapter.create(webchatConfigSchema.parse({}), { log: ctx.log, dataDir });
   await adapter.mount(ctx);
   const server = createServer((req, res) => void ctx.router.handle(req, res).catch(() => undefined));
   server.on('upgrade', (req, socket, head) => ctx.router.handleUpgrade(req, socket, head));

@@ -42,7 +42,7 @@ describe('webchat in a real browser', { skip }, () => {
       title: { zh: '测试客服中心', en: 'Acme Support' },
       allowedOrigins: [siteUrl],
     });
-    adapter = webchatAdapter.create(config, { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
+    adapter = await webchatAdapter.create(config, { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
     t = await startTestHub({ adapters: [adapter], responder: new EchoResponder(600) });
     browser = await launchChromium();
   });

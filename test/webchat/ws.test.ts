@@ -21,7 +21,7 @@ describe('webchat over a real hub', () => {
       allowedOrigins: ['https://shop.example'],
       title: { zh: '测试客服', en: 'Test <Support>' },
     });
-    const adapter = webchatAdapter.create(config, { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
+    const adapter = await webchatAdapter.create(config, { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
     t = await startTestHub({ adapters: [adapter], responder: new EchoResponder() });
     base = t.hub.url;
   });
@@ -237,8 +237,8 @@ describe('webchat across processes', () => {
         dataDir: '/nonexistent',
       });
     const config = { redis: { prefix } };
-    const gateway = await startTestHub({ role: 'gateway', db, config, adapters: [make()] });
-    const worker = await startTestHub({ role: 'worker', db, config, adapters: [make()], responder: new EchoResponder() });
+    const gateway = await startTestHub({ role: 'gateway', db, config, adapters: [await make()] });
+    const worker = await startTestHub({ role: 'worker', db, config, adapters: [await make()], responder: new EchoResponder() });
     try {
       const c = await ChatClient.connect(gateway.hub.url);
       c.send({ type: 'message', id: 'x1', text: 'from afar' });

@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PuppetMock } from 'wechaty-puppet-mock';
 import { FailingPuppet, LogCapture, tempDir, wechatRig, type WechatRig } from './helpers.js';
-import { createWechatAdapter, wechatConfigSchema } from '../../src/adapters/wechat/index.js';
+import { wechatConfigSchema } from '../../src/adapters/wechat/index.js';
+import { createWechatAdapter } from '../../src/adapters/wechat/create.js';
 
 const echo: Responder = { respond: async (turn) => ({ kind: 'answer', text: `echo: ${turn.text}` }) };
 const ADMIN = 'admin-token-0123456789';

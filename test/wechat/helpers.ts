@@ -7,12 +7,8 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { PuppetMock, mock } from 'wechaty-puppet-mock';
 import { types, type payloads } from 'wechaty';
-import {
-  createWechatAdapter,
-  wechatConfigSchema,
-  type WechatAdapter,
-  type WechatAdapterOptions,
-} from '../../src/adapters/wechat/index.js';
+import { wechatConfigSchema, type WechatAdapter, type WechatAdapterOptions } from '../../src/adapters/wechat/index.js';
+import { createWechatAdapter } from '../../src/adapters/wechat/create.js';
 import { until } from '../contract/recording-context.js';
 
 export type Mocker = InstanceType<typeof mock.Mocker>;

@@ -1,17 +1,15 @@
 import { defineAdapter, defineDesk } from '../define.js';
 import { slackConfigSchema, type SlackConfig } from './config.js';
-import { SlackCustomers } from './customer.js';
-import { SlackDesk } from './desk.js';
 
-export { SlackDesk } from './desk.js';
-export { SlackCustomers } from './customer.js';
+export type { SlackDesk } from './desk.js';
+export type { SlackCustomers } from './customer.js';
 export { slackConfigSchema, type SlackConfig, type SlackConfigInput } from './config.js';
 
-/** `channels.slack`: the Slack agent desk (register in `deskFactories`). */
+/** `channels.slack`: the Slack agent desk (register in `deskFactories`). bolt loads when enabled. */
 export const slackDesk = defineDesk({
   channel: 'slack',
   configSchema: slackConfigSchema,
-  create: (config, deps) => new SlackDesk(config, deps),
+  create: async (config, deps) => new (await import('./desk.js')).SlackDesk(config, deps),
 });
 
 /**
@@ -21,6 +19,6 @@ export const slackDesk = defineDesk({
 export const slackCustomers = defineAdapter<SlackConfig>({
   channel: 'slack',
   configSchema: slackConfigSchema,
-  create: (config, deps) => new SlackCustomers(config, deps),
+  create: async (config, deps) => new (await import('./customer.js')).SlackCustomers(config, deps),
   wanted: (config) => config.customers !== undefined,
 });

@@ -43,14 +43,14 @@
  */
 import type { AdapterDeps } from '../define.js';
 import { defineAdapter } from '../define.js';
-import { WebchatAdapter } from './adapter.js';
 import { webchatConfigSchema, type WebchatConfig } from './config.js';
 
-export { WebchatAdapter } from './adapter.js';
+export type { WebchatAdapter } from './adapter.js';
 export { webchatConfigSchema, type WebchatConfig } from './config.js';
 
+/** `channels.webchat`; its server side (ws, the page) loads when enabled. */
 export const webchatAdapter = defineAdapter({
   channel: 'webchat',
   configSchema: webchatConfigSchema,
-  create: (config: WebchatConfig, deps: AdapterDeps) => new WebchatAdapter(config, deps),
+  create: async (config: WebchatConfig, deps: AdapterDeps) => new (await import('./adapter.js')).WebchatAdapter(config, deps),
 });

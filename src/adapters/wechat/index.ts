@@ -1,20 +1,12 @@
-import { defineAdapter, type AdapterDeps } from '../define.js';
-import { WechatAdapter } from './adapter.js';
-import { CHANNEL, wechatConfigSchema, type WechatAdapterOptions, type WechatConfig } from './config.js';
-import { checkPuppetToken } from './puppet.js';
+import { defineAdapter } from '../define.js';
+import { CHANNEL, wechatConfigSchema } from './config.js';
 
-export { WechatAdapter } from './adapter.js';
+export type { WechatAdapter } from './adapter.js';
 export { CHANNEL, wechatConfigSchema, type WechatAdapterOptions, type WechatConfig } from './config.js';
 
-/** Builds the adapter; the third argument carries test hooks (a mock puppet, a virtual clock). */
-export function createWechatAdapter(config: WechatConfig, deps: AdapterDeps, options: WechatAdapterOptions = {}): WechatAdapter {
-  if (config.enabled && !options.puppetInstance) checkPuppetToken(config.puppet, config.puppetToken);
-  return new WechatAdapter(config, deps, options);
-}
-
-/** `channels.wechat` — see WechatAdapter and config.ts for the options. */
+/** `channels.wechat` — see WechatAdapter and config.ts for the options. wechaty loads when enabled. */
 export const wechatAdapter = defineAdapter({
   channel: CHANNEL,
   configSchema: wechatConfigSchema,
-  create: (config, deps) => createWechatAdapter(config, deps),
+  create: async (config, deps) => (await import('./create.js')).createWechatAdapter(config, deps),
 });
