@@ -113,13 +113,7 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   const common = { connection: d.redis, prefix: d.prefix, concurrency: 1 };
   let worker: Worker;
   if (d.thread) {
-    const feed: FeedThreadData = {
-      processor: PROCESSOR,
-      url: d.thread.url,
-      ...(d.thread.preparedStatements !== undefined ? { preparedStatements: d.thread.preparedStatements } : {}),
-      options: plainOptions(d.options),
-      ...(d.thread.codec ? { codec: d.thread.codec } : {}),
-    };
+    const feed: FeedThreadData = { processor: PROCESSOR, ...d.thread, options: plainOptions(d.options) };
     worker = new Worker(FEED_QUEUE, THREAD_ENTRY, { ...common, useWorkerThreads: true, workerThreadsOptions: { workerData: { feed } } });
   } else {
     const storage = d.storage;

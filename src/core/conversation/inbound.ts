@@ -86,21 +86,27 @@ export async function recordInbound(
   // a lone statement needs no BEGIN and COMMIT. The reads before it see what a transaction at READ
   // COMMITTED would (each statement its own snapshot; no lock taken either way). SQLite keeps the
   // transaction: there it holds the write lock from the first read, and it shares a commit anyway.
+  // What was read there is not read again in the transaction below.
   let absent = false;
+  let known: { customer: Customer; identity: Identity } | undefined;
   if (storage.dialect === 'postgres') {
-    const known = await storage.customers.known(msg);
-    absent = known === 'absent';
-    const conversation = typeof known === 'object' && (await storage.conversations.routeExisting({ customerId: known.customer.id, channel: msg.channel, ...routing }));
-    if (typeof known === 'object' && conversation) {
-      const message = await insert(storage, known.customer, conversation);
-      if (message) return { message, duplicate: false, ...known, conversation };
-      return readBack(storage, msg);
+    const found = await storage.customers.known(msg);
+    absent = found === 'absent';
+    if (typeof found === 'object') {
+      const conversation = await storage.conversations.routeExisting({ customerId: found.customer.id, channel: msg.channel, ...routing });
+      if (conversation) {
+        const message = await insert(storage, found.customer, conversation);
+        if (message) return { message, duplicate: false, ...found, conversation };
+        return readBack(storage, msg);
+      }
+      known = found;
     }
   }
   // The common case, a new message, costs no lookup of the key: the insert finds a duplicate.
   const fresh = await storage.transaction(async (tx) => {
-    const { customer, identity, created } = await tx.customers.resolve(msg, { absent });
-    const { conversation } = await tx.conversations.route({ customerId: customer.id, channel: msg.channel, ...routing, newCustomer: created });
+    const { customer, identity, created } = known ? { ...known, created: false } : await tx.customers.resolve(msg, { absent });
+    const route = { customerId: customer.id, channel: msg.channel, ...routing, nothingToJoin: created || known !== undefined };
+    const { conversation } = await tx.conversations.route(route);
     const message = await insert(tx, customer, conversation);
     // A redelivery: undo what routing may have created, then read the stored message below.
     if (!message) throw DUPLICATE;

@@ -14,8 +14,11 @@ export interface Routing {
   reopenWindowMs: number;
   /** Keep a resolved conversation (e.g. the message answers its CSAT question). */
   keepResolved?: (c: Conversation) => boolean;
-  /** The customer was created in this transaction: they have no conversation yet (none is looked up). */
-  newCustomer?: boolean;
+  /**
+   * The caller knows there is no conversation to join (a customer created in this transaction, or
+   * `routeExisting` has just found none): a new one is created without the lookup.
+   */
+  nothingToJoin?: boolean;
 }
 
 /** A person holds the conversation (`waiting_agent`, `agent`): the bot stays out and every message of the customer joins it. */
@@ -41,7 +44,7 @@ export class ConversationRepo {
    * otherwise a new `bot` conversation.
    */
   async route(r: Routing): Promise<{ conversation: Conversation; created: boolean }> {
-    const existing = r.newCustomer === true ? undefined : await this.routeExisting(r);
+    const existing = r.nothingToJoin === true ? undefined : await this.routeExisting(r);
     if (existing) return { conversation: existing, created: false };
     return { conversation: await this.create(r.customerId, r.channel, r.threadKey ?? null), created: true };
   }
