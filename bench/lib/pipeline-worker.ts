@@ -17,11 +17,8 @@ const flush = setInterval(() => {
   batch = [];
 }, 5);
 // Wall-clock milliseconds with sub-millisecond precision, comparable across processes.
-const lb = new LoopbackAdapter({ onSend: (m) => void batch.push([m.ref.chatId, performance.timeOrigin + performance.now()]) });
+const lb = new LoopbackAdapter({ onSend: (m) => void batch.push([m.ref.chatId, performance.timeOrigin + performance.now()]), keepSent: false });
 const hub = await Hub.start({ config, role: 'worker', adapters: [lb], responder, log: pino({ level: 'silent' }) });
-// The loopback keeps every sent message: drop them (the parent counts).
-lb.sent.length = 0;
-setInterval(() => (lb.sent.length = 0), 1000).unref();
 process.send?.({ ready: true, rssMb: process.memoryUsage().rss / 1048576 });
 process.on('message', (m: { stop?: boolean; rss?: boolean }) => {
   if (m.rss) process.send?.({ rssMb: process.memoryUsage().rss / 1048576 });

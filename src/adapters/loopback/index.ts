@@ -7,11 +7,13 @@ export interface LoopbackOptions {
   capabilities?: Partial<Capabilities>;
   /** Called for every send; throw a HubError to simulate platform failures. */
   onSend?: (m: OutboundMessage) => void | Promise<void>;
+  /** false: `sent` stays empty (a benchmark's long run would otherwise hold every reply it sent). */
+  keepSent?: boolean;
 }
 
 /**
  * An in-process channel for tests and benchmarks: `receive` plays a platform delivering a message,
- * `sent` records what the hub sent. It goes through the whole real pipeline (queues, storage).
+ * `sent` records what the hub sent (unless `keepSent: false`; `waitForSent` counts what it keeps). It goes through the whole real pipeline (queues, storage).
  */
 export class LoopbackAdapter implements ChannelAdapter {
   readonly channel: string;
@@ -21,6 +23,7 @@ export class LoopbackAdapter implements ChannelAdapter {
   readonly sent: OutboundMessage[] = [];
   private ctx: AdapterContext | undefined;
   private seq = 0;
+  private sends = 0;
   private readonly waiters: { n: number; resolve: () => void }[] = [];
 
   constructor(private readonly opts: LoopbackOptions = {}) {
@@ -52,14 +55,15 @@ export class LoopbackAdapter implements ChannelAdapter {
 
   async send(m: OutboundMessage): Promise<SendResult> {
     await this.opts.onSend?.(m);
-    this.sent.push(m);
+    this.sends++;
+    if (this.opts.keepSent !== false) this.sent.push(m);
     for (const w of [...this.waiters]) {
       if (this.sent.length >= w.n) {
         this.waiters.splice(this.waiters.indexOf(w), 1);
         w.resolve();
       }
     }
-    return { platformMessageIds: [`lb-${this.sent.length}`] };
+    return { platformMessageIds: [`lb-${this.sends}`] };
   }
 
   /** Resolves once `n` messages in total have been sent (rejects after `timeoutMs`). */
