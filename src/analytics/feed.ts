@@ -109,7 +109,7 @@ function plainOptions(o: Partial<FeedOptions> = {}): PlainFeedOptions {
  * thread rebuilds one conversation at a time, whose garbage is small, and the resident memory it
  * saves counts more than the extra scavenges of a thread that runs at nice 10 anyway.
  */
-const FEED_THREAD_LIMITS = { maxYoungGenerationSizeMb: Number(process.env.SB_FEED_YOUNG_MB ?? 8) || undefined };
+const FEED_THREAD_LIMITS = { maxYoungGenerationSizeMb: 8 };
 
 /** Upserts the feed's job scheduler and starts its worker (roles start and worker). */
 export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
