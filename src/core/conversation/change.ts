@@ -4,6 +4,7 @@ import type { Repos, Storage } from '../storage/storage.js';
 import type { EventDispatcher } from '../queues/event-dispatcher.js';
 import type { HubQueues } from '../queues/hub-queues.js';
 import { HubError } from '../errors.js';
+import { writeChange, type ChangeWrite, type ChangeWritten } from '../storage/change-write.js';
 
 /** An outbound message decided with a change: the conversation and customer are filled in. */
 export type Reply = Omit<NewOutbound, 'conversationId' | 'customerId'>;
@@ -14,7 +15,9 @@ export interface Change<E = undefined> {
   /** The events; a function of the stored replies when an event names one. */
   events: NewEvent[] | ((replies: readonly StoredMessage[]) => NewEvent[]);
   replies?: Reply[];
-  /** More writes in the same transaction (e.g. marking the inbound message processed). */
+  /** The inbound message this change answers: marked processed in the same commit. */
+  processed?: string;
+  /** More writes in the same transaction. A change without them commits in one statement on PostgreSQL. */
   effect?: (tx: Repos, c: Conversation) => Promise<E>;
 }
 
@@ -57,15 +60,21 @@ export async function changeConversation<E = undefined>(
     const change = await decide(c);
     if (!change) return { conversation: c, changed: false, replies: [], events: [] };
     const conv = c;
-    const done = await storage.transaction(async (tx) => {
-      if (!(await tx.conversations.update(conv.id, conv.version, change.patch))) return null;
-      const replies: StoredMessage[] = [];
-      for (const r of change.replies ?? []) replies.push(await tx.messages.insertOutbound({ ...r, conversationId: conv.id, customerId: conv.customerId }));
-      const emitted = typeof change.events === 'function' ? change.events(replies) : change.events;
-      const events = await tx.events.append(conv.id, conv.customerId, emitted, (t, p) => deps.dispatcher.wanted(t, p));
-      const effect = change.effect ? await change.effect(tx, conv) : undefined;
-      return { replies, events, effect };
-    });
+    const write: ChangeWrite = {
+      conversation: conv,
+      patch: change.patch,
+      replies: (change.replies ?? []).map((r) => ({ ...r, conversationId: conv.id, customerId: conv.customerId })),
+      events: change.events,
+      wanted: (t, p) => deps.dispatcher.wanted(t, p),
+      processed: change.processed,
+    };
+    const effect = change.effect;
+    const done: (ChangeWritten & { effect?: E }) | null = effect
+      ? await storage.transaction(async (tx) => {
+          const written = await writeChange(tx, write);
+          return written && { ...written, effect: await effect(tx, conv) };
+        })
+      : await storage.writeChange(write);
     if (done) {
       deps.afterCommitHook?.();
       await afterCommit(deps, done.replies, done.events, opts.since);

@@ -60,7 +60,7 @@ export async function processInbound(deps: InboundDeps, msg: InboundMessage): Pr
           ...plan.events,
         ],
         replies: plan.replies.map((r) => ({ ...r, channel: msg.channel, ref: rec.message.ref, causedBy: rec.message.id })),
-        effect: (tx) => tx.messages.markProcessed(rec.message.id),
+        processed: rec.message.id,
       };
     },
     { since: msg.receivedAt },

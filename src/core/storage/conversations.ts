@@ -179,7 +179,13 @@ export class ConversationRepo {
 
   /** Compare-and-set on the version: false when someone else moved the conversation first. */
   async update(id: string, expectedVersion: number, patch: ConversationPatch): Promise<boolean> {
-    const set: Partial<ConversationTable> = { version: expectedVersion + 1, updated_at: this.stamp.now() };
+    const res = await this.q.updateTable('conversations').set(this.updateSet(expectedVersion, patch)).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /** The columns `update` sets: the patch, the next version and the time. */
+  updateSet(expectedVersion: number, patch: ConversationPatch): Partial<ConversationTable> & Pick<ConversationTable, 'version' | 'updated_at'> {
+    const set: Partial<ConversationTable> & Pick<ConversationTable, 'version' | 'updated_at'> = { version: expectedVersion + 1, updated_at: this.stamp.now() };
     if (patch.status !== undefined) set.status = patch.status;
     if (patch.assignee !== undefined) set.assignee = patch.assignee;
     if (patch.escalationId !== undefined) set.escalation_id = patch.escalationId;
@@ -188,7 +194,6 @@ export class ConversationRepo {
     if (patch.strikes !== undefined) set.strikes = patch.strikes;
     if (patch.botState !== undefined) set.bot_state = JSON.stringify(patch.botState);
     if (patch.resolvedAt !== undefined) set.resolved_at = patch.resolvedAt;
-    const res = await this.q.updateTable('conversations').set(set).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return set;
   }
 }

@@ -75,9 +75,25 @@ export class EventRepo {
       if (quiet.length) await this.q.insertInto('conversation_events').values(quiet).execute();
       quiet = [];
     };
-    for (const e of events) {
+    for (const [i, row] of this.rows(conversationId, customerId, events, wanted).entries()) {
+      const e = events[i] as NewEvent;
+      if (row.dispatched_at !== null) {
+        quiet.push(row);
+        continue;
+      }
+      await flush();
+      const { id } = await this.q.insertInto('conversation_events').values(row).returning('id').executeTakeFirstOrThrow();
+      out.push(this.stored(row, id, e.payload));
+    }
+    await flush();
+    return out;
+  }
+
+  /** The rows `append` writes, in order: those nobody subscribes to already dispatched (`dispatched_at` set). */
+  rows(conversationId: string, customerId: string, events: readonly NewEvent[], wanted: (type: string, payload: unknown) => boolean): Insertable<ConversationEventTable>[] {
+    return events.map((e) => {
       const at = this.stamp.next();
-      const row = {
+      return {
         conversation_id: conversationId,
         customer_id: customerId,
         type: e.type,
@@ -86,17 +102,12 @@ export class EventRepo {
         created_at: at,
         dispatched_at: wanted(e.type, e.payload) ? null : at,
       };
-      if (row.dispatched_at !== null) {
-        quiet.push(row);
-        continue;
-      }
-      await flush();
-      const { id } = await this.q.insertInto('conversation_events').values(row).returning('id').executeTakeFirstOrThrow();
-      // The payload as given (not parsed back from the sealed row).
-      out.push({ ...toStored({ ...row, id, payload: 'null' }, this.stamp.pii), payload: e.payload });
-    }
-    await flush();
-    return out;
+    });
+  }
+
+  /** A wanted event as `append` returns it, from its row and id (the payload as given, not parsed back). */
+  stored(row: Insertable<ConversationEventTable>, id: number, payload: unknown): StoredEvent {
+    return { ...toStored({ ...row, id, payload: 'null', dispatched_at: row.dispatched_at ?? null }, this.stamp.pii), payload };
   }
 
   /**

@@ -57,9 +57,15 @@ export class MessageRepo {
   }
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {
+    const { row, message } = this.newOutbound(o);
+    await this.q.insertInto('messages').values(row).execute();
+    return message;
+  }
+
+  /** The row `insertOutbound` writes (sealed) and the message it returns. */
+  newOutbound(o: NewOutbound): { row: Selectable<MessageTable>; message: StoredMessage } {
     const row = this.outboundRow(o);
-    await this.q.insertInto('messages').values(sealMessage(this.stamp.pii, row)).execute();
-    return toMessage(row, null);
+    return { row: sealMessage(this.stamp.pii, row), message: toMessage(row, null) };
   }
 
   /** `insertOutbound` of many rows in one statement (a unique violation of one key fails them all). */

@@ -22,6 +22,7 @@ import { EmailCodeRepo } from './email-codes.js';
 import { MessageRedactionRepo } from './message-redaction.js';
 import { storageMigrations } from './migrations/index.js';
 import { GroupCommit } from './group-commit.js';
+import { writeChange, writeChangeInOne, type ChangeWrite, type ChangeWritten } from './change-write.js';
 import { PiiRepo } from './pii-rows.js';
 import type { PiiCodec } from './pii.js';
 import type { Clock } from '../clock.js';
@@ -149,6 +150,16 @@ export class Storage extends Repos {
   single<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
     if (this.group) return this.transaction(fn);
     return fn(this);
+  }
+
+  /**
+   * The writes of one conversation change (`change-write.ts`), all or none; null when the
+   * conversation's version moved. PostgreSQL: one statement. SQLite: a transaction (sharing a
+   * commit with others).
+   */
+  writeChange(w: ChangeWrite): Promise<ChangeWritten | null> {
+    if (this.handle.dialect === 'postgres') return writeChangeInOne(this.db, this, w);
+    return this.transaction((tx) => writeChange(tx, w));
   }
 
   async ping(): Promise<void> {
