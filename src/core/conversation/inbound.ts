@@ -69,7 +69,7 @@ export async function processInbound(deps: InboundDeps, msg: InboundMessage): Pr
 
 /**
  * Stores an inbound message once per (channel, platform message id), with its identity and
- * conversation (routed by thread key when given), in one transaction.
+ * conversation (routed by thread key when given), all or nothing.
  */
 export async function recordInbound(
   storage: Storage,
@@ -82,16 +82,21 @@ export async function recordInbound(
     const joined = t !== undefined && (conversation.channel !== msg.channel || conversation.threadKey !== t);
     return tx.messages.insertInbound(joined ? { ...msg, ref: { ...msg.ref, threadKey: t } } : msg, conversation.id, customer.id);
   };
-  // PostgreSQL, a known sender in a conversation that exists: the message row is the only write, and
-  // a lone statement needs no BEGIN and COMMIT. The reads before it see what a transaction at READ
-  // COMMITTED would (each statement its own snapshot; no lock taken either way). SQLite keeps the
-  // transaction: there it holds the write lock from the first read, and it shares a commit anyway.
-  // What was read there is not read again in the transaction below.
-  let absent = false;
+  // PostgreSQL: a known sender in a conversation that exists needs the message row only, and a
+  // sender nobody knows needs four rows that one statement writes (`writeFirstMessage`); either way
+  // no BEGIN and COMMIT. The reads before see what a transaction at READ COMMITTED would (each
+  // statement its own snapshot; no lock taken either way). SQLite keeps the transaction: there it
+  // holds the write lock from the first read, and it shares a commit anyway. A known sender read
+  // here is not read again in the transaction below.
   let known: { customer: Customer; identity: Identity } | undefined;
   if (storage.dialect === 'postgres') {
     const found = await storage.customers.known(msg);
-    absent = found === 'absent';
+    if (found === 'absent') {
+      // A sender nobody knows: everything in one statement. Someone was first (the same sender's
+      // other message, or this one redelivered): the transaction below reads what they wrote.
+      const first = await storage.writeFirstMessage(msg, t ?? null);
+      if (first) return { ...first, duplicate: false };
+    }
     if (typeof found === 'object') {
       const conversation = await storage.conversations.routeExisting({ customerId: found.customer.id, channel: msg.channel, ...routing });
       if (conversation) {
@@ -104,7 +109,7 @@ export async function recordInbound(
   }
   // The common case, a new message, costs no lookup of the key: the insert finds a duplicate.
   const fresh = await storage.transaction(async (tx) => {
-    const { customer, identity, created } = known ? { ...known, created: false } : await tx.customers.resolve(msg, { absent });
+    const { customer, identity, created } = known ? { ...known, created: false } : await tx.customers.resolve(msg);
     const route = { customerId: customer.id, channel: msg.channel, ...routing, nothingToJoin: created || known !== undefined };
     const { conversation } = await tx.conversations.route(route);
     const message = await insert(tx, customer, conversation);

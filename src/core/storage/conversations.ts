@@ -90,6 +90,12 @@ export class ConversationRepo {
     return toConversation(row);
   }
 
+  /** The row `create` writes and the conversation it returns. */
+  newConversation(customerId: string, channel: ChannelName, threadKey: string | null): { row: Selectable<ConversationTable>; conversation: Conversation } {
+    const row = this.newRow(customerId, channel, threadKey);
+    return { row, conversation: toConversation(row) };
+  }
+
   private newRow(customerId: string, channel: ChannelName, threadKey: string | null): Selectable<ConversationTable> {
     return {
       id: newRowId(),

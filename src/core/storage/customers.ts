@@ -2,7 +2,7 @@ import { newRowId } from './ids.js';
 import type { Selectable } from 'kysely';
 import type { CustomerTable, IdentityTable } from './tables.js';
 import { type Q, type Stamp, isUniqueViolation, sealOpt, toCustomer, toIdentity } from './rows.js';
-import { withIdentityTables } from './identity-rows.js';
+import { withIdentityTables, type IdentityHashColumns } from './identity-rows.js';
 import type { PiiCodec } from './pii.js';
 import { parseObject } from './json.js';
 import { CustomerMergeRepo } from './customer-merges.js';
@@ -18,6 +18,23 @@ export function identityHashes(pii: PiiCodec, platformUserId: string): { platfor
   return { platform_user_hash: pii.lookup('identity', platformUserId) ?? null, search_hash: pii.lookup('search', platformUserId.toLowerCase()) ?? null };
 }
 
+export interface NewCustomer {
+  externalId?: string | null;
+  displayName?: string | null;
+  locale?: string | null;
+  timezone?: string | null;
+  preferredChannel?: ChannelName | null;
+}
+
+export interface NewIdentity {
+  customerId: string;
+  channel: ChannelName;
+  platformUserId: string;
+  ref: ConversationRef;
+  verified: boolean;
+  displayName?: string | null;
+}
+
 /** Customers and their identities (one customer, many (channel, platform user id) pairs). */
 export class CustomerRepo {
   constructor(
@@ -29,12 +46,10 @@ export class CustomerRepo {
    * The customer and identity of an inbound message's sender: same (channel, platform user id) ->
    * same customer; the identity keeps the latest ref. `created` when both are new.
    */
-  async resolve(msg: InboundMessage, opts: { absent?: boolean } = {}): Promise<{ customer: Customer; identity: Identity; created: boolean }> {
+  async resolve(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity; created: boolean }> {
     const now = this.stamp.now();
     const pii = this.stamp.pii;
-    // `absent`: the caller has just looked and found no identity (were it created meanwhile, the
-    // insert below fails on its unique key and the caller's retry finds it).
-    const existing = opts.absent === true ? undefined : await this.identityRow(msg.channel, msg.platformUserId);
+    const existing = await this.identityRow(msg.channel, msg.platformUserId);
     if (existing) {
       const { identity, patch } = this.sender(existing, msg);
       if (patch) {
@@ -103,7 +118,14 @@ export class CustomerRepo {
    * A new customer without identities (`addIdentity` gives them): a first message's (`resolve`),
    * or one the business told us about before they ever wrote (the events API). Throws a unique violation when `externalId` is taken.
    */
-  async create(c: { externalId?: string | null; displayName?: string | null; locale?: string | null; timezone?: string | null; preferredChannel?: ChannelName | null }): Promise<Customer> {
+  async create(c: NewCustomer): Promise<Customer> {
+    const { row, customer } = this.newCustomer(c);
+    await this.q.insertInto('customers').values(row).execute();
+    return customer;
+  }
+
+  /** The row `create` writes (sealed) and the customer it returns. */
+  newCustomer(c: NewCustomer): { row: Selectable<CustomerTable>; customer: Customer } {
     const now = this.stamp.now();
     const row: Selectable<CustomerTable> = {
       id: newRowId(),
@@ -117,15 +139,21 @@ export class CustomerRepo {
       created_at: now,
       updated_at: now,
     };
-    await this.q.insertInto('customers').values(row).execute();
-    return toCustomer({ ...row, display_name: c.displayName ?? null }, null);
+    return { row, customer: toCustomer({ ...row, display_name: c.displayName ?? null }, null) };
   }
 
   /**
    * Gives a customer one more identity (a channel they were proven to own: the identity linking's
    * job). Throws a unique violation when (channel, platform user id) is someone's already.
    */
-  async addIdentity(i: { customerId: string; channel: ChannelName; platformUserId: string; ref: ConversationRef; verified: boolean; displayName?: string | null }): Promise<Identity> {
+  async addIdentity(i: NewIdentity): Promise<Identity> {
+    const { row, identity } = this.newIdentity(i);
+    await withIdentityTables(this.q).insertInto('identities').values(row).execute();
+    return identity;
+  }
+
+  /** The row `addIdentity` writes (sealed, with its lookup hashes) and the identity it returns. */
+  newIdentity(i: NewIdentity): { row: Selectable<IdentityTable> & IdentityHashColumns; identity: Identity } {
     const now = this.stamp.now();
     const pii = this.stamp.pii;
     const row: Selectable<IdentityTable> = {
@@ -141,17 +169,14 @@ export class CustomerRepo {
       created_at: now,
       updated_at: now,
     };
-    await withIdentityTables(this.q)
-      .insertInto('identities')
-      .values({
-        ...row,
-        platform_user_id: pii.seal(row.platform_user_id),
-        display_name: sealOpt(pii, row.display_name),
-        last_ref: pii.seal(row.last_ref),
-        ...identityHashes(pii, i.platformUserId),
-      })
-      .execute();
-    return toIdentity(row, null);
+    const sealed = {
+      ...row,
+      platform_user_id: pii.seal(row.platform_user_id),
+      display_name: sealOpt(pii, row.display_name),
+      last_ref: pii.seal(row.last_ref),
+      ...identityHashes(pii, i.platformUserId),
+    };
+    return { row: sealed, identity: toIdentity(row, null) };
   }
 
   async get(id: string): Promise<Customer | undefined> {

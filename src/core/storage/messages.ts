@@ -24,6 +24,17 @@ export class MessageRepo {
    * already (no error, so a PostgreSQL transaction stays usable).
    */
   async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage | undefined> {
+    const { row, message } = this.newInbound(msg, conversationId, customerId);
+    const res = await this.q
+      .insertInto('messages')
+      .values(row)
+      .onConflict((oc) => oc.column('dedupe_key').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? message : undefined;
+  }
+
+  /** The row `insertInbound` writes (sealed) and the message it returns. */
+  newInbound(msg: InboundMessage, conversationId: string, customerId: string): { row: Selectable<MessageTable>; message: StoredMessage } {
     const row: Selectable<MessageTable> = {
       id: newRowId(),
       conversation_id: conversationId,
@@ -48,12 +59,7 @@ export class MessageRepo {
       created_at: this.stamp.next(),
       sent_at: null,
     };
-    const res = await this.q
-      .insertInto('messages')
-      .values(sealMessage(this.stamp.pii, row))
-      .onConflict((oc) => oc.column('dedupe_key').doNothing())
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? toMessage(row, null) : undefined;
+    return { row: sealMessage(this.stamp.pii, row), message: toMessage(row, null) };
   }
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {

@@ -22,6 +22,8 @@ import { EmailCodeRepo } from './email-codes.js';
 import { MessageRedactionRepo } from './message-redaction.js';
 import { storageMigrations } from './migrations/index.js';
 import { GroupCommit } from './group-commit.js';
+import { writeFirstMessage, type FirstMessage } from './first-message.js';
+import type { InboundMessage } from '../types.js';
 import { writeChange, writeChangeInOne, type ChangeWrite, type ChangeWritten } from './change-write.js';
 import { PiiRepo } from './pii-rows.js';
 import type { PiiCodec } from './pii.js';
@@ -160,6 +162,16 @@ export class Storage extends Repos {
   writeChange(w: ChangeWrite): Promise<ChangeWritten | null> {
     if (this.handle.dialect === 'postgres') return writeChangeInOne(this.db, this, w);
     return this.transaction((tx) => writeChange(tx, w));
+  }
+
+  /**
+   * PostgreSQL: the first message of a sender nobody knows, with their customer, identity and
+   * conversation, in one statement (`first-message.ts`); undefined when someone was first (nothing
+   * written) and on SQLite, where the caller's transaction does it.
+   */
+  writeFirstMessage(msg: InboundMessage, threadKey: string | null): Promise<FirstMessage | undefined> {
+    if (this.handle.dialect !== 'postgres') return Promise.resolve(undefined);
+    return writeFirstMessage(this.db, this, msg, threadKey);
   }
 
   async ping(): Promise<void> {
