@@ -90,7 +90,8 @@ export async function recordInbound(
   // here is not read again in the transaction below.
   let known: { customer: Customer; identity: Identity } | undefined;
   if (storage.dialect === 'postgres') {
-    const found = await storage.customers.known(msg);
+    const thread = t === undefined ? undefined : { channel: msg.channel, threadKey: t };
+    const found = await storage.customers.known(msg, (customerId) => storage.conversations.latestQuery(customerId, thread));
     if (found === 'absent') {
       // A sender nobody knows: everything in one statement. Someone was first (the same sender's
       // other message, or this one redelivered): the transaction below reads what they wrote.
@@ -98,13 +99,14 @@ export async function recordInbound(
       if (first) return { ...first, duplicate: false };
     }
     if (typeof found === 'object') {
-      const conversation = await storage.conversations.routeExisting({ customerId: found.customer.id, channel: msg.channel, ...routing });
+      const { customer, identity } = found;
+      const conversation = storage.conversations.pick(found.latest, { customerId: customer.id, channel: msg.channel, ...routing });
       if (conversation) {
-        const message = await insert(storage, found.customer, conversation);
-        if (message) return { message, duplicate: false, ...found, conversation };
+        const message = await insert(storage, customer, conversation);
+        if (message) return { message, duplicate: false, customer, identity, conversation };
         return readBack(storage, msg);
       }
-      known = found;
+      known = { customer, identity };
     }
   }
   // The common case, a new message, costs no lookup of the key: the insert finds a duplicate.

@@ -1,5 +1,5 @@
 import { newRowId } from './ids.js';
-import { sql, type RawBuilder, type Selectable } from 'kysely';
+import { sql, type Expression, type RawBuilder, type Selectable } from 'kysely';
 import type { ConversationTable } from './tables.js';
 import { type Q, type Stamp, toConversation } from './rows.js';
 import type { Conversation, ConversationPatch } from '../model.js';
@@ -23,6 +23,11 @@ export interface Routing {
 
 /** A person holds the conversation (`waiting_agent`, `agent`): the bot stays out and every message of the customer joins it. */
 const HELD = sql<boolean>`status in ('waiting_agent', 'agent')`;
+
+/** The thread a routing keys by (none without a thread key). */
+function threadOf(r: Pick<Routing, 'channel' | 'threadKey'>): { channel: ChannelName; threadKey: string } | undefined {
+  return r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey };
+}
 
 /** The message's own thread: (channel, thread key), or no thread key. */
 function own(thread: { channel: ChannelName; threadKey: string } | undefined): RawBuilder<boolean> {
@@ -51,7 +56,11 @@ export class ConversationRepo {
 
   /** The existing conversation `route` picks, or undefined when it would create one (reads only). */
   async routeExisting(r: Routing): Promise<Conversation | undefined> {
-    const latest = await this.latest(r.customerId, r.threadKey === undefined ? undefined : { channel: r.channel, threadKey: r.threadKey });
+    return this.pick(await this.latest(r.customerId, threadOf(r)), r);
+  }
+
+  /** What `routeExisting` makes of the customer's `latest` conversation (read already): it, or undefined for a new one. */
+  pick(latest: Conversation | undefined, r: Routing): Conversation | undefined {
     if (!latest) return undefined;
     if (latest.status !== 'resolved') return latest;
     if (r.keepResolved?.(latest)) return latest;
@@ -66,8 +75,14 @@ export class ConversationRepo {
    * thread key), or without a thread key when none is given. One query.
    */
   async latest(customerId: string, thread?: { channel: ChannelName; threadKey: string }): Promise<Conversation | undefined> {
+    const row = await this.latestQuery(customerId, thread).executeTakeFirst();
+    return row ? toConversation(row) : undefined;
+  }
+
+  /** The query of `latest`; `customerId` may be a column of an outer query. */
+  latestQuery(customerId: string | Expression<string>, thread?: { channel: ChannelName; threadKey: string }) {
     const mine = own(thread);
-    const row = await this.q
+    return this.q
       .selectFrom('conversations')
       .selectAll()
       .where('customer_id', '=', customerId)
@@ -79,9 +94,7 @@ export class ConversationRepo {
       .orderBy(sql`case when ${HELD} and ${mine} then 0 when ${HELD} then 1 else 2 end`)
       .orderBy(sql`case when ${HELD} then updated_at when resolved_at > created_at then resolved_at else created_at end`, 'desc')
       .orderBy('created_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row ? toConversation(row) : undefined;
+      .limit(1);
   }
 
   async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {

@@ -1,13 +1,13 @@
 import { newRowId } from './ids.js';
-import type { Selectable } from 'kysely';
-import type { CustomerTable, IdentityTable } from './tables.js';
-import { type Q, type Stamp, isUniqueViolation, sealOpt, toCustomer, toIdentity } from './rows.js';
+import { sql, type Expression, type Selectable } from 'kysely';
+import type { ConversationTable, CustomerTable, IdentityTable } from './tables.js';
+import { type Q, type Stamp, isUniqueViolation, sealOpt, toConversation, toCustomer, toIdentity } from './rows.js';
 import { withIdentityTables, type IdentityHashColumns } from './identity-rows.js';
 import type { PiiCodec } from './pii.js';
 import { parseObject } from './json.js';
 import { CustomerMergeRepo } from './customer-merges.js';
 import { HubError } from '../errors.js';
-import type { Customer, Identity } from '../model.js';
+import type { Conversation, Customer, Identity } from '../model.js';
 import type { ChannelName, ConversationRef, InboundMessage, JsonObject } from '../types.js';
 
 /** The identity columns the mapper reads (not the lookup hashes). */
@@ -67,17 +67,32 @@ export class CustomerRepo {
   }
 
   /**
-   * What `resolve` gives when it would write nothing: a known sender whose identity needs no
-   * update (same reply address and name, reachable); `absent` when nobody has this identity;
-   * undefined when `resolve` would update it. Reads only.
+   * PostgreSQL only (`to_json`): what `resolve` gives when it would write nothing, a known sender
+   * whose identity needs no update (same reply address and name, reachable), with the customer's
+   * latest conversation (`latestOf`: `ConversationRepo.latestQuery` for the customer id column
+   * given), all in one query; `absent` when nobody has this identity; undefined when `resolve`
+   * would update it. Reads only.
    */
-  async known(msg: InboundMessage): Promise<{ customer: Customer; identity: Identity } | 'absent' | undefined> {
-    const existing = await this.identityRow(msg.channel, msg.platformUserId);
-    if (!existing) return 'absent';
+  async known(
+    msg: InboundMessage,
+    latestOf: (customerId: Expression<string>) => Expression<unknown>,
+  ): Promise<{ customer: Customer; identity: Identity; latest: Conversation | undefined } | 'absent' | undefined> {
+    const hash = this.stamp.pii.lookup('identity', msg.platformUserId);
+    const q = withIdentityTables(this.q)
+      .selectFrom('identities')
+      .innerJoin('customers', 'customers.id', 'identities.customer_id')
+      .select(IDENTITY_COLUMNS.map((c) => `identities.${c}` as const))
+      .select([
+        sql<Selectable<CustomerTable>>`to_json(customers)`.as('customer_row'),
+        sql<Selectable<ConversationTable> | null>`(select to_json(latest) from (${latestOf(sql.ref<string>('identities.customer_id'))}) as latest)`.as('latest_row'),
+      ])
+      .where('identities.channel', '=', msg.channel);
+    const row = await (hash === undefined ? q.where('identities.platform_user_id', '=', msg.platformUserId) : q.where('identities.platform_user_hash', '=', hash)).executeTakeFirst();
+    if (!row) return 'absent';
+    const { customer_row, latest_row, ...existing } = row;
     const { identity, patch } = this.sender(existing, msg);
     if (patch) return undefined;
-    const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirst();
-    return customer ? { customer: toCustomer(customer, this.stamp.pii), identity } : undefined;
+    return { customer: toCustomer(customer_row, this.stamp.pii), identity, latest: latest_row ? toConversation(latest_row) : undefined };
   }
 
   /** The stored identity as a message of its sender leaves it, and the update that takes (none: undefined). */
