@@ -1,7 +1,11 @@
 /**
  * Runs knowledge reloads (YAML parsing + validation + engine training) in a worker thread so that
  * answering never waits on them; the result comes back as typed arrays and is swapped in by the
- * caller in one assignment. One long-lived, unref'd worker per bot; `close()` ends it.
+ * caller in one assignment. One unref'd worker per bot, started on demand and ended once it has
+ * been idle for `idleMs` (default 5 minutes): a hub at rest does not keep a thread with its own heap,
+ * the engine and the segmenter loaded (about 70 MB resident for the demo base, more for larger
+ * ones), at the price of a cold start (a second or so, every file parsed again) for the first hot
+ * reload after a quiet spell. `close()` ends it at once.
  * When a worker cannot be started (e.g. no TypeScript loader available) `load` rejects with
  * `WorkerUnavailable` and the caller builds on the main thread instead.
  */
@@ -78,13 +82,36 @@ const tsx = ${JSON.stringify(tsx)};
 `;
 }
 
+/** How long an idle reload worker is kept for the next reload before it ends. */
+export const RELOAD_WORKER_IDLE_MS = 5 * 60_000;
+
 export class ReloadWorker {
   private worker: Worker | undefined;
   private ready: Promise<Worker> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: ReloadResult) => void; reject: (e: Error) => void; entries: EngineEntry[] | undefined }>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: { idleMs?: number } = {}) {}
+
+  /** Whether a worker thread is running or starting. */
+  get running(): boolean {
+    return this.ready !== undefined;
+  }
+
+  /** Ends the worker once nothing has been asked of it for `idleMs` (a new request cancels this). */
+  private idleSoon(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.pending.size === 0) void this.close();
+    }, this.opts.idleMs ?? RELOAD_WORKER_IDLE_MS);
+    this.idleTimer.unref();
+  }
 
   private start(): Promise<Worker> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     if (this.ready) return this.ready;
     this.ready = new Promise<Worker>((resolve, reject) => {
       let w: Worker;
@@ -154,7 +181,10 @@ export class ReloadWorker {
 
   /** Starts the worker ahead of the first reload (module loading, segmenter dictionary). */
   warm(): void {
-    this.start().catch(() => undefined);
+    this.start().then(
+      () => this.pending.size === 0 && this.idleSoon(),
+      () => undefined,
+    );
   }
 
   /**
@@ -180,11 +210,15 @@ export class ReloadWorker {
       const req: ReloadRequest = { id, ...body };
       w.postMessage(req);
     }).finally(() => {
-      if (this.pending.size === 0) this.worker?.unref();
+      if (this.pending.size > 0) return;
+      this.worker?.unref();
+      this.idleSoon();
     });
   }
 
   async close(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     const w = this.worker;
     this.worker = undefined;
     this.ready = undefined;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -264,6 +265,31 @@ test('the reload worker loads a directory off the main thread and reports bad fi
     assert.equal(engine.rank('我想开发票', 1)[0]?.id, 'invoice');
     await writeFile(join(dir, 'bad.yaml'), 'entries:\n  - id: x\n    answer: y\n');
     await assert.rejects(worker.load(dir, 400), (err: unknown) => isHubError(err, 'CONFIG_INVALID') && err.context.field === 'entries[0].questions');
+  } finally {
+    await worker.close();
+    await cleanup();
+  }
+});
+
+test('an idle reload worker ends its thread, and the next load starts a new one', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  const worker = new ReloadWorker({ idleMs: 200 });
+  // The process's threads (Linux): the worker's thread and its module hook thread come and go.
+  const threads = () => (process.platform === 'linux' ? readdirSync('/proc/self/task').length : 0);
+  try {
+    const before = threads();
+    await worker.load(dir, 400);
+    assert.equal(worker.running, true);
+    if (process.platform === 'linux') assert.ok(threads() > before);
+    // A request keeps it: asked again within the idle time, it is still running after.
+    await new Promise((r) => setTimeout(r, 100));
+    await worker.load(dir, 400);
+    assert.equal(worker.running, true);
+    await waitFor(() => !worker.running);
+    await waitFor(() => threads() <= before);
+    const again = await worker.load(dir, 400);
+    assert.equal(Engine.fromState(again.engine).rank('我想开发票', 1)[0]?.id, 'invoice');
+    assert.equal(worker.running, true);
   } finally {
     await worker.close();
     await cleanup();
