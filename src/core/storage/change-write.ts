@@ -12,6 +12,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Conversation, ConversationPatch, NewOutbound, StoredMessage } from '../model.js';
 import type { NewEvent, StoredEvent } from '../events.js';
+import { isDivisionByZero } from './rows.js';
 import type { Database } from './tables.js';
 import type { ConversationRepo } from './conversations.js';
 import type { EventRepo } from './events.js';
@@ -54,9 +55,6 @@ export async function writeChange(tx: ChangeRepos, w: ChangeWrite): Promise<Chan
   return { replies, events };
 }
 
-/** SQLSTATE of a division by zero: the compare-and-set matched no row. */
-const MOVED = '22012';
-
 /** `writeChange` as one PostgreSQL statement (see the module comment); `repos` builds the rows. */
 export async function writeChangeInOne(db: Kysely<Database>, repos: ChangeRepos, w: ChangeWrite): Promise<ChangeWritten | null> {
   const c = w.conversation;
@@ -75,7 +73,8 @@ export async function writeChangeInOne(db: Kysely<Database>, repos: ChangeRepos,
     const { rows } = await sql<{ ids: number[] }>`with ${sql.join(parts)} select 1 / (select count(*) from c) as moved, ${ids} as ids`.execute(db);
     eventIds = rows[0]?.ids ?? [];
   } catch (err) {
-    if ((err as { code?: unknown }).code === MOVED) return null;
+    // The compare-and-set matched no row.
+    if (isDivisionByZero(err)) return null;
     throw err;
   }
   // One insert numbers its rows in the order of its values: the ids, sorted, are the events' in order.

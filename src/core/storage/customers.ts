@@ -61,9 +61,29 @@ export class CustomerRepo {
       const customer = await this.q.selectFrom('customers').selectAll().where('id', '=', existing.customer_id).executeTakeFirstOrThrow();
       return { customer: toCustomer(customer, pii), identity, created: false };
     }
-    const customer = await this.create({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
-    const identity = await this.addIdentity({ customerId: customer.id, channel: msg.channel, platformUserId: msg.platformUserId, ref: msg.ref, verified: false, displayName: msg.userName ?? null });
+    const { customerRow, customer, identityRow, identity } = this.newSender(msg);
+    await this.q.insertInto('customers').values(customerRow).execute();
+    await withIdentityTables(this.q).insertInto('identities').values(identityRow).execute();
     return { customer, identity, created: true };
+  }
+
+  /** The rows `resolve` writes for a sender nobody knows (a new customer with this identity, unverified), and what they read as. */
+  newSender(msg: InboundMessage): {
+    customerRow: Selectable<CustomerTable>;
+    customer: Customer;
+    identityRow: Selectable<IdentityTable> & IdentityHashColumns;
+    identity: Identity;
+  } {
+    const { row: customerRow, customer } = this.newCustomer({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
+    const { row: identityRow, identity } = this.newIdentity({
+      customerId: customer.id,
+      channel: msg.channel,
+      platformUserId: msg.platformUserId,
+      ref: msg.ref,
+      verified: false,
+      displayName: msg.userName ?? null,
+    });
+    return { customerRow, customer, identityRow, identity };
   }
 
   /**

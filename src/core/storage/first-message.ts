@@ -16,6 +16,7 @@ import type { ConversationRepo } from './conversations.js';
 import type { CustomerRepo } from './customers.js';
 import { withIdentityTables } from './identity-rows.js';
 import type { MessageRepo } from './messages.js';
+import { isDivisionByZero, isUniqueViolation } from './rows.js';
 import type { Database } from './tables.js';
 
 export interface FirstMessageRepos {
@@ -31,20 +32,9 @@ export interface FirstMessage {
   message: StoredMessage;
 }
 
-/** SQLSTATEs that mean "someone was first": a division by zero (the message is stored), a unique violation (the identity). */
-const TAKEN = new Set(['22012', '23505']);
-
 /** Writes the first message of `msg`'s sender with everything it needs; undefined (nothing written) when someone was first. */
 export async function writeFirstMessage(db: Kysely<Database>, repos: FirstMessageRepos, msg: InboundMessage, threadKey: string | null): Promise<FirstMessage | undefined> {
-  const { row: customerRow, customer } = repos.customers.newCustomer({ displayName: msg.userName ?? null, locale: msg.locale ?? null, preferredChannel: msg.channel });
-  const { row: identityRow, identity } = repos.customers.newIdentity({
-    customerId: customer.id,
-    channel: msg.channel,
-    platformUserId: msg.platformUserId,
-    ref: msg.ref,
-    verified: false,
-    displayName: msg.userName ?? null,
-  });
+  const { customerRow, customer, identityRow, identity } = repos.customers.newSender(msg);
   const { row: conversationRow, conversation } = repos.conversations.newConversation(customer.id, msg.channel, threadKey);
   const { row: messageRow, message } = repos.messages.newInbound(msg, conversation.id, customer.id);
   const insertMessage = db
@@ -55,7 +45,8 @@ export async function writeFirstMessage(db: Kysely<Database>, repos: FirstMessag
   try {
     await sql`with cu as (${db.insertInto('customers').values(customerRow)}), i as (${withIdentityTables(db).insertInto('identities').values(identityRow)}), cv as (${db.insertInto('conversations').values(conversationRow)}), m as (${insertMessage}) select 1 / (select count(*) from m) as fresh`.execute(db);
   } catch (err) {
-    if (TAKEN.has(String((err as { code?: unknown }).code))) return undefined;
+    // Someone was first: the message is stored (the division by zero), or the identity (a unique violation).
+    if (isDivisionByZero(err) || isUniqueViolation(err)) return undefined;
     throw err;
   }
   return { customer, identity, conversation, message };

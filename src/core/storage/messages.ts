@@ -77,9 +77,9 @@ export class MessageRepo {
   /** `insertOutbound` of many rows in one statement (a unique violation of one key fails them all). */
   async insertOutboundMany(list: readonly NewOutbound[]): Promise<StoredMessage[]> {
     if (list.length === 0) return [];
-    const rows = list.map((o) => this.outboundRow(o));
-    await this.q.insertInto('messages').values(rows.map((r) => sealMessage(this.stamp.pii, r))).execute();
-    return rows.map((r) => toMessage(r, null));
+    const made = list.map((o) => this.newOutbound(o));
+    await this.q.insertInto('messages').values(made.map((m) => m.row)).execute();
+    return made.map((m) => m.message);
   }
 
   private outboundRow(o: NewOutbound): Selectable<MessageTable> {
@@ -127,8 +127,6 @@ export class MessageRepo {
     return rows.map((r) => toMessage(r, this.stamp.pii));
   }
 
-  /** true when an older reply of the same conversation still waits to be sent (order per conversation). */
-  /** Messages by id, in no order. */
   /**
    * The rows a burst of sends reads (one query), each with whether an older outbound message of
    * its conversation is still pending (the send order's check; false for a row not pending).
