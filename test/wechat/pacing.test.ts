@@ -112,6 +112,36 @@ describe('wechat pacing', () => {
     assert.equal(a2?.at, a?.at, 'the contact interval is rolled back too');
   });
 
+  it('one send at a time: the next waits for a slow send to end, and its gaps count from that end', async () => {
+    const clock = new VirtualClock();
+    const pacer = new Pacer({ minIntervalMs: 0, jitterMs: 0, globalPerMinute: 60, maxWaitMs: Number.POSITIVE_INFINITY }, clock);
+    const [a] = pacer.reserve('a', 1);
+    const [b] = pacer.reserve('b', 1);
+    const [c] = pacer.reserve('c', 1);
+    const started: [string, number][] = [];
+    const start = clock.now();
+    const sendA = (async () => {
+      await a?.wait();
+      started.push(['a', clock.now() - start]);
+      await clock.sleep(2500); // the platform takes 2.5 s
+      a?.sent();
+    })();
+    const sendB = (async () => {
+      await b?.wait();
+      started.push(['b', clock.now() - start]);
+      throw new Error('send failed');
+    })().catch(() => b?.cancel()); // a failed send ends too: the pacer is not stuck
+    const sendC = (async () => {
+      await c?.wait();
+      started.push(['c', clock.now() - start]);
+      c?.sent();
+    })();
+    await clock.run();
+    await Promise.all([sendA, sendB, sendC]);
+    // b was due at 1 s but a was still sending; it starts 1 s after a ended (3.5 s), c 1 s after b.
+    assert.deepEqual(started, [['a', 0], ['b', 3500], ['c', 4500]]);
+  });
+
   it('an aborted wait rejects with the abort reason', async () => {
     const pacer = new Pacer({ minIntervalMs: 10_000, jitterMs: 0, globalPerMinute: 60, maxWaitMs: 60_000 }, {
       now: () => Date.now(),

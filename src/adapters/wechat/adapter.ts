@@ -1,6 +1,6 @@
 import type { Contact, Room, Wechaty } from 'wechaty';
 import type { AdapterContext, ChannelAdapter } from '../../core/adapter.js';
-import { HubError } from '../../core/errors.js';
+import { HubError, isHubError } from '../../core/errors.js';
 import { splitText } from '../../core/pipeline/split.js';
 import type { Capabilities, OutboundMessage, SendResult } from '../../core/types.js';
 import type { AdapterDeps } from '../define.js';
@@ -112,14 +112,17 @@ export class WechatAdapter implements ChannelAdapter {
       const bot = await this.session.loggedInBot();
       const to = await this.resolveTarget(bot, m);
       for (let i = 0; i < parts.length; i++) {
-        await slots[i]?.wait(signal);
-        if (!this.session.connected) throw new HubError('NETWORK', 'wechat connection closed while waiting to send', { retry: 'retry' });
+        const slot = slots[i];
+        await slot?.wait(signal);
         let sent: unknown;
         try {
+          if (!this.session.connected) throw new HubError('NETWORK', 'wechat connection closed while waiting to send', { retry: 'retry' });
           const text = parts[i] ?? '';
           sent = 'mention' in to ? await to.target.say(text, to.mention) : await to.target.say(text);
         } catch (err) {
-          throw sendError(err, m.ref.chatId);
+          throw isHubError(err) ? err : sendError(err, m.ref.chatId);
+        } finally {
+          slot?.sent();
         }
         ids.push(messageIdOf(sent) ?? `wx-${m.id}${parts.length > 1 ? `#${i}` : ''}`);
       }

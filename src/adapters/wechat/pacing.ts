@@ -45,9 +45,20 @@ export interface PacingOptions {
 export interface PacingSlot {
   /** Epoch ms of the reserved send time. */
   readonly at: number;
-  /** Resolves at the slot; rejects with the abort reason when `signal` aborts. */
+  /**
+   * Resolves at the slot, once no other send is in flight; rejects with the abort reason when
+   * `signal` aborts. The caller sends, then calls `sent()`.
+   */
   wait(signal?: AbortSignal): Promise<void>;
-  /** Gives an unused slot back (the send failed before it), so failures do not push others back. */
+  /**
+   * Ends the send started after `wait`: the next send's gaps count from now, when the platform has
+   * the message, so a slow send cannot squeeze the next one against it. Also on failure.
+   */
+  sent(): void;
+  /**
+   * Gives an unused slot back (the send failed before it), so failures do not push others back; on
+   * a slot already waited for, it is `sent()`.
+   */
   cancel(): void;
 }
 
@@ -63,6 +74,8 @@ export class Pacer {
   /** Actual send times (after waking), which late timers could otherwise squeeze together. */
   private lastSend = Number.NEGATIVE_INFINITY;
   private readonly lastSendPerChat = new Map<string, number>();
+  /** The send between a slot's `wait` and its `sent`: one at a time over the account. */
+  private inFlight: { done: Promise<void>; end: () => void } | undefined;
   readonly globalGapMs: number;
 
   constructor(
@@ -80,6 +93,7 @@ export class Pacer {
   async acquire(chatId: string, signal?: AbortSignal): Promise<void> {
     const [slot] = this.reserve(chatId, 1);
     await slot?.wait(signal);
+    slot?.sent();
   }
 
   /**
@@ -103,13 +117,22 @@ export class Pacer {
       const prevNext = this.nextPerChat.get(chatId);
       const next = this.take(chatId, at);
       let settled = false;
+      let end: (() => void) | undefined;
       slots.push({
         at,
-        wait: (signal) => {
+        wait: async (signal) => {
           settled = true;
-          return this.waitUntil(chatId, at, signal);
+          end = await this.waitUntil(chatId, at, signal);
+        },
+        sent: () => {
+          end?.();
+          end = undefined;
         },
         cancel: () => {
+          if (end) {
+            end();
+            end = undefined;
+          }
           if (settled) return;
           settled = true;
           const i = this.reserved.indexOf(at);
@@ -125,19 +148,35 @@ export class Pacer {
   }
 
   /**
-   * Waits for the reserved time, then checks the actual spacing (a timer that fired late must not
-   * squeeze the next send against it) and records the send. The check-and-record runs without an
-   * await in between, so it is atomic.
+   * Waits for the reserved time and for the send in flight to end, then checks the actual spacing
+   * (a timer that fired late, or a slow send, must not squeeze the next send against it) and
+   * starts the send. The check-and-start runs without an await in between, so it is atomic. Returns
+   * the function that ends the send (recording its time).
    */
-  private async waitUntil(chatId: string, at: number, signal?: AbortSignal): Promise<void> {
+  private async waitUntil(chatId: string, at: number, signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       signal?.throwIfAborted();
+      if (this.inFlight) {
+        await untilDone(this.inFlight.done, signal);
+        continue;
+      }
       const now = this.clock.now();
       const ready = Math.max(at, this.lastSend + this.globalGapMs, (this.lastSendPerChat.get(chatId) ?? Number.NEGATIVE_INFINITY) + this.opts.minIntervalMs);
       if (ready <= now) {
+        let end!: () => void;
+        const done = new Promise<void>((resolve) => (end = resolve));
+        const flight = { done, end };
+        this.inFlight = flight;
         this.lastSend = now;
         this.lastSendPerChat.set(chatId, now);
-        return;
+        return () => {
+          if (this.inFlight !== flight) return;
+          const t = this.clock.now();
+          this.lastSend = Math.max(this.lastSend, t);
+          this.lastSendPerChat.set(chatId, Math.max(this.lastSendPerChat.get(chatId) ?? t, t));
+          this.inFlight = undefined;
+          flight.end();
+        };
       }
       await this.clock.sleep(ready - now, signal);
     }
@@ -184,4 +223,17 @@ export class Pacer {
       for (const [k, v] of this.lastSendPerChat) if (v + this.opts.minIntervalMs <= now) this.lastSendPerChat.delete(k);
     }
   }
+}
+
+/** Resolves when `done` does; rejects with the abort reason when `signal` aborts first. */
+function untilDone(done: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return done;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    done.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, reject);
+  });
 }
