@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pacer, type PacingClock, type PacingOptions } from '../../src/adapters/wechat/pacing.js';
+import { Pacer, SEND_STUCK_MS, type PacingClock, type PacingOptions } from '../../src/adapters/wechat/pacing.js';
 import { isHubError } from '../../src/core/errors.js';
 
 /** Virtual time: sleeps resolve in time order when `run` advances the clock. */
@@ -140,6 +140,24 @@ describe('wechat pacing', () => {
     await Promise.all([sendA, sendB, sendC]);
     // b was due at 1 s but a was still sending; it starts 1 s after a ended (3.5 s), c 1 s after b.
     assert.deepEqual(started, [['a', 0], ['b', 3500], ['c', 4500]]);
+  });
+
+  it('a send that hangs holds the others for SEND_STUCK_MS at most', async () => {
+    const clock = new VirtualClock();
+    const pacer = new Pacer({ minIntervalMs: 0, jitterMs: 0, globalPerMinute: 60, maxWaitMs: Number.POSITIVE_INFINITY }, clock);
+    const [a] = pacer.reserve('a', 1);
+    const [b] = pacer.reserve('b', 1);
+    const start = clock.now();
+    let bAt = -1;
+    void a?.wait(); // never ends
+    const sendB = (async () => {
+      await b?.wait();
+      bAt = clock.now() - start;
+      b?.sent();
+    })();
+    await clock.run();
+    await sendB;
+    assert.equal(bAt, SEND_STUCK_MS + 1000);
   });
 
   it('an aborted wait rejects with the abort reason', async () => {

@@ -1,5 +1,14 @@
 import { HubError } from '../../core/errors.js';
 
+/** A send that has not ended after this long no longer holds the others back. */
+export const SEND_STUCK_MS = 30_000;
+
+interface Flight {
+  readonly done: Promise<void>;
+  readonly end: () => void;
+  readonly started: number;
+}
+
 /** Time source of the pacer; tests inject a virtual one. */
 export interface PacingClock {
   now(): number;
@@ -75,7 +84,7 @@ export class Pacer {
   private lastSend = Number.NEGATIVE_INFINITY;
   private readonly lastSendPerChat = new Map<string, number>();
   /** The send between a slot's `wait` and its `sent`: one at a time over the account. */
-  private inFlight: { done: Promise<void>; end: () => void } | undefined;
+  private inFlight: Flight | undefined;
   readonly globalGapMs: number;
 
   constructor(
@@ -157,7 +166,7 @@ export class Pacer {
     for (;;) {
       signal?.throwIfAborted();
       if (this.inFlight) {
-        await untilDone(this.inFlight.done, signal);
+        await this.waitInFlight(this.inFlight, signal);
         continue;
       }
       const now = this.clock.now();
@@ -165,7 +174,7 @@ export class Pacer {
       if (ready <= now) {
         let end!: () => void;
         const done = new Promise<void>((resolve) => (end = resolve));
-        const flight = { done, end };
+        const flight: Flight = { done, end, started: now };
         this.inFlight = flight;
         this.lastSend = now;
         this.lastSendPerChat.set(chatId, now);
@@ -179,6 +188,32 @@ export class Pacer {
         };
       }
       await this.clock.sleep(ready - now, signal);
+    }
+  }
+
+  /**
+   * Waits for the send in flight to end. A send that hangs past SEND_STUCK_MS is taken as ended, so
+   * one stuck hand-off does not hold every other reply (its own job still times out on its own).
+   */
+  private async waitInFlight(flight: Flight, signal?: AbortSignal): Promise<void> {
+    const timer = new AbortController();
+    const onAbort = () => timer.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const stuck = this.clock.sleep(flight.started + SEND_STUCK_MS - this.clock.now(), timer.signal).then(
+      () => {
+        if (this.inFlight !== flight) return;
+        this.inFlight = undefined;
+        this.lastSend = Math.max(this.lastSend, this.clock.now());
+        flight.end();
+      },
+      () => undefined,
+    );
+    try {
+      await Promise.race([flight.done, stuck]);
+      signal?.throwIfAborted();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      timer.abort();
     }
   }
 
@@ -225,15 +260,3 @@ export class Pacer {
   }
 }
 
-/** Resolves when `done` does; rejects with the abort reason when `signal` aborts first. */
-function untilDone(done: Promise<void>, signal?: AbortSignal): Promise<void> {
-  if (!signal) return done;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    done.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, reject);
-  });
-}
