@@ -1,5 +1,4 @@
-import { configCheck, writeConfigSchema } from './config-cmd.js';
-import { runHub } from './run.js';
+// Every command's module is imported when it runs: `--help` or `workflows check` need not load the hub.
 
 const USAGE = `usage: switchboard <command>
   start                 everything in one process (HTTP, channels, workers)
@@ -29,10 +28,10 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
     case 'worker':
     case 'gateway':
-      return runHub(cmd);
+      return (await import('./run.js')).runHub(cmd);
     case 'config':
-      if (sub === 'check') return configCheck(rest[0]);
-      if (sub === 'schema') return writeConfigSchema();
+      if (sub === 'check') return (await import('./config-cmd.js')).configCheck(rest[0]);
+      if (sub === 'schema') return (await import('./config-cmd.js')).writeConfigSchema();
       break;
     case 'kb': {
       const { kbCommand } = await import('./kb-cmd.js');
