@@ -116,7 +116,12 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   const queue = new Queue(FEED_QUEUE, { connection: d.redis, prefix: d.prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } });
   queue.on('error', () => undefined);
   await queue.setGlobalConcurrency(1);
-  await queue.upsertJobScheduler('poll', { every: d.everyMs ?? FEED_EVERY_MS }, { name: 'poll', opts: { attempts: FEED_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 } } });
+  const every = d.everyMs ?? FEED_EVERY_MS;
+  // A new schedule's first run is one interval away, not at once: the read models trail the events
+  // by up to an interval anyway, and a starting hub does not boot the feed's thread (a second of
+  // CPU) while it starts, nor wait for that boot when it is stopped right away. An existing
+  // schedule (another process, a restart) keeps its own times: BullMQ ignores startDate then.
+  await queue.upsertJobScheduler('poll', { every, startDate: Date.now() + every }, { name: 'poll', opts: { attempts: FEED_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 } } });
   const common = { connection: d.redis, prefix: d.prefix, concurrency: 1 };
   let worker: Worker;
   if (d.thread) {

@@ -9,10 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
 import { ManualClock } from '../../src/core/clock.js';
 import { Storage } from '../../src/core/storage/storage.js';
 import { AnalyticsKpis } from '../../src/analytics/kpis.js';
-import { FEED_NAME, feedDefaults, feedOnce, startAnalyticsFeed } from '../../src/analytics/feed.js';
+import { FEED_NAME, FEED_QUEUE, feedDefaults, feedOnce, startAnalyticsFeed } from '../../src/analytics/feed.js';
 import { parseRange } from '../../src/analytics/range.js';
 import { DIALECTS, REDIS_URL, makeDb, uniqueName, type TestDb } from '../helpers/env.js';
 import { cleanRedis, until } from '../helpers/hub.js';
@@ -80,6 +81,32 @@ for (const dialect of DIALECTS) {
       const [latest] = await storage.analyticsKpis.recentCases({ from: 0, to: NOW, bucket: 'day', offsetMinutes: 0, now: NOW }, 1);
       assert.equal(latest?.question, 'where is my parcel');
       assert.equal(latest?.escalationReason, 'low_confidence');
+    });
+
+    it("a new schedule's first run comes one interval after the start; a second start keeps the schedule's times", async () => {
+      const prefix = uniqueName('sbt');
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      const log = pino({ level: 'silent' });
+      const queue = new Queue(FEED_QUEUE, { connection: redis, prefix });
+      const first = await startAnalyticsFeed({ redis, prefix, storage: () => storage, log, everyMs: 60_000 });
+      try {
+        const [job] = await queue.getDelayed();
+        const due = (job?.timestamp ?? 0) + (job?.delay ?? 0);
+        assert.ok(due > Date.now() + 55_000, `the first run is due in ${due - Date.now()} ms`);
+        await new Promise((r) => setTimeout(r, 50)); // a later start would ask for a later first run
+        const second = await startAnalyticsFeed({ redis, prefix, storage: () => storage, log, everyMs: 60_000 });
+        await second.worker.close();
+        await second.close();
+        const again = await queue.getDelayed();
+        assert.deepEqual(again.map((j) => j.timestamp + j.delay), [due], 'one job, at the same time');
+        assert.equal(await queue.getActiveCount(), 0);
+      } finally {
+        await first.worker.close();
+        await first.close();
+        await queue.close();
+        redis.disconnect();
+        await cleanRedis(prefix);
+      }
     });
 
     it('two workers on the job scheduler build the read models of new events within seconds', async () => {
