@@ -10,6 +10,7 @@ import { Engine, transferList, type EngineOptions } from './engine.js';
 import { AnalysisCache } from './feature-fit.js';
 import { loadKnowledgeDir, type ParseCache } from './loader.js';
 import type { ReloadReply, ReloadRequest } from './reloader.js';
+import type { KnowledgeEntry } from './schema.js';
 import { warmTokenizer } from './tokenize.js';
 
 const port = parentPort;
@@ -20,6 +21,23 @@ const caches = new Map<string, ParseCache>();
 const analyses = new Map<string, AnalysisCache>();
 /** Entries per JSON chunk (parsing one on the main thread takes well under a millisecond). */
 const CHUNK = 200;
+/**
+ * Per directory, the entry chunks of the last reply (JSON text -> its place in that reply): a
+ * chunk the main thread already holds goes back as that place, not as text (ReloadRequest.reuse).
+ */
+const sent = new Map<string, { id: number; index: Map<string, number> }>();
+
+/** The entries as JSON chunks that never span two files, so an edit changes only its file's chunks. */
+function chunksByFile(entries: readonly KnowledgeEntry[]): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 1; i <= entries.length; i++) {
+    if (i < entries.length && i - start < CHUNK && entries[i]?.source.file === entries[start]?.source.file) continue;
+    out.push(JSON.stringify(entries.slice(start, i)));
+    start = i;
+  }
+  return out;
+}
 /*
  * From the first background reload on, this thread runs below the answering thread
  * (`lowerThreadPriority`): answers first, training in what is left. The first load (nothing to
@@ -50,9 +68,13 @@ if (port) {
         const engine = (await Engine.build(kb.entries.map((e) => ({ id: e.id, questions: e.examples })), opts, analysis)).state;
         transfer = transferList(engine);
         // The example texts travel once, inside the entries; the main thread puts them back.
-        const entryChunks: string[] = [];
-        for (let i = 0; i < kb.entries.length; i += CHUNK) entryChunks.push(JSON.stringify(kb.entries.slice(i, i + CHUNK)));
-        reply = { id: req.id, ok: true, entryChunks, templates: kb.templates, files: kb.files, warnings: kb.warnings, engine: { ...engine, entries: [], exampleText: [] } };
+        const chunks = chunksByFile(kb.entries);
+        const prev = sent.get(dir);
+        const index = prev && req.reuse === prev.id ? prev.index : undefined;
+        const entryChunks = chunks.map((c) => index?.get(c) ?? c);
+        const base = index ? prev?.id : undefined;
+        sent.set(dir, { id: req.id, index: new Map(chunks.map((c, i) => [c, i])) });
+        reply = { id: req.id, ok: true, entryChunks, ...(base === undefined ? {} : { base }), templates: kb.templates, files: kb.files, warnings: kb.warnings, engine: { ...engine, entries: [], exampleText: [] } };
       } catch (err) {
         reply = {
           id: req.id,

@@ -31,14 +31,25 @@ export interface ReloadRequest {
   smallTalk?: SmallTalkPhrases | undefined;
   /** A reload while the bot answers: the worker drops below the answering thread's priority (for good). */
   background?: boolean | undefined;
+  /**
+   * Directory loads: the id of the last reply for `dir` whose entries the main thread holds. When it
+   * is the worker's last reply for `dir` too, unchanged chunks come back as their place in it.
+   */
+  reuse?: number | undefined;
 }
 
 export type ReloadReply =
   | {
       id: number;
       ok: true;
-      /** The entries as JSON texts of a few hundred entries each: the main thread parses them a chunk per tick. */
-      entryChunks: string[];
+      /**
+       * The entries as JSON texts of a few hundred entries each, never spanning two files: the main
+       * thread parses them a chunk per tick. A number is a chunk unchanged since the reply named by
+       * the request's `reuse`, by its place there (a hot reload of one file parses that file only).
+       */
+      entryChunks: (string | number)[];
+      /** The reply the numbers in `entryChunks` refer to (the request's `reuse`). */
+      base?: number;
       templates: Templates | undefined;
       files: string[];
       /** What loads but will not work well (computed here, off the answering thread). */
@@ -89,7 +100,9 @@ export class ReloadWorker {
   private worker: Worker | undefined;
   private ready: Promise<Worker> | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: ReloadResult) => void; reject: (e: Error) => void; entries: EngineEntry[] | undefined }>();
+  private readonly pending = new Map<number, { resolve: (r: ReloadResult) => void; reject: (e: Error) => void; entries: EngineEntry[] | undefined; dir: string | undefined }>();
+  /** Per directory, the entry chunks of the last reply installed (ReloadRequest.reuse). */
+  private readonly held = new Map<string, { id: number; chunks: KnowledgeEntry[][] }>();
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: { idleMs?: number } = {}) {}
@@ -147,6 +160,9 @@ export class ReloadWorker {
         this.pending.delete(msg.id);
         if (msg.ok) {
           const ok = msg;
+          // The chunks held when the reply came (a reply installed meanwhile must not change them).
+          const held = p.dir === undefined ? undefined : this.held.get(p.dir);
+          const before = held && held.id === ok.base ? held : undefined;
           void (async () => {
             // Everything per entry is done chunk by chunk (parse, the id map, the engine's entry
             // list and example texts), so that no step blocks answering for long.
@@ -154,14 +170,19 @@ export class ReloadWorker {
             const byId = new Map<string, KnowledgeEntry>();
             const engineEntries: EngineEntry[] = [];
             const exampleText: string[] = [];
+            const chunks: KnowledgeEntry[][] = [];
             for (const chunk of ok.entryChunks) {
-              for (const e of JSON.parse(chunk) as KnowledgeEntry[]) {
+              const parsed = typeof chunk === 'number' ? before?.chunks[chunk] : (JSON.parse(chunk) as KnowledgeEntry[]);
+              if (!parsed) throw new Error(`reload worker referred to entry chunk ${chunk}, which this thread does not hold`);
+              chunks.push(parsed);
+              for (const e of parsed) {
                 all.push(e);
                 byId.set(e.id, e);
                 if (!p.entries) engineEntries.push({ id: e.id, questions: e.examples });
               }
-              await new Promise<void>((r) => setImmediate(r));
+              if (typeof chunk === 'string') await new Promise<void>((r) => setImmediate(r));
             }
+            if (p.dir !== undefined) this.held.set(p.dir, { id: msg.id, chunks });
             const entries = p.entries ?? engineEntries;
             for (let i = 0; i < entries.length; i += TEXT_CHUNK) {
               for (const e of entries.slice(i, i + TEXT_CHUNK)) for (const q of e.questions) exampleText.push(q);
@@ -204,10 +225,11 @@ export class ReloadWorker {
     const w = await this.start();
     const id = this.nextId++;
     return new Promise<ReloadResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, entries: body.entries });
+      this.pending.set(id, { resolve, reject, entries: body.entries, dir: body.dir });
       // Keep the process alive while a reload is in flight, not while the worker idles.
       w.ref();
-      const req: ReloadRequest = { id, ...body };
+      const reuse = body.dir === undefined ? undefined : this.held.get(body.dir)?.id;
+      const req: ReloadRequest = { id, ...body, ...(reuse === undefined ? {} : { reuse }) };
       w.postMessage(req);
     }).finally(() => {
       if (this.pending.size > 0) return;

@@ -271,6 +271,41 @@ test('the reload worker loads a directory off the main thread and reports bad fi
   }
 });
 
+test('a reload parses only the changed files on the answering thread; the other entries are the ones it holds', async () => {
+  const { dir, cleanup } = await tempCopy('shop');
+  const worker = new ReloadWorker({ idleMs: 200 });
+  const file = (e: { source: { file: string } }) => e.source.file.split('/').pop();
+  try {
+    const first = await worker.load(dir, 400);
+    const billing = join(dir, 'billing.yaml');
+    await writeFile(billing, (await readFile(billing, 'utf8')).replace('[怎么开发票,', '[怎么开发票, 开票流程是什么,'));
+    const second = await worker.load(dir, 400);
+    const local = await loadKnowledgeDir(dir);
+    assert.deepEqual(second.entries, local.entries, 'the same entries as a load on this thread');
+    assert.deepEqual(second.byId.get('invoice')?.examples.slice(0, 2), ['怎么开发票', '开票流程是什么']);
+    for (const e of second.entries) {
+      const same = first.byId.get(e.id) === e;
+      assert.equal(same, file(e) !== 'billing.yaml', `${e.id} (${file(e)}) ${same ? 'kept' : 'parsed again'}`);
+    }
+    assert.ok(second.entries.some((e) => file(e) !== 'billing.yaml'));
+    // A broken edit fails, and the next good load is still whole.
+    await writeFile(join(dir, 'bad.yaml'), 'entries:\n  - id: x\n    answer: y\n');
+    await assert.rejects(worker.load(dir, 400));
+    await rm(join(dir, 'bad.yaml'));
+    await writeFile(billing, (await readFile(billing, 'utf8')).replace('开票流程是什么, ', ''));
+    const third = await worker.load(dir, 400);
+    assert.deepEqual(third.entries, (await loadKnowledgeDir(dir)).entries);
+    // A new thread (the idle one ended) holds nothing yet: it sends everything, and the result is whole.
+    await waitFor(() => !worker.running);
+    const fourth = await worker.load(dir, 400);
+    assert.deepEqual(fourth.entries, third.entries);
+    assert.ok(fourth.entries.every((e) => third.byId.get(e.id) !== e));
+  } finally {
+    await worker.close();
+    await cleanup();
+  }
+});
+
 test('an idle reload worker ends its thread, and the next load starts a new one', async () => {
   const { dir, cleanup } = await tempCopy('shop');
   const worker = new ReloadWorker({ idleMs: 200 });
