@@ -4,8 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { generateToken, hashToken } from '../../src/api/tokens.js';
 import { HubError } from '../../src/core/errors.js';
 import { DIALECTS } from '../helpers/env.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const EVENTS = generateToken();
 const AGENT = generateToken();
@@ -26,7 +26,7 @@ type SendAnswer = { id: string; status: string };
 type Status = { id: string; status: string; attempts: { channel: string; status: string; at: string; error?: string }[] };
 
 function configDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-api-'));
+  const dir = tempDir('sb-api-');
   mkdirSync(join(dir, 'templates'));
   copyFileSync(join('config', 'templates', 'core.yaml'), join(dir, 'templates', 'core.yaml'));
   writeFileSync(

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HubError } from '../../src/core/errors.js';
 import { MessageTemplates, TemplateRequestError } from '../../src/api/templates.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SHIPPED = join('config', 'templates', 'messages.yaml');
 
@@ -214,7 +215,7 @@ describe('MessageTemplates.render', () => {
 
 describe('MessageTemplates load errors point at the locale at fault', () => {
   it('a non-text inside a locale map names key.locale and its own line', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-tpl-'));
+    const dir = tempDir('sb-tpl-');
     const file = join(dir, 'messages.yaml');
     writeFileSync(file, ['hello: "Hello"', 'renewal:', '  en: "Your plan renews soon."', '  zh: 2027', ''].join('\n'));
     assert.throws(() => MessageTemplates.load(file), (err: Error) => err.message.startsWith(`${file}:4: renewal.zh: a template is one text`));

@@ -1,6 +1,6 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** The defaults most workflow tests run with: UTC, no quiet hours, the preferred channel. */
 export const TEST_DEFAULTS = 'timezone: UTC\nquietHours: off\nchannels: [preferred]\n';
@@ -10,7 +10,7 @@ export const TEST_DEFAULTS = 'timezone: UTC\nquietHours: off\nchannels: [preferr
  * `workflows/` folder holding `_defaults.yaml`; the test writes its workflow files into `wf`.
  */
 export function workflowConfigDir(prefix: string, defaults = TEST_DEFAULTS): { dir: string; wf: string } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   const wf = join(dir, 'workflows');
   mkdirSync(join(dir, 'templates'));
   mkdirSync(wf);

@@ -9,10 +9,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -24,6 +23,7 @@ import { DIALECTS, REDIS_URL } from '../helpers/env.js';
 import { workflowConfigDir } from './config-dir.js';
 import { startTestHub, until, type TestHub } from '../helpers/hub.js';
 import { startWorkerProcess } from '../helpers/spawn-worker.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const EVENTS = generateToken();
 const TOKENS = [{ name: 'crm', roles: ['events' as const], sha256: hashToken(EVENTS) }];
@@ -287,7 +287,7 @@ for (const dialect of DIALECTS) {
 
 describe('workflow engine across a worker crash (postgres)', () => {
   it('a worker killed mid-run loses no step and sends nothing twice: another worker finishes the run', { timeout: 60_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-wf-crash-'));
+    const dir = tempDir('sb-wf-crash-');
     writeFileSync(join(dir, '_defaults.yaml'), 'timezone: UTC\nquietHours: off\nchannels: [preferred]\n');
     writeFileSync(
       join(dir, 'orders.yaml'),
