@@ -127,21 +127,19 @@ export class Pacer {
       const next = this.take(chatId, at);
       let settled = false;
       let end: (() => void) | undefined;
+      const sent = () => {
+        end?.();
+        end = undefined;
+      };
       slots.push({
         at,
         wait: async (signal) => {
           settled = true;
           end = await this.waitUntil(chatId, at, signal);
         },
-        sent: () => {
-          end?.();
-          end = undefined;
-        },
+        sent,
         cancel: () => {
-          if (end) {
-            end();
-            end = undefined;
-          }
+          sent();
           if (settled) return;
           settled = true;
           const i = this.reserved.indexOf(at);
@@ -178,14 +176,7 @@ export class Pacer {
         this.inFlight = flight;
         this.lastSend = now;
         this.lastSendPerChat.set(chatId, now);
-        return () => {
-          if (this.inFlight !== flight) return;
-          const t = this.clock.now();
-          this.lastSend = Math.max(this.lastSend, t);
-          this.lastSendPerChat.set(chatId, Math.max(this.lastSendPerChat.get(chatId) ?? t, t));
-          this.inFlight = undefined;
-          flight.end();
-        };
+        return () => this.land(flight, chatId);
       }
       await this.clock.sleep(ready - now, signal);
     }
@@ -200,12 +191,7 @@ export class Pacer {
     const onAbort = () => timer.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const stuck = this.clock.sleep(flight.started + SEND_STUCK_MS - this.clock.now(), timer.signal).then(
-      () => {
-        if (this.inFlight !== flight) return;
-        this.inFlight = undefined;
-        this.lastSend = Math.max(this.lastSend, this.clock.now());
-        flight.end();
-      },
+      () => this.land(flight),
       () => undefined,
     );
     try {
@@ -215,6 +201,16 @@ export class Pacer {
       signal?.removeEventListener('abort', onAbort);
       timer.abort();
     }
+  }
+
+  /** Ends `flight` (once): the gaps count from now, for the account and for `chatId` when given. */
+  private land(flight: Flight, chatId?: string): void {
+    if (this.inFlight !== flight) return;
+    const t = this.clock.now();
+    this.lastSend = Math.max(this.lastSend, t);
+    if (chatId !== undefined) this.lastSendPerChat.set(chatId, Math.max(this.lastSendPerChat.get(chatId) ?? t, t));
+    this.inFlight = undefined;
+    flight.end();
   }
 
   /** Pending reservations (for tests and diagnostics). */
