@@ -12,7 +12,8 @@
 // serverCpuMsPerMsg: CPU of the postgres and redis-server processes on this machine per message in
 // phase 1 (Linux; bench/lib/server-cpu.ts).
 // stages2/stages3 (one process only): per queue stage, the p99 of a job's wait for a worker and of its
-// run in phases 2 and 3, as the upper bound of the hub's histogram bucket it falls in (ms).
+// run in phases 2 and 3, as the upper bound of the hub's histogram bucket it falls in (ms);
+// directSendRun: a reply the worker that decided it sent itself (no queue, so no wait).
 // Last line: JSON.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -195,16 +196,16 @@ async function steady(tag: string, rate: number): Promise<{ p50: number; p99: nu
   await sampleRss();
   return r;
 }
-/** Per stage (inbound, outbound), the upper bound in ms of the bucket holding the 99th percentile. */
+/** Per stage (inbound, outbound, direct-send), the upper bound in ms of the bucket holding the 99th percentile. */
 async function stageP99(h: typeof hub.metrics.jobRun, what: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const { values: rows } = await h.get();
-  for (const stage of ['inbound', 'outbound']) {
+  for (const stage of ['inbound', 'outbound', 'direct-send']) {
     const buckets = rows.filter((v) => v.metricName?.endsWith('_bucket') && v.labels.stage === stage);
     const count = rows.find((v) => v.metricName?.endsWith('_count') && v.labels.stage === stage)?.value ?? 0;
     if (count === 0) continue;
     const le = (buckets.find((b) => b.value >= 0.99 * count)?.labels as { le?: string | number } | undefined)?.le;
-    out[`${stage}${what}`] = le !== undefined && le !== '+Inf' ? Number(le) * 1000 : Infinity;
+    out[`${stage.replace('-s', 'S')}${what}`] = le !== undefined && le !== '+Inf' ? Number(le) * 1000 : Infinity;
   }
   return out;
 }

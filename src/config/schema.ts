@@ -146,7 +146,8 @@ const redisSchema = z
 const queuesSchema = z
   .object({
     partitions: z.number().int().min(1).max(1024).default(16).describe('Inbound partitions; order holds per sender.'),
-    outboundConcurrency: z.number().int().min(1).max(1000).default(32).describe('Sends per channel a worker process makes at once (spread over one queue worker per 16).'),
+    outboundConcurrency: z.number().int().min(1).max(1000).default(32).describe('Sends per channel a worker process makes at once, direct sends and send jobs together.'),
+    directSends: z.boolean().default(true).describe('A worker process sends the replies it decided itself, right after the commit; the send queue takes the rest.'),
     attempts: z.number().int().min(1).max(100).default(12).describe('Tries of a job before it is failed.'),
     backoffMs: z.number().int().min(10).default(1000).describe('First retry delay (exponential).'),
     lockMs: z

@@ -27,6 +27,7 @@ import { subscribeCsatQuestion } from '../core/conversation/csat.js';
 import { coreTurnHandlers } from '../core/conversation/handlers.js';
 import type { InboundDeps } from '../core/conversation/inbound.js';
 import type { OutboundDeps } from '../core/conversation/outbound.js';
+import { DirectSends } from '../core/conversation/direct-sends.js';
 import { Proactive } from '../core/conversation/proactive.js';
 import { FallbackSends } from '../core/conversation/fallback.js';
 import { composeTurn, type TurnHandler } from '../core/conversation/turn.js';
@@ -124,6 +125,7 @@ export class Hub {
   private readonly leases: LeaseKeeper[] = [];
   private runnerDeps: RunnerDeps | undefined;
   private stopping = false;
+  private direct: DirectSends | undefined;
 
   private constructor(readonly opts: HubOptions) {
     this.role = opts.role ?? 'start';
@@ -168,6 +170,8 @@ export class Hub {
     this.bus = new RedisBus(this.redis, cfg.redis.prefix);
     this.queues = new HubQueues(this.redis, { prefix: cfg.redis.prefix, ...cfg.queues });
     this.dispatcher = new EventDispatcher(this.subs, this.storage, this.queues, this.log);
+    const { backoffMs, outboundConcurrency: limit } = cfg.queues;
+    if (cfg.queues.directSends && this.role !== 'gateway') this.direct = new DirectSends({ outbound: () => this.outboundDeps(), queues: this.queues, limit, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, backoffMs, now: () => this.clock.now() });
     const change = this.changeDeps();
     this.agentActions = new AgentActions({ ...change, now: () => this.clock.now() });
     this.proactive = new Proactive({ ...change, available: (c) => this.adapters.has(c) });
@@ -188,7 +192,7 @@ export class Hub {
     for (const a of this.adapters.values()) await a.mount(ctx);
     // Subscribers: every process registers the same ones before any event is written.
     subscribeCsatQuestion(this.subs, { storage: this.storage, proactive: this.proactive, templates: this.templates });
-    const { lockMs, backoffMs } = cfg.queues;
+    const { lockMs } = cfg.queues;
     this.webhooks = new Webhooks(cfg.webhooks, { storage: this.storage, redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs, backoffMs, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, now: () => this.clock.now() });
     this.webhooks.subscribe(this.subs);
     this.sends.subscribe(this.subs);
@@ -234,6 +238,7 @@ export class Hub {
       storage: this.storage,
       queues: this.queues,
       dispatcher: this.dispatcher,
+      ...(this.direct ? { direct: this.direct } : {}),
       ...(this.opts.afterCommitHook ? { afterCommitHook: this.opts.afterCommitHook } : {}),
     };
   }
@@ -275,6 +280,7 @@ export class Hub {
       dispatcher: this.dispatcher,
       inbound: this.inboundDeps(),
       outbound: this.outboundDeps(),
+      ...(this.direct ? { direct: this.direct } : {}),
       desk: this.desk,
       sweepAfterMs: this.opts.sweepAfterMs ?? 60_000,
     };
@@ -375,6 +381,7 @@ export class Hub {
     const closing = closeServer(this.server);
     await Promise.all(this.leases.map((l) => l.stop().catch(() => undefined)));
     await Promise.all([...this.workers, ...[...this.connectionWorkers.values()].flat()].map((w) => this.closeWorker(w)));
+    await this.direct?.close(this.opts.shutdownGraceMs ?? 10_000);
     for (const a of this.adapters.values()) await a.stop().catch((e) => this.log.warn(`stop ${a.channel}: ${errorMessage(e)}`));
     await this.desk?.stop().catch(() => undefined);
     await this.responder.close?.().catch(() => undefined);

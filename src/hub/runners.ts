@@ -11,6 +11,7 @@ import type { Storage } from '../core/storage/storage.js';
 import { DESK_QUEUE, EVENTS_QUEUE, MAINTENANCE_QUEUE, inboundQueueName, outboundQueueName } from '../core/queues/names.js';
 import { processInbound, type InboundDeps } from '../core/conversation/inbound.js';
 import { processOutbound, type OutboundDeps } from '../core/conversation/outbound.js';
+import type { DirectSends } from '../core/conversation/direct-sends.js';
 import { errorMessage } from '../core/errors.js';
 import { startWorker, steer } from './workers.js';
 
@@ -27,6 +28,8 @@ export interface RunnerDeps {
   dispatcher: EventDispatcher;
   inbound: InboundDeps;
   outbound: OutboundDeps;
+  /** Direct sends: a send job takes a slot of its channel shared with them. */
+  direct?: DirectSends;
   desk: AgentDesk | undefined;
   /** How old a pending send or an undispatched event must be before the sweep queues it again. */
   sweepAfterMs: number;
@@ -77,14 +80,15 @@ export async function startRunners(d: RunnerDeps, adapters: Iterable<ChannelAdap
  * busy event loop a round trip takes milliseconds, so one worker alone let a burst of replies wait
  * for their turn to be fetched (bench/pipeline.ts at 500 msg/s: p99 of the wait 115–195 ms with one,
  * 10–45 ms with four). The send order within a conversation does not rest on the queue (the send
- * checks for an older pending reply), so more fetchers change no guarantee.
+ * checks for an older pending reply), so more fetchers change no guarantee. With direct sends, a job
+ * waits for a slot its channel shares with them, so the process never sends more than the total.
  */
 export function outboundWorkers(d: RunnerDeps, channel: string): Worker[] {
   const n = Math.ceil(d.outboundConcurrency / SENDS_PER_WORKER);
   const processor = steer(
     'outbound',
     async (job: OutboundJob) => {
-      await processOutbound(d.outbound, job);
+      await (d.direct ? d.direct.slot(channel, () => processOutbound(d.outbound, job)) : processOutbound(d.outbound, job));
     },
     d.log,
     d.metrics,

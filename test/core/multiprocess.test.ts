@@ -19,7 +19,8 @@ describe('several worker processes on one Redis + PostgreSQL', () => {
       queues: { partitions: 4, backoffMs: 50, lockMs: 2500 },
     });
     const json = JSON.stringify(config);
-    const [a, b] = await Promise.all([startWorkerProcess(json, { SB_BOT_DELAY_MS: '60' }), startWorkerProcess(json, { SB_BOT_DELAY_MS: '60' })]);
+    // A reply the killed worker was sending itself (a direct send) is queued by the sweep once it is SB_SWEEP_MS old.
+    const [a, b] = await Promise.all([startWorkerProcess(json, { SB_BOT_DELAY_MS: '60', SB_SWEEP_MS: '3000' }), startWorkerProcess(json, { SB_BOT_DELAY_MS: '60', SB_SWEEP_MS: '3000' })]);
     const redis = createRedis(REDIS_URL);
     const queues = new HubQueues(redis, { prefix, ...config.queues });
     after(async () => {

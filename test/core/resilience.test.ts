@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { LoopbackAdapter } from '../../src/adapters/loopback/index.js';
 import type { Responder } from '../../src/core/responder.js';
+import type { InboundMessage } from '../../src/core/types.js';
 import { processInbound } from '../../src/core/conversation/inbound.js';
 import { openHubStorage, startTestHub, until } from '../helpers/hub.js';
 import { hashToken } from '../../src/api/tokens.js';
@@ -47,34 +48,27 @@ describe('operations and resilience', () => {
     assert.match(metrics, /switchboard_messages_out_total\{channel="loopback"\} 1/);
     assert.match(metrics, /switchboard_reply_latency_seconds_count\{channel="loopback"\} 1/);
     assert.match(metrics, /switchboard_queue_depth\{queue="in-\d"\} 0/);
-    // Each queue's stage: one job waited and ran (the inbound one and the send; the send's run
-    // ends after its delivery mark commits, a moment after the platform has it).
+    // The inbound job waited and ran; the reply went out directly from the worker that decided it
+    // (its run ends after its delivery mark commits, a moment after the platform has it), no send job.
     const stages = await until(async () => {
       const m = await (await fetch(`${t.hub.url}/metrics`, { headers: { authorization: 'Bearer sb_ops' } })).text();
-      return /switchboard_job_run_seconds_count\{stage="outbound"\} 1\n/.test(m) ? m : undefined;
-    }, 5000, 'the send job counted');
-    for (const stage of ['inbound', 'outbound']) {
-      assert.match(stages, new RegExp(`switchboard_job_wait_seconds_count\\{stage="${stage}"\\} 1\n`));
+      return /switchboard_job_run_seconds_count\{stage="direct-send"\} 1\n/.test(m) ? m : undefined;
+    }, 5000, 'the direct send counted');
+    assert.match(stages, /switchboard_job_wait_seconds_count\{stage="inbound"\} 1\n/);
+    for (const stage of ['inbound', 'direct-send']) {
       assert.match(stages, new RegExp(`switchboard_job_run_seconds_count\\{stage="${stage}"\\} 1\n`));
       assert.match(stages, new RegExp(`switchboard_job_run_seconds_bucket\\{le="30",stage="${stage}"\\} 1\n`));
     }
+    assert.doesNotMatch(stages, /stage="outbound"/);
     assert.equal((await fetch(`${t.hub.url}/nope`)).status, 404);
   });
 
   it('a crash between commit and enqueue: the redelivered job re-queues the stored reply, sent once', async () => {
     const lb = new LoopbackAdapter();
-    const t = await startTestHub({ adapters: [lb], responder: echo });
+    // The send queue's path (as for a channel whose sends need its connection).
+    const t = await startTestHub({ adapters: [lb], responder: echo, config: { queues: { directSends: false } } });
     after(() => t.stop());
-    const msg = {
-      channel: 'loopback',
-      platformMessageId: 'crash-1',
-      platformUserId: 'c1',
-      ref: { channel: 'loopback', chatId: 'c1' },
-      kind: 'text' as const,
-      text: 'hello',
-      attachments: [],
-      receivedAt: Date.now(),
-    };
+    const msg = crashMessage('crash-1', 'c1');
     // Process once with a queue whose outbound add "crashes" after the commit.
     const crashing = Object.create(t.hub.queues) as typeof t.hub.queues;
     crashing.addOutbound = async () => {
@@ -87,6 +81,26 @@ describe('operations and resilience', () => {
     await t.hub.accept(msg);
     await lb.waitForSent(1);
     await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(lb.sent.map((s) => s.text), ['echo: hello']);
+  });
+
+  it('a crash as the direct send starts: the redelivered job leaves the young reply alone, the sweep sends it once', async () => {
+    const lb = new LoopbackAdapter();
+    const t = await startTestHub({ adapters: [lb], responder: echo, sweepAfterMs: 600 });
+    after(() => t.stop());
+    const msg = crashMessage('crash-2', 'c2');
+    const inbound = t.hub.inboundDeps();
+    const dying = { take: () => { throw new Error('process died'); }, mayHold: inbound.direct!.mayHold.bind(inbound.direct) };
+    await assert.rejects(processInbound({ ...inbound, direct: dying }, msg), /process died/);
+    // Redelivered at once: a direct send could still be on the reply, so the job does not queue it.
+    await t.hub.accept(msg);
+    const reply = await until(async () => (await t.hub.storage.messages.pendingOutbound(0))[0], 5000, 'the pending reply');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(lb.sent.length, 0);
+    assert.equal((await t.hub.storage.messages.get(reply.id))?.deliveryStatus, 'pending');
+    // Once it is older than the sweep's age, the sweep queues it: sent, once.
+    await lb.waitForSent(1, 10_000);
+    await new Promise((r) => setTimeout(r, 700));
     assert.deepEqual(lb.sent.map((s) => s.text), ['echo: hello']);
   });
 
@@ -168,3 +182,7 @@ describe('database locked', () => {
     assert.deepEqual(lb.sent.map((s) => s.text), ['echo: first', 'echo: while locked']);
   });
 });
+
+function crashMessage(platformMessageId: string, user: string): InboundMessage {
+  return { channel: 'loopback', platformMessageId, platformUserId: user, ref: { channel: 'loopback', chatId: user }, kind: 'text', text: 'hello', attachments: [], receivedAt: Date.now() };
+}

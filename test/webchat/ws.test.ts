@@ -22,7 +22,8 @@ describe('webchat over a real hub', () => {
       title: { zh: '测试客服', en: 'Test <Support>' },
     });
     const adapter = await webchatAdapter.create(config, { log: pino({ level: 'silent' }), dataDir: '/nonexistent' });
-    t = await startTestHub({ adapters: [adapter], responder: new EchoResponder() });
+    // A bot that thinks a moment, so the typing dots come before its reply.
+    t = await startTestHub({ adapters: [adapter], responder: new EchoResponder(150) });
     base = t.hub.url;
   });
   after(() => t.stop());

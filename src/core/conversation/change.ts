@@ -38,6 +38,8 @@ export interface ChangeDeps {
   dispatcher: EventDispatcher;
   /** Test hook: runs between commit and dispatch (a crash test kills the process here). */
   afterCommitHook?: () => void;
+  /** Sends a commit's replies from this process when it can (`DirectSends`); else they are queued. */
+  direct?: { take(rows: readonly StoredMessage[], since?: number): boolean; mayHold(row: StoredMessage): boolean };
 }
 
 const MAX_TRIES = 8;
@@ -86,10 +88,19 @@ export async function changeConversation<E = undefined>(
   throw new HubError('VERSION_CONFLICT', `conversation ${c.id} kept changing; will retry`, { retry: 'retry' });
 }
 
-/** Queues what a commit decided: the sends, then the events' subscriber jobs. */
+/** Sends or queues what a commit decided, then queues the events' subscriber jobs. */
 export async function afterCommit(deps: ChangeDeps, replies: readonly StoredMessage[], events: readonly StoredEvent[], since?: number): Promise<void> {
-  for (const row of replies) await deps.queues.addOutbound(row.channel, row.id, since);
+  if (replies.length > 0 && !deps.direct?.take(replies, since)) for (const row of replies) await deps.queues.addOutbound(row.channel, row.id, since);
   await deps.dispatcher.dispatch(events);
+}
+
+/**
+ * Queues a reply found still pending again (a redelivered message, a request repeated with its key),
+ * unless a direct send may still hold it: the sweep queues that one if it stays pending.
+ */
+export async function requeuePending(deps: ChangeDeps, row: StoredMessage): Promise<void> {
+  if (row.deliveryStatus !== 'pending' || deps.direct?.mayHold(row)) return;
+  await deps.queues.addOutbound(row.channel, row.id);
 }
 
 async function getConversation(storage: Storage, id: string): Promise<Conversation> {

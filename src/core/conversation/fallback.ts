@@ -4,7 +4,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ChannelName, ConversationRef } from '../types.js';
 import { HubError } from '../errors.js';
 import { isUniqueViolation } from '../storage/rows.js';
-import { afterCommit } from './change.js';
+import { afterCommit, requeuePending } from './change.js';
 import { proactiveOutbound, queuedEvent, storeProactive, type ProactiveContent, type ProactiveDeps } from './proactive.js';
 
 export interface FallbackRequest {
@@ -287,7 +287,7 @@ export class FallbackSends {
   private async requeue(send: ProactiveSend): Promise<ProactiveSend> {
     if (send.status === 'queued' && send.messageId) {
       const m = await this.d.storage.messages.get(send.messageId);
-      if (m?.deliveryStatus === 'pending') await this.d.queues.addOutbound(m.channel, m.id);
+      if (m) await requeuePending(this.d, m);
     }
     return send;
   }

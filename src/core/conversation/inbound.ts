@@ -5,7 +5,7 @@ import { detectLocale } from '../locale.js';
 import { HubError } from '../errors.js';
 import { inboundKey } from '../storage/messages.js';
 import { awaitingCsat, csatScore } from './csat.js';
-import { changeConversation, type ChangeDeps } from './change.js';
+import { changeConversation, requeuePending, type ChangeDeps } from './change.js';
 import type { Plan, Turn } from './turn.js';
 
 export interface InboundDeps extends ChangeDeps {
@@ -141,7 +141,7 @@ const DUPLICATE = new Error('duplicate inbound message');
 /** After a crash between commit and enqueue: queue again what the processing decided. */
 async function requeueEffects(deps: InboundDeps, inbound: StoredMessage): Promise<void> {
   for (const row of await deps.storage.messages.causedBy(inbound.id)) {
-    if (row.deliveryStatus === 'pending') await deps.queues.addOutbound(row.channel, row.id);
+    await requeuePending(deps, row);
   }
   const events = await deps.storage.events.ofConversation(inbound.conversationId);
   await deps.dispatcher.dispatch(events.filter((e) => e.dispatchedAt === null));

@@ -4,7 +4,7 @@ import type { AttachmentMeta, Button, ChannelName, ConversationRef } from '../ty
 import { HubError } from '../errors.js';
 import { isUniqueViolation } from '../storage/rows.js';
 import type { Repos } from '../storage/storage.js';
-import { afterCommit, type ChangeDeps } from './change.js';
+import { afterCommit, requeuePending, type ChangeDeps } from './change.js';
 
 export interface ProactiveContent {
   text: string;
@@ -68,7 +68,7 @@ export class Proactive {
 
   /** A repeated key: re-queue a row still pending (its job may be lost), store nothing new. */
   private async again(m: StoredMessage): Promise<ProactiveResult> {
-    if (m.deliveryStatus === 'pending') await this.d.queues.addOutbound(m.channel, m.id);
+    await requeuePending(this.d, m);
     return { messageId: m.id, conversationId: m.conversationId, channel: m.channel, duplicate: true };
   }
 

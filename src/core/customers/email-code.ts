@@ -20,7 +20,7 @@ import type { Storage } from '../storage/storage.js';
 import type { AuditActor } from '../storage/identity-rows.js';
 import type { EmailCodeRecord } from '../storage/email-codes.js';
 import type { ChannelName } from '../types.js';
-import { afterCommit, type ChangeDeps } from '../conversation/change.js';
+import { afterCommit, requeuePending, type ChangeDeps } from '../conversation/change.js';
 import { storeProactive } from '../conversation/proactive.js';
 import { signingKey } from './link-tokens.js';
 import { mergeIn } from './merge.js';
@@ -134,7 +134,7 @@ export async function claimAddress(d: EmailCodeDeps, c: Claimant, address: strin
   else {
     // Its mail may still be pending with its job lost: queue it again (the send is keyed by the row).
     const row = await storage.messages.byKey(dedupeKey);
-    if (row?.deliveryStatus === 'pending') await d.change.queues.addOutbound(row.channel, row.id);
+    if (row) await requeuePending(d.change, row);
   }
   return 'sent';
 }

@@ -78,9 +78,22 @@ export class HubQueues {
     return { jobId };
   }
 
-  async addOutbound(channel: ChannelName, messageId: string, since?: number): Promise<void> {
+  async addOutbound(channel: ChannelName, messageId: string, since?: number, delayMs = 0): Promise<void> {
     const data: OutboundJob = since === undefined ? { messageId } : { messageId, since };
-    await this.queue(outboundQueueName(channel)).add('send', data, { jobId: messageId });
+    await this.queue(outboundQueueName(channel)).add('send', data, { jobId: messageId, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  }
+
+  /** A direct send still running (`DirectSends`): the sweep leaves its row alone for `ttlMs`. */
+  async claimSend(messageId: string, ttlMs: number): Promise<void> {
+    await this.redis.set(this.claimKey(messageId), '1', 'PX', ttlMs);
+  }
+
+  async releaseSendClaim(messageId: string): Promise<void> {
+    await this.redis.del(this.claimKey(messageId));
+  }
+
+  private claimKey(messageId: string): string {
+    return `${this.settings.prefix}:send-claim:${messageId}`;
   }
 
   /** `addOutbound` of many rows: one round trip per channel. */
@@ -95,9 +108,11 @@ export class HubQueues {
   /**
    * The sweep's re-queue of a send still pending: adds its job when Redis lost it, and retries it
    * when it failed after all its attempts (a platform down for longer than the backoff lasted).
-   * A plain `add` would do nothing then: the failed job keeps its id for a week.
+   * A plain `add` would do nothing then: the failed job keeps its id for a week. A row a live
+   * direct send still claims is kept.
    */
   async requeueOutbound(channel: ChannelName, messageId: string): Promise<'added' | 'retried' | 'kept'> {
+    if ((await this.redis.exists(this.claimKey(messageId))) > 0) return 'kept';
     const q = this.queue(outboundQueueName(channel));
     const job = await q.getJob(messageId);
     if (!job) {
