@@ -99,7 +99,7 @@ export class ConversationRepo {
 
   async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {
     const row = this.newRow(customerId, channel, threadKey);
-    await this.q.insertInto('conversations').values(row).execute();
+    await this.stamp.inserts.insert(this.q, 'conversations', [row]);
     return toConversation(row);
   }
 

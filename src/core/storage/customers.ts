@@ -62,7 +62,7 @@ export class CustomerRepo {
       return { customer: toCustomer(customer, pii), identity, created: false };
     }
     const { customerRow, customer, identityRow, identity } = this.newSender(msg);
-    await this.q.insertInto('customers').values(customerRow).execute();
+    await this.stamp.inserts.insert(this.q, 'customers', [customerRow]);
     await withIdentityTables(this.q).insertInto('identities').values(identityRow).execute();
     return { customer, identity, created: true };
   }

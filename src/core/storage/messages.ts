@@ -25,12 +25,8 @@ export class MessageRepo {
    */
   async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage | undefined> {
     const { row, message } = this.newInbound(msg, conversationId, customerId);
-    const res = await this.q
-      .insertInto('messages')
-      .values(row)
-      .onConflict((oc) => oc.column('dedupe_key').doNothing())
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1 ? message : undefined;
+    const inserted = await this.stamp.inserts.insert(this.q, 'messages', [row], 'dedupe_key');
+    return inserted === 1n ? message : undefined;
   }
 
   /** The row `insertInbound` writes (sealed) and the message it returns. */
@@ -64,7 +60,7 @@ export class MessageRepo {
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {
     const { row, message } = this.newOutbound(o);
-    await this.q.insertInto('messages').values(row).execute();
+    await this.stamp.inserts.insert(this.q, 'messages', [row]);
     return message;
   }
 
