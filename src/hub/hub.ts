@@ -171,7 +171,8 @@ export class Hub {
     this.queues = new HubQueues(this.redis, { prefix: cfg.redis.prefix, ...cfg.queues });
     this.dispatcher = new EventDispatcher(this.subs, this.storage, this.queues, this.log);
     const { backoffMs, outboundConcurrency: limit } = cfg.queues;
-    if (cfg.queues.directSends && this.role !== 'gateway') this.direct = new DirectSends({ outbound: () => this.outboundDeps(), queues: this.queues, limit, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, backoffMs, now: () => this.clock.now() });
+    const takes = this.role !== 'gateway'; // a gateway only leaves the workers' direct sends alone (`mayHold`)
+    if (cfg.queues.directSends) this.direct = new DirectSends({ outbound: () => this.outboundDeps(), queues: this.queues, limit, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, backoffMs, now: () => this.clock.now(), takes });
     const change = this.changeDeps();
     this.agentActions = new AgentActions({ ...change, now: () => this.clock.now() });
     this.proactive = new Proactive({ ...change, available: (c) => this.adapters.has(c) });

@@ -11,6 +11,7 @@ import { HubError } from '../../src/core/errors.js';
 import { outboundQueueName } from '../../src/core/queues/names.js';
 import type { Responder } from '../../src/core/responder.js';
 import type { OutboundMessage } from '../../src/core/types.js';
+import { DirectSends } from '../../src/core/conversation/direct-sends.js';
 import { REDIS_URL } from '../helpers/env.js';
 import { openHubStorage, startTestHub, until, type TestHub } from '../helpers/hub.js';
 
@@ -119,5 +120,24 @@ describe('direct sends', () => {
     const storage = await openHubStorage(t.db.url);
     after(() => storage.close());
     assert.equal((await storage.messages.get(id))?.deliveryStatus, 'sent', 'and its delivery is recorded');
+  });
+
+  it("a gateway sends nothing directly but leaves the workers' young pending replies alone", async () => {
+    const lb = new LoopbackAdapter();
+    const t = await startTestHub({ adapters: [lb], responder: echo });
+    after(() => t.stop());
+    let now = 1_000_000;
+    const outbound = t.hub.outboundDeps();
+    const gateway = new DirectSends({ outbound: () => outbound, queues: t.hub.queues, limit: 4, sweepAfterMs: 60_000, backoffMs: 100, now: () => now, takes: false });
+    await lb.receive('d6', 'hi');
+    await lb.waitForSent(1);
+    const row = (await t.hub.storage.messages.get(await replyTo(t, 'd6')))!;
+    const pending = { ...row, deliveryStatus: 'pending' as const, createdAt: now - 1000 };
+    assert.equal(gateway.take([pending]), false, 'a gateway takes nothing');
+    assert.equal(gateway.mayHold(pending), true, 'a young pending reply may be in a worker\'s hands');
+    now += 60_000;
+    assert.equal(gateway.mayHold(pending), false, 'once older than the sweep age it is anybody\'s');
+    assert.equal(gateway.mayHold({ ...pending, createdAt: now, channel: 'elsewhere' }), false, 'a channel without direct sends here');
+    assert.equal(gateway.mayHold({ ...row, deliveryStatus: 'sent', createdAt: now }), false, 'a reply already sent');
   });
 });

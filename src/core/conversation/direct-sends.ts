@@ -18,6 +18,11 @@ export interface DirectSendDeps {
   backoffMs: number;
   /** The storage's clock (rows' `createdAt`). */
   now(): number;
+  /**
+   * false: this process sends nothing directly (a gateway) but still leaves alone the replies the
+   * worker processes may be sending (`mayHold`).
+   */
+  takes: boolean;
 }
 
 /**
@@ -51,7 +56,7 @@ export class DirectSends {
    */
   take(rows: readonly StoredMessage[], since?: number): boolean {
     const channel = rows[0]?.channel;
-    if (this.closed || channel === undefined || rows.some((r) => r.channel !== channel) || !this.eligible(channel)) return false;
+    if (!this.d.takes || this.closed || channel === undefined || rows.some((r) => r.channel !== channel) || !this.eligible(channel)) return false;
     // A queue job waiting for a slot goes first.
     if ((this.running.get(channel) ?? 0) >= this.d.limit || this.waiting.get(channel)?.length) return false;
     this.running.set(channel, (this.running.get(channel) ?? 0) + 1);
@@ -93,11 +98,6 @@ export class DirectSends {
   private eligible(channel: string): boolean {
     const adapter = this.outbound.adapter(channel);
     return adapter !== undefined && !adapter.sendNeedsConnection;
-  }
-
-  /** Direct sends in progress. */
-  get inFlight(): number {
-    return this.tasks.size;
   }
 
   /** Takes no more; waits up to `graceMs` for the sends in progress (those cut off stay pending for the sweep). */
