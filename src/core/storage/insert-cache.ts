@@ -1,6 +1,8 @@
-import { CompiledQuery, type Insertable } from 'kysely';
-import type { Q } from './rows.js';
+import { CompiledQuery, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './tables.js';
+
+/** The storage's connection or one of its transactions (`Q` of rows.ts, which holds the cache). */
+type Q = Kysely<Database> | Transaction<Database>;
 
 /** Most shapes a storage keeps (a shape: table, columns, row count, conflict column). */
 const MAX_SHAPES = 500;
