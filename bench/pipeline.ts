@@ -2,6 +2,7 @@
 // loopback adapter with many synthetic customers.
 //   npm run bench -- pipeline [--messages 20000] [--customers 2000] [--rate 500] [--rate2 1000]
 //     [--seconds 20] [--responder knowledge|fixed] [--db sqlite|postgres] [--workers 0]
+//     [--feed-seconds 15] (the analytics feed's interval; 3600: effectively off during the bench)
 // Phase 1: N messages as fast as they go -> msgPerSec. Phases 2 and 3: a steady offered load (--rate,
 // then --rate2), one message per new customer -> latency from inbound accepted to reply sent
 // (p50/p99). Phase 4: raw BullMQ add+process of N jobs on the same Redis -> bullmqRawPerSec.
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     responder: { type: 'string', default: 'knowledge' },
     db: { type: 'string', default: 'sqlite' },
     workers: { type: 'string', default: '0' },
+    'feed-seconds': { type: 'string', default: '15' },
   },
 });
 const N = Number(values.messages);
@@ -102,6 +104,7 @@ const config = hubConfigSchema.parse({
   redis: { url: values.redis, prefix },
   queues: { partitions: Number(values.partitions), outboundConcurrency: 64 },
   server: { port: 0 },
+  analytics: { feedSeconds: Number(values['feed-seconds']) },
 });
 const responder = WORKERS > 0 ? undefined : await benchResponder(values.responder);
 const lb = new LoopbackAdapter({ onSend: (m) => onSent(m.ref.chatId, now()), keepSent: false });
