@@ -126,6 +126,10 @@ export class Hub {
   private runnerDeps: RunnerDeps | undefined;
   private stopping = false;
   private direct: DirectSends | undefined;
+  /** The sweep's age of a pending send or an undispatched event (60 s unless a test sets it). */
+  private get sweepAfterMs(): number {
+    return this.opts.sweepAfterMs ?? 60_000;
+  }
 
   private constructor(readonly opts: HubOptions) {
     this.role = opts.role ?? 'start';
@@ -172,7 +176,7 @@ export class Hub {
     this.dispatcher = new EventDispatcher(this.subs, this.storage, this.queues, this.log);
     const { backoffMs, outboundConcurrency: limit } = cfg.queues;
     const takes = this.role !== 'gateway'; // a gateway only leaves the workers' direct sends alone (`mayHold`)
-    if (cfg.queues.directSends) this.direct = new DirectSends({ outbound: () => this.outboundDeps(), queues: this.queues, limit, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, backoffMs, now: () => this.clock.now(), takes });
+    if (cfg.queues.directSends) this.direct = new DirectSends({ outbound: () => this.outboundDeps(), queues: this.queues, limit, sweepAfterMs: this.sweepAfterMs, backoffMs, now: () => this.clock.now(), takes });
     const change = this.changeDeps();
     this.agentActions = new AgentActions({ ...change, now: () => this.clock.now() });
     this.proactive = new Proactive({ ...change, available: (c) => this.adapters.has(c) });
@@ -194,7 +198,7 @@ export class Hub {
     // Subscribers: every process registers the same ones before any event is written.
     subscribeCsatQuestion(this.subs, { storage: this.storage, proactive: this.proactive, templates: this.templates });
     const { lockMs } = cfg.queues;
-    this.webhooks = new Webhooks(cfg.webhooks, { storage: this.storage, redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs, backoffMs, sweepAfterMs: this.opts.sweepAfterMs ?? 60_000, now: () => this.clock.now() });
+    this.webhooks = new Webhooks(cfg.webhooks, { storage: this.storage, redis: this.redis, prefix: cfg.redis.prefix, log: this.log, lockMs, backoffMs, sweepAfterMs: this.sweepAfterMs, now: () => this.clock.now() });
     this.webhooks.subscribe(this.subs);
     this.sends.subscribe(this.subs);
     this.workflows = await setupWorkflows(this);
@@ -283,7 +287,7 @@ export class Hub {
       outbound: this.outboundDeps(),
       ...(this.direct ? { direct: this.direct } : {}),
       desk: this.desk,
-      sweepAfterMs: this.opts.sweepAfterMs ?? 60_000,
+      sweepAfterMs: this.sweepAfterMs,
     };
   }
 

@@ -80,7 +80,9 @@ export class DirectSends {
   /** A queue job's send: runs `send` once its channel has a free slot (shared with direct sends). */
   async slot<T>(channel: string, send: () => Promise<T>): Promise<T> {
     while ((this.running.get(channel) ?? 0) >= this.d.limit) {
-      await new Promise<void>((resolve) => this.waiting.set(channel, [...(this.waiting.get(channel) ?? []), resolve]));
+      const queue = this.waiting.get(channel) ?? [];
+      this.waiting.set(channel, queue);
+      await new Promise<void>((resolve) => queue.push(resolve));
     }
     this.running.set(channel, (this.running.get(channel) ?? 0) + 1);
     try {

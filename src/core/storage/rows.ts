@@ -161,7 +161,6 @@ export function toDeskCase(r: Selectable<DeskCaseTable>): DeskCase {
   };
 }
 
-/** true for a unique-key violation on either database (a concurrent writer won the key). */
 /**
  * PostgreSQL's division by zero (SQLSTATE 22012): how a statement of data-modifying `WITH` parts
  * fails whole on purpose (`change-write.ts`, `first-message.ts`).
@@ -170,6 +169,7 @@ export function isDivisionByZero(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === '22012';
 }
 
+/** true for a unique-key violation on either database (a concurrent writer won the key). */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
