@@ -15,8 +15,10 @@ import { threadId, workerData } from 'node:worker_threads';
 import { lowerThreadPriority } from '../core/thread-priority.js';
 import type { PiiCodec } from '../core/storage/pii.js';
 import { Storage } from '../core/storage/storage.js';
+import { segmenterLoaded } from '../knowledge/tokenize.js';
 import { feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
 import { defaultFoldOptions } from './rebuild.js';
+import { RemoteTerms } from './remote-terms.js';
 
 /** The feed's options as they cross to the thread (the fold's terms are always the default). */
 export type PlainFeedOptions = Partial<Omit<FeedOptions, 'fold'>> & { idleMs?: number; lowConfidence?: number };
@@ -31,8 +33,19 @@ export interface FeedThreadData {
   preparedStatements?: boolean;
   /** Where the PII codec comes from: `module` exports `name`, called with `arg`. None: plaintext. */
   codec?: { module: string; name: string; arg?: unknown };
+  /** The hub's terms channel (remote-terms.ts `serveTerms`); none: the thread computes terms itself. */
+  termsChannel?: string;
   options: PlainFeedOptions;
 }
+
+/** What a run in the thread returns (feed.ts `FeedJobResult`). */
+export interface ThreadRun extends FeedRun {
+  threadId: number;
+  /** Whether this thread has loaded its own Chinese segmenter (it should not while the hub answers its terms). */
+  segmenter: boolean;
+}
+
+let remote: RemoteTerms | undefined;
 
 let opening: Promise<Storage> | undefined;
 
@@ -65,14 +78,16 @@ async function open(data: FeedThreadData): Promise<Storage> {
 }
 
 /** One tick's run, in this thread; `signal`: BullMQ's cancel (the hub stopping) ends it between two rebuilds. */
-export default async function feedInThread(_job: unknown, _token?: string, signal?: AbortSignal): Promise<FeedRun & { threadId: number }> {
+export default async function feedInThread(_job: unknown, _token?: string, signal?: AbortSignal): Promise<ThreadRun> {
   // The read models are background work: the hub's loop and Redis first when the cores are busy
   // (bench/pipeline.ts, four alternated pairs: 875 -> 924 msg/s, p99 at 500 msg/s 56 -> 38 ms).
   lowerThreadPriority();
   const data = (workerData as { feed: FeedThreadData }).feed;
   const s = await storage(data);
   const { idleMs, lowConfidence, ...rest } = data.options;
-  const fold = { ...defaultFoldOptions, ...(idleMs !== undefined ? { idleMs } : {}), ...(lowConfidence !== undefined ? { lowConfidence } : {}) };
+  if (data.termsChannel) remote ??= new RemoteTerms(data.termsChannel);
+  const terms = remote ? { terms: remote.terms, fetchTerms: remote.fetchTerms } : {};
+  const fold = { ...defaultFoldOptions, ...terms, ...(idleMs !== undefined ? { idleMs } : {}), ...(lowConfidence !== undefined ? { lowConfidence } : {}) };
   const run = await feedOnce(s, { ...feedDefaults(s.dialect), shareCommits: false, ...rest, fold }, signal);
-  return { ...run, threadId };
+  return { ...run, threadId, segmenter: segmenterLoaded() };
 }

@@ -41,6 +41,7 @@
  * `storage` instead of `thread` runs on the caller's loop (tests; an in-memory SQLite database, which
  * another connection cannot open).
  */
+import { randomUUID } from 'node:crypto';
 import { extname } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -52,14 +53,19 @@ import type { Storage } from '../core/storage/storage.js';
 import { FEED_EVERY_MS, feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
 import type { FeedThreadData, PlainFeedOptions } from './feed-processor.js';
 import { defaultFoldOptions } from './rebuild.js';
+import { serveTerms } from './remote-terms.js';
 
 export { FEED_EVERY_MS, FEED_NAME, feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
 
 export const FEED_QUEUE = 'analytics-feed';
 
-/** What a feed job returns: the run, and the thread that ran it (0: the main thread). */
+/**
+ * What a feed job returns: the run, the thread that ran it (0: the main thread) and, from a
+ * thread, whether it loaded its own Chinese segmenter (remote-terms.ts: it should not).
+ */
 export interface FeedJobResult extends FeedRun {
   threadId: number;
+  segmenter?: boolean;
 }
 
 /** The feed's thread: its own connection to the hub's database. */
@@ -124,8 +130,12 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
   await queue.upsertJobScheduler('poll', { every, startDate: Date.now() + every }, { name: 'poll', opts: { attempts: FEED_ATTEMPTS, backoff: { type: 'exponential', delay: 1000 } } });
   const common = { connection: d.redis, prefix: d.prefix, concurrency: 1 };
   let worker: Worker;
+  let terms: { close(): void } | undefined;
   if (d.thread) {
-    const feed: FeedThreadData = { processor: PROCESSOR, ...d.thread, options: plainOptions(d.options) };
+    // The thread asks this one for question terms instead of loading jieba itself (remote-terms.ts).
+    const termsChannel = `switchboard-feed-terms:${process.pid}:${threadId}:${randomUUID()}`;
+    terms = serveTerms(termsChannel);
+    const feed: FeedThreadData = { processor: PROCESSOR, ...d.thread, termsChannel, options: plainOptions(d.options) };
     worker = new Worker(FEED_QUEUE, THREAD_ENTRY, { ...common, useWorkerThreads: true, workerThreadsOptions: { workerData: { feed }, resourceLimits: FEED_THREAD_LIMITS } });
   } else {
     const storage = d.storage;
@@ -153,5 +163,11 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
     const again = (job?.attemptsMade ?? FEED_ATTEMPTS) < FEED_ATTEMPTS ? 'tried again in a second or two' : 'the next tick reads the same events again';
     d.log.warn({ queue: FEED_QUEUE, jobId: job?.id, attempt: job?.attemptsMade }, `analytics feed run failed (${again}): ${errorMessage(err)}`);
   });
-  return { worker, close: () => queue.close().catch(() => undefined) };
+  return {
+    worker,
+    close: async () => {
+      terms?.close();
+      await queue.close().catch(() => undefined);
+    },
+  };
 }

@@ -23,9 +23,17 @@ export interface FoldOptions {
   idleMs: number;
   /** A bot answer below this confidence is a knowledge gap. */
   lowConfidence: number;
-  /** Question terms (src/analytics/terms.ts). */
-  terms(text: string): string;
+  /**
+   * Question terms (src/analytics/terms.ts); undefined when not known here yet (the feed's thread:
+   * src/analytics/remote-terms.ts), which the fold reports in `missingTerms`.
+   */
+  terms(text: string): string | undefined;
+  /** Gets the terms `terms` did not know, so that the next fold knows them (rebuild.ts). */
+  fetchTerms?(texts: readonly string[]): Promise<void>;
 }
+
+/** What a fold gives: the rows, and the texts whose terms `terms` did not know (their rows have none yet). */
+export type Folded = Omit<AnalyticsRebuild, 'optOuts'> & { missingTerms: string[] };
 
 interface Draft extends AnalyticsCase {
   withPerson: boolean;
@@ -41,7 +49,14 @@ function payloadOf(e: StoredEvent): Payload {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-export function foldConversation(src: AnalyticsSource, opts: FoldOptions): Omit<AnalyticsRebuild, 'optOuts'> {
+export function foldConversation(src: AnalyticsSource, opts: FoldOptions): Folded {
+  const missingTerms: string[] = [];
+  const termsOf = (text: string): string => {
+    const t = opts.terms(text);
+    if (t !== undefined) return t;
+    missingTerms.push(text);
+    return '';
+  };
   const byId = new Map<string, SourceMessage>(src.messages.map((m) => [m.id, m]));
   const cases: Draft[] = [];
   const questions: AnalyticsQuestion[] = [];
@@ -78,7 +93,7 @@ export function foldConversation(src: AnalyticsSource, opts: FoldOptions): Omit<
       cameBack: false,
       entryIds: [],
       question: question.slice(0, 500),
-      questionTerms: opts.terms(question),
+      questionTerms: termsOf(question),
       withPerson: false,
       firstMessageId: messageId,
       inboundIds: new Set(messageId ? [messageId] : []),
@@ -163,7 +178,7 @@ export function foldConversation(src: AnalyticsSource, opts: FoldOptions): Omit<
   }
 
   measure(cases, src.messages, questions);
-  for (const q of questions) q.terms = opts.terms(q.text);
+  for (const q of questions) q.terms = termsOf(q.text);
   return {
     conversationId: src.conversationId,
     customerId: src.customerId,
@@ -176,6 +191,7 @@ export function foldConversation(src: AnalyticsSource, opts: FoldOptions): Omit<
     customerMessageTimes: src.messages.filter((m) => m.direction === 'in').map((m) => m.createdAt),
     throughEventId: src.events.length ? Math.max(...src.events.map((e) => Number(e.id))) : null,
     eventsSeen: src.events.length,
+    missingTerms,
   };
 }
 

@@ -31,17 +31,35 @@ export const ANALYTICS_EVENTS: readonly EventType[] = [
 
 export const defaultFoldOptions: FoldOptions = { idleMs: 30 * 60_000, lowConfidence: 0.5, terms: questionTerms };
 
-/** Rebuilds one conversation's read-model rows (idempotent). */
+/** Folds with terms `opts` may not know computed here (the fold never misses one). */
+function termsHere(opts: FoldOptions): FoldOptions {
+  return { idleMs: opts.idleMs, lowConfidence: opts.lowConfidence, terms: (text) => opts.terms(text) ?? questionTerms(text) };
+}
+
+/**
+ * Rebuilds one conversation's read-model rows (idempotent). When the fold meets question texts
+ * whose terms `opts.terms` does not know (the feed's thread asks the hub's: remote-terms.ts), it
+ * writes nothing, fetches them after its transaction ended (never waiting on another thread while
+ * holding the write lock) and rebuilds again; a second miss (a message that arrived in between)
+ * computes them here.
+ */
 export async function rebuildConversation(storage: Storage, conversationId: string, opts: FoldOptions = defaultFoldOptions): Promise<void> {
-  await storage.transaction(async (tx) => {
-    await tx.analytics.lockConversation(conversationId, storage.dialect);
-    const src = await tx.analytics.source(conversationId);
-    if (!src) return;
-    const folded = foldConversation(src, opts);
-    await tx.analytics.apply({ ...folded, optOuts: src.optOuts });
-    const from = Math.min(...folded.cases.map((c) => c.openedAt), Number.POSITIVE_INFINITY);
-    if (Number.isFinite(from)) await settleCameBack(tx.analytics, src.customerId, from - 2 * COME_BACK_MS);
-  });
+  for (let attempt = 0; ; attempt++) {
+    const fold = opts.fetchTerms && attempt < 2 ? opts : termsHere(opts);
+    const missing = await storage.transaction(async (tx): Promise<string[]> => {
+      await tx.analytics.lockConversation(conversationId, storage.dialect);
+      const src = await tx.analytics.source(conversationId);
+      if (!src) return [];
+      const { missingTerms, ...folded } = foldConversation(src, fold);
+      if (missingTerms.length > 0) return missingTerms;
+      await tx.analytics.apply({ ...folded, optOuts: src.optOuts });
+      const from = Math.min(...folded.cases.map((c) => c.openedAt), Number.POSITIVE_INFINITY);
+      if (Number.isFinite(from)) await settleCameBack(tx.analytics, src.customerId, from - 2 * COME_BACK_MS);
+      return [];
+    });
+    if (missing.length === 0) return;
+    await opts.fetchTerms?.(missing);
+  }
 }
 
 /** Marks each of the customer's cases since `from` whose customer came back about the same thing within 24 h. */

@@ -29,6 +29,11 @@ function getJieba(): JiebaLike {
   return jieba;
 }
 
+/** Whether this thread has loaded the segmenter (the analytics feed's thread should not: remote-terms.ts). */
+export function segmenterLoaded(): boolean {
+  return jieba !== undefined;
+}
+
 const CJK_RUN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/u;
 
 /** Whether `text` contains a CJK character. */

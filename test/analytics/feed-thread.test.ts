@@ -2,7 +2,8 @@
  * The analytics feed off the hub's event loop (issue #19), on both databases: with a hub running on
  * the hand-checked history (written sealed, with the test hubs' PII keys), the feed's runs happen in
  * a worker thread (every run's `threadId` is another thread's, never this one's) and give the
- * hand-checked numbers, sealed in the database under the hub's keys and read back by the hub; the
+ * hand-checked numbers, sealed in the database under the hub's keys and read back by the hub, its
+ * Chinese questions' terms asked of the hub's thread (the feed's thread loads no jieba); the
  * hub's stop ends the thread promptly. A thread killed in the middle of a rebuild fails its job,
  * which is logged and tried again in a new thread, which reads the same events again: nothing is
  * lost. A run told to stop (the hub stopping) ends between two rebuilds without moving the watermark
@@ -26,6 +27,7 @@ import { AnalyticsKpis } from '../../src/analytics/kpis.js';
 import { FEED_NAME, FEED_QUEUE, feedDefaults, feedOnce, startAnalyticsFeed, type FeedJobResult } from '../../src/analytics/feed.js';
 import type { Storage } from '../../src/core/storage/storage.js';
 import { parseRange } from '../../src/analytics/range.js';
+import { questionTerms } from '../../src/analytics/terms.js';
 import { DIALECTS, REDIS_URL, makeDb, uniqueName, type TestDb } from '../helpers/env.js';
 import { cleanRedis, openHubStorage, startTestHub, until } from '../helpers/hub.js';
 import { niceValues } from '../helpers/threads.js';
@@ -61,12 +63,13 @@ async function watchFeed(prefix: string): Promise<{ runs: (FeedJobResult & { job
   };
 }
 
-/** The stored `analytics_cases.question` values, as they are on disk. */
-async function rawQuestions(db: TestDb): Promise<string[]> {
+/** The stored values of a column of `analytics_cases`, as they are on disk. */
+async function rawColumn(db: TestDb, column: 'question' | 'customer_id'): Promise<string[]> {
+  const query = `select ${column} as v from analytics_cases`;
   if (db.url.startsWith('sqlite:')) {
     const d = new Database(db.url.slice('sqlite:'.length), { readonly: true });
     try {
-      return (d.prepare('select question from analytics_cases').all() as { question: string }[]).map((r) => r.question);
+      return (d.prepare(query).all() as { v: string }[]).map((r) => r.v);
     } finally {
       d.close();
     }
@@ -74,7 +77,7 @@ async function rawQuestions(db: TestDb): Promise<string[]> {
   const c = new pg.Client({ connectionString: db.url });
   await c.connect();
   try {
-    return (await c.query<{ question: string }>('select question from analytics_cases')).rows.map((r) => r.question);
+    return (await c.query<{ v: string }>(query)).rows.map((r) => r.v);
   } finally {
     await c.end();
   }
@@ -99,6 +102,14 @@ for (const dialect of DIALECTS) {
         // Every run came from a worker thread: the main thread's id is 0 (and this test's is the hub's).
         assert.equal(threadId, 0);
         assert.ok(feed.runs.length > 0 && feed.runs.every((r) => r.threadId > 0), JSON.stringify(feed.runs));
+        // It folded Chinese questions with the terms this thread computes, without loading jieba itself.
+        assert.ok(feed.runs.every((r) => r.segmenter === false), JSON.stringify(feed.runs));
+        const terms = new Map<string, string>();
+        for (const customerId of await rawColumn(db, 'customer_id')) {
+          for (const c of await t.hub.storage.analytics.customerCases(customerId, 0)) terms.set(c.question, c.questionTerms);
+        }
+        assert.equal(terms.get('我的订单什么时候发货'), questionTerms('我的订单什么时候发货'));
+        assert.ok(terms.get('我的订单什么时候发货')?.includes('订单'), JSON.stringify([...terms]));
         if (process.platform === 'linux') {
           // The thread runs below the hub's loop (nice 10); the loop's own thread stays at 0.
           assert.ok((await niceValues('task')).includes(10), 'a thread of this process at nice 10');
@@ -106,7 +117,7 @@ for (const dialect of DIALECTS) {
         }
         assert.equal(await t.hub.storage.analytics.feedWatermark(FEED_NAME), at('2026-11-03T10:05:00Z'));
         // Sealed on disk under the keys the hub reads them with (above): the thread had the hub's keys.
-        const questions = await rawQuestions(db);
+        const questions = await rawColumn(db, 'question');
         assert.equal(questions.length, 4);
         assert.ok(questions.every((q) => isSealed(q)), questions.join(' | '));
       } finally {
