@@ -75,8 +75,9 @@ export class ConversationRepo {
    * thread key), or without a thread key when none is given. One query.
    */
   async latest(customerId: string, thread?: { channel: ChannelName; threadKey: string }): Promise<Conversation | undefined> {
-    const row = await this.latestQuery(customerId, thread).executeTakeFirst();
-    return row ? toConversation(row) : undefined;
+    const params = [customerId, ...(thread ? [thread.channel, thread.threadKey, thread.channel, thread.threadKey] : []), 1];
+    const { rows } = await this.stamp.queries.run(this.q, thread ? 'conversations.latestInThread' : 'conversations.latest', params, () => this.latestQuery(customerId, thread));
+    return rows[0] ? toConversation(rows[0]) : undefined;
   }
 
   /** The query of `latest`; `customerId` may be a column of an outer query. */
@@ -99,7 +100,7 @@ export class ConversationRepo {
 
   async create(customerId: string, channel: ChannelName, threadKey: string | null): Promise<Conversation> {
     const row = this.newRow(customerId, channel, threadKey);
-    await this.stamp.inserts.insert(this.q, 'conversations', [row]);
+    await this.stamp.queries.insert(this.q, 'conversations', [row]);
     return toConversation(row);
   }
 
@@ -198,8 +199,11 @@ export class ConversationRepo {
 
   /** Compare-and-set on the version: false when someone else moved the conversation first. */
   async update(id: string, expectedVersion: number, patch: ConversationPatch): Promise<boolean> {
-    const res = await this.q.updateTable('conversations').set(this.updateSet(expectedVersion, patch)).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    const set = this.updateSet(expectedVersion, patch);
+    const params = [...Object.values(set), id, expectedVersion];
+    const build = () => this.q.updateTable('conversations').set(set).where('id', '=', id).where('version', '=', expectedVersion);
+    const res = await this.stamp.queries.run(this.q, `conversations.update:${Object.keys(set).join(',')}`, params, build);
+    return Number(res.numAffectedRows) === 1;
   }
 
   /** The columns `update` sets: the patch, the next version and the time. */

@@ -72,7 +72,7 @@ export class EventRepo {
     const out: StoredEvent[] = [];
     let quiet: Insertable<ConversationEventTable>[] = [];
     const flush = async () => {
-      if (quiet.length) await this.stamp.inserts.insert(this.q, 'conversation_events', quiet);
+      if (quiet.length) await this.stamp.queries.insert(this.q, 'conversation_events', quiet);
       quiet = [];
     };
     for (const [i, row] of this.rows(conversationId, customerId, events, wanted).entries()) {

@@ -27,9 +27,18 @@
  * caller's result comes after the shared commit, which waits for this `fn`). Every `fn` in src/
  * keeps to this (checked when this was written: they read and write through `tx` only).
  */
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { performance } from 'node:perf_hooks';
 import type { Database } from './tables.js';
+
+// The batch's own statements, compiled once (every transaction runs four or more of them).
+const BEGIN = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+const SAVEPOINT = CompiledQuery.raw('savepoint sb_group');
+const RELEASE = CompiledQuery.raw('release sb_group');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to sb_group');
+const NO_BUSY_WAIT = CompiledQuery.raw('pragma busy_timeout = 0');
 
 interface Waiting<R> {
   run(conn: Kysely<Database>): Promise<R>;
@@ -96,9 +105,9 @@ export class GroupCommit {
       const w = this.waiting.shift() as Waiting<unknown>;
       let value: unknown;
       try {
-        await sql`savepoint sb_group`.execute(conn);
+        await conn.executeQuery(SAVEPOINT);
         value = await w.run(conn);
-        await sql`release sb_group`.execute(conn);
+        await conn.executeQuery(RELEASE);
       } catch (err) {
         w.reject(err);
         if (await this.undo(conn)) continue;
@@ -109,9 +118,9 @@ export class GroupCommit {
       done.push({ w, value });
     }
     try {
-      await sql`commit`.execute(conn);
+      await conn.executeQuery(COMMIT);
     } catch (err) {
-      await sql`rollback`.execute(conn).catch(() => undefined);
+      await conn.executeQuery(ROLLBACK).catch(() => undefined);
       for (const d of done) d.w.reject(err);
       return;
     }
@@ -129,12 +138,12 @@ export class GroupCommit {
    */
   private async begin(conn: Kysely<Database>): Promise<void> {
     const lockWaitMs = this.opts.lockWaitMs ?? 5000;
-    await sql`pragma busy_timeout = 0`.execute(conn);
+    await conn.executeQuery(NO_BUSY_WAIT);
     try {
       const deadline = performance.now() + lockWaitMs;
       for (let pause = 1; ; pause = Math.min(pause * 2, MAX_LOCK_PAUSE_MS)) {
         try {
-          await sql`begin immediate`.execute(conn);
+          await conn.executeQuery(BEGIN);
           return;
         } catch (err) {
           if (!isBusy(err) || performance.now() >= deadline) throw err;
@@ -142,18 +151,18 @@ export class GroupCommit {
         await new Promise((r) => setTimeout(r, pause));
       }
     } finally {
-      await sql`pragma busy_timeout = ${sql.lit(lockWaitMs)}`.execute(conn);
+      await conn.executeQuery(CompiledQuery.raw(`pragma busy_timeout = ${Math.max(0, Math.trunc(lockWaitMs))}`));
     }
   }
 
   /** Rolls back to the savepoint; false when the transaction itself is gone. */
   private async undo(conn: Kysely<Database>): Promise<boolean> {
     try {
-      await sql`rollback to sb_group`.execute(conn);
-      await sql`release sb_group`.execute(conn);
+      await conn.executeQuery(ROLLBACK_TO);
+      await conn.executeQuery(RELEASE);
       return true;
     } catch {
-      await sql`rollback`.execute(conn).catch(() => undefined);
+      await conn.executeQuery(ROLLBACK).catch(() => undefined);
       return false;
     }
   }

@@ -25,7 +25,7 @@ export class MessageRepo {
    */
   async insertInbound(msg: InboundMessage, conversationId: string, customerId: string): Promise<StoredMessage | undefined> {
     const { row, message } = this.newInbound(msg, conversationId, customerId);
-    const inserted = await this.stamp.inserts.insert(this.q, 'messages', [row], 'dedupe_key');
+    const inserted = await this.stamp.queries.insert(this.q, 'messages', [row], 'dedupe_key');
     return inserted === 1n ? message : undefined;
   }
 
@@ -60,7 +60,7 @@ export class MessageRepo {
 
   async insertOutbound(o: NewOutbound): Promise<StoredMessage> {
     const { row, message } = this.newOutbound(o);
-    await this.stamp.inserts.insert(this.q, 'messages', [row]);
+    await this.stamp.queries.insert(this.q, 'messages', [row]);
     return message;
   }
 
@@ -105,7 +105,8 @@ export class MessageRepo {
   }
 
   async markProcessed(messageId: string): Promise<void> {
-    await this.q.updateTable('messages').set({ processed_at: this.stamp.now() }).where('id', '=', messageId).execute();
+    const now = this.stamp.now();
+    await this.stamp.queries.run(this.q, 'messages.markProcessed', [now, messageId], () => this.q.updateTable('messages').set({ processed_at: now }).where('id', '=', messageId));
   }
 
   async byKey(dedupeKey: string): Promise<StoredMessage | undefined> {
@@ -129,7 +130,7 @@ export class MessageRepo {
    */
   async forSend(ids: readonly string[]): Promise<{ row: StoredMessage; earlier: boolean }[]> {
     if (ids.length === 0) return [];
-    const rows = await this.q
+    const build = () => this.q
       .selectFrom('messages as m')
       .selectAll('m')
       .select((eb) =>
@@ -145,8 +146,8 @@ export class MessageRepo {
           )
           .as('earlier'),
       )
-      .where('m.id', 'in', [...ids])
-      .execute();
+      .where('m.id', 'in', [...ids]);
+    const { rows } = await this.stamp.queries.run(this.q, `messages.forSend:${ids.length}`, ['out', 'pending', ...ids], build);
     return rows.map(({ earlier, ...r }) => {
       const row = toMessage(r, this.stamp.pii);
       // SQLite answers 0 or 1, PostgreSQL a boolean.

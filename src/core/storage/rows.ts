@@ -6,19 +6,19 @@ import type { Conversation, Customer, DeskCase, Identity, StoredMessage } from '
 import type { AttachmentMeta, Button, ConversationRef, ConversationStatus, DeliveryStatus, InboundKind, MessageAuthor } from '../types.js';
 import type { Clock } from '../clock.js';
 import { PLAINTEXT, type PiiCodec } from './pii.js';
-import { InsertCache } from './insert-cache.js';
+import { QueryCache } from './query-cache.js';
 
 export type Q = Kysely<Database> | Transaction<Database>;
 
 /**
  * What every repository of one storage shares: time for rows (`next()` is strictly increasing in
  * this process, so rows written together keep their order) and the PII codec (`pii`, plaintext
- * when the storage was opened without one), and the inserts compiled once.
+ * when the storage was opened without one), and the hot statements compiled once (`queries`).
  */
 export class Stamp {
   private last = 0;
-  /** Inserts compiled once per shape (`InsertCache`). */
-  readonly inserts = new InsertCache();
+  /** Inserts and hot queries compiled once per shape (`QueryCache`). */
+  readonly queries = new QueryCache();
   constructor(
     private readonly clock: Clock,
     readonly pii: PiiCodec = PLAINTEXT,
