@@ -142,6 +142,9 @@ for (const dialect of DIALECTS) {
         const [sendable] = await messages.forSend([out.id]);
         assert.equal(sendable?.row.id, out.id);
         assert.equal(sendable?.earlier, false);
+        await messages.markSentMany([{ id: out.id, platformIds: [`${user}-p1`, `${user}-p2`] }]);
+        const sent = await messages.get(out.id);
+        assert.deepEqual([sent?.deliveryStatus, sent?.platformMessageId], ['sent', `${user}-p1,${user}-p2`]);
         seen.push(first.customer.id);
       }
       assert.notEqual(seen[0], seen[1]);
@@ -156,6 +159,7 @@ for (const dialect of DIALECTS) {
         'identities.patch:display_name,updated_at',
         'messages.forSend:1',
         'messages.markProcessed',
+        'messages.markSentMany:1',
       ]);
     });
   });

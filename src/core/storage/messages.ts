@@ -176,18 +176,19 @@ export class MessageRepo {
   /** `markSent` of many messages in one statement. */
   async markSentMany(list: readonly { id: string; platformIds: readonly string[] }[]): Promise<void> {
     if (list.length === 0) return;
-    const byId = (value: (x: (typeof list)[number]) => string) => sql<string>`case ${sql.join(list.map((x) => sql`when ${sql.ref('id')} = ${x.id} then ${value(x)}`), sql` `)} end`;
-    await this.q
-      .updateTable('messages')
-      .set({
-        delivery_status: 'sent',
-        platform_message_id: byId((x) => x.platformIds.join(',')),
-        sent_parts: byId((x) => JSON.stringify(x.platformIds)),
-        sent_at: this.stamp.now(),
-        error: null,
-      })
-      .where('id', 'in', list.map((x) => x.id))
-      .execute();
+    const ids = list.map((x) => x.id);
+    const refs = list.map((x) => x.platformIds.join(','));
+    const parts = list.map((x) => JSON.stringify(x.platformIds));
+    const now = this.stamp.now();
+    const byId = (values: string[]) => sql<string>`case ${sql.join(list.map((x, i) => sql`when ${sql.ref('id')} = ${x.id} then ${values[i]}`), sql` `)} end`;
+    const build = () =>
+      this.q
+        .updateTable('messages')
+        .set({ delivery_status: 'sent', platform_message_id: byId(refs), sent_parts: byId(parts), sent_at: now, error: null })
+        .where('id', 'in', ids);
+    // The values in the SQL's order: the status, each (id, value) of the two CASEs, the time, the error, the ids.
+    const pairs = (values: string[]) => ids.flatMap((id, i) => [id, values[i]]);
+    await this.stamp.queries.run(this.q, `messages.markSentMany:${list.length}`, ['sent', ...pairs(refs), ...pairs(parts), now, null, ...ids], build);
   }
 
   async markFailed(id: string, error: string): Promise<void> {
