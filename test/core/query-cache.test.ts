@@ -3,34 +3,35 @@ import assert from 'node:assert/strict';
 import { migrate, openDb, type Db } from '../../src/core/storage/db.js';
 import { QueryCache } from '../../src/core/storage/query-cache.js';
 import { Stamp } from '../../src/core/storage/rows.js';
-import { storageMigrations } from '../../src/core/storage/migrations/index.js';
+import { storageMigrations, type MigrationSet } from '../../src/core/storage/migrations/index.js';
 import { CustomerRepo } from '../../src/core/storage/customers.js';
 import { ConversationRepo } from '../../src/core/storage/conversations.js';
 import { MessageRepo } from '../../src/core/storage/messages.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { InboundMessage } from '../../src/core/types.js';
-import { DIALECTS, makeDb } from '../helpers/env.js';
+import { DIALECTS, makeDb, type Dialect } from '../helpers/env.js';
 
 const row = (id: string, name: string | null) => ({ id, display_name: name, locale: null, timezone: null, preferred_channel: null, external_id: null, consent: '{}', tags: '[]', created_at: 1, updated_at: 1 });
 const all = (db: Db) => db.kysely.selectFrom('customers').select(['id', 'display_name']).orderBy('id').execute();
 const names = async (db: Db) => (await all(db)).map((r) => [r.id, r.display_name]);
 
+/** A fresh database with the core's tables (and `modules`' too), dropped after the suite. */
+async function open(dialect: Dialect, modules: readonly MigrationSet[] = []): Promise<Db> {
+  const t = await makeDb(dialect);
+  const db = openDb(t.url);
+  await migrate(db, modules);
+  after(async () => {
+    await db.close();
+    await t.drop();
+  });
+  return db;
+}
+
 /** Inserts compiled once per shape (`QueryCache`): the same rows as Kysely's own insert, on both databases. */
 for (const dialect of DIALECTS) {
   describe(`QueryCache (${dialect})`, () => {
-    async function open(): Promise<Db> {
-      const t = await makeDb(dialect);
-      const db = openDb(t.url);
-      await migrate(db);
-      after(async () => {
-        await db.close();
-        await t.drop();
-      });
-      return db;
-    }
-
     it('a shape seen again runs with its own values; a conflict that does nothing inserts nothing', async () => {
-      const db = await open();
+      const db = await open(dialect);
       const cache = new QueryCache();
       assert.equal(await cache.insert(db.kysely, 'customers', [row('a', '1')]), 1n);
       assert.equal(await cache.insert(db.kysely, 'customers', [row('b', '2')]), 1n);
@@ -45,7 +46,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("rows whose columns differ are written as Kysely writes them, never with another shape's statement", async () => {
-      const db = await open();
+      const db = await open(dialect);
       const cache = new QueryCache();
       await cache.insert(db.kysely, 'customers', [row('a', '1'), row('b', '2')]);
       // The same first row and count; the second row lacks `tags` (NOT NULL DEFAULT '[]').
@@ -69,19 +70,8 @@ for (const dialect of DIALECTS) {
 /** Hot queries compiled once (`QueryCache.run`): Kysely's results, its SQL kept only when the values were listed right. */
 for (const dialect of DIALECTS) {
   describe(`QueryCache.run and the hot paths that use it (${dialect})`, () => {
-    async function open(): Promise<Db> {
-      const t = await makeDb(dialect);
-      const db = openDb(t.url);
-      await migrate(db);
-      after(async () => {
-        await db.close();
-        await t.drop();
-      });
-      return db;
-    }
-
     it("runs Kysely's query first, then its SQL with each call's values; values listed wrongly are never kept", async () => {
-      const db = await open();
+      const db = await open(dialect);
       const cache = new QueryCache();
       await db.kysely.insertInto('customers').values([row('a', 'Ann'), row('b', 'Bo')]).execute();
       const byId = (id: string) => () => db.kysely.selectFrom('customers').select(['id', 'display_name']).where('id', '=', id);
@@ -102,13 +92,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('the hot paths of an inbound message keep their SQL and read and write what Kysely would', async () => {
-      const t = await makeDb(dialect);
-      const db = openDb(t.url);
-      await migrate(db, storageMigrations);
-      after(async () => {
-        await db.close();
-        await t.drop();
-      });
+      const db = await open(dialect, storageMigrations);
       const stamp = new Stamp(new ManualClock(1_000));
       const customers = new CustomerRepo(db.kysely, stamp);
       const conversations = new ConversationRepo(db.kysely, stamp);
