@@ -16,7 +16,7 @@ import { lowerThreadPriority } from '../core/thread-priority.js';
 import type { PiiCodec } from '../core/storage/pii.js';
 import { Storage } from '../core/storage/storage.js';
 import { segmenterLoaded } from '../knowledge/tokenize.js';
-import { feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
+import { feedDefaults, feedOnce, type FeedJobResult, type FeedOptions } from './feed-run.js';
 import { defaultFoldOptions } from './rebuild.js';
 import { RemoteTerms } from './remote-terms.js';
 
@@ -36,13 +36,6 @@ export interface FeedThreadData {
   /** The hub's terms channel (remote-terms.ts `serveTerms`); none: the thread computes terms itself. */
   termsChannel?: string;
   options: PlainFeedOptions;
-}
-
-/** What a run in the thread returns (feed.ts `FeedJobResult`). */
-export interface ThreadRun extends FeedRun {
-  threadId: number;
-  /** Whether this thread has loaded its own Chinese segmenter (it should not while the hub answers its terms). */
-  segmenter: boolean;
 }
 
 let remote: RemoteTerms | undefined;
@@ -78,7 +71,7 @@ async function open(data: FeedThreadData): Promise<Storage> {
 }
 
 /** One tick's run, in this thread; `signal`: BullMQ's cancel (the hub stopping) ends it between two rebuilds. */
-export default async function feedInThread(_job: unknown, _token?: string, signal?: AbortSignal): Promise<ThreadRun> {
+export default async function feedInThread(_job: unknown, _token?: string, signal?: AbortSignal): Promise<FeedJobResult> {
   // The read models are background work: the hub's loop and Redis first when the cores are busy
   // (bench/pipeline.ts, four alternated pairs: 875 -> 924 msg/s, p99 at 500 msg/s 56 -> 38 ms).
   lowerThreadPriority();

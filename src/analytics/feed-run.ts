@@ -52,6 +52,15 @@ export interface FeedRun {
 }
 
 /**
+ * What a feed job returns: the run, the thread that ran it (0: the main thread) and, from a
+ * thread, whether it loaded its own Chinese segmenter (remote-terms.ts: it should not).
+ */
+export interface FeedJobResult extends FeedRun {
+  threadId: number;
+  segmenter?: boolean;
+}
+
+/**
  * One run of the feed: reads the events since the watermark and rebuilds the conversations they touch.
  * `signal` (the hub stopping) ends it between two rebuilds: the watermark stays before the page it
  * was in, so the next run rebuilds the rest.

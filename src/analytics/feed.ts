@@ -50,23 +50,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
-import { FEED_EVERY_MS, feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
+import { FEED_EVERY_MS, feedDefaults, feedOnce, type FeedJobResult, type FeedOptions } from './feed-run.js';
 import type { FeedThreadData, PlainFeedOptions } from './feed-processor.js';
 import { defaultFoldOptions } from './rebuild.js';
 import { serveTerms } from './remote-terms.js';
 
-export { FEED_EVERY_MS, FEED_NAME, feedDefaults, feedOnce, type FeedOptions, type FeedRun } from './feed-run.js';
+export { FEED_EVERY_MS, FEED_NAME, feedDefaults, feedOnce, type FeedJobResult, type FeedOptions, type FeedRun } from './feed-run.js';
 
 export const FEED_QUEUE = 'analytics-feed';
-
-/**
- * What a feed job returns: the run, the thread that ran it (0: the main thread) and, from a
- * thread, whether it loaded its own Chinese segmenter (remote-terms.ts: it should not).
- */
-export interface FeedJobResult extends FeedRun {
-  threadId: number;
-  segmenter?: boolean;
-}
 
 /** The feed's thread: its own connection to the hub's database. */
 export interface FeedThread {

@@ -162,7 +162,6 @@ export class DirectSends {
       return await send();
     } finally {
       clearTimeout(timer);
-      timer = undefined;
       if (claimed) void this.d.queues.releaseSendClaim(id).catch(() => undefined);
     }
   }

@@ -65,11 +65,17 @@ export class GroupCommit {
   private draining = false;
   /** Physical commits and callers committed (the bench reports the ratio). */
   readonly stats = { commits: 0, callers: 0 };
+  private readonly lockWaitMs: number;
+  /** The connection's own busy wait, set back after each `begin`. */
+  private readonly busyWait: CompiledQuery;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly opts: GroupCommitOptions = { maxBatch: 64, maxBatchMs: 8 },
-  ) {}
+  ) {
+    this.lockWaitMs = opts.lockWaitMs ?? 5000;
+    this.busyWait = CompiledQuery.raw(`pragma busy_timeout = ${Math.max(0, Math.trunc(this.lockWaitMs))}`);
+  }
 
   run<R>(fn: (conn: Kysely<Database>) => Promise<R>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -137,10 +143,9 @@ export class GroupCommit {
    * (timers: the loop runs meanwhile) until `lockWaitMs`, when the lock error goes to the callers.
    */
   private async begin(conn: Kysely<Database>): Promise<void> {
-    const lockWaitMs = this.opts.lockWaitMs ?? 5000;
     await conn.executeQuery(NO_BUSY_WAIT);
     try {
-      const deadline = performance.now() + lockWaitMs;
+      const deadline = performance.now() + this.lockWaitMs;
       for (let pause = 1; ; pause = Math.min(pause * 2, MAX_LOCK_PAUSE_MS)) {
         try {
           await conn.executeQuery(BEGIN);
@@ -151,7 +156,7 @@ export class GroupCommit {
         await new Promise((r) => setTimeout(r, pause));
       }
     } finally {
-      await conn.executeQuery(CompiledQuery.raw(`pragma busy_timeout = ${Math.max(0, Math.trunc(lockWaitMs))}`));
+      await conn.executeQuery(this.busyWait);
     }
   }
 

@@ -29,14 +29,7 @@ export class QueryCache {
    * back as Kysely's `execute` gives them (no plugins are configured).
    */
   async run<R>(q: Q, key: string, params: readonly unknown[], build: () => Compilable<R>): Promise<QueryResult<R>> {
-    const text = this.queries.get(key);
-    if (text) return q.executeQuery<R>(CompiledQuery.raw(text, [...params]));
-    const compiled = build().compile();
-    if (text === undefined && this.queries.size < MAX_SHAPES) {
-      const same = compiled.parameters.length === params.length && compiled.parameters.every((p, i) => p === params[i]);
-      this.queries.set(key, same ? compiled.sql : null);
-    }
-    return q.executeQuery(compiled);
+    return this.through(this.queries, q, key, params, build);
   }
 
   /** The keys of `run` whose SQL is kept (what the hot paths reuse; tests and diagnostics). */
@@ -57,15 +50,24 @@ export class QueryCache {
       // Every row has the first one's columns, and no other.
       if (r !== first) uniform &&= Object.keys(r).filter((c) => r[c] !== undefined).join(',') === cols.join(',');
     }
-    const text = uniform ? this.shapes.get(key) : null;
-    if (text) return (await q.executeQuery(CompiledQuery.raw(text, params))).numAffectedRows ?? 0n;
-    const base = q.insertInto(table).values(rows as never);
-    const compiled = (doNothingOn ? base.onConflict((oc) => oc.column(doNothingOn as never).doNothing()) : base).compile();
-    if (text === undefined && this.shapes.size < MAX_SHAPES) {
-      // Rows whose keys differ (a column missing in one) compile to other parameters: never reused.
+    const build = () => {
+      const base = q.insertInto(table).values(rows as never);
+      return doNothingOn ? base.onConflict((oc) => oc.column(doNothingOn as never).doNothing()) : base;
+    };
+    // Rows whose keys differ (a column missing in one) compile to other parameters: never reused.
+    const res = uniform ? await this.through(this.shapes, q, key, params, build) : await q.executeQuery(build().compile());
+    return res.numAffectedRows ?? 0n;
+  }
+
+  /** Runs the SQL kept under `key`, or Kysely's query, keeping its SQL when its parameters were exactly `params`. */
+  private async through<R>(kept: Map<string, string | null>, q: Q, key: string, params: readonly unknown[], build: () => Compilable<R>): Promise<QueryResult<R>> {
+    const text = kept.get(key);
+    if (text) return q.executeQuery<R>(CompiledQuery.raw(text, [...params]));
+    const compiled = build().compile();
+    if (text === undefined && kept.size < MAX_SHAPES) {
       const same = compiled.parameters.length === params.length && compiled.parameters.every((p, i) => p === params[i]);
-      this.shapes.set(key, same ? compiled.sql : null);
+      kept.set(key, same ? compiled.sql : null);
     }
-    return (await q.executeQuery(compiled)).numAffectedRows ?? 0n;
+    return q.executeQuery(compiled);
   }
 }
