@@ -2,6 +2,7 @@ import { SqliteAdapter, sql } from 'kysely';
 import type { Q, Stamp } from './rows.js';
 import { chunks } from './identity-rows.js';
 import { openSealedColumns } from './pii-rows.js';
+import { truncateWal } from './wal.js';
 
 type Row = Record<string, unknown>;
 
@@ -153,7 +154,7 @@ export class CustomerPrivacyRepo {
    * for an immediate physical erase (docs/identity.md).
    */
   async scrub(): Promise<void> {
-    if (this.sqlite) await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.q);
+    if (this.sqlite) await truncateWal(this.q);
   }
 
   private get sqlite(): boolean {

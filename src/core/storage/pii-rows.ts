@@ -8,6 +8,7 @@ import type { Q, Stamp } from './rows.js';
 import { ChannelStateRepo } from './channel-state.js';
 import { identityHashes } from './customers.js';
 import { HubError } from '../errors.js';
+import { truncateWal } from './wal.js';
 import type { PiiCodec } from './pii.js';
 import { SEALED_EVENT_FIELDS, openEventPayload, sealEventPayload } from './events.js';
 
@@ -173,7 +174,7 @@ export class PiiRepo {
     } finally {
       if (sqlite) await sql`pragma secure_delete = off`.execute(this.q);
     }
-    if (sqlite) await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.q);
+    if (sqlite) await truncateWal(this.q);
     return report;
   }
 
