@@ -25,8 +25,10 @@ export type PlainFeedOptions = Partial<Omit<FeedOptions, 'fold'>> & { idleMs?: n
 
 /** `workerData.feed`: what the hub hands the thread. */
 export interface FeedThreadData {
-  /** This module's URL (feed-thread.mjs imports it). */
+  /** This module's URL (feed-thread.mjs imports it), or its bundle's (thread-bundle.ts). */
   processor: string;
+  /** With a bundle: the TypeScript sources, which the thread loads through tsx when the bundle is gone. */
+  sources?: { processor: string; codec?: string };
   /** The database URL. */
   url: string;
   /** PostgreSQL's named prepared statements (default on). */
@@ -82,5 +84,5 @@ export default async function feedInThread(_job: unknown, _token?: string, signa
   const terms = remote ? { terms: remote.terms, fetchTerms: remote.fetchTerms } : {};
   const fold = { ...defaultFoldOptions, ...terms, ...(idleMs !== undefined ? { idleMs } : {}), ...(lowConfidence !== undefined ? { lowConfidence } : {}) };
   const run = await feedOnce(s, { ...feedDefaults(s.dialect), shareCommits: false, ...rest, fold }, signal);
-  return { ...run, threadId, segmenter: segmenterLoaded() };
+  return { ...run, threadId, segmenter: segmenterLoaded(), bundle: !import.meta.url.endsWith('.ts') };
 }

@@ -52,6 +52,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
 import { FEED_EVERY_MS, feedDefaults, feedOnce, type FeedJobResult, type FeedOptions } from './feed-run.js';
 import type { FeedThreadData, PlainFeedOptions } from './feed-processor.js';
+import { bundleForThread } from './thread-bundle.js';
 import { defaultFoldOptions } from './rebuild.js';
 import { serveTerms } from './remote-terms.js';
 
@@ -94,6 +95,24 @@ const PROCESSOR = new URL(`./feed-processor${extname(fileURLToPath(import.meta.u
 /** The thread's entry: plain JavaScript, registers tsx in the thread when the processor is TypeScript. */
 const THREAD_ENTRY = new URL('./feed-thread.mjs', import.meta.url);
 
+/**
+ * The thread's processor and codec module: one esbuild bundle when they are TypeScript
+ * (thread-bundle.ts), with the sources to fall back on; as they are otherwise.
+ */
+async function threadCode(thread: FeedThread, log: Logger): Promise<Omit<FeedThreadData, 'options' | 'termsChannel'>> {
+  const codec = thread.codec?.module;
+  const bundled = await bundleForThread(codec ? [PROCESSOR, codec] : [PROCESSOR], (message) => log.warn(message));
+  const processor = bundled.get(PROCESSOR);
+  if (!processor) return { processor: PROCESSOR, ...thread };
+  const codecBundle = codec ? bundled.get(codec) : undefined;
+  return {
+    ...thread,
+    processor,
+    ...(thread.codec ? { codec: { ...thread.codec, module: codecBundle ?? thread.codec.module } } : {}),
+    sources: { processor: PROCESSOR, ...(codec ? { codec } : {}) },
+  };
+}
+
 /** The options that cross to the thread (structured clone: no functions). */
 function plainOptions(o: Partial<FeedOptions> = {}): PlainFeedOptions {
   const { fold, ...rest } = o;
@@ -126,7 +145,7 @@ export async function startAnalyticsFeed(d: FeedDeps): Promise<{ worker: Worker;
     // The thread asks this one for question terms instead of loading jieba itself (remote-terms.ts).
     const termsChannel = `switchboard-feed-terms:${process.pid}:${threadId}:${randomUUID()}`;
     terms = serveTerms(termsChannel);
-    const feed: FeedThreadData = { processor: PROCESSOR, ...d.thread, termsChannel, options: plainOptions(d.options) };
+    const feed: FeedThreadData = { ...(await threadCode(d.thread, d.log)), termsChannel, options: plainOptions(d.options) };
     worker = new Worker(FEED_QUEUE, THREAD_ENTRY, { ...common, useWorkerThreads: true, workerThreadsOptions: { workerData: { feed }, resourceLimits: FEED_THREAD_LIMITS } });
   } else {
     const storage = d.storage;

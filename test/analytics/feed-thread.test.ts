@@ -104,6 +104,8 @@ for (const dialect of DIALECTS) {
         assert.ok(feed.runs.length > 0 && feed.runs.every((r) => r.threadId > 0), JSON.stringify(feed.runs));
         // It folded Chinese questions with the terms this thread computes, without loading jieba itself.
         assert.ok(feed.runs.every((r) => r.segmenter === false), JSON.stringify(feed.runs));
+        // Its code is the hub's esbuild bundle: no TypeScript compiled in the thread.
+        assert.ok(feed.runs.every((r) => r.bundle === true), JSON.stringify(feed.runs));
         const terms = new Map<string, string>();
         for (const customerId of await rawColumn(db, 'customer_id')) {
           for (const c of await t.hub.storage.analytics.customerCases(customerId, 0)) terms.set(c.question, c.questionTerms);
