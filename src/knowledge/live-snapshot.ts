@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { HubError, errorMessage, isHubError } from '../core/errors.js';
 import type { BotConfig } from './config.js';
 import type { EngineOptions } from './engine-options.js';
+import { Engine } from './engine.js';
 import { loadKnowledgeDir } from './loader.js';
 import { ReloadWorker, WorkerUnavailable } from './reloader.js';
 import { buildSnapshot, snapshotOf, type Snapshot } from './snapshot.js';
@@ -72,6 +73,8 @@ export class LiveSnapshot {
       snapshot = await buildSnapshot(kb, bot, opts.engine);
       files = kb.files.length;
     }
+    // A directory reloads: its engines are swapped on this thread (Engine.preparePerThread says why).
+    await Engine.preparePerThread(opts.engine);
     const live = new LiveSnapshot(snapshot, { bot, dir, log, engine: opts.engine, reloader });
     log?.info({ dir, entries: snapshot.engine.size, files }, 'knowledge base loaded');
     live.warnLint(snapshot);
