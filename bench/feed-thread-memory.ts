@@ -1,6 +1,6 @@
 // What the analytics feed's worker thread adds to the hub's resident size, step by step (issue #19,
 // docs/speed.md "Memory: the feed's thread"): a thread with the feed's resource limits, then the
-// processor's modules as the hub hands them to it (an esbuild bundle, src/analytics/thread-bundle.ts;
+// processor's modules as the hub hands them to it (an esbuild bundle, src/core/thread-bundle.ts;
 // with --tsx: tsx registered in the thread and the TypeScript sources compiled there, as before the
 // bundle and as the thread still falls back to), jieba's trie (what the thread loads when it tokenizes
 // a Chinese question itself; the hub's thread answers that since remote-terms.ts), and a storage on a
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { bundleForThread } from '../src/analytics/thread-bundle.js';
+import { bundleForThread } from '../src/core/thread-bundle.js';
 
 const { values } = parseArgs({ options: { tsx: { type: 'boolean', default: false } } });
 const dir = mkdtempSync(join(tmpdir(), 'sb-feed-mem-'));

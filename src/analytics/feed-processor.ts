@@ -25,7 +25,7 @@ export type PlainFeedOptions = Partial<Omit<FeedOptions, 'fold'>> & { idleMs?: n
 
 /** `workerData.feed`: what the hub hands the thread. */
 export interface FeedThreadData {
-  /** This module's URL (feed-thread.mjs imports it), or its bundle's (thread-bundle.ts). */
+  /** This module's URL (feed-thread.mjs imports it), or its bundle's (src/core/thread-bundle.ts). */
   processor: string;
   /** With a bundle: the TypeScript sources, which the thread loads through tsx when the bundle is gone. */
   sources?: { processor: string; codec?: string };

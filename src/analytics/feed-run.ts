@@ -54,7 +54,7 @@ export interface FeedRun {
 /**
  * What a feed job returns: the run, the thread that ran it (0: the main thread) and, from a
  * thread, whether it loaded its own Chinese segmenter (remote-terms.ts: it should not) and whether
- * its code came from a bundle (thread-bundle.ts) rather than TypeScript compiled in the thread.
+ * its code came from a bundle (src/core/thread-bundle.ts) rather than TypeScript compiled in the thread.
  */
 export interface FeedJobResult extends FeedRun {
   threadId: number;

@@ -3,7 +3,7 @@
  * worker thread; each job calls the default export. The work is src/analytics/feed-processor.ts
  * (`workerData.feed.processor`). A hub running its TypeScript sources (npm start: `node --import
  * tsx`; bin/switchboard.mjs: tsx's `register()`; the tests) hands the thread an esbuild bundle of
- * it (thread-bundle.ts), plain JavaScript. Node 20's worker threads do not inherit the main
+ * it (src/core/thread-bundle.ts), plain JavaScript. Node 20's worker threads do not inherit the main
  * thread's module hooks, and tsx's `--import` hook registers itself on the main thread only, so
  * when the processor is TypeScript after all (no bundle was built), or its bundle is gone, this
  * registers tsx in the thread first, else the import fails with "Unknown file extension .ts".

@@ -52,7 +52,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Storage } from '../core/storage/storage.js';
 import { FEED_EVERY_MS, feedDefaults, feedOnce, type FeedJobResult, type FeedOptions } from './feed-run.js';
 import type { FeedThreadData, PlainFeedOptions } from './feed-processor.js';
-import { bundleForThread } from './thread-bundle.js';
+import { bundleForThread } from '../core/thread-bundle.js';
 import { defaultFoldOptions } from './rebuild.js';
 import { serveTerms } from './remote-terms.js';
 
@@ -97,11 +97,11 @@ const THREAD_ENTRY = new URL('./feed-thread.mjs', import.meta.url);
 
 /**
  * The thread's processor and codec module: one esbuild bundle when they are TypeScript
- * (thread-bundle.ts), with the sources to fall back on; as they are otherwise.
+ * (src/core/thread-bundle.ts), with the sources to fall back on; as they are otherwise.
  */
 async function threadCode(thread: FeedThread, log: Logger): Promise<Omit<FeedThreadData, 'options' | 'termsChannel'>> {
   const codec = thread.codec?.module;
-  const bundled = await bundleForThread(codec ? [PROCESSOR, codec] : [PROCESSOR], (message) => log.warn(message));
+  const bundled = await bundleForThread(codec ? [PROCESSOR, codec] : [PROCESSOR], (message) => log.warn(`analytics feed: the thread's bundle was not built (the thread compiles its TypeScript with tsx instead): ${message}`));
   const processor = bundled.get(PROCESSOR);
   if (!processor) return { processor: PROCESSOR, ...thread };
   const codecBundle = codec ? bundled.get(codec) : undefined;

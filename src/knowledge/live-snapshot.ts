@@ -40,7 +40,7 @@ export class LiveSnapshot {
 
   constructor(snapshot: Snapshot, opts: LiveSnapshotOptions) {
     this.snapshot = snapshot;
-    this.reloader = opts.reloader ?? (opts.dir ? new ReloadWorker() : undefined);
+    this.reloader = opts.reloader ?? (opts.dir ? new ReloadWorker({ log: opts.log }) : undefined);
     this.cfg = opts.bot;
     this.dir = opts.dir;
     this.log = opts.log;
@@ -56,7 +56,7 @@ export class LiveSnapshot {
     if (opts.watch) {
       // Watched bases are built in the reload worker from the start: it keeps the parsed files, so
       // the hot reloads that follow re-parse only what changed.
-      reloader = new ReloadWorker();
+      reloader = new ReloadWorker({ log });
       try {
         const r = await reloader.load(dir, bot.maxClassifierEntries, opts.engine ?? {}, bot.smallTalk);
         snapshot = snapshotOf(r);

@@ -88,5 +88,6 @@ if (port) {
     })();
   });
   warmTokenizer();
-  port.postMessage({ ready: true });
+  // Whether this thread runs the bundle (src/core/thread-bundle.ts) or TypeScript compiled by tsx.
+  port.postMessage({ ready: true, bundle: !import.meta.url.endsWith('.ts') });
 }

@@ -7,11 +7,15 @@
  * ones), at the price of a cold start (a second or so, every file parsed again) for the first hot
  * reload after a quiet spell. `close()` ends it at once.
  * When a worker cannot be started (e.g. no TypeScript loader available) `load` rejects with
- * `WorkerUnavailable` and the caller builds on the main thread instead.
+ * `WorkerUnavailable` and the caller builds on the main thread instead. A hub running its
+ * TypeScript sources hands the worker an esbuild bundle of its code (src/core/thread-bundle.ts),
+ * so the thread neither registers tsx nor compiles its modules (docs/knowledge.md).
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { bundleForThread } from '../core/thread-bundle.js';
 import { HubError, type HubErrorCode } from '../core/errors.js';
 import type { EngineEntry, EngineOptions } from './engine-options.js';
 import type { EngineState } from './engine-state.js';
@@ -73,9 +77,15 @@ export class WorkerUnavailable extends Error {}
 /** Entries whose example texts are gathered per tick on the answering thread. */
 const TEXT_CHUNK = 1000;
 
-/** Worker bootstrap (CommonJS eval): registers tsx's loader in the worker, then loads the TypeScript worker. */
-function bootstrap(): string {
-  const impl = new URL('./reload-worker.ts', import.meta.url).href;
+/** The worker's TypeScript source. */
+const IMPL = new URL('./reload-worker.ts', import.meta.url).href;
+
+/**
+ * Worker bootstrap (CommonJS eval): imports the worker's bundle (src/core/thread-bundle.ts: plain
+ * JavaScript, nothing compiled in the thread); without one, or when its folder is gone, registers
+ * tsx's loader in the worker and imports the TypeScript source.
+ */
+export function reloadWorkerBootstrap(bundle: string | undefined): string {
   let tsx = '';
   try {
     // The ESM build of tsx's API (register() installs the loader hooks in this worker).
@@ -85,10 +95,11 @@ function bootstrap(): string {
   }
   return `
 const { parentPort } = require('node:worker_threads');
-const impl = ${JSON.stringify(impl)};
+const impl = ${JSON.stringify(IMPL)};
+const bundle = ${JSON.stringify(bundle ?? '')};
 const tsx = ${JSON.stringify(tsx)};
-(tsx ? import(tsx).then((m) => m.register()) : Promise.resolve())
-  .then(() => import(impl))
+const source = () => (tsx ? import(tsx).then((m) => m.register()) : Promise.resolve()).then(() => import(impl));
+(bundle ? import(bundle).catch((err) => { if (err && err.code === 'ERR_MODULE_NOT_FOUND') return source(); throw err; }) : source())
   .catch((err) => parentPort.postMessage({ fatal: String(err && err.stack || err) }));
 `;
 }
@@ -105,7 +116,10 @@ export class ReloadWorker {
   private readonly held = new Map<string, { id: number; chunks: KnowledgeEntry[][] }>();
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: { idleMs?: number } = {}) {}
+  constructor(private readonly opts: { idleMs?: number; log?: Pick<Logger, 'warn'> | undefined } = {}) {}
+
+  /** Whether the running worker's code came from a bundle (src/core/thread-bundle.ts); undefined before it started. */
+  fromBundle: boolean | undefined;
 
   /** Whether a worker thread is running or starting. */
   get running(): boolean {
@@ -126,10 +140,15 @@ export class ReloadWorker {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (this.ready) return this.ready;
-    this.ready = new Promise<Worker>((resolve, reject) => {
+    const bundled = bundleForThread([IMPL], (message) => this.opts.log?.warn({ error: message }, 'knowledge reload worker: no bundle (the worker compiles its TypeScript with tsx instead)'));
+    const ready: Promise<Worker> = bundled.then((urls) => new Promise<Worker>((resolve, reject) => {
+      if (this.ready !== ready) {
+        reject(new WorkerUnavailable('the reload worker was closed while it started'));
+        return;
+      }
       let w: Worker;
       try {
-        w = new Worker(bootstrap(), { eval: true });
+        w = new Worker(reloadWorkerBootstrap(urls.get(IMPL)), { eval: true });
       } catch (err) {
         reject(new WorkerUnavailable(String(err)));
         return;
@@ -144,9 +163,10 @@ export class ReloadWorker {
         for (const p of this.pending.values()) p.reject(new WorkerUnavailable(err.message));
         this.pending.clear();
       };
-      w.on('message', (msg: ReloadReply | { ready: true } | { fatal: string }) => {
+      w.on('message', (msg: ReloadReply | { ready: true; bundle: boolean } | { fatal: string }) => {
         if ('ready' in msg) {
           started = true;
+          this.fromBundle = msg.bundle;
           resolve(w);
           return;
         }
@@ -196,8 +216,9 @@ export class ReloadWorker {
       });
       w.on('error', (err) => fail(err));
       w.on('exit', (code) => fail(new Error(`reload worker exited with code ${code}`)));
-    });
-    return this.ready;
+    }));
+    this.ready = ready;
+    return ready;
   }
 
   /** Starts the worker ahead of the first reload (module loading, segmenter dictionary). */

@@ -49,7 +49,7 @@ export async function buildMemorySnapshot(
 ): Promise<Snapshot> {
   const examples = kb.entries.reduce((n, e) => n + e.examples.length, 0);
   if (examples >= WORKER_BUILD_MIN_EXAMPLES) {
-    const worker = new ReloadWorker();
+    const worker = new ReloadWorker({ log });
     try {
       const state = await worker.build(
         kb.entries.map((e) => ({ id: e.id, questions: e.examples })),

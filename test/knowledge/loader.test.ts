@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { test } from 'node:test';
 import { isHubError, type HubError } from '../../src/core/errors.js';
 import { KnowledgeBot } from '../../src/knowledge/bot.js';
@@ -9,7 +12,7 @@ import { botConfigSchema } from '../../src/knowledge/config.js';
 import { Engine, transferList } from '../../src/knowledge/engine.js';
 import { HashVocab } from '../../src/knowledge/hash-vocab.js';
 import { loadKnowledgeDir, parseKnowledgeFile, type ParseCache } from '../../src/knowledge/loader.js';
-import { ReloadWorker } from '../../src/knowledge/reloader.js';
+import { ReloadWorker, reloadWorkerBootstrap } from '../../src/knowledge/reloader.js';
 import { defaultTemplates, templateProblems } from '../../src/knowledge/templates.js';
 import { defaultSmallTalk } from '../../src/knowledge/small-talk.js';
 import { FIXTURES, tempCopy, turn, waitFor } from './helpers.js';
@@ -256,6 +259,8 @@ test('the reload worker loads a directory off the main thread and reports bad fi
   const worker = new ReloadWorker();
   try {
     const r = await worker.load(dir, 400);
+    // Its code is the hub's esbuild bundle: no TypeScript compiled in the thread.
+    assert.equal(worker.fromBundle, true);
     const local = await loadKnowledgeDir(dir);
     assert.deepEqual(
       r.entries.map((e) => e.id),
@@ -269,6 +274,17 @@ test('the reload worker loads a directory off the main thread and reports bad fi
     await worker.close();
     await cleanup();
   }
+});
+
+test('a reload worker whose bundle is gone starts from the TypeScript sources (tsx in the thread)', async () => {
+  const first = (code: string) =>
+    new Promise<unknown>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', (m: unknown) => void w.terminate().then(() => resolve(m)));
+      w.once('error', reject);
+    });
+  assert.deepEqual(await first(reloadWorkerBootstrap(pathToFileURL(join(tmpdir(), 'sb-no-such-bundle', 'reload-worker.mjs')).href)), { ready: true, bundle: false });
+  assert.deepEqual(await first(reloadWorkerBootstrap(undefined)), { ready: true, bundle: false });
 });
 
 test('a reload parses only the changed files on the answering thread; the other entries are the ones it holds', async () => {

@@ -1,11 +1,13 @@
 /**
- * The analytics feed's thread code as plain JavaScript, for a hub that runs its TypeScript sources
- * (npm start, the tests, bin/switchboard.mjs: all under tsx). Node 20's worker threads do not
- * inherit tsx's module hook, so the thread would register tsx itself and compile every module it
- * loads there: about 30 MB more of the hub's resident size, and compiling when the thread boots
- * (bench/feed-thread-memory.ts, docs/analytics.md). Instead the hub has esbuild (tsx's own compiler)
- * bundle the thread's entry points once: ESM, with shared chunks (`splitting`), so a module that
- * two entries import is one module in the thread, as it is in the sources.
+ * A worker thread's code as plain JavaScript, for a hub that runs its TypeScript sources (npm
+ * start, the tests, bin/switchboard.mjs: all under tsx). Node 20's worker threads do not inherit
+ * tsx's module hook, so a thread would register tsx itself and compile every module it loads
+ * there: about 30 MB more of the hub's resident size per thread, and compiling when the thread
+ * boots (bench/feed-thread-memory.ts, docs/analytics.md). Instead the hub has esbuild (tsx's own
+ * compiler) bundle a thread's entry points once: ESM, with shared chunks (`splitting`), so a
+ * module that two entries import is one module in the thread, as it is in the sources. Used by the
+ * analytics feed's thread (src/analytics/feed.ts) and the knowledge base's reload worker
+ * (src/knowledge/reloader.ts).
  *
  * Packages stay imports (`packages: 'external'`): the bundle lives in `node_modules/.cache/
  * switchboard/` beside the hub's packages, where Node resolves them as it does from the sources.
@@ -16,8 +18,8 @@
  *
  * Anything that fails (no esbuild, a folder that cannot be written) leaves the thread to tsx, as
  * before: the returned map is empty and the caller passes the sources' URLs. A thread whose bundle
- * is gone (pruned under a hub that ran for a week) loads the sources through tsx too
- * (feed-thread.mjs, `FeedThreadData.sources`).
+ * is gone (pruned under a hub that ran for a week) loads the sources through tsx too (its entry
+ * falls back on `ERR_MODULE_NOT_FOUND`).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -39,7 +41,7 @@ const built = new Map<string, Promise<Map<string, string>>>();
 /**
  * The bundled file URL of each `.ts` entry (file URLs), built once per process and set of entries.
  * @returns entry URL -> bundled URL; empty when the entries are not TypeScript or the build failed
- *   (`onError` says why).
+ *   (`onError` gets esbuild's or the file system's message).
  */
 export function bundleForThread(entries: readonly string[], onError: (message: string) => void): Promise<Map<string, string>> {
   const ts = entries.filter((e) => e.endsWith('.ts'));
@@ -48,7 +50,7 @@ export function bundleForThread(entries: readonly string[], onError: (message: s
   let p = built.get(key);
   if (!p) {
     p = buildThreadBundle(ts, bundleRoot()).catch((err: unknown) => {
-      onError(`analytics feed: the thread's bundle was not built (the thread compiles its TypeScript with tsx instead): ${err instanceof Error ? err.message : String(err)}`);
+      onError(err instanceof Error ? err.message : String(err));
       built.delete(key);
       return new Map<string, string>();
     });
@@ -84,7 +86,7 @@ export async function buildThreadBundle(entries: readonly string[], root: string
   for (const f of [...out.outputFiles].sort((a, b) => a.path.localeCompare(b.path))) {
     hash.update(relative(outDir, f.path)).update('\0').update(f.contents);
   }
-  const dir = join(root, `feed-${hash.digest('hex').slice(0, 16)}`);
+  const dir = join(root, `thread-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(dir)) {
     await utimes(dir, new Date(), new Date()); // in use: not pruned for another week
   } else {
@@ -123,7 +125,7 @@ function commonDir(files: string[]): string {
 async function prune(root: string, keep: string): Promise<void> {
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const path = join(root, name);
-    if (path === keep || !name.startsWith('feed-')) continue;
+    if (path === keep || !name.startsWith('thread-')) continue;
     const s = await stat(path).catch(() => undefined);
     if (s && Date.now() - s.mtimeMs > STALE_MS) await rm(path, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 /**
- * The analytics feed thread's code as an esbuild bundle (src/analytics/thread-bundle.ts), and the
- * thread entry's fall back to the TypeScript sources (src/analytics/feed-thread.mjs).
+ * A thread's code as an esbuild bundle (src/core/thread-bundle.ts), shown with the analytics feed's
+ * thread, and its entry's fall back to the TypeScript sources (src/analytics/feed-thread.mjs; the
+ * reload worker's: test/knowledge/loader.test.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { bundleForThread, bundleRoot, buildThreadBundle } from '../../src/analytics/thread-bundle.js';
+import { bundleForThread, bundleRoot, buildThreadBundle } from '../../src/core/thread-bundle.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PROCESSOR = new URL('../../src/analytics/feed-processor.ts', import.meta.url).href;
@@ -42,7 +43,7 @@ describe('the feed thread bundle', () => {
     assert.ok(processor?.endsWith('/analytics/feed-processor.mjs') && pii?.endsWith('/hub/pii.mjs'), JSON.stringify([...urls]));
     const folder = fileURLToPath(new URL('..', processor));
     assert.equal(fileURLToPath(new URL('../..', processor)), `${bundleRoot()}/`);
-    assert.match(folder, /\/feed-[0-9a-f]{16}\/$/);
+    assert.match(folder, /\/thread-[0-9a-f]{16}\/$/);
     // The shared modules (the PII codec's) are one chunk both entries import: one module in the thread.
     assert.ok(readdirSync(folder).some((f) => /^chunk-.*\.mjs$/.test(f)), readdirSync(folder).join());
     // Asked again: the same build (once per process); built again: the folder found as it is.
@@ -63,8 +64,8 @@ describe('the feed thread bundle', () => {
     const first = (await buildThreadBundle([entry], root)).get(entry);
     assert.ok(first);
     assert.equal((await import(first)).answer, 41);
-    const old = join(root, 'feed-0000000000000000');
-    const recent = join(root, 'feed-1111111111111111');
+    const old = join(root, 'thread-0000000000000000');
+    const recent = join(root, 'thread-1111111111111111');
     mkdirSync(old);
     mkdirSync(recent);
     const eightDays = new Date(Date.now() - 8 * 24 * 3600 * 1000);
@@ -92,11 +93,11 @@ describe('the feed thread bundle', () => {
     const urls = await bundleForThread([pathToFileURL(file).href], (m) => errors.push(m));
     assert.equal(urls.size, 0);
     assert.equal(errors.length, 1);
-    assert.match(errors[0] ?? '', /^analytics feed: the thread's bundle was not built \(the thread compiles its TypeScript with tsx instead\): .*Unexpected ";"/s);
+    assert.match(errors[0] ?? '', /broken\.ts:1:\d+: ERROR: Unexpected ";"/);
   });
 
   it('a thread whose bundle is gone loads the sources through tsx; without sources its load fails', async () => {
-    const gone = pathToFileURL(join(dir, 'feed-gone', 'analytics', 'feed-processor.mjs')).href;
+    const gone = pathToFileURL(join(dir, 'thread-gone', 'analytics', 'feed-processor.mjs')).href;
     assert.equal(await loadEntry({ processor: gone, sources: { processor: PROCESSOR } }), 'function');
     assert.equal(await loadEntry({ processor: gone }), 'error ERR_MODULE_NOT_FOUND');
     // No bundle at all: TypeScript, through tsx.
