@@ -9,7 +9,8 @@
 // --db postgres: a fresh database on TEST_PG_URL's server (dropped after). --workers N: this process
 // only accepts (role gateway); N child processes (bench/lib/pipeline-worker.ts, role worker) do the
 // work on the same Redis and database and report their sends over IPC; figures are the aggregate.
-// rssMb: the largest resident size of any process, sampled after each phase (rssByPhase).
+// rssMb: the largest resident size of any process, sampled after each phase (rssByPhase);
+// heapByPhase: this process's V8 heap then, used / committed MB (its main thread's share of rssMb).
 // serverCpuMsPerMsg: CPU of the postgres and redis-server processes on this machine per message in
 // phase 1 (Linux; bench/lib/server-cpu.ts).
 // stages2/stages3 (one process only): per queue stage, the p99 of a job's wait for a worker and of its
@@ -137,10 +138,13 @@ function pct(sorted: number[], p: number): number {
   return sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0) : 0;
 }
 const rssByPhase: number[] = [];
+const heapByPhase: [number, number][] = [];
 async function sampleRss(): Promise<void> {
   for (const c of children) c.send({ rss: true });
   await new Promise((r) => setTimeout(r, 100));
-  rssByPhase.push(Math.round(Math.max(process.memoryUsage().rss / 1048576, ...childRss.values())));
+  const m = process.memoryUsage();
+  rssByPhase.push(Math.round(Math.max(m.rss / 1048576, ...childRss.values())));
+  heapByPhase.push([Math.round(m.heapUsed / 1048576), Math.round(m.heapTotal / 1048576)]);
 }
 
 // ---- phase 1: throughput
@@ -250,6 +254,7 @@ console.log(
     ratio: Number((msgPerSec / rawPerSec).toFixed(3)),
     rssMb: Math.max(...rssByPhase),
     rssByPhase,
+    heapByPhase,
     ...(groupCommit && groupCommit.commits > 0 ? { txPerCommit: Number((groupCommit.callers / groupCommit.commits).toFixed(2)) } : {}),
   }),
 );
