@@ -118,7 +118,7 @@ export class ReloadWorker {
 
   constructor(private readonly opts: { idleMs?: number; log?: Pick<Logger, 'warn'> | undefined } = {}) {}
 
-  /** Whether the running worker's code came from a bundle (src/core/thread-bundle.ts); undefined before it started. */
+  /** Whether the running worker's code came from a bundle (src/core/thread-bundle.ts); undefined while none runs. */
   fromBundle: boolean | undefined;
 
   /** Whether a worker thread is running or starting. */
@@ -159,6 +159,7 @@ export class ReloadWorker {
       const fail = (err: Error): void => {
         this.worker = undefined;
         this.ready = undefined;
+        this.fromBundle = undefined;
         if (!started) reject(new WorkerUnavailable(err.message));
         for (const p of this.pending.values()) p.reject(new WorkerUnavailable(err.message));
         this.pending.clear();
@@ -265,6 +266,7 @@ export class ReloadWorker {
     const w = this.worker;
     this.worker = undefined;
     this.ready = undefined;
+    this.fromBundle = undefined;
     if (w) {
       w.removeAllListeners('exit');
       await w.terminate();
