@@ -39,7 +39,8 @@ export function bundleRoot(): string {
 const built = new Map<string, Promise<Map<string, string>>>();
 
 /**
- * The bundled file URL of each `.ts` entry (file URLs), built once per process and set of entries.
+ * The bundled file URL of each `.ts` entry (file URLs), built (or not) once per process and set of
+ * entries.
  * @returns entry URL -> bundled URL; empty when the entries are not TypeScript or the build failed
  *   (`onError` gets esbuild's or the file system's message).
  */
@@ -49,9 +50,9 @@ export function bundleForThread(entries: readonly string[], onError: (message: s
   const key = ts.join('\n');
   let p = built.get(key);
   if (!p) {
+    // A failure is kept too: this process's threads compile their TypeScript, and say so once.
     p = buildThreadBundle(ts, bundleRoot()).catch((err: unknown) => {
       onError(err instanceof Error ? err.message : String(err));
-      built.delete(key);
       return new Map<string, string>();
     });
     built.set(key, p);
