@@ -18,8 +18,8 @@
  *
  * Anything that fails (no esbuild, a folder that cannot be written) leaves the thread to tsx, as
  * before: the returned map is empty and the caller passes the sources' URLs. A thread whose bundle
- * is gone (pruned under a hub that ran for a week) loads the sources through tsx too (its entry
- * falls back on `ERR_MODULE_NOT_FOUND`).
+ * is gone (pruned under a hub that ran for a week) loads the sources through tsx too
+ * (src/core/thread-code.mjs, on `ERR_MODULE_NOT_FOUND`).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -66,11 +66,12 @@ export async function buildThreadBundle(entries: readonly string[], root: string
   const files = entries.map((e) => fileURLToPath(e));
   // Output paths relative to the entries' common folder, so the hash does not depend on where this runs.
   const base = commonDir(files);
+  const outDir = join(root, 'out'); // where esbuild names its outputs; nothing is written there
   const out = await esbuild.build({
     entryPoints: files,
     outbase: base,
     absWorkingDir: base,
-    outdir: join(root, 'out'),
+    outdir: outDir,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -82,7 +83,6 @@ export async function buildThreadBundle(entries: readonly string[], root: string
     metafile: true,
     logLevel: 'silent',
   });
-  const outDir = join(root, 'out');
   const hash = createHash('sha256');
   for (const f of [...out.outputFiles].sort((a, b) => a.path.localeCompare(b.path))) {
     hash.update(relative(outDir, f.path)).update('\0').update(f.contents);

@@ -11,8 +11,6 @@
  * TypeScript sources hands the worker an esbuild bundle of its code (src/core/thread-bundle.ts),
  * so the thread neither registers tsx nor compiles its modules (docs/knowledge.md).
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { bundleForThread } from '../core/thread-bundle.js';
@@ -80,26 +78,19 @@ const TEXT_CHUNK = 1000;
 /** The worker's TypeScript source. */
 const IMPL = new URL('./reload-worker.ts', import.meta.url).href;
 
+/** How a thread loads its code: the bundle, or the source through tsx (src/core/thread-code.mjs). */
+const THREAD_CODE = new URL('../core/thread-code.mjs', import.meta.url).href;
+
 /**
  * Worker bootstrap (CommonJS eval): imports the worker's bundle (src/core/thread-bundle.ts: plain
- * JavaScript, nothing compiled in the thread); without one, or when its folder is gone, registers
- * tsx's loader in the worker and imports the TypeScript source.
+ * JavaScript, nothing compiled in the thread); without one, or when its folder is gone, the
+ * TypeScript source with tsx registered in the worker.
  */
 export function reloadWorkerBootstrap(bundle: string | undefined): string {
-  let tsx = '';
-  try {
-    // The ESM build of tsx's API (register() installs the loader hooks in this worker).
-    tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
-  } catch {
-    tsx = '';
-  }
   return `
 const { parentPort } = require('node:worker_threads');
-const impl = ${JSON.stringify(IMPL)};
-const bundle = ${JSON.stringify(bundle ?? '')};
-const tsx = ${JSON.stringify(tsx)};
-const source = () => (tsx ? import(tsx).then((m) => m.register()) : Promise.resolve()).then(() => import(impl));
-(bundle ? import(bundle).catch((err) => { if (err && err.code === 'ERR_MODULE_NOT_FOUND') return source(); throw err; }) : source())
+import(${JSON.stringify(THREAD_CODE)})
+  .then((m) => m.importThreadCode(${JSON.stringify(bundle)}, ${JSON.stringify(IMPL)}))
   .catch((err) => parentPort.postMessage({ fatal: String(err && err.stack || err) }));
 `;
 }
